@@ -1,0 +1,45 @@
+# Parley's developer commands. Two matter on a fresh machine: `make run` and `make test`.
+# The virtualenv and every local service live in git-ignored folders (.venv/, .parley/).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test up down status lint protos faults clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The whole platform locally: services, engine, ingress :8000, a worker per queue, beat, Flower :5555.
+run: $(STAMP)
+	$(BIN)/parley run
+
+## The whole test suite on the real services (started here, stopped by `make down`).
+test: $(STAMP)
+	$(BIN)/parley services up
+	$(BIN)/pytest
+
+up: $(STAMP)
+	$(BIN)/parley services up
+
+down: $(STAMP)
+	$(BIN)/parley services down
+
+status: $(STAMP)
+	$(BIN)/parley services status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+## Regenerate the committed protobuf/gRPC modules from protos/*.proto.
+protos: $(STAMP)
+	$(BIN)/python -m protos.generate
+
+clean:
+	rm -rf $(VENV) .parley

@@ -1,0 +1,74 @@
+"""Every Celery setting Parley uses, each non-default one with the reason it is set.
+
+Workers and the ingress both load this module (``app.config_from_object("celeryconfig")``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kombu import Exchange, Queue
+
+from core.settings import get_settings
+from tasks.queues import QUEUES
+
+_settings = get_settings()
+
+# Transport: Redis as broker (the same server that holds sessions, a separate database).
+broker_url = _settings.broker_url
+# Keep retrying the broker at start-up instead of crashing (a pod restart is slower).
+broker_connection_retry_on_startup = True
+# An unacked task is redelivered after this; longer than any task with its retries.
+broker_transport_options = {"visibility_timeout": 3600}
+
+# Results are not stored: MongoDB is the source of truth and tasks pass ids, not results.
+task_ignore_result = True
+result_backend = None
+
+# JSON only: arguments are ids and small scalars, and pickle would be a code-execution risk.
+task_serializer = "json"
+accept_content = ["json"]
+event_serializer = "json"
+
+# Ack after the task finishes, so a worker that dies mid-task leaves the message to be redelivered.
+task_acks_late = True
+# ...and when the worker process is killed (OOM, SIGKILL), requeue instead of acking.
+task_reject_on_worker_lost = True
+# One message at a time per process: tasks are long relative to the broker round trip, and
+# prefetched messages would wait behind a slow one instead of going to an idle worker.
+worker_prefetch_multiplier = 1
+# Send task-sent events and started state so Flower shows the journey of a task.
+task_send_sent_event = True
+task_track_started = True
+worker_send_task_events = True
+# A hard ceiling per task: no stage may hang a worker forever.
+task_time_limit = 300
+task_soft_time_limit = 240
+# Recycle prefork children now and then so a slow leak cannot grow without bound.
+worker_max_tasks_per_child = 10000
+# Times in UTC everywhere.
+enable_utc = True
+timezone = "UTC"
+
+_exchange = Exchange("parley", type="direct")
+task_queues = tuple(Queue(name, _exchange, routing_key=name) for name in QUEUES)
+task_default_queue = "process"
+task_default_exchange = "parley"
+task_default_routing_key = "process"
+# Each stage on its own queue so each scales on its own.
+task_routes = {
+    "parley.process": {"queue": "process", "routing_key": "process"},
+    "parley.generate": {"queue": "generate", "routing_key": "generate"},
+    "parley.deliver": {"queue": "deliver", "routing_key": "deliver"},
+    "parley.audit": {"queue": "audit", "routing_key": "audit"},
+    "parley.dead_letter": {"queue": "dead_letter", "routing_key": "dead_letter"},
+    "parley.maintenance.*": {"queue": "maintenance", "routing_key": "maintenance"},
+}
+
+# Beat jobs on the maintenance queue.
+beat_schedule = {
+    "release-idempotency-keys": {
+        "task": "parley.maintenance.release_idempotency_keys",
+        "schedule": timedelta(minutes=10),
+    },
+}

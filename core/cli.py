@@ -1,0 +1,168 @@
+"""The ``parley`` command: local services, the platform's processes, and development helpers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.errors import ParleyError
+
+
+def _services(args: argparse.Namespace) -> int:
+    from core import devstack
+
+    action = {"up": devstack.up, "down": devstack.down, "status": devstack.status}[args.action]
+    statuses = action(args.names or None)
+    for status in statuses:
+        print(f"{status.name:<8} {status.state:<9} {status.detail}")
+    if args.action == "status" and any(s.state == "down" for s in statuses):
+        return 3
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from core.settings import get_settings
+    from ingress.tokens import mint_token
+
+    secret = get_settings().require_jwt_secret()
+    print(mint_token(secret, args.tenant, args.subject, args.ttl))
+    return 0
+
+
+def _ingress(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "ingress.asgi:app",
+        host=args.host or settings.ingress_host,
+        port=args.port or settings.ingress_port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _engine(args: argparse.Namespace) -> int:
+    from services.mcp_engine.server import main as engine_main
+
+    argv = ["--host", args.host]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    engine_main(argv)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from tasks.app import app
+    from tasks.queues import QUEUES
+
+    spec = QUEUES[args.queue]
+    argv = [
+        "worker",
+        f"--queues={spec.name}",
+        f"--hostname={spec.name}@%h",
+        f"--pool={spec.pool}",
+        f"--concurrency={args.concurrency or spec.concurrency}",
+        f"--loglevel={args.loglevel}",
+        *args.extra,
+    ]
+    app.worker_main(argv)
+    return 0
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from core.devstack.paths import home as parley_home
+    from tasks.app import app
+
+    schedule = parley_home() / "run" / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--schedule={schedule}", f"--loglevel={args.loglevel}"])
+    return 0
+
+
+def _flower(args: argparse.Namespace) -> int:
+    from tasks.app import app
+
+    app.start(["flower", f"--address={args.address}", f"--port={args.port}"])
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.platform import run_platform
+
+    return run_platform(port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tasks.queues import QUEUES
+
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    services = sub.add_parser("services", help="install, start and stop the local services")
+    services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument(
+        "names", nargs="*", metavar="NAME", help="redis, mongo or kafka (default: all)"
+    )
+    services.set_defaults(func=_services)
+
+    token = sub.add_parser("token", help="mint a development bearer token")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--subject", default="developer")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
+    token.set_defaults(func=_token)
+
+    ingress = sub.add_parser("ingress", help="serve the HTTP ingress")
+    ingress.add_argument("--host")
+    ingress.add_argument("--port", type=int)
+    ingress.add_argument("--workers", type=int, default=1)
+    ingress.set_defaults(func=_ingress)
+
+    engine = sub.add_parser("engine", help="serve the reference MCP engine over gRPC")
+    engine.add_argument("--port", type=int)
+    engine.add_argument("--host", default="127.0.0.1")
+    engine.set_defaults(func=_engine)
+
+    worker = sub.add_parser("worker", help="run a Celery worker for one queue")
+    worker.add_argument("queue", choices=sorted(QUEUES))
+    worker.add_argument("--concurrency", type=int)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("extra", nargs=argparse.REMAINDER, help="more celery worker options")
+    worker.set_defaults(func=_worker)
+
+    beat = sub.add_parser("beat", help="run Celery beat (maintenance jobs)")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.set_defaults(func=_beat)
+
+    flower = sub.add_parser("flower", help="run the Flower dashboard")
+    flower.add_argument("--address", default="127.0.0.1")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(func=_flower)
+
+    run = sub.add_parser("run", help="the whole platform locally; Ctrl-C stops all of it")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.logs import configure
+
+    configure()
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ParleyError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Parley's settings: read once from ``PARLEY_*`` environment variables, typed, failing fast."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; defaults point at the local services on 127.0.0.1."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore", frozen=True)
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "parley"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = "redis://127.0.0.1:6379/1"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    engine_addr: str = "127.0.0.1:50051"
+    security_hub_addr: str | None = None
+
+    # No default: the ingress refuses to start without it (see ``require_jwt_secret``).
+    jwt_secret: SecretStr | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8000
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    page_size_max: int = Field(default=100, ge=1, le=1000)
+
+    history_window: int = Field(default=20, ge=1, le=200)
+    session_ttl_seconds: int = Field(default=30 * 60, ge=60)
+    engine_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    engine_retry_max: int = Field(default=5, ge=0, le=20)
+
+    kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    engine_backend: Literal["rules", "openai"] = "rules"
+    engine_port: int = 50051
+    engine_rules_file: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = None
+    openai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    def require_jwt_secret(self) -> bytes:
+        """The JWT signing secret; processes that verify or mint tokens cannot run without it."""
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if len(secret) < 32:
+            raise ConfigurationError(
+                "PARLEY_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)"
+            )
+        return secret.encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use; a bad or missing value stops the process."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PARLEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid Parley settings: {problems}") from None

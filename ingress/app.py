@@ -1,0 +1,44 @@
+"""The Starlette application: routes, error handlers, and clients opened in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from core.settings import Settings, get_settings
+from ingress import conversations, health, messages
+from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
+from ingress.state import IngressState
+
+log = logging.getLogger("parley.ingress")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    settings.require_jwt_secret()  # fail at start-up, not on the first request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        state = await run_in_threadpool(IngressState.open, settings)
+        log.info("ingress ready")
+        try:
+            yield {"parley": state}
+        finally:
+            await run_in_threadpool(state.close)
+
+    handlers: dict[Any, Any] = {
+        **EXCEPTION_HANDLERS,
+        HTTPException: handle_http_exception,
+        Exception: handle_unexpected,
+    }
+    return Starlette(
+        routes=[*messages.routes, *conversations.routes, *health.routes],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )

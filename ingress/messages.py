@@ -1,0 +1,103 @@
+"""Routes for messages: ``POST /v1/messages`` and ``GET /v1/messages/{id}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.errors import TransientError
+from core.states import Status
+from core.timeutil import isoformat
+from ingress.accept import IdempotencyKeyReused, accept_message, body_digest
+from ingress.body import parse_json, read_limited, validate
+from ingress.problems import Problem
+from ingress.schemas import MessageIn
+from ingress.state import IngressState
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _state(request: Request) -> IngressState:
+    state: IngressState = request.state.parley
+    return state
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            f"the key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters",
+        )
+    return key
+
+
+async def post_message(request: Request) -> JSONResponse:
+    state = _state(request)
+    principal = state.verifier.principal(request)
+    key = _idempotency_key(request)
+    raw = await read_limited(request, state.settings.max_body_bytes)
+    payload = validate(MessageIn, parse_json(raw))
+    try:
+        answer, created = await run_in_threadpool(
+            accept_message, state, principal, payload, key, body_digest(raw)
+        )
+    except IdempotencyKeyReused as exc:
+        raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from None
+    except TransientError as exc:
+        raise Problem(
+            503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
+        ) from None
+    headers = {"Location": f"/v1/messages/{answer.message_id}"}
+    if key is not None and not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.model_dump(), status_code=202, headers=headers)
+
+
+def message_view(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as the API shows it; internal fields (dedupe keys, digests) stay inside."""
+    view: dict[str, Any] = {
+        "message_id": message["_id"],
+        "conversation_id": message["conversation_id"],
+        "direction": message["direction"],
+        "channel": message["channel"],
+        "user_id": message["user_id"],
+        "text": message["text"],
+        "status": message["status"],
+        "created_at": isoformat(message["created_at"]),
+        "journey": {stage: isoformat(at) for stage, at in message.get("journey", {}).items()},
+    }
+    if message["direction"] == "outbound":
+        view["parts"] = message.get("parts", [])
+        view["in_reply_to"] = message.get("in_reply_to")
+    else:
+        view["metadata"] = message.get("metadata", {})
+        if "reply_id" in message:
+            view["reply_id"] = message["reply_id"]
+    if message["status"] == Status.FAILED and "failure" in message:
+        view["failure"] = {k: message["failure"][k] for k in ("stage", "error")}
+    return view
+
+
+async def get_message(request: Request) -> JSONResponse:
+    state = _state(request)
+    principal = state.verifier.principal(request)
+    message = await run_in_threadpool(
+        state.messages.get, principal.tenant_id, request.path_params["message_id"]
+    )
+    return JSONResponse(message_view(message))
+
+
+routes = [
+    Route("/v1/messages", post_message, methods=["POST"]),
+    Route("/v1/messages/{message_id}", get_message, methods=["GET"]),
+]

@@ -1,0 +1,88 @@
+"""RFC 9457 problem details: every error the ingress answers is ``application/problem+json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.errors import Conflict, NotFound
+
+PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
+
+
+class Problem(Exception):
+    """An HTTP error to answer as problem+json; raise it from anywhere in a handler."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "instance": instance,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        body.update(self.extra)
+        return body
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def problem_response(problem: Problem, request: Request) -> Response:
+    return ProblemResponse(
+        problem.body(request.url.path), status_code=problem.status, headers=problem.headers
+    )
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request)
+
+
+async def handle_not_found(request: Request, exc: Exception) -> Response:
+    return problem_response(Problem(404, "not-found", "Not found", str(exc)), request)
+
+
+async def handle_conflict(request: Request, exc: Exception) -> Response:
+    return problem_response(Problem(409, "conflict", "Conflict", str(exc)), request)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    status = int(getattr(exc, "status_code", 500))
+    titles = {404: "Not found", 405: "Method not allowed"}
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(status, "http-error")
+    return problem_response(Problem(status, slug, titles.get(status, "HTTP error")), request)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    return problem_response(
+        Problem(500, "internal", "Internal error", "the error was logged"), request
+    )
+
+
+EXCEPTION_HANDLERS = {
+    Problem: handle_problem,
+    NotFound: handle_not_found,
+    Conflict: handle_conflict,
+}

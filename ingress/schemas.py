@@ -1,0 +1,52 @@
+"""The ingress's request and response models; inputs forbid unknown fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class MessageIn(BaseModel):
+    """``POST /v1/messages``: callers cannot set tenant, status, or any id but the conversation."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_id: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1, max_length=4096)
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=128)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _no_operator_keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_keys(value, depth=0)
+        return value
+
+
+def _check_keys(value: Any, depth: int) -> None:
+    """Metadata is stored as given: keys may not look like MongoDB operators or paths."""
+    if depth > 8:
+        raise ValueError("metadata is nested too deeply")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("$") or "." in key:
+                raise ValueError(f"metadata key {key!r} may not start with '$' or contain '.'")
+            _check_keys(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_keys(item, depth + 1)
+
+
+class Accepted(BaseModel):
+    message_id: str
+    conversation_id: str
+    status: str

@@ -1,0 +1,56 @@
+"""What the ingress holds for its lifetime: clients built in the lifespan, not at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from confluent_kafka.admin import AdminClient
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from core.settings import Settings
+from ingress.auth import TokenVerifier
+from protos.engine_client import EngineClient
+from storage.conversations import ConversationRepository
+from storage.messages import MessageRepository
+from storage.mongo import connect, database, ensure_indexes
+
+
+@dataclass
+class IngressState:
+    settings: Settings
+    verifier: TokenVerifier
+    mongo: MongoClient[Any]
+    db: Database[Any]
+    redis: Redis
+    broker: Redis
+    kafka: AdminClient
+    engine: EngineClient
+    messages: MessageRepository
+    conversations: ConversationRepository
+
+    @classmethod
+    def open(cls, settings: Settings) -> IngressState:
+        mongo = connect(settings)
+        db = database(mongo, settings)
+        ensure_indexes(db)
+        return cls(
+            settings=settings,
+            verifier=TokenVerifier(settings.require_jwt_secret(), settings.jwt_leeway_seconds),
+            mongo=mongo,
+            db=db,
+            redis=Redis.from_url(settings.redis_url, socket_timeout=2),
+            broker=Redis.from_url(settings.broker_url, socket_timeout=2),
+            kafka=AdminClient({"bootstrap.servers": settings.kafka_bootstrap}),
+            engine=EngineClient(settings.engine_addr),
+            messages=MessageRepository(db),
+            conversations=ConversationRepository(db),
+        )
+
+    def close(self) -> None:
+        self.engine.close()
+        self.redis.close()
+        self.broker.close()
+        self.mongo.close()

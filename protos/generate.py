@@ -1,0 +1,183 @@
+"""Regenerates the committed protobuf and gRPC modules from the ``.proto`` files beside it.
+
+``python -m protos.generate`` rewrites them; ``python -m protos.generate --check`` writes nothing,
+lists the committed files that differ from a fresh generation and exits 1 if there are any.
+
+protoc writes ``*_pb2.py``, ``*_pb2.pyi`` and ``*_pb2_grpc.py``; the gRPC plugin has no stub
+output, so ``*_pb2_grpc.pyi`` is rendered here from the descriptors, which keeps the stubs,
+servicers and ``add_*_to_server`` functions typed for strict mypy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from google.protobuf import descriptor_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOS = ROOT / "protos"
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+
+_MULTICALLABLES = {
+    (False, False): "UnaryUnaryMultiCallable",
+    (False, True): "UnaryStreamMultiCallable",
+    (True, False): "StreamUnaryMultiCallable",
+    (True, True): "StreamStreamMultiCallable",
+}
+
+
+def proto_files() -> list[str]:
+    """The proto files to compile, as paths relative to the repository root."""
+    return sorted(path.relative_to(ROOT).as_posix() for path in PROTOS.glob("*.proto"))
+
+
+def generate_into(out_dir: Path) -> dict[str, bytes]:
+    """Compiles every proto into ``out_dir`` and returns each generated file's name and bytes."""
+    descriptor_set = out_dir / "descriptors.binpb"
+    command = [
+        sys.executable, "-m", "grpc_tools.protoc", "-I", ".",
+        f"--python_out={out_dir}", f"--pyi_out={out_dir}", f"--grpc_python_out={out_dir}",
+        f"--descriptor_set_out={descriptor_set}", "--include_imports",
+        *proto_files(),
+    ]  # fmt: skip
+    subprocess.run(command, cwd=ROOT, check=True)
+    files = {path.name: path.read_bytes() for path in sorted((out_dir / "protos").iterdir())}
+    descriptors = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+    files.update(render_grpc_stubs(descriptors))
+    return files
+
+
+def _python_module(proto_name: str) -> str:
+    return proto_name.removesuffix(".proto").replace("/", ".") + "_pb2"
+
+
+def _message_names(
+    prefix: str, messages: Sequence[descriptor_pb2.DescriptorProto], outer: str = ""
+) -> Iterator[tuple[str, str]]:
+    for message in messages:
+        full, local = f"{prefix}.{message.name}", f"{outer}{message.name}"
+        yield full, local
+        yield from _message_names(full, message.nested_type, f"{local}.")
+
+
+def render_grpc_stubs(descriptors: descriptor_pb2.FileDescriptorSet) -> dict[str, bytes]:
+    """Renders a ``*_pb2_grpc.pyi`` for every proto under ``protos/`` in ``descriptors``."""
+    python_types: dict[str, tuple[str, str]] = {}
+    for file in descriptors.file:
+        package = f".{file.package}" if file.package else ""
+        for full, local in _message_names(package, file.message_type):
+            python_types[full] = (_python_module(file.name), local)
+    stubs = {}
+    for file in descriptors.file:
+        if file.name.startswith("protos/"):
+            name = Path(file.name).stem + "_pb2_grpc.pyi"
+            stubs[name] = _render_stub(file, python_types).encode()
+    return stubs
+
+
+def _render_stub(
+    file: descriptor_pb2.FileDescriptorProto, python_types: dict[str, tuple[str, str]]
+) -> str:
+    modules: set[str] = set()
+
+    def type_of(full_name: str) -> str:
+        module, local = python_types[full_name]
+        modules.add(module)
+        return f"{module}.{local}"
+
+    body: list[str] = []
+    for service in file.service:
+        stub = [
+            f"class {service.name}Stub:",
+            "    def __init__(self, channel: grpc.Channel) -> None: ...",
+        ]
+        servicer = [f"class {service.name}Servicer:"]
+        for method in service.method:
+            request, response = type_of(method.input_type), type_of(method.output_type)
+            kind = _MULTICALLABLES[method.client_streaming, method.server_streaming]
+            stub.append(f"    {method.name}: grpc.{kind}[{request}, {response}]")
+            if method.client_streaming:
+                request = f"collections.abc.Iterator[{request}]"
+            if method.server_streaming:
+                response = f"collections.abc.Iterator[{response}]"
+            servicer.append(
+                f"    def {method.name}(self, request: {request},"
+                f" context: grpc.ServicerContext) -> {response}: ..."
+            )
+        if not service.method:
+            servicer.append("    pass")
+        adder = (
+            f"def add_{service.name}Servicer_to_server("
+            f"servicer: {service.name}Servicer, server: grpc.Server) -> None: ..."
+        )
+        body += ["", "", *stub, "", "", *servicer, "", "", adder]
+    header = [
+        f'"""Typed stubs for the gRPC module of {file.name}; written by protos/generate.py."""',
+        "# Generated by protos/generate.py.  DO NOT EDIT!",
+        "# The experimental static-call helper classes are left out on purpose.",
+        "",
+        "import collections.abc",
+        "",
+        "import grpc",
+        "",
+        *(f"import {module}" for module in sorted(modules)),
+    ]
+    return "\n".join(header + body) + "\n"
+
+
+def _differences(fresh: dict[str, bytes]) -> list[str]:
+    committed = {path.name for path in PROTOS.iterdir() if path.name.endswith(GENERATED_SUFFIXES)}
+    stale = {
+        name
+        for name, content in fresh.items()
+        if not (PROTOS / name).is_file() or (PROTOS / name).read_bytes() != content
+    }
+    return sorted(stale | (committed - fresh.keys()))
+
+
+def stale_files() -> list[str]:
+    """The committed generated files that differ from a fresh generation, missing or orphaned."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate_into(Path(tmp))
+    return [f"protos/{name}" for name in _differences(fresh)]
+
+
+def regenerate() -> list[str]:
+    """Rewrites the generated files in ``protos/`` and deletes orphans; returns what changed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate_into(Path(tmp))
+    changed = _differences(fresh)
+    for name in changed:
+        if name in fresh:
+            (PROTOS / name).write_bytes(fresh[name])
+        else:
+            (PROTOS / name).unlink()
+    return [f"protos/{name}" for name in changed]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m protos.generate", description=__doc__)
+    parser.add_argument(
+        "--check", action="store_true", help="only list stale files; exit 1 if there are any"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files()
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
+        if stale:
+            print("run `python -m protos.generate` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for path in regenerate():
+        print(f"{'wrote' if (ROOT / path).exists() else 'removed'} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

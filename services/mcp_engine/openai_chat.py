@@ -1,0 +1,95 @@
+"""The OpenAI-compatible backend: one chat-completions call per turn over a shared httpx client.
+
+Upstream failures become gRPC statuses here, once:
+
+    timeout, connection error, 429, 5xx   → UNAVAILABLE (worth retrying)
+    400, 413, 422                         → INVALID_ARGUMENT (this turn cannot be answered)
+    any other non-2xx (401, 403, 404 ...) → FAILED_PRECONDITION (the engine is misconfigured)
+    a 2xx without a text completion       → INTERNAL
+"""
+
+from __future__ import annotations
+
+import grpc
+import httpx
+from pydantic import SecretStr
+
+from protos import mcp_engine_pb2
+from services.mcp_engine.backend import BackendError
+
+SYSTEM_PROMPT = (
+    "You are the assistant of a business, answering its customers in a chat. "
+    "Reply briefly, politely and in the customer's language."
+)
+
+_ROLES = {
+    mcp_engine_pb2.DIRECTION_INBOUND: "user",
+    mcp_engine_pb2.DIRECTION_OUTBOUND: "assistant",
+}
+_INVALID_REQUEST = frozenset({400, 413, 422})
+
+
+def chat_messages(request: mcp_engine_pb2.GenerateRequest) -> list[dict[str, str]]:
+    """The system prompt, the history as user/assistant turns, then the current user text.
+
+    History entries without a direction are skipped: their speaker is unknown.
+    """
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    messages += [
+        {"role": _ROLES[entry.direction], "content": entry.text}
+        for entry in request.history
+        if entry.direction in _ROLES
+    ]
+    messages.append({"role": "user", "content": request.text})
+    return messages
+
+
+class OpenAIChatBackend:
+    """Holds the process's one httpx client; the API key lives only in its default headers."""
+
+    def __init__(
+        self, base_url: str, model: str, api_key: SecretStr | None, timeout_seconds: float
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
+        self._model = model
+        self._client = httpx.Client(
+            base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_seconds)
+        )
+
+    def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
+        body = {"model": self._model, "messages": chat_messages(request)}
+        try:
+            answer = self._client.post("chat/completions", json=body)
+        except httpx.TimeoutException:
+            raise BackendError(grpc.StatusCode.UNAVAILABLE, "openai backend timed out") from None
+        except httpx.TransportError as exc:
+            detail = f"openai backend unreachable ({type(exc).__name__})"
+            raise BackendError(grpc.StatusCode.UNAVAILABLE, detail) from None
+        _raise_for_status(answer.status_code)
+        response = mcp_engine_pb2.GenerateResponse(backend="openai")
+        response.parts.add(text=_completion_text(answer))
+        return response
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _raise_for_status(status: int) -> None:
+    # Upstream bodies are never passed on: some echo part of the API key back.
+    detail = f"openai backend answered HTTP {status}"
+    if status == 429 or status >= 500:
+        raise BackendError(grpc.StatusCode.UNAVAILABLE, detail)
+    if status in _INVALID_REQUEST:
+        raise BackendError(grpc.StatusCode.INVALID_ARGUMENT, detail)
+    if not 200 <= status < 300:
+        raise BackendError(grpc.StatusCode.FAILED_PRECONDITION, detail)
+
+
+def _completion_text(answer: httpx.Response) -> str:
+    try:
+        content = answer.json()["choices"][0]["message"]["content"]
+    except (ValueError, LookupError, TypeError):
+        content = None
+    if not isinstance(content, str) or not content.strip():
+        raise BackendError(grpc.StatusCode.INTERNAL, "openai backend sent no text completion")
+    return content

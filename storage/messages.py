@@ -1,0 +1,143 @@
+"""Messages: inbound and outbound, with conditional status moves that never go backwards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from core.errors import NotFound
+from core.states import Status, predecessors
+from core.timeutil import utcnow
+
+Message = dict[str, Any]
+
+
+def reply_id(inbound_id: str) -> str:
+    """The bot reply's id is derived from the turn's inbound id: a re-run cannot make a second.
+
+    It also sorts right after the inbound message and before the user's next one.
+    """
+    return f"{inbound_id}.r"
+
+
+class MessageRepository:
+    """Tenant-scoped access to the ``messages`` collection."""
+
+    def __init__(self, db: Database[Any]) -> None:
+        self._collection: Collection[Any] = db["messages"]
+
+    def insert_once(self, doc: Message) -> tuple[Message, bool]:
+        """Insert ``doc`` unless its (tenant, dedupe_key) exists; return the stored one and
+        whether it is new. Atomic through the unique index, never check-then-insert."""
+        try:
+            self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            existing: Message | None = self._collection.find_one(
+                {"tenant_id": doc["tenant_id"], "dedupe_key": doc["dedupe_key"]}
+            )
+            if existing is None:  # the key was released between our insert and this read
+                raise
+            return existing, False
+        return doc, True
+
+    def get(self, tenant_id: str, message_id: str) -> Message:
+        doc: Message | None = self._collection.find_one({"_id": message_id, "tenant_id": tenant_id})
+        if doc is None:
+            raise NotFound(f"message {message_id} not found")
+        return doc
+
+    def find(self, tenant_id: str, message_id: str) -> Message | None:
+        found: Message | None = self._collection.find_one(
+            {"_id": message_id, "tenant_id": tenant_id}
+        )
+        return found
+
+    def delete_unqueued(self, tenant_id: str, message_id: str) -> None:
+        """Remove a message whose enqueue failed, so a provider retry can claim it again."""
+        self._collection.delete_one(
+            {"_id": message_id, "tenant_id": tenant_id, "status": Status.ACCEPTED.value}
+        )
+
+    def advance(
+        self, tenant_id: str, message_id: str, status: Status, fields: dict[str, Any] | None = None
+    ) -> bool:
+        """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved."""
+        now = utcnow()
+        update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
+        update.update(fields or {})
+        result = self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, "status": {"$in": predecessors(status)}},
+            {"$set": update},
+        )
+        return result.modified_count == 1
+
+    def mark_stage(self, tenant_id: str, message_id: str, stage: str) -> bool:
+        """Stamp a journey stage that is not a status (e.g. ``audited``) once."""
+        now = utcnow()
+        result = self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, f"journey.{stage}": {"$exists": False}},
+            {"$set": {f"journey.{stage}": now, "updated_at": now}},
+        )
+        return result.modified_count == 1
+
+    def history(
+        self, tenant_id: str, conversation_id: str, before_id: str, limit: int
+    ) -> list[Message]:
+        """The last ``limit`` messages before ``before_id``, oldest first; bounded by the window."""
+        cursor = (
+            self._collection.find(
+                {
+                    "tenant_id": tenant_id,
+                    "conversation_id": conversation_id,
+                    "_id": {"$lt": before_id},
+                }
+            )
+            .sort("_id", DESCENDING)
+            .limit(limit)
+        )
+        return list(reversed(list(cursor)))
+
+    def page(
+        self, tenant_id: str, conversation_id: str, after_id: str | None, limit: int
+    ) -> list[Message]:
+        """Up to ``limit`` messages after ``after_id`` in conversation order (newest last)."""
+        query: dict[str, Any] = {"tenant_id": tenant_id, "conversation_id": conversation_id}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        cursor = self._collection.find(query).sort("_id", ASCENDING).limit(limit)
+        return list(cursor)
+
+    def insert_reply(self, doc: Message) -> bool:
+        """Insert the turn's reply; False when a previous run already stored it."""
+        try:
+            self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def release_dedupe_key(self, tenant_id: str, message_id: str, key: str) -> None:
+        """Give up a message's idempotency claim (its window is over); the message stays."""
+        self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, "idempotency_key": key},
+            {
+                "$set": {"dedupe_key": f"released:{message_id}", "released_idempotency_key": key},
+                "$unset": {"idempotency_key": ""},
+            },
+        )
+
+    def release_idempotency_keys(self, cutoff: datetime, batch: int) -> int:
+        """Release the claims of messages accepted before ``cutoff``; returns how many."""
+        cursor = self._collection.find(
+            {"idempotency_key": {"$exists": True}, "created_at": {"$lt": cutoff}},
+            {"_id": 1, "tenant_id": 1, "idempotency_key": 1},
+        ).limit(batch)
+        released = 0
+        for doc in cursor:
+            self.release_dedupe_key(doc["tenant_id"], doc["_id"], doc["idempotency_key"])
+            released += 1
+        return released

@@ -1,0 +1,104 @@
+"""MongoDB connection and the indexes Parley declares in code and ensures at start-up.
+
+The same code runs on MongoDB 7 and on FerretDB v1, so it avoids transactions, change streams,
+partial indexes and aggregation beyond the basics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
+from pymongo.database import Database
+
+from core.settings import Settings
+
+Document = dict[str, object]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    collection: str
+    keys: list[tuple[str, int]]
+    name: str
+    unique: bool = False
+    options: dict[str, object] = field(default_factory=dict)
+
+    def model(self) -> IndexModel:
+        return IndexModel(self.keys, name=self.name, unique=self.unique, **self.options)
+
+
+# Tenant-leading compound indexes: every query Parley makes starts with the tenant.
+INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        "conversations",
+        [("tenant_id", ASCENDING), ("open_key", ASCENDING)],
+        "tenant_open_key_unique",
+        unique=True,
+    ),
+    IndexSpec(
+        "conversations",
+        [("tenant_id", ASCENDING), ("last_message_at", DESCENDING)],
+        "tenant_recent",
+    ),
+    # One message per idempotency key / provider message id per tenant: the atomic dedupe.
+    IndexSpec(
+        "messages",
+        [("tenant_id", ASCENDING), ("dedupe_key", ASCENDING)],
+        "tenant_dedupe_key_unique",
+        unique=True,
+    ),
+    IndexSpec(
+        "messages",
+        [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("_id", ASCENDING)],
+        "tenant_conversation_order",
+    ),
+    IndexSpec(
+        "messages",
+        [("status", ASCENDING), ("updated_at", ASCENDING)],
+        "status_updated",
+    ),
+    # For the beat job that releases idempotency keys past their window (across tenants).
+    IndexSpec(
+        "messages",
+        [("idempotency_key", ASCENDING), ("created_at", ASCENDING)],
+        "idempotency_window",
+    ),
+    IndexSpec(
+        "audit",
+        [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)],
+        "tenant_conversation_time",
+    ),
+)
+
+
+def connect(settings: Settings) -> MongoClient[Document]:
+    """A client for this process; call after fork, never at import."""
+    return MongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        appname="parley",
+    )
+
+
+def database(client: MongoClient[Document], settings: Settings) -> Database[Document]:
+    return client[settings.mongo_db]
+
+
+def ensure_indexes(db: Database[Document]) -> None:
+    """Create every declared index that is missing, one at a time.
+
+    Only the missing ones are sent: FerretDB v1 drops the connection when a single
+    ``createIndexes`` command repeats several indexes that already exist.
+    """
+    existing: dict[str, set[str]] = {}
+    for spec in INDEXES:
+        names = existing.get(spec.collection)
+        if names is None:
+            names = {index["name"] for index in db[spec.collection].list_indexes()}
+            existing[spec.collection] = names
+        if spec.name not in names:
+            db[spec.collection].create_indexes([spec.model()])
+            names.add(spec.name)

@@ -1,0 +1,33 @@
+"""The ``process`` stage: conversation and session bookkeeping, then the processor pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+from core.states import Status
+from processors.pipeline import run_pipeline
+from tasks.app import app
+from tasks.base import StageTask
+from tasks.policy import stage_retry
+from tasks.runtime import clients
+
+log = logging.getLogger("parley.tasks.process")
+
+
+@app.task(name="parley.process", base=StageTask, **stage_retry())
+def process(tenant_id: str, message_id: str) -> str:
+    c = clients()
+    message = c.messages.find(tenant_id, message_id)
+    if message is None:
+        log.warning("process: message %s is gone", message_id)
+        return message_id
+    if message["status"] != Status.ACCEPTED:
+        return message_id  # a re-run after the stage already finished
+    conversation = c.conversations.get(tenant_id, message["conversation_id"])
+    c.sessions.refresh(tenant_id, conversation["_id"], message["user_id"], message["channel"])
+    result = run_pipeline(message["text"])
+    c.conversations.touch(tenant_id, conversation["_id"], message_id, message["created_at"])
+    c.messages.advance(
+        tenant_id, message_id, Status.PROCESSED, {"processing": result.as_document()}
+    )
+    return message_id

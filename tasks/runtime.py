@@ -1,0 +1,95 @@
+"""Per-process clients for the workers, built after fork and never at import.
+
+A prefork child builds its own on ``worker_process_init``; thread-pool and solo workers build
+them lazily on first use. All of these clients are thread-safe, so one set serves every thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from celery.signals import worker_process_init, worker_process_shutdown
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from core.settings import Settings, get_settings
+from protos.engine_client import EngineClient
+from storage.audit import AuditRepository
+from storage.conversations import ConversationRepository
+from storage.events import EventPublisher
+from storage.messages import MessageRepository
+from storage.mongo import connect, database
+from storage.sessions import SessionStore
+
+
+@dataclass
+class WorkerClients:
+    settings: Settings
+    mongo: MongoClient[Any]
+    db: Database[Any]
+    redis: Redis
+    engine: EngineClient
+    events: EventPublisher
+    messages: MessageRepository
+    conversations: ConversationRepository
+    sessions: SessionStore
+    audit: AuditRepository
+
+    @classmethod
+    def build(cls, settings: Settings) -> WorkerClients:
+        mongo = connect(settings)
+        db = database(mongo, settings)
+        redis_client = Redis.from_url(settings.redis_url, socket_timeout=5)
+        return cls(
+            settings=settings,
+            mongo=mongo,
+            db=db,
+            redis=redis_client,
+            engine=EngineClient(settings.engine_addr),
+            events=EventPublisher(
+                settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}"
+            ),
+            messages=MessageRepository(db),
+            conversations=ConversationRepository(db),
+            sessions=SessionStore(redis_client, settings.session_ttl_seconds),
+            audit=AuditRepository(db),
+        )
+
+    def close(self) -> None:
+        self.events.close()
+        self.engine.close()
+        self.redis.close()
+        self.mongo.close()
+
+
+_lock = threading.Lock()
+_clients: WorkerClients | None = None
+_owner_pid = 0
+
+
+def clients() -> WorkerClients:
+    """This process's clients; rebuilt if the process was forked since they were made."""
+    global _clients, _owner_pid
+    with _lock:
+        if _clients is None or _owner_pid != os.getpid():
+            _clients = WorkerClients.build(get_settings())
+            _owner_pid = os.getpid()
+        return _clients
+
+
+@worker_process_init.connect
+def _open_after_fork(**_: object) -> None:
+    clients()
+
+
+@worker_process_shutdown.connect
+def _close_on_exit(**_: object) -> None:
+    global _clients
+    with _lock:
+        if _clients is not None and _owner_pid == os.getpid():
+            _clients.close()
+            _clients = None

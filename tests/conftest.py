@@ -1,0 +1,60 @@
+"""Shared fixtures: every test talks to the real local services (``parley services up``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import testenv  # noqa: F401  (sets the test environment before Parley reads settings)
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from core.settings import Settings, get_settings
+from storage.mongo import connect, database, ensure_indexes
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(settings: Settings) -> Iterator[MongoClient[Any]]:
+    client = connect(settings)
+    yield client
+    client.drop_database(settings.mongo_db)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def db(mongo_client: MongoClient[Any], settings: Settings) -> Database[Any]:
+    database_ = database(mongo_client, settings)
+    ensure_indexes(database_)
+    return database_
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def broker(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.broker_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant per test keeps tests independent inside the shared database."""
+    return "t_" + secrets.token_hex(4)

@@ -1,0 +1,158 @@
+"""The openai backend against a fake chat-completions server, through a real engine and client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from core.errors import PermanentError, TransientError
+from core.settings import Settings
+from protos import mcp_engine_pb2 as pb
+from protos.engine_client import EngineClient
+from services.mcp_engine.backend import Backend
+from services.mcp_engine.openai_chat import SYSTEM_PROMPT
+from services.mcp_engine.server import build_backend
+from tests.fakes.openai_server import FakeOpenAI
+
+KEY = "sk-parley-test-0123456789abcdef"
+MODEL = "parley-test-model"
+TIMEOUT = 5.0
+
+StartOpenAIEngine = Callable[..., EngineClient]  # the conftest fixture's factory
+
+
+def turn_with_history() -> pb.GenerateRequest:
+    request = pb.GenerateRequest(
+        request_id="msg-3", tenant_id="acme", conversation_id="conv-1", text="And on Sundays?"
+    )
+    request.history.add(message_id="msg-1", direction=pb.DIRECTION_INBOUND, text="Are you open?")
+    request.history.add(message_id="msg-2", direction=pb.DIRECTION_OUTBOUND, text="Yes, 9 to 6.")
+    request.history.add(message_id="msg-x", direction=pb.DIRECTION_UNSPECIFIED, text="???")
+    request.session_context.update({"name": "Ada"})
+    return request
+
+
+def test_engine_sends_the_exact_chat_completion_request(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    client.generate(turn_with_history(), TIMEOUT)
+
+    [sent] = fake_openai.requests
+    assert (sent.method, sent.path) == ("POST", "/v1/chat/completions")
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.body == {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": "Are you open?"},
+            {"role": "assistant", "content": "Yes, 9 to 6."},
+            {"role": "user", "content": "And on Sundays?"},
+        ],
+    }
+
+
+def test_completion_becomes_one_text_part(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = "Closed on Sundays, sorry!"
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    reply = client.generate(turn_with_history(), TIMEOUT)
+
+    assert reply == pb.GenerateResponse(
+        parts=[pb.ReplyPart(text="Closed on Sundays, sorry!")], backend="openai"
+    )
+
+
+def test_no_key_means_no_authorization_header(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    client = start_openai_engine(api_key=None, model=MODEL)
+
+    client.generate(turn_with_history(), TIMEOUT)
+
+    assert "authorization" not in fake_openai.requests[0].headers
+
+
+def test_streamed_completion_arrives_as_deltas(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = "Closed on Sundays."
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    chunks = list(client.stream(turn_with_history(), TIMEOUT))
+
+    assert [chunk.text_delta for chunk in chunks] == ["Closed ", "on ", "Sundays.", ""]
+    assert chunks[-1].final
+    assert chunks[-1].response.parts[0].text == "Closed on Sundays."
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_upstream_overload_is_transient(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI, status: int
+) -> None:
+    fake_openai.answer_status(status)
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    with pytest.raises(TransientError, match=f"UNAVAILABLE: openai backend answered HTTP {status}"):
+        client.generate(turn_with_history(), TIMEOUT)
+
+
+def test_upstream_that_hangs_is_transient(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.hang()
+    client = start_openai_engine(api_key=KEY, model=MODEL, timeout_seconds=0.3)
+
+    with pytest.raises(TransientError, match="UNAVAILABLE: openai backend timed out"):
+        client.generate(turn_with_history(), TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "INVALID_ARGUMENT"), (401, "FAILED_PRECONDITION"), (404, "FAILED_PRECONDITION")],
+)
+def test_upstream_refusal_is_permanent_and_never_leaks_the_key(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI, status: int, code: str
+) -> None:
+    fake_openai.answer_status(status)  # the fake's error body echoes the key
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    with pytest.raises(PermanentError) as raised:
+        client.generate(turn_with_history(), TIMEOUT)
+
+    assert str(raised.value) == (
+        f"engine GenerateResponse failed: {code}: openai backend answered HTTP {status}"
+    )
+    assert KEY not in repr(raised.value.__cause__)
+
+
+def test_completion_without_text_is_permanent(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.raw_reply = b'{"choices": [{"message": {"role": "assistant", "content": null}}]}'
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    with pytest.raises(PermanentError, match="INTERNAL: openai backend sent no text completion"):
+        client.generate(turn_with_history(), TIMEOUT)
+
+
+def test_settings_choose_the_openai_backend(
+    start_engine: Callable[[Backend], EngineClient], fake_openai: FakeOpenAI
+) -> None:
+    settings = Settings(
+        engine_backend="openai",
+        openai_base_url=fake_openai.base_url,
+        openai_model="from-settings",
+        openai_api_key=KEY,
+        openai_timeout_seconds=2.0,
+    )
+    client = start_engine(build_backend(settings))
+
+    assert client.generate(turn_with_history(), TIMEOUT).backend == "openai"
+    [sent] = fake_openai.requests
+    assert (sent.body["model"], sent.headers["authorization"]) == ("from-settings", f"Bearer {KEY}")

@@ -1,0 +1,211 @@
+"""The rules backend answers over real gRPC: greeting, intents, fallback, tenants, streaming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+
+from core.errors import ConfigurationError, PermanentError
+from protos import mcp_engine_pb2 as pb
+from protos.engine_client import EngineClient
+from services.mcp_engine.rules import RulesBackend
+
+TIMEOUT = 5.0
+
+MENU = {
+    "text": "Hello! How can I help you today?",
+    "options": [
+        {"title": "Opening hours", "payload": "OPENING_HOURS"},
+        {"title": "Prices", "payload": "PRICES"},
+        {"title": "Talk to a person", "payload": "HUMAN"},
+    ],
+}
+
+
+def turn(text: str, tenant_id: str = "acme", **fields: Any) -> pb.GenerateRequest:
+    return pb.GenerateRequest(
+        request_id="msg-1",
+        tenant_id=tenant_id,
+        conversation_id="conv-1",
+        channel="web",
+        user_id="user-1",
+        message_id="msg-1",
+        text=text,
+        **fields,
+    )
+
+
+def as_json(message: Any) -> Any:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def test_greeting_answers_with_the_menu(client: EngineClient) -> None:
+    reply = client.generate(turn("Hey there!"), timeout=TIMEOUT)
+
+    assert as_json(reply) == {
+        "parts": [{"quick_replies": MENU}],
+        "context_update": {"set": {"last_intent": "greeting", "turns": 1.0}},
+        "intent": "greeting",
+        "confidence": 1.0,
+        "backend": "rules",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("OLA!", "greeting"), ("Tschüß!", "goodbye"), ("When are you OPEN?", "opening_hours")],
+)
+def test_keywords_match_regardless_of_case_and_accents(
+    client: EngineClient, text: str, intent: str
+) -> None:
+    assert client.generate(turn(text), TIMEOUT).intent == intent
+
+
+def test_intent_answers_with_its_parts(client: EngineClient) -> None:
+    reply = client.generate(turn("Hello, what are your opening hours?"), TIMEOUT)
+
+    assert reply.intent == "opening_hours"  # intents are tried before the greeting
+    assert [part.text for part in reply.parts] == ["We are open Monday to Friday, 9:00 to 18:00."]
+    assert as_json(reply.context_update) == {"set": {"last_intent": "opening_hours", "turns": 1.0}}
+
+
+def test_intent_context_is_set_in_the_update(client: EngineClient) -> None:
+    reply = client.generate(turn("Can I talk to a human?"), TIMEOUT)
+
+    assert reply.intent == "human_handoff"
+    assert as_json(reply.context_update.set) == {
+        "last_intent": "human_handoff",
+        "turns": 1.0,
+        "handoff_requested": True,
+    }
+
+
+def test_keywords_match_whole_words_only(client: EngineClient) -> None:
+    assert client.generate(turn("this"), TIMEOUT).intent == "fallback"  # contains "hi"
+
+
+def test_unmatched_text_gets_the_fallback(client: EngineClient) -> None:
+    reply = client.generate(turn("Zebras are striped"), TIMEOUT)
+
+    assert reply.intent == "fallback"
+    assert reply.confidence == 0.0
+    assert as_json(reply.parts[0].quick_replies)["text"] == (
+        "Sorry, I didn't understand that. Here is what I can help with:"
+    )
+
+
+def test_processing_normalized_text_is_preferred(client: EngineClient) -> None:
+    request = turn("¿cuánto cuesta?", processing=pb.ProcessingResult(normalized_text="how much"))
+
+    assert client.generate(request, TIMEOUT).intent == "prices"
+
+
+def test_tenant_rules_replace_the_default_greeting_only(client: EngineClient) -> None:
+    greeting = client.generate(turn("Olá", tenant_id="demo"), TIMEOUT)
+    prices = client.generate(turn("prices?", tenant_id="demo"), TIMEOUT)
+
+    assert [part.WhichOneof("kind") for part in greeting.parts] == ["text", "card"]
+    assert greeting.parts[0].text == "Welcome to the Parley demo café!"
+    assert as_json(greeting.parts[1].card) == {
+        "title": "Today's special",
+        "subtitle": "Flat white and a cinnamon bun",
+        "image_url": "https://example.com/parley-demo/special.jpg",
+        "buttons": [{"title": "See the menu", "url": "https://example.com/parley-demo/menu"}],
+    }
+    assert prices.intent == "prices"  # inherited from the default rules
+
+
+def test_same_turn_gets_the_same_reply(client: EngineClient) -> None:
+    request = turn("what does it cost?")
+
+    replies = {client.generate(request, TIMEOUT).SerializeToString() for _ in range(3)}
+
+    assert len(replies) == 1
+
+
+def test_stream_sends_text_deltas_then_a_final_chunk(client: EngineClient) -> None:
+    request = turn("thank you")
+
+    chunks = list(client.stream(request, TIMEOUT))
+
+    deltas = [chunk.text_delta for chunk in chunks[:-1]]
+    assert deltas == ["You're ", "welcome!"]
+    assert not any(chunk.final for chunk in chunks[:-1])
+    final = chunks[-1]
+    assert final.final
+    assert final.response == client.generate(request, TIMEOUT)
+    assert final.context_update == final.response.context_update
+
+
+def test_stream_sends_rich_parts_whole(client: EngineClient) -> None:
+    chunks = list(client.stream(turn("hello", tenant_id="demo"), TIMEOUT))
+
+    kinds = [chunk.part.WhichOneof("kind") if chunk.HasField("part") else None for chunk in chunks]
+    assert [c.text_delta for c in chunks[:5]] == ["Welcome ", "to ", "the ", "Parley ", "demo "]
+    assert "".join(c.text_delta for c in chunks) == "Welcome to the Parley demo café!"
+    assert kinds[-2:] == ["card", None]
+    assert chunks[-1].final
+
+
+def test_update_context_merges_and_returns_the_context(client: EngineClient) -> None:
+    def update(**fields: Any) -> Any:
+        request = pb.UpdateContextRequest(
+            tenant_id="acme", conversation_id="conv-1", update=pb.ContextUpdate(**fields)
+        )
+        return as_json(client.update_context(request, TIMEOUT).context)
+
+    first = pb.ContextUpdate()
+    first.set.update({"name": "Ada", "cart": {"items": 2}})
+    assert update(set=first.set) == {"name": "Ada", "cart": {"items": 2.0}}
+    second = pb.ContextUpdate(unset=["cart"])
+    second.set.update({"language": "en"})
+    assert update(set=second.set, unset=second.unset) == {"name": "Ada", "language": "en"}
+
+
+def test_stored_context_wins_over_the_session_context(client: EngineClient) -> None:
+    stored = pb.UpdateContextRequest(tenant_id="acme", conversation_id="conv-1")
+    stored.update.set.update({"turns": 7})
+    client.update_context(stored, TIMEOUT)
+    request = turn("hi")
+    request.session_context.update({"turns": 2})
+
+    reply = client.generate(request, TIMEOUT)
+
+    assert reply.context_update.set["turns"] == 8.0
+
+
+def test_context_is_kept_per_tenant(client: EngineClient) -> None:
+    stored = pb.UpdateContextRequest(tenant_id="acme", conversation_id="conv-1")
+    stored.update.set.update({"turns": 7})
+    client.update_context(stored, TIMEOUT)
+
+    reply = client.generate(turn("hi", tenant_id="other"), TIMEOUT)
+
+    assert reply.context_update.set["turns"] == 1.0
+
+
+def test_turn_without_tenant_is_a_permanent_error(client: EngineClient) -> None:
+    with pytest.raises(PermanentError, match="INVALID_ARGUMENT: tenant_id and conversation_id"):
+        client.generate(turn("hi", tenant_id=""), TIMEOUT)
+
+
+def test_engine_reports_serving(client: EngineClient) -> None:
+    assert client.is_serving()
+
+
+def test_rules_file_with_an_empty_part_is_refused(tmp_path: Path) -> None:
+    rules = {
+        "default": {
+            "greeting": {"name": "greeting", "keywords": ["hi"], "parts": [{}]},
+            "fallback": {"parts": [{"text": "?"}]},
+        }
+    }
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(rules))
+
+    with pytest.raises(ConfigurationError, match=r"default\.greeting\.parts\[0\]: .* needs a kind"):
+        RulesBackend.from_file(path)

@@ -1,0 +1,126 @@
+"""A fake OpenAI-compatible chat-completions server: real HTTP on 127.0.0.1, for tests.
+
+It records every request, answers ``POST /v1/chat/completions`` with a completion, and can be
+told to answer an error status or to hang. Its error bodies echo the Authorization header on
+purpose, so a test can prove that the engine never passes upstream bodies on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+HANG_LIMIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: Any
+
+
+class FakeOpenAI:
+    """Start with ``with FakeOpenAI() as fake:``; point clients at ``fake.base_url``."""
+
+    def __init__(self, reply_text: str = "Hello from the fake model.") -> None:
+        self.reply_text = reply_text
+        self.requests: list[RecordedRequest] = []
+        self.status = 200
+        self.hanging = False
+        self.raw_reply: bytes | None = None  # when set, sent as-is with the status
+        self.release = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def answer_status(self, status: int) -> None:
+        self.status = status
+
+    def hang(self) -> None:
+        """Accept requests but answer none of them until the fake stops."""
+        self.hanging = True
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def completion(self, model: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.reply_text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeOpenAI
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        body = json.loads(raw) if raw else None
+        fake.requests.append(RecordedRequest("POST", self.path, headers, body))
+        if fake.hanging:
+            fake.release.wait(HANG_LIMIT_SECONDS)
+            self.close_connection = True
+            return
+        if self.path != "/v1/chat/completions":
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+        elif fake.raw_reply is not None:
+            self._send_bytes(fake.status, fake.raw_reply)
+        elif fake.status == 200:
+            self._send(200, fake.completion(model=str((body or {}).get("model", ""))))
+        else:
+            echo = headers.get("authorization", "")
+            self._send(fake.status, {"error": {"message": f"rejected ({echo})", "type": "fake"}})
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        self._send_bytes(status, json.dumps(payload).encode())
+
+    def _send_bytes(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the recorded requests are the log."""

@@ -1,0 +1,46 @@
+"""A real Kafka consumer-group reader for tests: collects CloudEvents for given subjects."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer
+
+
+class EventReader:
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self.group_id = f"parley-test-{uuid.uuid4().hex[:8]}"
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": self.group_id,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": True,
+            }
+        )
+        self._consumer.subscribe(topics)
+        self.seen: list[tuple[str, bytes | None, dict[str, Any], dict[str, bytes]]] = []
+
+    def collect(
+        self, done: Callable[[list[dict[str, Any]]], bool], timeout: float
+    ) -> list[dict[str, Any]]:
+        """Poll until ``done(events)`` holds (events as parsed dicts) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self._consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                headers = {k: v for k, v in (msg.headers() or [])}
+                self.seen.append((msg.topic(), msg.key(), json.loads(msg.value()), headers))
+            if done(self.events()):
+                break
+        return self.events()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [event for _, _, event, _ in self.seen]
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,288 @@
+"""The ingress in-process against real Redis and MongoDB: acceptance, idempotency, bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import redis
+from pymongo.database import Database
+from starlette.testclient import TestClient
+
+from core.settings import Settings
+from ingress.app import create_app
+from ingress.tokens import mint_token
+
+QUEUES = ("process", "generate", "deliver", "audit")
+
+
+@pytest.fixture(scope="module")
+def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def queued(broker: redis.Redis) -> int:
+    """Tasks waiting in the broker across Parley's queues (kombu: one Redis list per queue)."""
+    return sum(int(broker.llen(queue)) for queue in QUEUES)
+
+
+def stored(db: Database[Any], tenant: str) -> tuple[int, int]:
+    return (
+        db["messages"].count_documents({"tenant_id": tenant}),
+        db["conversations"].count_documents({"tenant_id": tenant}),
+    )
+
+
+def auth(settings: Settings, tenant: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {mint_token(settings.require_jwt_secret(), tenant, 'u', 600)}"
+    }
+
+
+def queued_task(broker: redis.Redis) -> dict[str, Any]:
+    raw = broker.lindex("process", 0)
+    assert raw is not None
+    envelope: dict[str, Any] = json.loads(raw)
+    return envelope
+
+
+def test_accepted_message_is_stored_and_its_chain_enqueued_once(
+    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    broker.delete(*QUEUES)
+    response = client.post(
+        "/v1/messages",
+        headers=auth(settings, tenant),
+        json={"user_id": "ana", "text": "Olá, está aí? 👋", "metadata": {"page": "pricing"}},
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "accepted"
+    assert response.headers["location"] == f"/v1/messages/{body['message_id']}"
+    message = db["messages"].find_one({"_id": body["message_id"]})
+    assert message is not None
+    assert message["tenant_id"] == tenant
+    assert message["conversation_id"] == body["conversation_id"]
+    assert message["text"] == "Olá, está aí? 👋"
+    assert message["status"] == "accepted"
+    assert queued(broker) == 1
+    task = queued_task(broker)
+    assert task["headers"]["task"] == "parley.process"
+    args = json.loads(__import__("base64").b64decode(task["body"]))[0]
+    assert args == [tenant, body["message_id"]]
+
+
+def test_same_idempotency_key_returns_the_first_answer_and_enqueues_nothing(
+    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    broker.delete(*QUEUES)
+    headers = {**auth(settings, tenant), "Idempotency-Key": "order-42"}
+    payload = {"user_id": "ana", "text": "hello"}
+    first = client.post("/v1/messages", headers=headers, json=payload)
+    again = client.post("/v1/messages", headers=headers, json=payload)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert stored(db, tenant) == (1, 1)
+    assert queued(broker) == 1
+
+
+def test_reusing_an_idempotency_key_for_another_body_is_refused(
+    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    headers = {**auth(settings, tenant), "Idempotency-Key": "k-1"}
+    assert (
+        client.post(
+            "/v1/messages", headers=headers, json={"user_id": "ana", "text": "a"}
+        ).status_code
+        == 202
+    )
+    before = queued(broker)
+    response = client.post("/v1/messages", headers=headers, json={"user_id": "ana", "text": "b"})
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("/idempotency-key-reused")
+    assert stored(db, tenant) == (1, 1)
+    assert queued(broker) == before
+
+
+def _expired_token(settings: Settings, tenant: str) -> str:
+    now = int(time.time())
+    return jwt.encode(
+        {"tenant": tenant, "sub": "u", "exp": now - 3600},
+        settings.require_jwt_secret(),
+        algorithm="HS256",
+    )
+
+
+BAD_REQUESTS: list[tuple[str, int, str]] = [
+    ("malformed-json", 400, "malformed-json"),
+    ("missing-text", 422, "validation-error"),
+    ("unknown-field", 422, "validation-error"),
+    ("tenant-in-body", 422, "validation-error"),
+    ("wrong-type", 422, "validation-error"),
+    ("blank-text", 422, "validation-error"),
+    ("operator-key", 422, "validation-error"),
+    ("not-an-object", 422, "validation-error"),
+    ("too-large", 413, "payload-too-large"),
+    ("no-token", 401, "unauthorized"),
+    ("garbage-token", 401, "unauthorized"),
+    ("expired-token", 401, "unauthorized"),
+    ("wrong-secret", 401, "unauthorized"),
+    ("no-tenant-claim", 401, "unauthorized"),
+]
+
+
+def _bad_request(case: str, settings: Settings, tenant: str) -> tuple[dict[str, str], bytes]:
+    headers = {**auth(settings, tenant), "Content-Type": "application/json"}
+    body: Any = {"user_id": "ana", "text": "hello"}
+    if case == "malformed-json":
+        return headers, b'{"user_id": "ana", "text": '
+    if case == "missing-text":
+        body = {"user_id": "ana"}
+    elif case == "unknown-field":
+        body = {**body, "priority": "high"}
+    elif case == "tenant-in-body":
+        body = {**body, "tenant_id": "someone-else"}
+    elif case == "wrong-type":
+        body = {"user_id": 42, "text": "hello"}
+    elif case == "blank-text":
+        body = {"user_id": "ana", "text": "   "}
+    elif case == "operator-key":
+        body = {**body, "metadata": {"$where": "1"}}
+    elif case == "not-an-object":
+        body = ["hello"]
+    elif case == "too-large":
+        body = {"user_id": "ana", "text": "x" * (65 * 1024)}
+    elif case == "no-token":
+        headers.pop("Authorization")
+    elif case == "garbage-token":
+        headers["Authorization"] = "Bearer not-a-jwt"
+    elif case == "expired-token":
+        headers["Authorization"] = f"Bearer {_expired_token(settings, tenant)}"
+    elif case == "wrong-secret":
+        token = jwt.encode(
+            {"tenant": tenant, "sub": "u", "exp": int(time.time()) + 60},
+            "another-secret-that-is-long-enough-for-hs256",
+            algorithm="HS256",
+        )
+        headers["Authorization"] = f"Bearer {token}"
+    elif case == "no-tenant-claim":
+        token = jwt.encode(
+            {"sub": "u", "exp": int(time.time()) + 60},
+            settings.require_jwt_secret(),
+            algorithm="HS256",
+        )
+        headers["Authorization"] = f"Bearer {token}"
+    return headers, json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "slug"), BAD_REQUESTS, ids=[c for c, _, _ in BAD_REQUESTS]
+)
+def test_bad_input_is_a_problem_and_leaves_nothing_behind(
+    case: str,
+    status: int,
+    slug: str,
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+) -> None:
+    before = queued(broker)
+    headers, body = _bad_request(case, settings, tenant)
+    response = client.post("/v1/messages", headers=headers, content=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"].endswith("/" + slug)
+    assert problem["title"]
+    if status == 422:
+        assert problem["errors"] and all("field" in e and "message" in e for e in problem["errors"])
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert stored(db, tenant) == (0, 0)
+    assert queued(broker) == before
+
+
+def test_another_tenants_message_and_conversation_answer_404(
+    client: TestClient, settings: Settings, tenant: str
+) -> None:
+    accepted = client.post(
+        "/v1/messages", headers=auth(settings, tenant), json={"user_id": "ana", "text": "hi"}
+    ).json()
+    intruder = auth(settings, tenant + "-other")
+    for path in (
+        f"/v1/messages/{accepted['message_id']}",
+        f"/v1/conversations/{accepted['conversation_id']}/messages",
+    ):
+        response = client.get(path, headers=intruder)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        missing = client.get(path.replace(accepted["message_id"], "msg_0").replace(
+            accepted["conversation_id"], "conv_0"), headers=intruder)
+        # Exactly what a missing id answers: nothing tells the intruder the id exists.
+        assert response.json()["title"] == missing.json()["title"]
+        assert response.json()["detail"].replace(accepted["message_id"], "msg_0").replace(
+            accepted["conversation_id"], "conv_0") == missing.json()["detail"]
+        assert "ana" not in response.text
+    mine = client.get(f"/v1/messages/{accepted['message_id']}", headers=auth(settings, tenant))
+    assert mine.status_code == 200
+    assert mine.json()["journey"].keys() == {"accepted"}
+
+
+def test_naming_someone_elses_conversation_is_404_and_stores_nothing(
+    client: TestClient, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    first = client.post(
+        "/v1/messages", headers=auth(settings, tenant), json={"user_id": "ana", "text": "hi"}
+    ).json()
+    response = client.post(
+        "/v1/messages",
+        headers=auth(settings, tenant),
+        json={"user_id": "mallory", "text": "hi", "conversation_id": first["conversation_id"]},
+    )
+    assert response.status_code == 404
+    assert stored(db, tenant) == (1, 1)
+
+
+def test_invalid_cursor_and_limit_are_problems(
+    client: TestClient, settings: Settings, tenant: str
+) -> None:
+    first = client.post(
+        "/v1/messages", headers=auth(settings, tenant), json={"user_id": "ana", "text": "hi"}
+    ).json()
+    path = f"/v1/conversations/{first['conversation_id']}/messages"
+    assert (
+        client.get(path, headers=auth(settings, tenant), params={"cursor": "!!"}).status_code == 400
+    )
+    assert (
+        client.get(path, headers=auth(settings, tenant), params={"limit": "-1"}).status_code == 400
+    )
+
+
+def test_health_live_and_ready_names_the_failed_dependency(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"status": "live"}
+    ready = client.get("/health/ready")  # no engine runs in this module
+    assert ready.status_code == 503
+    assert ready.headers["content-type"] == "application/problem+json"
+    checks = ready.json()["checks"]
+    assert checks["engine"].startswith("down")
+    assert {name for name, state in checks.items() if state == "up"} == {
+        "redis",
+        "broker",
+        "mongodb",
+        "kafka",
+    }
+
+
+def test_unknown_route_is_a_problem(client: TestClient) -> None:
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,188 @@
+"""Each stage task on the real Redis, MongoDB-wire server, Kafka and a real gRPC engine.
+
+The task bodies are called directly in this process (no broker); the whole chain through real
+``celery worker`` processes is covered by test_end_to_end.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import redis
+from kafka_reader import EventReader
+from pymongo.database import Database
+from testenv import ENGINE_PORT
+
+from core.errors import TransientError
+from core.ids import new_id
+from core.settings import Settings
+from core.states import Status
+from core.timeutil import utcnow
+from protos import mcp_engine_pb2 as pb
+from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
+from services.mcp_engine.server import serve
+from storage.conversations import ConversationRepository
+from storage.messages import reply_id
+from storage.sessions import session_key
+from tasks.audit import audit
+from tasks.deliver import deliver
+from tasks.generate import generate
+from tasks.process import process
+
+
+class CountingBackend:
+    """The real rules backend, counting the turns it answers."""
+
+    def __init__(self) -> None:
+        self.inner = RulesBackend.from_file(Path(DEFAULT_RULES_FILE))
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def generate(self, request: pb.GenerateRequest) -> pb.GenerateResponse:
+        with self._lock:
+            self.calls.append(request.request_id)
+        return self.inner.generate(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def engine() -> Iterator[CountingBackend]:
+    backend = CountingBackend()
+    server: grpc.Server = serve(ENGINE_PORT, backend)
+    yield backend
+    server.stop(1).wait()
+
+
+def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
+    """Store an inbound message as the ingress would."""
+    message_id = new_id("msg")
+    conversation = ConversationRepository(db).resolve_open(tenant, "api", user, message_id)
+    now = utcnow()
+    db["messages"].insert_one(
+        {
+            "_id": message_id, "tenant_id": tenant, "conversation_id": conversation["_id"],
+            "channel": "api", "direction": "inbound", "user_id": user, "text": text,
+            "metadata": {}, "dedupe_key": f"msg:{message_id}", "status": "accepted",
+            "journey": {"accepted": now}, "created_at": now, "updated_at": now,
+        }
+    )
+    return message_id
+
+
+def test_process_normalises_opens_a_session_and_is_idempotent(
+    db: Database[Any], redis_client: redis.Redis, settings: Settings, tenant: str
+) -> None:
+    message_id = accept(db, tenant, "  Cafe\u0301\u00a0 au   lait?\u200b ")
+    process(tenant, message_id)
+    stored = db["messages"].find_one({"_id": message_id})
+    assert stored is not None
+    assert stored["status"] == "processed"
+    assert stored["processing"] == {
+        "normalized_text": "Café au lait?", "message_type": "text", "length": 13
+    }
+    key = session_key(tenant, stored["conversation_id"])
+    assert 0 < int(redis_client.ttl(key)) <= settings.session_ttl_seconds
+    processed_at = stored["journey"]["processed"]
+    process(tenant, message_id)
+    again = db["messages"].find_one({"_id": message_id})
+    assert again is not None and again["journey"]["processed"] == processed_at
+
+
+def test_generate_stores_one_reply_and_never_asks_the_engine_twice(
+    engine: CountingBackend, db: Database[Any], tenant: str
+) -> None:
+    message_id = accept(db, tenant, "What are your opening hours?")
+    process(tenant, message_id)
+    generate(tenant, message_id)
+    generate(tenant, message_id)
+    assert engine.calls.count(message_id) == 1
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    assert reply is not None
+    assert reply["direction"] == "outbound"
+    assert reply["status"] == "generated"
+    assert reply["text"] == "We are open Monday to Friday, 9:00 to 18:00."
+    assert reply["parts"] == [{"type": "text", "text": reply["text"]}]
+    assert reply["engine"]["intent"] == "opening_hours"
+    inbound = db["messages"].find_one({"_id": message_id})
+    assert inbound is not None and inbound["status"] == "generated"
+    assert inbound["reply_id"] == reply["_id"]
+
+
+def test_generate_sends_the_history_window_oldest_first(
+    engine: CountingBackend, db: Database[Any], settings: Settings, tenant: str
+) -> None:
+    ids = []
+    for n in range(settings.history_window + 3):
+        ids.append(accept(db, tenant, f"message {n}"))
+    last = ids[-1]
+    process(tenant, last)
+    from tasks.generate import build_request
+    from tasks.runtime import clients
+
+    c = clients()
+    message = c.messages.get(tenant, last)
+    history = c.messages.history(tenant, message["conversation_id"], last, settings.history_window)
+    request = build_request(message, history, {})
+    assert [h.message_id for h in request.history] == ids[-1 - settings.history_window : -1]
+
+
+def test_generate_without_an_engine_is_a_transient_error(db: Database[Any], tenant: str) -> None:
+    message_id = accept(db, tenant, "hello")
+    process(tenant, message_id)
+    with pytest.raises(TransientError):
+        generate(tenant, message_id)
+    stored = db["messages"].find_one({"_id": message_id})
+    assert stored is not None and stored["status"] == "processed"
+    assert db["messages"].find_one({"_id": reply_id(message_id)}) is None
+
+
+def test_deliver_and_audit_complete_the_turn_once(
+    engine: CountingBackend, db: Database[Any], settings: Settings, tenant: str
+) -> None:
+    message_id = accept(db, tenant, "hello")
+    reader = EventReader(settings.kafka_bootstrap, ["chat.message.received", "chat.message.sent"])
+    try:
+        for stage in (process, generate, deliver, audit, deliver, audit):
+            stage(tenant, message_id)
+        events = reader.collect(
+            lambda evs: {e["type"] for e in evs if e["tenantid"] == tenant}
+            >= {"chat.message.received", "chat.message.sent"},
+            timeout=30,
+        )
+    finally:
+        reader.close()
+    inbound = db["messages"].find_one({"_id": message_id})
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    assert inbound is not None and reply is not None
+    assert inbound["status"] == Status.COMPLETED
+    assert list(inbound["journey"]) == ["accepted", "processed", "generated", "delivered",
+                                        "completed"]
+    assert reply["status"] == Status.DELIVERED
+    assert list(reply["journey"]) == ["generated", "sending", "sent", "delivered"]
+    assert db["audit"].count_documents({"tenant_id": tenant, "inbound_id": message_id}) == 1
+    mine = [e for e in events if e["tenantid"] == tenant]
+    assert sorted(e["id"] for e in mine) == sorted(
+        [f"{message_id}:received", f"{reply['_id']}:sent"]
+    )
+
+
+def test_status_never_moves_backwards(db: Database[Any], tenant: str) -> None:
+    from storage.messages import MessageRepository
+
+    repo = MessageRepository(db)
+    message_id = accept(db, tenant, "hi")
+    assert repo.advance(tenant, message_id, Status.GENERATED)
+    assert not repo.advance(tenant, message_id, Status.PROCESSED)
+    assert not repo.advance(tenant, message_id, Status.GENERATED)
+    assert repo.advance(tenant, message_id, Status.READ)
+    assert not repo.advance(tenant, message_id, Status.DELIVERED)
+    assert not repo.advance(tenant + "x", message_id, Status.COMPLETED)
+    stored = db["messages"].find_one({"_id": message_id})
+    assert stored is not None and stored["status"] == "read"
