@@ -114,15 +114,15 @@ def run_platform(port: int) -> int:
     try:
         _seed(env)
         for name, command in _commands(port).items():
-            log_file = (logs / f"{name}.log").open("ab")
-            children[name] = subprocess.Popen(
-                command,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=Path(__file__).resolve().parents[1],
-            )
+            with (logs / f"{name}.log").open("ab") as log_file:
+                children[name] = subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=Path(__file__).resolve().parents[1],
+                )
         _wait_ready(f"http://127.0.0.1:{port}/health/ready", children)
         _print_welcome(port, logs)
         while not stopping:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis import Redis
 from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 from pymongo.database import Database
+from redis import Redis
 
 from core.settings import Settings
 from ingress.auth import TokenVerifier

@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from redis import Redis
 from celery.signals import worker_process_init, worker_process_shutdown
 from pymongo import MongoClient
 from pymongo.database import Database
+from redis import Redis
 
 from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient

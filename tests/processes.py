@@ -24,15 +24,15 @@ class ProcessGroup:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", *args],
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.log_dir / f"{name}.log").open("wb") as log:
+            self.children[name] = subprocess.Popen(
+                [sys.executable, "-m", "core.cli", *args],
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def assert_running(self) -> None:
         for name, child in self.children.items():

@@ -259,12 +259,12 @@ def test_workers_shut_down_warm(services: dict[str, dict[str, Any]]) -> None:
 def test_parley_processes_and_their_commands(services: dict[str, dict[str, Any]]) -> None:
     parley = _parley_services(services)
     expected = {
-        "engine": ["parley", "engine"],
+        "engine": ["parley", "engine", "--host", "0.0.0.0"],
         # Inside its container the ingress listens on every interface; the port is published
         # on 127.0.0.1 only (see test_published_ports_are_bound_to_loopback).
         "ingress": ["parley", "ingress", "--host", "0.0.0.0", "--port", "8000"],  # noqa: S104
         "beat": ["parley", "beat"],
-        "flower": ["parley", "flower", "--port", "5555"],
+        "flower": ["parley", "flower", "--address", "0.0.0.0", "--port", "5555"],
     }
     for name, argv in expected.items():
         assert _argv(parley[name]["command"]) == argv

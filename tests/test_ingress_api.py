@@ -225,12 +225,20 @@ def test_another_tenants_message_and_conversation_answer_404(
         response = client.get(path, headers=intruder)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
-        missing = client.get(path.replace(accepted["message_id"], "msg_0").replace(
-            accepted["conversation_id"], "conv_0"), headers=intruder)
+        missing = client.get(
+            path.replace(accepted["message_id"], "msg_0").replace(
+                accepted["conversation_id"], "conv_0"
+            ),
+            headers=intruder,
+        )
         # Exactly what a missing id answers: nothing tells the intruder the id exists.
         assert response.json()["title"] == missing.json()["title"]
-        assert response.json()["detail"].replace(accepted["message_id"], "msg_0").replace(
-            accepted["conversation_id"], "conv_0") == missing.json()["detail"]
+        assert (
+            response.json()["detail"]
+            .replace(accepted["message_id"], "msg_0")
+            .replace(accepted["conversation_id"], "conv_0")
+            == missing.json()["detail"]
+        )
         assert "ana" not in response.text
     mine = client.get(f"/v1/messages/{accepted['message_id']}", headers=auth(settings, tenant))
     assert mine.status_code == 200

@@ -67,10 +67,19 @@ def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
     now = utcnow()
     db["messages"].insert_one(
         {
-            "_id": message_id, "tenant_id": tenant, "conversation_id": conversation["_id"],
-            "channel": "api", "direction": "inbound", "user_id": user, "text": text,
-            "metadata": {}, "dedupe_key": f"msg:{message_id}", "status": "accepted",
-            "journey": {"accepted": now}, "created_at": now, "updated_at": now,
+            "_id": message_id,
+            "tenant_id": tenant,
+            "conversation_id": conversation["_id"],
+            "channel": "api",
+            "direction": "inbound",
+            "user_id": user,
+            "text": text,
+            "metadata": {},
+            "dedupe_key": f"msg:{message_id}",
+            "status": "accepted",
+            "journey": {"accepted": now},
+            "created_at": now,
+            "updated_at": now,
         }
     )
     return message_id
@@ -85,7 +94,9 @@ def test_process_normalises_opens_a_session_and_is_idempotent(
     assert stored is not None
     assert stored["status"] == "processed"
     assert stored["processing"] == {
-        "normalized_text": "Café au lait?", "message_type": "text", "length": 13
+        "normalized_text": "Café au lait?",
+        "message_type": "text",
+        "length": 13,
     }
     key = session_key(tenant, stored["conversation_id"])
     assert 0 < int(redis_client.ttl(key)) <= settings.session_ttl_seconds
@@ -152,8 +163,10 @@ def test_deliver_and_audit_complete_the_turn_once(
         for stage in (process, generate, deliver, audit, deliver, audit):
             stage(tenant, message_id)
         events = reader.collect(
-            lambda evs: {e["type"] for e in evs if e["tenantid"] == tenant}
-            >= {"chat.message.received", "chat.message.sent"},
+            lambda evs: (
+                {e["type"] for e in evs if e["tenantid"] == tenant}
+                >= {"chat.message.received", "chat.message.sent"}
+            ),
             timeout=30,
         )
     finally:
@@ -162,8 +175,13 @@ def test_deliver_and_audit_complete_the_turn_once(
     reply = db["messages"].find_one({"_id": reply_id(message_id)})
     assert inbound is not None and reply is not None
     assert inbound["status"] == Status.COMPLETED
-    assert list(inbound["journey"]) == ["accepted", "processed", "generated", "delivered",
-                                        "completed"]
+    assert list(inbound["journey"]) == [
+        "accepted",
+        "processed",
+        "generated",
+        "delivered",
+        "completed",
+    ]
     assert reply["status"] == Status.DELIVERED
     assert list(reply["journey"]) == ["generated", "sending", "sent", "delivered"]
     assert db["audit"].count_documents({"tenant_id": tenant, "inbound_id": message_id}) == 1

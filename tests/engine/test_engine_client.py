@@ -19,7 +19,9 @@ def test_closed_port_is_transient(closed_addr: str) -> None:
     # Calls wait for the channel until their deadline, so a dead engine ends as DEADLINE_EXCEEDED.
     client = EngineClient(closed_addr)
     try:
-        with pytest.raises(TransientError, match="engine GenerateResponse failed: DEADLINE_EXCEEDED"):
+        with pytest.raises(
+            TransientError, match="engine GenerateResponse failed: DEADLINE_EXCEEDED"
+        ):
             client.generate(TURN, timeout=1.0)
     finally:
         client.close()

@@ -1,0 +1,209 @@
+"""A long-running process Parley starts detached and later stops, tracked by a pid file.
+
+The pid file (``<home>/run/<name>.pid``) is JSON holding the pid, the process's start time
+(clock ticks since boot, from ``/proc/<pid>/stat``) and the argv it was started with. A pid
+counts as ours only while all three still match, so a recycled pid or a pid file copied from
+elsewhere is never signalled; a pid file that no longer matches is stale and is removed.
+Output goes to ``<home>/logs/<name>.log``, appended, behind a header line for each start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.devstack import paths
+from core.devstack.errors import DevstackError
+
+# Runs in a throw-away interpreter so the service is re-parented at once: the caller never
+# owns a child it would have to reap, and Popen never warns about a child left running.
+_LAUNCHER = """
+import os, subprocess, sys
+log_path, cwd, *argv = sys.argv[1:]
+with open(log_path, "ab") as log:
+    child = subprocess.Popen(
+        argv, cwd=cwd or None, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+print(child.pid, flush=True)
+os._exit(0)
+"""
+
+_LOG_ROTATE_BYTES = 50 * 1024 * 1024
+_KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Record:
+    pid: int
+    started: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """One named process: ``start`` launches it detached, ``stop`` ends exactly that process.
+
+    ``env`` holds variables added to the caller's environment. ``home`` defaults to the
+    devstack folder (``.parley/`` or ``PARLEY_HOME``) as it is when the object is built.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: Path | None = None
+    env: Mapping[str, str] | None = field(default=None, compare=False)
+    home: Path = field(default_factory=paths.home)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid if the process we started is still running; a stale pid file is removed."""
+        record = self._read_record()
+        if record is None:
+            return None
+        if _is_running(record):
+            return record.pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self) -> int:
+        """Launch the process detached (new session, output to the log) unless it already runs."""
+        running = self.pid()
+        if running is not None:
+            return running
+        paths.ensure_dir(self.pid_file.parent)
+        paths.ensure_dir(self.log_file.parent)
+        self._open_log_section()
+        env = {**os.environ, **self.env} if self.env else None
+        launcher = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(self.log_file), str(self.cwd or ""), *self.argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if launcher.returncode != 0:
+            raise DevstackError(f"{self.name}: could not launch {self.argv[0]}: {launcher.stderr}")
+        pid = int(launcher.stdout.split()[-1])
+        started = _start_ticks(pid)
+        if started is None:
+            raise DevstackError(f"{self.name} exited at once; last log lines:\n{self.log_tail()}")
+        self._write_record(_Record(pid, started, self.argv))
+        return pid
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM the process, SIGKILL it after ``timeout`` seconds; return the pid it had.
+
+        Returns None when nothing of ours was running. Raises DevstackError if it survives SIGKILL.
+        """
+        record = self._read_record()
+        if record is None or not _is_running(record):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        _signal(record.pid, signal.SIGTERM)
+        if not _wait_gone(record, timeout):
+            _signal(record.pid, signal.SIGKILL)
+            if not _wait_gone(record, _KILL_GRACE_SECONDS):
+                raise DevstackError(f"{self.name} (pid {record.pid}) survived SIGKILL")
+        self.pid_file.unlink(missing_ok=True)
+        return record.pid
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the log, or a note that there is none."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 64 * 1024))
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return f"(no log at {self.log_file})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _open_log_section(self) -> None:
+        if self.log_file.exists() and self.log_file.stat().st_size > _LOG_ROTATE_BYTES:
+            self.log_file.replace(self.log_file.with_suffix(".log.1"))
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.log_file.open("a") as log:
+            log.write(f"=== {stamp} starting: {shlex.join(self.argv)}\n")
+
+    def _read_record(self) -> _Record | None:
+        try:
+            raw = json.loads(self.pid_file.read_text())
+            return _Record(int(raw["pid"]), int(raw["started"]), tuple(raw["argv"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+
+    def _write_record(self, record: _Record) -> None:
+        body = {"pid": record.pid, "started": record.started, "argv": list(record.argv)}
+        partial = self.pid_file.with_suffix(".pid.tmp")
+        partial.write_text(json.dumps(body) + "\n")
+        partial.replace(self.pid_file)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def _is_alive(record: _Record) -> bool:
+    """The recorded process (same pid, same start time) exists and is not a zombie."""
+    fields = _stat_fields(record.pid)
+    return fields is not None and fields[0] not in ("Z", "X") and int(fields[19]) == record.started
+
+
+def _is_running(record: _Record) -> bool:
+    """Alive and still running the recorded argv."""
+    if not _is_alive(record):
+        return False
+    try:
+        cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return tuple(arg.decode(errors="replace") for arg in cmdline.split(b"\0")[:-1]) == record.argv
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    """Signal the process's whole group when it leads one (it does when we started it)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(record: _Record, timeout: float) -> bool:
+    # Not _is_running: an exiting process drops its cmdline before it is really gone.
+    deadline = time.monotonic() + timeout
+    while _is_alive(record):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -1,0 +1,209 @@
+"""Local services answer real requests on loopback; ManagedProcess stops only its own process."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from pymongo import MongoClient
+
+import core.devstack as devstack
+from core.devstack import DevstackError, ManagedProcess, ServiceStatus
+from core.devstack.kafka import PARLEY_TOPICS
+
+PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
+KAFKA = os.environ.get("PARLEY_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
+MONGO = os.environ.get("PARLEY_MONGO_URL") or "mongodb://127.0.0.1:27017/?directConnection=true"
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, ServiceStatus]:
+    return {service.name: service for service in devstack.up()}
+
+
+def test_every_service_is_up_or_external(services: dict[str, ServiceStatus]) -> None:
+    assert list(services) == ["redis", "mongo", "kafka"]
+    for service in devstack.status():
+        assert service.state in ("up", "external"), service
+
+
+def test_up_again_leaves_running_services_alone(services: dict[str, ServiceStatus]) -> None:
+    again = {service.name: service.pid for service in devstack.up()}
+    assert again == {name: service.pid for name, service in services.items()}
+
+
+def test_an_unknown_service_name_is_refused() -> None:
+    with pytest.raises(DevstackError, match="unknown service"):
+        devstack.status(["postgres"])
+
+
+def test_redis_stores_and_returns_a_value(services: dict[str, ServiceStatus]) -> None:
+    key = f"parley:test:devstack:{uuid.uuid4()}"
+    with redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5) as client:
+        client.set(key, "hello", ex=60)
+        assert client.get(key) == b"hello"
+        client.delete(key)
+        if services["redis"].state == "up":
+            assert client.config_get("appendonly") == {"appendonly": "yes"}
+
+
+def test_mongo_round_trips_a_document(services: dict[str, ServiceStatus]) -> None:
+    client: MongoClient[dict[str, object]] = MongoClient(MONGO, serverSelectionTimeoutMS=5000)
+    try:
+        collection = client["parley_test_devstack"][f"probe_{uuid.uuid4().hex}"]
+        collection.insert_one({"_id": "m1", "text": "hello"})
+        assert collection.find_one({"_id": "m1"}) == {"_id": "m1", "text": "hello"}
+        collection.drop()
+    finally:
+        client.close()
+
+
+def test_kafka_has_parley_topics_with_three_partitions(services: dict[str, ServiceStatus]) -> None:
+    topics = AdminClient({"bootstrap.servers": KAFKA}).list_topics(timeout=10).topics
+    for name in PARLEY_TOPICS:
+        assert name in topics, name
+        assert len(topics[name].partitions) == 3
+
+
+def test_kafka_delivers_a_produced_message(services: dict[str, ServiceStatus]) -> None:
+    topic = f"parley.test.devstack.{uuid.uuid4().hex}"
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    admin.create_topics([NewTopic(topic, 1, replication_factor=1)])[topic].result(timeout=30)
+    try:
+        producer = Producer({"bootstrap.servers": KAFKA})
+        producer.produce(topic, key=b"k", value=b"hello")
+        assert producer.flush(15) == 0
+        consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": topic})
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        try:
+            message = consumer.poll(15)
+            assert message is not None and message.error() is None
+            assert message.value() == b"hello"
+        finally:
+            consumer.close()
+    finally:
+        admin.delete_topics([topic])[topic].result(timeout=30)
+
+
+def test_our_services_listen_on_loopback_only(services: dict[str, ServiceStatus]) -> None:
+    listening = _listening_sockets()
+    ours = [service for service in services.values() if service.state == "up"]
+    assert ours, "no service was started by devstack; nothing of ours to inspect"
+    for service in ours:
+        assert service.pid is not None
+        inodes = _socket_inodes(service.pid)
+        addresses = {listening[inode] for inode in inodes if inode in listening}
+        assert {port for _, port in addresses} >= set(PORTS[service.name]), service
+        for address, port in addresses:
+            assert _is_loopback(address), f"{service.name} listens on {address}:{port}"
+
+
+def test_managed_process_stops_the_process_it_started(tmp_path: Path) -> None:
+    worker = _sleeper(tmp_path)
+    pid = worker.start()
+    try:
+        assert worker.start() == pid
+        assert worker.pid() == pid
+        assert json.loads(worker.pid_file.read_text())["pid"] == pid
+        assert "started" in _wait_for_log(worker, "started")
+    finally:
+        assert worker.stop(timeout=10) == pid
+    assert not _running(pid)
+    assert not worker.pid_file.exists()
+    assert worker.stop() is None
+    assert worker.pid() is None
+
+
+def test_managed_process_leaves_a_pid_it_did_not_start_alone(tmp_path: Path) -> None:
+    worker = _sleeper(tmp_path)
+    stranger = _sleeper(tmp_path / "stranger")
+    own_record = worker.pid_file
+    worker.start()
+    stranger_pid = stranger.start()
+    original = own_record.read_text()
+    try:
+        forged = json.loads(original) | {"pid": stranger_pid}
+        own_record.write_text(json.dumps(forged))
+        assert worker.pid() is None
+        assert worker.stop(timeout=2) is None
+        assert _running(stranger_pid)
+        assert not own_record.exists()
+    finally:
+        own_record.write_text(original)
+        worker.stop(timeout=10)
+        stranger.stop(timeout=10)
+
+
+def test_a_stale_pid_file_is_removed(tmp_path: Path) -> None:
+    worker = _sleeper(tmp_path)
+    pid = worker.start()
+    record = worker.pid_file.read_text()
+    worker.stop(timeout=10)
+    worker.pid_file.write_text(record)
+    assert not _running(pid)
+    assert worker.pid() is None
+    assert not worker.pid_file.exists()
+
+
+def _sleeper(home: Path) -> ManagedProcess:
+    code = "import time; print('started', flush=True); time.sleep(60)"
+    return ManagedProcess(name="sleeper", argv=(sys.executable, "-c", code), home=home)
+
+
+def _wait_for_log(process: ManagedProcess, text: str) -> str:
+    deadline = time.monotonic() + 5
+    while text not in process.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process.log_tail()
+
+
+def _running(pid: int) -> bool:
+    """True unless the pid is gone or a zombie (exited, waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def _listening_sockets() -> dict[int, tuple[str, int]]:
+    """Socket inode -> (address, port) for every listening TCP socket, IPv4 and IPv6."""
+    found: dict[int, tuple[str, int]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            address_hex, port_hex = fields[1].split(":")
+            raw = bytes.fromhex(address_hex)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found[int(fields[9])] = (str(ipaddress.ip_address(words)), int(port_hex, 16))
+    return found
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def _is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
