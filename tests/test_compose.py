@@ -262,7 +262,7 @@ def test_parley_processes_and_their_commands(services: dict[str, dict[str, Any]]
         "engine": ["parley", "engine", "--host", "0.0.0.0"],
         # Inside its container the ingress listens on every interface; the port is published
         # on 127.0.0.1 only (see test_published_ports_are_bound_to_loopback).
-        "ingress": ["parley", "ingress", "--host", "0.0.0.0", "--port", "8000"],  # noqa: S104
+        "ingress": ["parley", "ingress", "--host", "0.0.0.0", "--port", "8000"],
         "beat": ["parley", "beat"],
         "flower": ["parley", "flower", "--address", "0.0.0.0", "--port", "5555"],
     }
