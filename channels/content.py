@@ -31,3 +31,30 @@ def degrade_to_text(parts: list[ReplyPart]) -> str:
                 for n, b in enumerate(part.get("buttons", []), start=1)
             )
     return "\n".join(line for line in lines if line)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in order, in chunks of at most ``limit`` characters, broken at paragraph,
+    line or word boundaries where one falls in the second half of a chunk."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` cut to ``limit`` characters (ellipsis included) where splitting makes no sense,
+    such as button titles."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(ellipsis))] + ellipsis

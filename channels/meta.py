@@ -1,0 +1,76 @@
+"""What WhatsApp and Messenger share as Meta Graph API channels: the webhook handshake, the
+``X-Hub-Signature-256`` check, and the classification of Graph error bodies.
+
+Graph errors are classified by ``error.code`` (and ``error_subcode``), never by HTTP status:
+Meta answers rate limits with 400 as often as with 429.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
+
+# Throttling codes: throughput (130429), pair rate (131056), WABA/app/user Graph limits
+# (80007, 4, 17), Messenger's per-call limit (613).
+RATE_LIMIT_CODES = frozenset({130429, 131056, 80007, 4, 17, 613})
+# Unknown / service unavailable / unexpected, and media transfer hiccups: retry with backoff.
+TRANSIENT_CODES = frozenset({1, 2, 131000, 131016, 131052, 131053})
+
+
+def hub_handshake(query: Mapping[str, str], verify_token: str) -> str:
+    """The challenge to echo when Meta's subscribe handshake presents our verify token."""
+    mode = query.get("hub.mode", "")
+    token = query.get("hub.verify_token", "")
+    challenge = query.get("hub.challenge", "")
+    if mode != "subscribe" or not challenge:
+        raise VerificationFailed("not a subscribe handshake")
+    if not verify_token or not hmac.compare_digest(token.encode(), verify_token.encode()):
+        raise VerificationFailed("verify token does not match")
+    return challenge
+
+
+def verify_hub_signature(headers: Mapping[str, str], raw_body: bytes, app_secret: str) -> None:
+    """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``, compared in
+    constant time over the bytes as received (never re-serialised JSON)."""
+    header = headers.get("x-hub-signature-256", "")
+    scheme, _, received = header.partition("=")
+    if scheme != "sha256" or not received:
+        raise VerificationFailed("missing X-Hub-Signature-256")
+    if not app_secret:
+        raise VerificationFailed("the channel config has no app secret")
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, received.strip().lower()):
+        raise VerificationFailed("signature does not match")
+
+
+def graph_error(
+    status: int,
+    body: Any,
+    retry_after: float | None,
+    permanent_codes: Collection[int] = (),
+) -> ChannelError:
+    """The typed error for a failed Graph call. 5xx without a known code is transient."""
+    error = body.get("error", {}) if isinstance(body, Mapping) else {}
+    code = error.get("code") if isinstance(error, Mapping) else None
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else ""
+    label = f"graph error {code} (HTTP {status}): {message[:200]}"
+    if code in RATE_LIMIT_CODES or status == 429:
+        return RateLimited(label, retry_after)
+    if code in TRANSIENT_CODES or (code not in permanent_codes and status >= 500):
+        return SendFailed(label)
+    if isinstance(error, Mapping) and error.get("is_transient") is True:
+        return SendFailed(label)
+    return SendRejected(label, code=str(code) if code is not None else None)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """A ``Retry-After`` header in seconds, when present and numeric."""
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,71 @@
+"""Per-process state the channel adapters share: one HTTP client, provider URLs, a TTL cache.
+
+Built after fork (in the ingress lifespan and per worker process), never at import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProviderUrls:
+    """Where each provider lives; settings, so tests point them at the fakes."""
+
+    whatsapp_api: str = "https://graph.facebook.com/v23.0"
+    messenger_api: str = "https://graph.facebook.com/v23.0"
+    slack_api: str = "https://slack.com/api"
+    teams_openid_metadata: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 (a URL)
+
+
+class TtlCache:
+    """A small thread-safe cache of values that expire (access tokens, signing keys)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get_or_load(self, key: str, load: Callable[[], tuple[T, float]]) -> T:
+        """The cached value, or ``load()`` → (value, ttl seconds) stored and returned."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > self._clock():
+                value: T = hit[1]
+                return value
+        value, ttl = load()
+        with self._lock:
+            self._items[key] = (self._clock() + ttl, value)
+        return value
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+@dataclass
+class ChannelRuntime:
+    http: httpx.Client
+    urls: ProviderUrls = field(default_factory=ProviderUrls)
+    cache: TtlCache = field(default_factory=TtlCache)
+    send_timeout: float = 10.0
+
+    @classmethod
+    def create(cls, urls: ProviderUrls, send_timeout: float = 10.0) -> ChannelRuntime:
+        return cls(
+            http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0)),
+            urls=urls,
+            send_timeout=send_timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
