@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter, UnknownChannel
 
@@ -11,8 +13,32 @@ ADAPTERS: dict[str, ChannelAdapter] = {
 }
 
 
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a tenant must give to connect a provider account."""
+
+    account_id: str  # what the provider calls the account our webhooks name
+    secrets: tuple[str, ...]
+    options: tuple[str, ...] = ()
+
+
+SPECS: dict[str, ChannelSpec] = {
+    "whatsapp": ChannelSpec("phone_number_id", ("access_token", "app_secret", "verify_token")),
+    "messenger": ChannelSpec("page_id", ("page_token", "app_secret", "verify_token")),
+    "slack": ChannelSpec("team_id", ("bot_token", "signing_secret"), ("bot_user_id",)),
+    "teams": ChannelSpec("app_id", ("app_password",), ("azure_tenant",)),
+}
+
+
 def adapter_for(channel: str) -> ChannelAdapter:
     try:
         return ADAPTERS[channel]
     except KeyError:
         raise UnknownChannel(f"no channel adapter named {channel!r}") from None
+
+
+def spec_for(channel: str) -> ChannelSpec:
+    try:
+        return SPECS[channel]
+    except KeyError:
+        raise UnknownChannel(f"no connectable channel named {channel!r}") from None

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from core.settings import Settings
+
 T = TypeVar("T")
 
 
@@ -69,3 +71,17 @@ class ChannelRuntime:
 
     def close(self) -> None:
         self.http.close()
+
+
+def runtime_from_settings(settings: Settings) -> ChannelRuntime:
+    """This process's channel runtime, pointed at the providers the settings name."""
+    return ChannelRuntime.create(
+        ProviderUrls(
+            whatsapp_api=settings.whatsapp_api_base,
+            messenger_api=settings.messenger_api_base,
+            slack_api=settings.slack_api_base,
+            teams_openid_metadata=settings.teams_openid_metadata_url,
+            teams_token_url=settings.teams_token_url,
+        ),
+        send_timeout=settings.channel_send_timeout_seconds,
+    )

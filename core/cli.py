@@ -30,6 +30,68 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from core.crypto import new_master_key
+
+    print(new_master_key())
+    return 0
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, item = value.partition("=")
+        if not sep or not name:
+            raise ParleyError(f"{what} must look like NAME=VALUE, got {name or value!r}")
+        pairs[name] = item
+    return pairs
+
+
+def _channels(args: argparse.Namespace) -> int:
+    import json
+
+    from pydantic import ValidationError
+
+    from core.crypto import SecretBox
+    from core.settings import get_settings
+    from ingress.channels_admin import ChannelConfigIn
+    from storage.channel_configs import ChannelConfigRepository, public_view
+    from storage.mongo import connect, database, ensure_indexes
+
+    settings = get_settings()
+    client = connect(settings)
+    try:
+        db = database(client, settings)
+        ensure_indexes(db)
+        repo = ChannelConfigRepository(db, SecretBox(settings.require_master_key()))
+        if args.action == "list":
+            docs = repo.list(args.tenant)
+        else:
+            try:
+                payload = ChannelConfigIn(
+                    channel=args.channel,
+                    account_id=args.account_id,
+                    secrets=_pairs(args.secret, "--secret"),
+                    options=_pairs(args.option, "--option"),
+                )
+            except ValidationError as exc:
+                raise ParleyError(exc.errors()[0]["msg"]) from None
+            docs = [
+                repo.create(
+                    args.tenant,
+                    payload.channel,
+                    payload.account_id,
+                    payload.secrets,
+                    payload.options,
+                )
+            ]
+    finally:
+        client.close()
+    for doc in docs:
+        print(json.dumps(public_view(doc, settings.public_base_url), indent=2))
+    return 0
+
+
 def _ingress(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -117,6 +179,25 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", default="developer")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
     token.set_defaults(func=_token)
+
+    keygen = sub.add_parser("keygen", help="print a new PARLEY_MASTER_KEY")
+    keygen.set_defaults(func=_keygen)
+
+    channels = sub.add_parser("channels", help="connect a tenant's provider accounts")
+    channels_sub = channels.add_subparsers(dest="action", required=True)
+    add = channels_sub.add_parser("add", help="register a channel config; prints its webhook URL")
+    add.add_argument("channel", choices=["whatsapp", "messenger", "slack", "teams"])
+    add.add_argument("--tenant", required=True)
+    add.add_argument(
+        "--account-id",
+        required=True,
+        help="phone_number_id, page id, Slack team id or Teams app id",
+    )
+    add.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE")
+    add.add_argument("--option", action="append", default=[], metavar="NAME=VALUE")
+    listing = channels_sub.add_parser("list", help="a tenant's channel configs (no secrets)")
+    listing.add_argument("--tenant", required=True)
+    channels.set_defaults(func=_channels)
 
     ingress = sub.add_parser("ingress", help="serve the HTTP ingress")
     ingress.add_argument("--host")

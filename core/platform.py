@@ -13,11 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from core import devstack
+from core.crypto import new_master_key
 from core.devstack.paths import home as parley_home
 from core.errors import ParleyError
 
@@ -25,13 +27,13 @@ DEMO_TENANT = "demo"
 READY_TIMEOUT = 90.0
 
 
-def _dev_jwt_secret() -> str:
+def _dev_secret(name: str, make: Callable[[], str]) -> str:
     """A per-checkout development secret, made once and kept in the git-ignored folder."""
-    path = parley_home() / "dev-jwt-secret"
+    path = parley_home() / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        path.touch(mode=0o600)
+        path.write_text(make())
     secret: str = path.read_text().strip()
     return secret
 
@@ -95,8 +97,12 @@ def _stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 20.0) -> 
 
 def run_platform(port: int) -> int:
     env = dict(os.environ)
-    env.setdefault("PARLEY_JWT_SECRET", _dev_jwt_secret())
-    os.environ.update({"PARLEY_JWT_SECRET": env["PARLEY_JWT_SECRET"]})
+    env.setdefault(
+        "PARLEY_JWT_SECRET", _dev_secret("dev-jwt-secret", lambda: secrets.token_urlsafe(32))
+    )
+    env.setdefault("PARLEY_MASTER_KEY", _dev_secret("dev-master-key", new_master_key))
+    for name in ("PARLEY_JWT_SECRET", "PARLEY_MASTER_KEY"):
+        os.environ[name] = env[name]
     logs = parley_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print("starting local services (a first start builds and downloads; later ones take seconds)")

@@ -28,6 +28,21 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
+    # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
+    master_key: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Provider endpoints: settings, so tests and staging point them at fakes.
+    whatsapp_api_base: str = "https://graph.facebook.com/v23.0"
+    messenger_api_base: str = "https://graph.facebook.com/v23.0"
+    slack_api_base: str = "https://slack.com/api"
+    teams_openid_metadata_url: str = (
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
+    channel_send_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -57,6 +72,15 @@ class Settings(BaseSettings):
                 "PARLEY_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)"
             )
         return secret.encode()
+
+    def require_master_key(self) -> bytes:
+        """The key that encrypts channel secrets; nothing that reads or writes them runs without."""
+        key = self.master_key.get_secret_value() if self.master_key else ""
+        if not key:
+            raise ConfigurationError(
+                "PARLEY_MASTER_KEY must be set (a Fernet key: `parley keygen` prints one)"
+            )
+        return key.encode()
 
 
 @lru_cache(maxsize=1)

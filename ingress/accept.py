@@ -1,8 +1,8 @@
-"""Accepting an API message: resolve the conversation, persist once, enqueue the chain.
+"""Accepting inbound messages: resolve the conversation, persist once, enqueue the chain.
 
 Runs in a worker thread (pymongo and the Celery publish block). If the enqueue fails after the
-message was stored, the message is removed again and the caller gets a 503, so a retry with the
-same ``Idempotency-Key`` starts afresh instead of finding a message that nothing will process.
+message was stored, the message is removed again and the caller gets a 503 (a provider retries
+a 5xx), so a retry starts afresh instead of finding a message that nothing will process.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from channels.base import ChannelConfig, InboundMessage
 from core.errors import Conflict, TransientError
 from core.ids import new_id
 from core.states import Status
@@ -23,7 +24,7 @@ from tasks.chain import turn_chain
 
 log = logging.getLogger("parley.ingress")
 
-CHANNEL = "api"
+API_CHANNEL = "api"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -34,6 +35,38 @@ def body_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _inbound_document(
+    message_id: str, tenant_id: str, conversation_id: str, channel: str, user_id: str, text: str
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "_id": message_id,
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "direction": "inbound",
+        "user_id": user_id,
+        "text": text,
+        "status": Status.ACCEPTED.value,
+        "journey": {Status.ACCEPTED.value: now},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _store_and_enqueue(state: IngressState, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Insert unless the dedupe key exists; only the inserting request enqueues the chain."""
+    stored, created = state.messages.insert_once(doc)
+    if created:
+        try:
+            turn_chain(doc["tenant_id"], doc["_id"]).apply_async()
+        except Exception as exc:
+            log.error("enqueue failed for message %s: %s", doc["_id"], type(exc).__name__)
+            state.messages.delete_unqueued(doc["tenant_id"], doc["_id"])
+            raise TransientError("the message could not be queued; retry later") from exc
+    return stored, created
+
+
 def accept_message(
     state: IngressState,
     principal: Principal,
@@ -41,54 +74,76 @@ def accept_message(
     idempotency_key: str | None,
     digest: str,
 ) -> tuple[Accepted, bool]:
-    """Store and enqueue one message; returns the answer and whether it is new."""
+    """Store and enqueue one API message; returns the answer and whether it is new."""
     tenant = principal.tenant_id
     message_id = new_id("msg")
     if payload.conversation_id is not None:
         conversation = state.conversations.open_for_user(
-            tenant, payload.conversation_id, CHANNEL, payload.user_id
+            tenant, payload.conversation_id, API_CHANNEL, payload.user_id
         )
     else:
         conversation = state.conversations.resolve_open(
-            tenant, CHANNEL, payload.user_id, started_by=message_id
+            tenant, API_CHANNEL, payload.user_id, started_by=message_id
         )
-    now = utcnow()
-    doc: dict[str, Any] = {
-        "_id": message_id,
-        "tenant_id": tenant,
-        "conversation_id": conversation["_id"],
-        "channel": CHANNEL,
-        "direction": "inbound",
-        "user_id": payload.user_id,
-        "text": payload.text,
-        "metadata": payload.metadata or {},
-        "submitted_by": principal.subject,
-        "dedupe_key": f"idem:{idempotency_key}" if idempotency_key else f"msg:{message_id}",
-        "request_digest": digest,
-        "status": Status.ACCEPTED.value,
-        "journey": {Status.ACCEPTED.value: now},
-        "created_at": now,
-        "updated_at": now,
-    }
+    doc = _inbound_document(
+        message_id, tenant, conversation["_id"], API_CHANNEL, payload.user_id, payload.text
+    )
+    doc["metadata"] = payload.metadata or {}
+    doc["submitted_by"] = principal.subject
+    doc["dedupe_key"] = f"idem:{idempotency_key}" if idempotency_key else f"msg:{message_id}"
+    doc["request_digest"] = digest
     if idempotency_key:
         doc["idempotency_key"] = idempotency_key
-    stored, created = state.messages.insert_once(doc)
-    if not created and _expired(state, stored):
-        state.messages.release_dedupe_key(tenant, stored["_id"], str(idempotency_key))
-        stored, created = state.messages.insert_once(doc)
-    if not created:
-        if stored.get("request_digest") != digest:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was used with a different request body"
-            )
-        return _answer(stored), False
-    try:
-        turn_chain(tenant, message_id).apply_async()
-    except Exception as exc:
-        log.error("enqueue failed for message %s: %s", message_id, type(exc).__name__)
-        state.messages.delete_unqueued(tenant, message_id)
-        raise TransientError("the message could not be queued; retry later") from exc
-    return _answer(stored), True
+    stored, created = _claim(state, doc, idempotency_key)
+    if not created and stored.get("request_digest") != digest:
+        raise IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
+    return _answer(stored), created
+
+
+def _claim(
+    state: IngressState, doc: dict[str, Any], idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    stored, created = _store_and_enqueue(state, doc)
+    if not created and idempotency_key and _expired(state, stored):
+        state.messages.release_dedupe_key(doc["tenant_id"], stored["_id"], idempotency_key)
+        stored, created = _store_and_enqueue(state, doc)
+    return stored, created
+
+
+def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundMessage) -> bool:
+    """Store and enqueue one provider message, once however often the provider delivers it."""
+    message_id = new_id("msg")
+    # One conversation per user per provider account: the same person on two of a tenant's
+    # WhatsApp numbers holds two conversations.
+    conversation = state.conversations.resolve_open(
+        config.tenant_id,
+        config.channel,
+        message.user_id,
+        started_by=message_id,
+        scope=config.id,
+    )
+    doc = _inbound_document(
+        message_id,
+        config.tenant_id,
+        conversation["_id"],
+        config.channel,
+        message.user_id,
+        message.text,
+    )
+    doc.update(
+        {
+            "dedupe_key": f"{config.channel}:{config.account_id}:{message.provider_message_id}",
+            "provider_message_id": message.provider_message_id,
+            "channel_config_id": config.id,
+            "kind": message.kind,
+            "content": dict(message.content),
+            "reply_to": dict(message.reply_to),
+            "user_name": message.user_name,
+            "metadata": {},
+        }
+    )
+    _, created = _store_and_enqueue(state, doc)
+    return created
 
 
 def _expired(state: IngressState, stored: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
-from ingress import conversations, health, messages
+from ingress import channels_admin, conversations, health, messages, webhooks
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
 
@@ -38,7 +38,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Exception: handle_unexpected,
     }
     return Starlette(
-        routes=[*messages.routes, *conversations.routes, *health.routes],
+        routes=[
+            *messages.routes,
+            *conversations.routes,
+            *channels_admin.routes,
+            *webhooks.routes,
+            *health.routes,
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )

@@ -10,9 +10,12 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
+from channels.runtime import ChannelRuntime, runtime_from_settings
+from core.crypto import SecretBox
 from core.settings import Settings
 from ingress.auth import TokenVerifier
 from protos.engine_client import EngineClient
+from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
@@ -30,6 +33,8 @@ class IngressState:
     engine: EngineClient
     messages: MessageRepository
     conversations: ConversationRepository
+    channel_configs: ChannelConfigRepository
+    channels: ChannelRuntime
 
     @classmethod
     def open(cls, settings: Settings) -> IngressState:
@@ -47,9 +52,12 @@ class IngressState:
             engine=EngineClient(settings.engine_addr),
             messages=MessageRepository(db),
             conversations=ConversationRepository(db),
+            channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
+            channels=runtime_from_settings(settings),
         )
 
     def close(self) -> None:
+        self.channels.close()
         self.engine.close()
         self.redis.close()
         self.broker.close()

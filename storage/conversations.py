@@ -17,8 +17,8 @@ from core.timeutil import utcnow
 Conversation = dict[str, Any]
 
 
-def _open_key(channel: str, user_id: str) -> str:
-    return f"{channel}:{user_id}"
+def _open_key(channel: str, user_id: str, scope: str | None) -> str:
+    return f"{channel}:{scope}:{user_id}" if scope else f"{channel}:{user_id}"
 
 
 class ConversationRepository:
@@ -28,14 +28,19 @@ class ConversationRepository:
         self._collection: Collection[Any] = db["conversations"]
 
     def resolve_open(
-        self, tenant_id: str, channel: str, user_id: str, started_by: str
+        self,
+        tenant_id: str,
+        channel: str,
+        user_id: str,
+        started_by: str,
+        scope: str | None = None,
     ) -> Conversation:
         """The user's open conversation on this channel, created if there is none.
 
         The unique (tenant_id, open_key) index makes this safe under concurrency: of two
         simultaneous upserts one wins and the other reads the winner's document.
         """
-        key = _open_key(channel, user_id)
+        key = _open_key(channel, user_id, scope)
         now = utcnow()
         query = {"tenant_id": tenant_id, "open_key": key}
         insert = {
@@ -44,7 +49,7 @@ class ConversationRepository:
             "channel": channel,
             "user_id": user_id,
             "state": "open",
-            # The message that opened it: the audit stage emits chat.conversation.started for it.
+            "channel_config_id": scope,
             "started_by": started_by,
             "created_at": now,
             "last_message_at": now,

@@ -141,3 +141,47 @@ class MessageRepository:
             self.release_dedupe_key(doc["tenant_id"], doc["_id"], doc["idempotency_key"])
             released += 1
         return released
+
+    def apply_provider_status(
+        self,
+        tenant_id: str,
+        provider_message_id: str,
+        status: Status,
+        fields: dict[str, Any] | None = None,
+    ) -> int:
+        """Move our outbound message(s) the provider id names forward to ``status``."""
+        return self._advance_many(
+            {"tenant_id": tenant_id, "provider_message_ids": provider_message_id}, status, fields
+        )
+
+    def apply_watermark(
+        self,
+        tenant_id: str,
+        channel_config_id: str,
+        user_id: str,
+        status: Status,
+        watermark: datetime,
+    ) -> int:
+        """Move every outbound message sent to ``user_id`` before ``watermark`` to ``status``."""
+        return self._advance_many(
+            {
+                "tenant_id": tenant_id,
+                "channel_config_id": channel_config_id,
+                "user_id": user_id,
+                f"journey.{Status.SENT.value}": {"$lte": watermark},
+            },
+            status,
+            None,
+        )
+
+    def _advance_many(
+        self, query: dict[str, Any], status: Status, fields: dict[str, Any] | None
+    ) -> int:
+        now = utcnow()
+        update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
+        update.update(fields or {})
+        result = self._collection.update_many(
+            {**query, "direction": "outbound", "status": {"$in": predecessors(status)}},
+            {"$set": update},
+        )
+        return result.modified_count

@@ -64,6 +64,26 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("idempotency_key", ASCENDING), ("created_at", ASCENDING)],
         "idempotency_window",
     ),
+    # Status callbacks find our outbound message by the provider's id.
+    IndexSpec(
+        "messages",
+        [("tenant_id", ASCENDING), ("provider_message_ids", ASCENDING)],
+        "tenant_provider_message_ids",
+    ),
+    # Messenger read/delivery watermarks cover a user's outbound messages up to a time.
+    IndexSpec(
+        "messages",
+        [("tenant_id", ASCENDING), ("channel_config_id", ASCENDING), ("user_id", ASCENDING)],
+        "tenant_config_user",
+    ),
+    # A provider account belongs to one tenant.
+    IndexSpec(
+        "channel_configs",
+        [("channel", ASCENDING), ("account_id", ASCENDING)],
+        "channel_account_unique",
+        unique=True,
+    ),
+    IndexSpec("channel_configs", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_configs"),
     IndexSpec(
         "audit",
         [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)],

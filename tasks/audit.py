@@ -27,7 +27,9 @@ def _message_data(message: Message) -> dict[str, Any]:
     }
 
 
-def turn_events(inbound: Message, reply: Message, conversation: dict[str, Any]) -> list[CloudEvent]:
+def turn_events(
+    inbound: Message, reply: Message, conversation: dict[str, Any], started: bool
+) -> list[CloudEvent]:
     """The facts of one turn, each with an id that is the same however often the stage runs."""
     tenant, conversation_id = inbound["tenant_id"], inbound["conversation_id"]
 
@@ -44,7 +46,7 @@ def turn_events(inbound: Message, reply: Message, conversation: dict[str, Any]) 
         )
 
     events: list[CloudEvent] = []
-    if conversation.get("started_by") == inbound["_id"]:
+    if started:
         events.append(
             event(
                 f"{conversation_id}:started",
@@ -113,8 +115,12 @@ def audit(tenant_id: str, message_id: str) -> str:
             "engine": reply.get("engine", {}),
         },
     )
+    # The conversation's first message started it (whichever of concurrent requests won).
+    first = c.messages.page(tenant_id, inbound["conversation_id"], None, 1)
+    started = bool(first) and first[0]["_id"] == message_id
     c.events.publish(
-        turn_events(inbound, reply, conversation), c.settings.kafka_publish_timeout_seconds
+        turn_events(inbound, reply, conversation, started),
+        c.settings.kafka_publish_timeout_seconds,
     )
     c.messages.advance(tenant_id, message_id, Status.COMPLETED)
     return message_id

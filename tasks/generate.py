@@ -94,6 +94,7 @@ def generate(tenant_id: str, message_id: str) -> str:
                 "direction": "outbound",
                 "user_id": message["user_id"],
                 "in_reply_to": message_id,
+                "channel_config_id": message.get("channel_config_id"),
                 "dedupe_key": f"reply:{rid}",
                 "text": degrade_to_text(parts),
                 "parts": parts,

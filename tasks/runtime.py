@@ -16,9 +16,12 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
+from channels.runtime import ChannelRuntime, runtime_from_settings
+from core.crypto import SecretBox
 from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
 from storage.audit import AuditRepository
+from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.events import EventPublisher
 from storage.messages import MessageRepository
@@ -38,6 +41,8 @@ class WorkerClients:
     conversations: ConversationRepository
     sessions: SessionStore
     audit: AuditRepository
+    channel_configs: ChannelConfigRepository
+    channels: ChannelRuntime
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerClients:
@@ -57,9 +62,12 @@ class WorkerClients:
             conversations=ConversationRepository(db),
             sessions=SessionStore(redis_client, settings.session_ttl_seconds),
             audit=AuditRepository(db),
+            channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
+            channels=runtime_from_settings(settings),
         )
 
     def close(self) -> None:
+        self.channels.close()
         self.events.close()
         self.engine.close()
         self.redis.close()

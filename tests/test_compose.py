@@ -282,8 +282,9 @@ def test_parley_services_share_one_image_and_settings(
         assert env == _environment(shared), name
         for key, value in PARLEY_ENV.items():
             assert env[key] == value, f"{name}: {key}"
-        match = REQUIRED_INTERPOLATION.match(str(env["PARLEY_JWT_SECRET"]))
-        assert match and match.group("var") == "PARLEY_JWT_SECRET", name
+        for secret in ("PARLEY_JWT_SECRET", "PARLEY_MASTER_KEY"):
+            match = REQUIRED_INTERPOLATION.match(str(env[secret]))
+            assert match and match.group("var") == secret, name
 
 
 def test_image_is_built_from_this_distribution(compose: dict[str, Any]) -> None:

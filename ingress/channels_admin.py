@@ -1,0 +1,95 @@
+"""Channel configuration routes: a tenant connects its provider accounts here.
+
+Secrets go in once and never come out: every answer lists only which secrets are set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from channels.registry import SPECS
+from ingress.body import parse_json, read_limited, validate
+from ingress.state import IngressState
+from storage.channel_configs import public_view
+
+Secret = str
+
+
+class ChannelConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    channel: str = Field(min_length=1, max_length=32)
+    account_id: str = Field(min_length=1, max_length=128)
+    secrets: dict[str, Secret] = Field(max_length=16)
+    options: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    @model_validator(mode="after")
+    def _matches_the_channel(self) -> ChannelConfigIn:
+        spec = SPECS.get(self.channel)
+        if spec is None:
+            raise ValueError(f"channel must be one of {sorted(SPECS)}")
+        missing = [name for name in spec.secrets if not self.secrets.get(name)]
+        unknown = sorted(set(self.secrets) - set(spec.secrets))
+        if missing or unknown:
+            raise ValueError(
+                f"{self.channel} needs secrets {list(spec.secrets)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+            )
+        extra = sorted(set(self.options) - set(spec.options))
+        if extra:
+            raise ValueError(f"{self.channel} options are {list(spec.options)}; unknown {extra}")
+        if any(len(v) > 4096 for v in self.secrets.values()):
+            raise ValueError("a secret is longer than 4096 characters")
+        return self
+
+
+async def create_channel(request: Request) -> JSONResponse:
+    state: IngressState = request.state.parley
+    principal = state.verifier.principal(request)
+    raw = await read_limited(request, state.settings.max_body_bytes)
+    payload = validate(ChannelConfigIn, parse_json(raw))
+    doc = await run_in_threadpool(
+        state.channel_configs.create,
+        principal.tenant_id,
+        payload.channel,
+        payload.account_id,
+        payload.secrets,
+        payload.options,
+    )
+    view = public_view(doc, state.settings.public_base_url)
+    return JSONResponse(
+        view, status_code=201, headers={"Location": f"/v1/admin/channels/{doc['_id']}"}
+    )
+
+
+async def list_channels(request: Request) -> JSONResponse:
+    state: IngressState = request.state.parley
+    principal = state.verifier.principal(request)
+    docs: list[dict[str, Any]] = await run_in_threadpool(
+        state.channel_configs.list, principal.tenant_id
+    )
+    base = state.settings.public_base_url
+    return JSONResponse({"data": [public_view(doc, base) for doc in docs]})
+
+
+async def get_channel(request: Request) -> JSONResponse:
+    state: IngressState = request.state.parley
+    principal = state.verifier.principal(request)
+    doc = await run_in_threadpool(
+        state.channel_configs.get, principal.tenant_id, request.path_params["config_id"]
+    )
+    return JSONResponse(public_view(doc, state.settings.public_base_url))
+
+
+routes = [
+    Route("/v1/admin/channels", create_channel, methods=["POST"]),
+    Route("/v1/admin/channels", list_channels, methods=["GET"]),
+    Route("/v1/admin/channels/{config_id}", get_channel, methods=["GET"]),
+]

@@ -1,0 +1,122 @@
+"""Provider webhooks: ``GET|POST /webhooks/{channel}/{channel_config_id}``.
+
+The handler only verifies, parses, dedupes, persists and enqueues, so it answers well inside
+Slack's 3 s and Meta's deadlines. Any verification failure is a 401 that leaves nothing behind;
+an unknown config is a 404. The tenant is the one that owns the config the URL names.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from channels.base import (
+    ChannelAdapter,
+    ChannelConfig,
+    DeliveryState,
+    StatusUpdate,
+    UnknownChannel,
+    VerificationFailed,
+    Webhook,
+)
+from channels.registry import adapter_for, spec_for
+from core.errors import NotFound, TransientError
+from core.states import Status
+from ingress.accept import accept_inbound
+from ingress.body import read_limited
+from ingress.problems import Problem
+from ingress.state import IngressState
+
+log = logging.getLogger("parley.ingress.webhooks")
+
+STATUS_FOR = {
+    DeliveryState.SENT: Status.SENT,
+    DeliveryState.DELIVERED: Status.DELIVERED,
+    DeliveryState.READ: Status.READ,
+    DeliveryState.FAILED: Status.FAILED,
+}
+
+
+def _unauthorized(channel: str, reason: str) -> Problem:
+    # The reason is logged, not returned: it would teach a forger what to fix.
+    log.warning("rejected %s webhook: %s", channel, reason)
+    return Problem(401, "unauthorized", "Unauthorized", "the webhook could not be verified")
+
+
+async def _resolve(request: Request) -> tuple[IngressState, ChannelAdapter, ChannelConfig]:
+    state: IngressState = request.state.parley
+    channel = request.path_params["channel"]
+    try:
+        spec_for(channel)
+        adapter = adapter_for(channel)
+        config = await run_in_threadpool(
+            state.channel_configs.for_webhook, channel, request.path_params["config_id"]
+        )
+    except (UnknownChannel, NotFound):
+        raise Problem(404, "not-found", "Not found", "no such webhook") from None
+    return state, adapter, config
+
+
+async def handshake(request: Request) -> Response:
+    _, adapter, config = await _resolve(request)
+    try:
+        challenge = adapter.handshake(dict(request.query_params), config)
+    except VerificationFailed as exc:
+        raise _unauthorized(config.channel, str(exc)) from None
+    return PlainTextResponse(challenge)
+
+
+async def receive(request: Request) -> Response:
+    state, adapter, config = await _resolve(request)
+    raw = await read_limited(request, state.settings.max_webhook_bytes)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        await run_in_threadpool(adapter.verify, headers, raw, config, state.channels)
+        webhook = adapter.parse(raw, headers.get("content-type", ""))
+    except VerificationFailed as exc:
+        raise _unauthorized(config.channel, str(exc)) from None
+    foreign = webhook.account_ids - {config.account_id}
+    if foreign:
+        raise _unauthorized(config.channel, f"names accounts {sorted(foreign)} not in the config")
+    try:
+        await run_in_threadpool(_apply, state, config, webhook)
+    except TransientError as exc:
+        raise Problem(
+            503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
+        ) from None
+    if webhook.response is not None:
+        return JSONResponse(dict(webhook.response))
+    return JSONResponse({"status": "ok"})
+
+
+def _apply(state: IngressState, config: ChannelConfig, webhook: Webhook) -> None:
+    """Persist and enqueue new messages; move delivery statuses forward (never a chain)."""
+    for message in webhook.messages:
+        created = accept_inbound(state, config, message)
+        if not created:
+            log.info("duplicate %s message %s ignored", config.channel, message.provider_message_id)
+    for update in webhook.statuses:
+        _apply_status(state, config, update)
+
+
+def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpdate) -> None:
+    status = STATUS_FOR[update.state]
+    fields = {"delivery_error": dict(update.error)} if update.error else None
+    if update.provider_message_id is not None:
+        state.messages.apply_provider_status(
+            config.tenant_id, update.provider_message_id, status, fields
+        )
+    elif update.watermark is not None and update.user_id is not None:
+        state.messages.apply_watermark(
+            config.tenant_id, config.id, update.user_id, status, update.watermark
+        )
+
+
+routes = [
+    Route("/webhooks/{channel}/{config_id}", handshake, methods=["GET"]),
+    Route("/webhooks/{channel}/{config_id}", receive, methods=["POST"]),
+]

@@ -1,0 +1,99 @@
+"""Channel configurations: a tenant's provider accounts, with their secrets sealed at rest.
+
+A provider account (channel, account id) belongs to at most one tenant: the unique index makes a
+second registration of the same WhatsApp number or Slack team fail instead of splitting traffic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from channels.base import ChannelConfig
+from core.crypto import SecretBox
+from core.errors import Conflict, NotFound
+from core.ids import new_id
+from core.timeutil import utcnow
+
+ConfigDocument = dict[str, Any]
+
+
+class ChannelConfigRepository:
+    def __init__(self, db: Database[Any], box: SecretBox) -> None:
+        self._collection: Collection[Any] = db["channel_configs"]
+        self._box = box
+
+    def create(
+        self,
+        tenant_id: str,
+        channel: str,
+        account_id: str,
+        secrets: dict[str, str],
+        options: dict[str, str],
+    ) -> ConfigDocument:
+        doc: ConfigDocument = {
+            "_id": new_id("chc"),
+            "tenant_id": tenant_id,
+            "channel": channel,
+            "account_id": account_id,
+            "options": options,
+            "sealed_secrets": self._box.seal(secrets),
+            "secret_names": sorted(secrets),
+            "state": "active",
+            "created_at": utcnow(),
+        }
+        try:
+            self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            raise Conflict(f"this {channel} account is already registered") from None
+        return doc
+
+    def list(self, tenant_id: str) -> list[ConfigDocument]:
+        return list(self._collection.find({"tenant_id": tenant_id}).sort("_id", 1))
+
+    def get(self, tenant_id: str, config_id: str) -> ConfigDocument:
+        doc: ConfigDocument | None = self._collection.find_one(
+            {"_id": config_id, "tenant_id": tenant_id}
+        )
+        if doc is None:
+            raise NotFound(f"channel config {config_id} not found")
+        return doc
+
+    def for_webhook(self, channel: str, config_id: str) -> ChannelConfig:
+        """The config a webhook URL names; the tenant comes from it, not from the request."""
+        doc: ConfigDocument | None = self._collection.find_one(
+            {"_id": config_id, "channel": channel, "state": "active"}
+        )
+        if doc is None:
+            raise NotFound(f"no {channel} channel config {config_id}")
+        return self._open(doc)
+
+    def for_delivery(self, tenant_id: str, config_id: str) -> ChannelConfig:
+        return self._open(self.get(tenant_id, config_id))
+
+    def _open(self, doc: ConfigDocument) -> ChannelConfig:
+        return ChannelConfig(
+            id=doc["_id"],
+            tenant_id=doc["tenant_id"],
+            channel=doc["channel"],
+            account_id=doc["account_id"],
+            options=dict(doc.get("options", {})),
+            secrets=self._box.open(doc["sealed_secrets"]),
+        )
+
+
+def public_view(doc: ConfigDocument, base_url: str) -> dict[str, Any]:
+    """What an API or CLI may show of a config: never a secret, only which ones are set."""
+    return {
+        "id": doc["_id"],
+        "channel": doc["channel"],
+        "account_id": doc["account_id"],
+        "options": doc.get("options", {}),
+        "secrets_set": doc.get("secret_names", []),
+        "state": doc["state"],
+        "webhook_url": f"{base_url.rstrip('/')}/webhooks/{doc['channel']}/{doc['_id']}",
+        "created_at": doc["created_at"].isoformat(),
+    }
