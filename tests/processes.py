@@ -80,3 +80,36 @@ def wait_http_ok(url: str, group: ProcessGroup, timeout: float = 60.0) -> httpx.
             last = repr(exc)
         time.sleep(0.3)
     raise AssertionError(f"{url} not ready within {timeout}s: {last}")
+
+
+CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
+
+
+@contextmanager
+def running_platform(
+    log_dir: Path, engine_port: int, ingress_port: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, ProcessGroup]]:
+    """Engine, one ``celery worker`` per chain queue and the ingress, as separate processes."""
+    with process_group(log_dir) as group:
+        group.start("engine", "engine", "--port", str(engine_port), env=env)
+        for queue in CHAIN_QUEUES:
+            group.start(f"worker-{queue}", "worker", queue, "--concurrency", "1", env=env)
+        group.start("ingress", "ingress", "--port", str(ingress_port), env=env)
+        base = f"http://127.0.0.1:{ingress_port}"
+        wait_http_ok(f"{base}/health/ready", group)
+        wait_for_workers(group)
+        yield base, group
+        group.assert_running()
+
+
+def wait_for_workers(group: ProcessGroup, timeout: float = 60.0) -> None:
+    from tasks.app import app as celery_app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        group.assert_running()
+        replies = celery_app.control.ping(timeout=1.0) or []
+        names = {name.split("@")[0] for reply in replies for name in reply}
+        if names >= set(CHAIN_QUEUES):
+            return
+    raise AssertionError("workers did not answer a ping")

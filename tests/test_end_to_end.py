@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from kafka_reader import EventReader
-from processes import ProcessGroup, process_group, wait_http_ok
+from processes import CHAIN_QUEUES, running_platform
 from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
@@ -19,7 +19,6 @@ from tasks.app import app as celery_app
 
 pytestmark = pytest.mark.e2e
 
-CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
 TOPICS = [
     "chat.message.received",
     "chat.message.sent",
@@ -30,30 +29,9 @@ TOPICS = [
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Iterator[str]:
-    """Engine, one worker per chain queue and the ingress, as separate processes."""
     logs: Path = tmp_path_factory.mktemp("e2e-logs")
-    port = free_port()
-    with process_group(logs) as group:
-        group.start("engine", "engine", "--port", str(ENGINE_PORT))
-        for queue in CHAIN_QUEUES:
-            group.start(f"worker-{queue}", "worker", queue, "--concurrency", "1")
-        group.start("ingress", "ingress", "--port", str(port))
-        base = f"http://127.0.0.1:{port}"
-        wait_http_ok(f"{base}/health/ready", group)
-        _wait_for_workers(group)
+    with running_platform(logs, ENGINE_PORT, free_port()) as (base, _):
         yield base
-        group.assert_running()
-
-
-def _wait_for_workers(group: ProcessGroup, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        group.assert_running()
-        replies = celery_app.control.ping(timeout=1.0) or []
-        names = {name.split("@")[0] for reply in replies for name in reply}
-        if names >= set(CHAIN_QUEUES):
-            return
-    raise AssertionError("workers did not answer a ping")
 
 
 def _auth(settings: Settings, tenant: str) -> dict[str, str]:
