@@ -18,7 +18,8 @@ from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, V
 # (80007, 4, 17), Messenger's per-call limit (613).
 RATE_LIMIT_CODES = frozenset({130429, 131056, 80007, 4, 17, 613})
 # Unknown / service unavailable / unexpected, and media transfer hiccups: retry with backoff.
-TRANSIENT_CODES = frozenset({1, 2, 131000, 131016, 131052, 131053})
+# Messenger's 1200 is a temporary send failure.
+TRANSIENT_CODES = frozenset({1, 2, 1200, 131000, 131016, 131052, 131053})
 
 
 def hub_handshake(query: Mapping[str, str], verify_token: str) -> str:
@@ -64,7 +65,11 @@ def graph_error(
         return SendFailed(label)
     if isinstance(error, Mapping) and error.get("is_transient") is True:
         return SendFailed(label)
-    return SendRejected(label, code=str(code) if code is not None else None)
+    subcode = error.get("error_subcode") if isinstance(error, Mapping) else None
+    if code is None:
+        return SendRejected(label, code=None)
+    # The subcode tells Messenger's "outside the 24-hour window" (10/2018278) from other 10s.
+    return SendRejected(label, code=f"{code}/{subcode}" if subcode else str(code))
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -6,10 +6,16 @@ from dataclasses import dataclass
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter, UnknownChannel
+from channels.messenger import MESSENGER
+from channels.slack import SLACK
+from channels.whatsapp import WHATSAPP
 
 ADAPTERS: dict[str, ChannelAdapter] = {
     "api": ApiChannel(name="api"),
     "web": ApiChannel(name="web"),
+    "whatsapp": WHATSAPP,
+    "messenger": MESSENGER,
+    "slack": SLACK,
 }
 
 
@@ -23,9 +29,13 @@ class ChannelSpec:
 
 
 SPECS: dict[str, ChannelSpec] = {
-    "whatsapp": ChannelSpec("phone_number_id", ("access_token", "app_secret", "verify_token")),
+    "whatsapp": ChannelSpec(
+        "phone_number_id",
+        ("access_token", "app_secret", "verify_token"),
+        ("quote_replies", "list_button_label"),
+    ),
     "messenger": ChannelSpec("page_id", ("page_token", "app_secret", "verify_token")),
-    "slack": ChannelSpec("team_id", ("bot_token", "signing_secret"), ("bot_user_id",)),
+    "slack": ChannelSpec("team_id", ("bot_token", "signing_secret")),
     "teams": ChannelSpec("app_id", ("app_password",), ("azure_tenant",)),
 }
 

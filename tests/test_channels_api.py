@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario
 from pymongo.database import Database
 from starlette.testclient import TestClient
 
@@ -14,6 +16,7 @@ from core.ids import new_id
 from core.settings import Settings
 from ingress.app import create_app
 from ingress.tokens import mint_token
+from tests.fakes import slack as sl
 
 SECRETS = {
     "access_token": "EAAG-FAKE-token",
@@ -122,3 +125,105 @@ def test_a_webhook_for_a_config_of_another_channel_is_404(
 ) -> None:
     created = register(client, settings, tenant).json()
     assert client.post(f"/webhooks/slack/{created['id']}", content=b"{}").status_code == 404
+
+
+SCENARIOS = {"whatsapp": WhatsAppScenario, "messenger": MessengerScenario, "slack": SlackScenario}
+
+
+@pytest.fixture(params=sorted(SCENARIOS))
+def connected(
+    request: pytest.FixtureRequest, client: TestClient, settings: Settings, tenant: str
+) -> tuple[Any, str]:
+    """A freshly registered provider account of each kind and its webhook path."""
+    scenario = SCENARIOS[request.param]()
+    created = client.post(
+        "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
+    )
+    assert created.status_code == 201, created.text
+    return scenario, f"/webhooks/{scenario.channel}/{created.json()['id']}"
+
+
+def _forgeries(scenario: Any) -> dict[str, tuple[bytes, dict[str, str]]]:
+    raw, headers = scenario.inbound_text("Olá, café? 😀")
+    tampered = raw.replace(b"Ol", b"Al", 1)
+    unsigned = {k: v for k, v in headers.items() if "signature" not in k.lower()}
+    cases = {
+        "wrong-secret": (raw, scenario.signed_with(raw, "FAKE-not-the-secret")),
+        "tampered-body": (tampered, headers),
+        "no-signature": (raw, unsigned),
+        "foreign-account": scenario.inbound_text("hi", account=scenario.account_id[:-1] + "9"),
+    }
+    if scenario.channel == "slack":
+        cases["stale-timestamp"] = scenario.inbound_text("hi", timestamp=int(time.time()) - 600)
+    return cases
+
+
+def test_forged_webhooks_are_401_and_leave_nothing_behind(
+    connected: tuple[Any, str],
+    client: TestClient,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+) -> None:
+    scenario, path = connected
+    for case, (raw, headers) in _forgeries(scenario).items():
+        before = int(broker.llen("process"))
+        response = client.post(path, content=raw, headers=headers)
+        assert response.status_code == 401, (case, response.text)
+        assert response.headers["content-type"] == "application/problem+json", case
+        assert db["messages"].count_documents({"tenant_id": tenant}) == 0, case
+        assert db["conversations"].count_documents({"tenant_id": tenant}) == 0, case
+        assert int(broker.llen("process")) == before, case
+
+
+def test_a_signed_webhook_with_emoji_and_accents_is_stored_and_enqueued_once(
+    connected: tuple[Any, str],
+    client: TestClient,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+) -> None:
+    scenario, path = connected
+    raw, headers = scenario.inbound_text("Olá, café à côté? 😀🎉")
+    before = int(broker.llen("process"))
+    for _ in range(3):  # the provider retries: answered 200 each time, stored once
+        response = client.post(path, content=raw, headers=headers)
+        assert response.status_code == 200, response.text
+    stored = list(db["messages"].find({"tenant_id": tenant}))
+    assert len(stored) == 1
+    assert stored[0]["text"] == "Olá, café à côté? 😀🎉"
+    assert stored[0]["channel"] == scenario.channel
+    assert stored[0]["user_id"] == scenario.user
+    assert int(broker.llen("process")) == before + 1
+
+
+def test_meta_handshakes_echo_the_challenge_only_for_the_right_token(
+    client: TestClient, settings: Settings, tenant: str
+) -> None:
+    for scenario in (WhatsAppScenario(), MessengerScenario()):
+        created = client.post(
+            "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
+        ).json()
+        path = f"/webhooks/{scenario.channel}/{created['id']}"
+        query = {"hub.mode": "subscribe", "hub.challenge": "1158201444"}
+        good = client.get(path, params={**query, "hub.verify_token": scenario.verify_token})
+        assert good.status_code == 200
+        assert good.text == "1158201444"
+        bad = client.get(path, params={**query, "hub.verify_token": "FAKE-wrong"})
+        assert bad.status_code == 401
+
+
+def test_slack_url_verification_answers_the_challenge(
+    client: TestClient, settings: Settings, tenant: str
+) -> None:
+    scenario = SlackScenario()
+    created = client.post(
+        "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
+    ).json()
+    raw, headers = sl.signed_webhook(
+        sl.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
+        scenario.signing_secret,
+    )
+    response = client.post(f"/webhooks/slack/{created['id']}", content=raw, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}

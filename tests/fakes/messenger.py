@@ -1,0 +1,170 @@
+"""A fake Messenger Send API and builders of signed Messenger webhooks, for tests.
+
+The fake (``base_url`` stands for ``https://graph.facebook.com/v23.0``):
+
+    with FakeMessenger(page_token="FAKE_PAGE_TOKEN") as fake:
+        urls = ProviderUrls(messenger_api=fake.base_url)
+        ...
+        fake.sent()                      # the JSON bodies POSTed to /me/messages, in order
+        fake.fail_with_rate_limit(retry_after=3)       # Graph 613, HTTP 400 + Retry-After
+        fake.fail_with_outside_window()                # Graph 10 / 2018278
+        fake.fail_with_user_unavailable()              # Graph 551 / 1545041
+        fake.fail_with_no_matching_user()              # Graph 100 / 2018001
+        fake.fail_with_permanent_error(code, subcode, message)
+        fake.fail_with_server_error()                  # HTTP 500, Graph 2 (transient)
+        fake.hang_next()                               # no answer: the client must time out
+
+``POST /me/messages`` takes the page token as ``Authorization: Bearer`` or ``access_token``
+query parameter (Graph accepts both); a wrong one gets Graph's 190 OAuthException (HTTP 400).
+It answers ``{"recipient_id", "message_id": "m_..."}`` and rejects, as Graph would with code
+100, a body without a recipient, text over 2000 characters or more than 13 quick replies.
+
+Inbound webhooks: ``inbound_text``, ``delivery`` and ``read`` build realistic ``object: page``
+payloads; ``signed_webhook(payload, app_secret)`` returns the exact bytes Meta would POST (ASCII
+JSON with ``\\uXXXX`` and ``\\/`` escapes) and lower-case headers with ``x-hub-signature-256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from typing import Any
+
+from tests.fakes.provider import ProviderFake, Recorded, Reply
+
+PAGE_TOKEN = "FAKE_PAGE_TOKEN_messenger_0001"
+TEXT_LIMIT = 2000
+QUICK_REPLY_LIMIT = 13
+
+
+def graph_error(code: int, message: str, subcode: int | None = None, **extra: Any) -> Any:
+    """A Graph API error body."""
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error.update(extra)
+    error["fbtrace_id"] = "AFAKEtrace" + secrets.token_hex(6)
+    return {"error": error}
+
+
+class FakeMessenger(ProviderFake):
+    def __init__(self, page_token: str = PAGE_TOKEN) -> None:
+        super().__init__()
+        self.page_token = page_token
+        self._ids = itertools.count(1)
+
+    def sent(self) -> list[Any]:
+        """The JSON bodies received on ``/me/messages``, in order (faulted ones included)."""
+        return [request.json() for request in self.requests_to("/me/messages")]
+
+    def handle(self, request: Recorded) -> Reply:
+        if request.method != "POST" or request.path != "/me/messages":
+            return Reply(400, graph_error(2500, "Unknown path components"))
+        if self._token(request) != self.page_token:
+            invalid = "Invalid OAuth access token - Cannot parse access token"
+            return Reply(400, graph_error(190, invalid))
+        try:
+            body = request.json()
+        except ValueError:
+            return Reply(400, graph_error(100, "(#100) Invalid JSON"))
+        problem = _problem(body)
+        if problem:
+            return Reply(400, graph_error(100, f"(#100) {problem}"))
+        psid = body["recipient"]["id"]
+        if "sender_action" in body:
+            return Reply(200, {"recipient_id": psid})
+        return Reply(200, {"recipient_id": psid, "message_id": f"m_FAKE{next(self._ids):08d}"})
+
+    def fail_with_rate_limit(self, retry_after: float | None = None, status: int = 400) -> None:
+        body = graph_error(613, "(#613) Calls to this api have exceeded the rate limit.")
+        self.fail_next(status, body, retry_after)
+
+    def fail_with_outside_window(self) -> None:
+        message = "(#10) This message is sent outside of allowed window."
+        self.fail_with_permanent_error(10, 2018278, message)
+
+    def fail_with_user_unavailable(self) -> None:
+        self.fail_with_permanent_error(
+            551, 1545041, "(#551) This person isn't available right now."
+        )
+
+    def fail_with_no_matching_user(self) -> None:
+        self.fail_with_permanent_error(100, 2018001, "(#100) No matching user found")
+
+    def fail_with_permanent_error(
+        self, code: int, subcode: int | None, message: str, status: int = 400
+    ) -> None:
+        self.fail_next(status, graph_error(code, message, subcode))
+
+    def fail_with_server_error(self, status: int = 500) -> None:
+        message = "An unexpected error has occurred. Please retry your request later."
+        self.fail_next(status, graph_error(2, message, is_transient=True))
+
+    def _token(self, request: Recorded) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            return token
+        return request.query.get("access_token", "")
+
+
+def _problem(body: Any) -> str:
+    """What Graph would reject in a Send API body, or ""."""
+    if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict):
+        return "The parameter recipient is required"
+    if not body["recipient"].get("id"):
+        return "The parameter recipient is required"
+    if "sender_action" in body:
+        return ""
+    message = body.get("message")
+    if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
+        return "The parameter message is required"
+    if len(message.get("text") or "") > TEXT_LIMIT:
+        return f"Length of param message[text] must be less than or equal to {TEXT_LIMIT}"
+    if len(message.get("quick_replies") or []) > QUICK_REPLY_LIMIT:
+        return f"param message[quick_replies] must have at most {QUICK_REPLY_LIMIT} elements"
+    return ""
+
+
+def signed_webhook(payload: dict[str, Any], app_secret: str) -> tuple[bytes, dict[str, str]]:
+    """The bytes and headers Meta would POST: ASCII-escaped JSON, signed with the app secret."""
+    raw = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
+    data = raw.encode()
+    signature = hmac.new(app_secret.encode(), data, hashlib.sha256).hexdigest()
+    return data, {"content-type": "application/json", "x-hub-signature-256": f"sha256={signature}"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _page(page_id: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "page", "entry": [{"id": page_id, "time": _now_ms(), "messaging": events}]}
+
+
+def _event(page_id: str, psid: str, **fields: Any) -> dict[str, Any]:
+    return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": _now_ms(), **fields}
+
+
+def inbound_text(page_id: str, psid: str, text: str, mid: str | None = None) -> dict[str, Any]:
+    """A user's text message; ``mid`` defaults to a fresh one (reuse it to model a redelivery)."""
+    mid = mid or "m_FAKE" + secrets.token_urlsafe(16)
+    return _page(page_id, [_event(page_id, psid, message={"mid": mid, "text": text})])
+
+
+def delivery(
+    page_id: str, psid: str, watermark_ms: int, mids: list[str] | None = None
+) -> dict[str, Any]:
+    """Messenger's word that everything sent to ``psid`` before ``watermark_ms`` arrived."""
+    receipt: dict[str, Any] = {"watermark": watermark_ms}
+    if mids:
+        receipt = {"mids": list(mids), **receipt}
+    return _page(page_id, [_event(page_id, psid, delivery=receipt)])
+
+
+def read(page_id: str, psid: str, watermark_ms: int) -> dict[str, Any]:
+    """Messenger's word that ``psid`` has read everything sent before ``watermark_ms``."""
+    return _page(page_id, [_event(page_id, psid, read={"watermark": watermark_ms})])

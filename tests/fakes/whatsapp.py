@@ -1,0 +1,273 @@
+"""A fake WhatsApp Business Cloud API (Graph ``/{phone_number_id}/messages``) and builders for
+the webhooks Meta would send, so tests can drive a WhatsApp conversation end to end.
+
+    with FakeWhatsApp(access_token="FAKE_token") as fake:
+        urls = ProviderUrls(whatsapp_api=fake.base_url)  # stands for .../v23.0
+        ...send...
+        fake.sent[-1].body["text"]["body"]       # what was accepted, with its wamid
+        fake.fail_with_rate_limit(retry_after=3)  # Graph 130429, HTTP 400, Retry-After: 3
+        fake.fail_with_rate_limit(code=131056, status=429)
+        fake.fail_with_server_error()             # HTTP 500, Graph 131000
+        fake.fail_with_permanent_error(131047)    # HTTP 400, Graph error with that code
+        fake.hang_next()                          # no answer: the client must time out
+
+    raw, headers = signed_webhook(inbound_text("Hi", phone_number_id="200000000000001"), secret)
+    raw, headers = signed_webhook(status_callback(wamid, "read", "200000000000001"), secret)
+
+A wrong or missing bearer token is answered like Graph does (HTTP 401, code 190); a body that
+breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 buttons of
+20 characters, 10 rows of 24) is answered HTTP 400, code 100. Webhook bodies are signed the way
+Meta sends them: compact JSON with non-ASCII escaped as ``\\uXXXX``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.provider import ProviderFake, Recorded, Reply
+
+DEFAULT_ACCESS_TOKEN = "FAKE_whatsapp_access_token"
+DEFAULT_PHONE_NUMBER_ID = "200000000000001"
+DEFAULT_DISPLAY_NUMBER = "15550100001"
+DEFAULT_USER = "15550100099"
+_SEND_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)/messages")
+_TITLES = {
+    100: "Invalid parameter",
+    131021: "Recipient cannot be sender",
+    131026: "Message undeliverable",
+    131030: "Recipient phone number not in allowed list",
+    131047: "Re-engagement message",
+    131050: "User stopped marketing messages",
+    130429: "Rate limit hit",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131000: "Something went wrong",
+}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message the fake accepted."""
+
+    wamid: str
+    phone_number_id: str
+    body: dict[str, Any]
+
+
+def graph_error_body(code: int, message: str | None = None, details: str = "") -> dict[str, Any]:
+    """A Graph error body shaped like Meta's."""
+    error: dict[str, Any] = {
+        "message": message or f"(#{code}) {_TITLES.get(code, 'Error')}",
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "AFAKEtrace" + secrets.token_hex(6),
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return {"error": error}
+
+
+class FakeWhatsApp(ProviderFake):
+    """Graph's send endpoint; ``sent`` lists accepted messages in order."""
+
+    def __init__(self, access_token: str = DEFAULT_ACCESS_TOKEN) -> None:
+        super().__init__()
+        self.access_token = access_token
+        self.sent: list[Sent] = []
+        self._numbers = itertools.count(1)
+
+    def handle(self, request: Recorded) -> Reply:
+        match = _SEND_PATH.fullmatch(request.path)
+        if request.method != "POST" or match is None:
+            return Reply(400, graph_error_body(100, "Unsupported request"))
+        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+            return Reply(401, graph_error_body(190, "Invalid OAuth access token."))
+        try:
+            body = request.json()
+        except ValueError:
+            return Reply(400, graph_error_body(100, details="The request body is not JSON."))
+        try:
+            problem = _problem(body)
+        except (AttributeError, KeyError, TypeError):
+            problem = "The message object is malformed."
+        if problem:
+            return Reply(400, graph_error_body(100, details=problem))
+        wamid = "wamid.FAKE" + f"{next(self._numbers):06d}" + secrets.token_hex(8).upper()
+        self.sent.append(Sent(wamid, match["phone_number_id"], body))
+        message: dict[str, str] = {"id": wamid}
+        if body["type"] == "template":
+            message["message_status"] = "accepted"
+        to = str(body["to"])
+        return Reply(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
+                "messages": [message],
+            },
+        )
+
+    def fail_with_rate_limit(
+        self,
+        code: int = 130429,
+        status: int = 400,
+        retry_after: float | None = None,
+        times: int = 1,
+    ) -> None:
+        """Throughput (130429) or pair rate (131056); Meta often answers these with HTTP 400."""
+        self.fail_next(status, graph_error_body(code), retry_after, times)
+
+    def fail_with_server_error(self, times: int = 1) -> None:
+        self.fail_next(500, graph_error_body(131000), times=times)
+
+    def fail_with_permanent_error(
+        self, code: int = 131047, status: int = 400, times: int = 1
+    ) -> None:
+        self.fail_next(status, graph_error_body(code), times=times)
+
+
+def _problem(body: Any) -> str | None:
+    """Why Graph would refuse ``body`` as a message, for the limits the adapter must keep."""
+    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+        return "messaging_product must be whatsapp"
+    kind = body.get("type")
+    if not body.get("to") or not isinstance(kind, str) or not isinstance(body.get(kind), dict):
+        return "to, type and the object named by type are required"
+    content = body[kind]
+    if kind == "text" and not 0 < len(str(content.get("body", ""))) <= 4096:
+        return "Param text['body'] must be between 1 and 4096 characters long."
+    if len(str(content.get("caption", ""))) > 1024:
+        return "Param caption must be at most 1024 characters long."
+    if kind == "interactive":
+        action = content.get("action", {})
+        buttons = [b["reply"] for b in action.get("buttons", [])]
+        rows = [r for section in action.get("sections", []) for r in section["rows"]]
+        if content.get("type") == "button" and not 1 <= len(buttons) <= 3:
+            return "Reply buttons must number between 1 and 3."
+        if any(len(b["title"]) > 20 or len(b["id"]) > 256 for b in buttons):
+            return "Button title must be at most 20 characters long."
+        if len(rows) > 10 or any(len(r["title"]) > 24 or len(r["id"]) > 200 for r in rows):
+            return "A list holds at most 10 rows with titles of at most 24 characters."
+        if not 0 < len(content.get("body", {}).get("text", "")) <= 1024:
+            return "Param interactive['body']['text'] must be between 1 and 1024 characters."
+    return None
+
+
+def signed_webhook(payload: dict[str, Any], app_secret: str) -> tuple[bytes, dict[str, str]]:
+    """The bytes Meta would POST for ``payload`` and its headers (names lower-case)."""
+    raw = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode()
+    sha256 = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+    sha1 = hmac.new(app_secret.encode(), raw, hashlib.sha1).hexdigest()
+    return raw, {
+        "content-type": "application/json",
+        "x-hub-signature-256": f"sha256={sha256}",
+        "x-hub-signature": f"sha1={sha1}",
+    }
+
+
+def new_wamid() -> str:
+    return "wamid.FAKEin" + secrets.token_hex(12).upper()
+
+
+def inbound_text(
+    text: str,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    user: str = DEFAULT_USER,
+    name: str = "Test User",
+    wamid: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, Any]:
+    """A user's text message as a ``messages`` webhook."""
+    message = _user_message(user, wamid, timestamp, "text", {"body": text})
+    return _user_webhook(phone_number_id, user, name, message)
+
+
+def inbound_button_reply(
+    option_id: str,
+    title: str,
+    context_wamid: str,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    user: str = DEFAULT_USER,
+    name: str = "Test User",
+    wamid: str | None = None,
+) -> dict[str, Any]:
+    """A tap on a reply button of the business message ``context_wamid``."""
+    reply = {"type": "button_reply", "button_reply": {"id": option_id, "title": title}}
+    message = _user_message(user, wamid, None, "interactive", reply)
+    message["context"] = {"from": DEFAULT_DISPLAY_NUMBER, "id": context_wamid}
+    return _user_webhook(phone_number_id, user, name, message)
+
+
+def status_callback(
+    wamid: str,
+    status: str,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    recipient: str = DEFAULT_USER,
+    error_code: int = 131047,
+    timestamp: int | None = None,
+) -> dict[str, Any]:
+    """A ``sent``/``delivered``/``read``/``failed`` status for a message the business sent."""
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(timestamp or int(time.time())),
+        "recipient_id": recipient,
+    }
+    if status == "failed":
+        title = _TITLES.get(error_code, "Error")
+        item["errors"] = [
+            {
+                "code": error_code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": f"Message failed to send ({title})."},
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+            }
+        ]
+    else:
+        item["pricing"] = {"billable": True, "pricing_model": "PMP", "category": "service"}
+    return _webhook(phone_number_id, {"statuses": [item]})
+
+
+def _user_message(
+    user: str, wamid: str | None, timestamp: int | None, kind: str, content: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "from": user,
+        "id": wamid or new_wamid(),
+        "timestamp": str(timestamp or int(time.time())),
+        "type": kind,
+        kind: content,
+    }
+
+
+def _user_webhook(
+    phone_number_id: str, user: str, name: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    contacts = [{"profile": {"name": name}, "wa_id": user}]
+    return _webhook(phone_number_id, {"contacts": contacts, "messages": [message]})
+
+
+def _webhook(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    metadata = {"display_phone_number": DEFAULT_DISPLAY_NUMBER, "phone_number_id": phone_number_id}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "100000000000001",
+                "changes": [
+                    {
+                        "value": {"messaging_product": "whatsapp", "metadata": metadata} | value,
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
