@@ -39,8 +39,13 @@ class ProcessGroup:
             if child.poll() is not None:
                 raise AssertionError(f"{name} exited with {child.returncode}:\n{self.log(name)}")
 
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
+    def log(self, name: str, tail: int | None = 4000) -> str:
+        text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        return text if tail is None else text[-tail:]
+
+    def all_logs(self) -> str:
+        """Everything every process printed, stopped ones included."""
+        return "".join(path.read_text(errors="replace") for path in self.log_dir.glob("*.log"))
 
     def stop(self, name: str | None = None, timeout: float = 20.0) -> None:
         names = [name] if name else list(self.children)

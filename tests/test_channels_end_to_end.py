@@ -1,0 +1,201 @@
+"""Each provider end to end: a signed webhook in, the reply at the provider's fake, status
+callbacks moving it forward — through the real ingress, workers, engine and services."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario
+from processes import ProcessGroup, running_platform
+from pymongo.database import Database
+from testenv import ENGINE_PORT, free_port
+
+from core.settings import Settings
+from ingress.tokens import mint_token
+from tests.fakes.messenger import FakeMessenger
+from tests.fakes.slack import FakeSlack
+from tests.fakes.whatsapp import FakeWhatsApp
+
+pytestmark = pytest.mark.e2e
+
+HOURS = "We are open Monday to Friday, 9:00 to 18:00."
+T = TypeVar("T")
+
+
+class Stack:
+    def __init__(self, base: str, group: ProcessGroup, fakes: dict[str, Any]) -> None:
+        self.base = base
+        self.group = group
+        self.fakes = fakes
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Iterator[Stack]:
+    logs: Path = tmp_path_factory.mktemp("channel-logs")
+    with ExitStack() as stack:
+        fakes = {
+            "whatsapp": stack.enter_context(FakeWhatsApp()),
+            "messenger": stack.enter_context(FakeMessenger()),
+            "slack": stack.enter_context(FakeSlack()),
+        }
+        env = {
+            "PARLEY_WHATSAPP_API_BASE": fakes["whatsapp"].base_url,
+            "PARLEY_MESSENGER_API_BASE": fakes["messenger"].base_url,
+            "PARLEY_SLACK_API_BASE": fakes["slack"].base_url,
+        }
+        base, group = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
+        yield Stack(base, group, fakes)
+
+
+def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def connect(stack: Stack, settings: Settings, tenant: str, scenario: Any) -> str:
+    token = mint_token(settings.require_jwt_secret(), tenant, "ops", 600)
+    created = httpx.post(
+        f"{stack.base}/v1/admin/channels",
+        headers={"Authorization": f"Bearer {token}"},
+        json=scenario.registration(),
+    )
+    assert created.status_code == 201, created.text
+    return f"{stack.base}/webhooks/{scenario.channel}/{created.json()['id']}"
+
+
+def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
+    raw, headers = signed
+    return httpx.post(url, content=raw, headers=headers)
+
+
+def reply_of(db: Database[Any], tenant: str, status: str | None = None) -> dict[str, Any] | None:
+    query: dict[str, Any] = {"tenant_id": tenant, "direction": "outbound"}
+    if status:
+        query["status"] = status
+    found: dict[str, Any] | None = db["messages"].find_one(query)
+    return found
+
+
+def test_whatsapp_text_is_answered_and_status_callbacks_move_the_reply_forward(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeWhatsApp = stack.fakes["whatsapp"]
+    scenario = WhatsAppScenario()
+    url = connect(stack, settings, tenant, scenario)
+    assert (
+        post(url, scenario.inbound_text("Olá! What are your opening hours? 😀")).status_code == 200
+    )
+    sent = eventually(
+        lambda: [s for s in fake.sent if s.body.get("to") == scenario.user], "the WhatsApp reply"
+    )
+    assert len(sent) == 1
+    assert sent[0].phone_number_id == scenario.account_id
+    assert sent[0].body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": scenario.user,
+        "type": "text",
+        "text": {"preview_url": False, "body": HOURS},
+    }
+    request = next(r for r in fake.requests if r.path == f"/{scenario.account_id}/messages")
+    assert request.headers["authorization"] == f"Bearer {scenario.access_token}"
+    reply = eventually(lambda: reply_of(db, tenant, "sent"), "the reply marked sent")
+    assert reply["provider_message_ids"] == [sent[0].wamid]
+    for state, expected in (("delivered", "delivered"), ("read", "read"), ("delivered", "read")):
+        assert post(url, scenario.status(sent[0].wamid, state)).status_code == 200
+        assert eventually(lambda e=expected: reply_of(db, tenant, e), f"status {expected}")
+    assert db["messages"].count_documents({"tenant_id": tenant}) == 2  # callbacks start nothing
+
+
+def test_messenger_text_is_answered_and_delivery_then_read_move_it_forward(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeMessenger = stack.fakes["messenger"]
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    assert post(url, scenario.inbound_text("What are your opening hours?")).status_code == 200
+    sent = eventually(
+        lambda: [b for b in fake.sent() if b["recipient"]["id"] == scenario.user],
+        "the Messenger reply",
+    )
+    reply = eventually(lambda: reply_of(db, tenant, "sent"), "the reply marked sent")
+    assert sent == [
+        {
+            "recipient": {"id": scenario.user},
+            "messaging_type": "RESPONSE",
+            "message": {"text": HOURS, "metadata": reply["_id"]},
+        }
+    ]
+    (provider_id,) = reply["provider_message_ids"]
+    for state, expected in (("delivered", "delivered"), ("read", "read"), ("delivered", "read")):
+        assert post(url, scenario.status(provider_id, state)).status_code == 200
+        assert eventually(lambda e=expected: reply_of(db, tenant, e), f"status {expected}")
+
+
+def test_slack_direct_message_is_answered_in_place(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeSlack = stack.fakes["slack"]
+    scenario = SlackScenario()
+    url = connect(stack, settings, tenant, scenario)
+    assert post(url, scenario.inbound_text("what are your opening hours?")).status_code == 200
+    posted = eventually(
+        lambda: [b for b in fake.posted if b.get("channel") == scenario.dm_channel],
+        "the Slack reply",
+    )
+    assert posted == [{"channel": scenario.dm_channel, "text": HOURS}]
+    auth = [r for r in fake.requests_to("/chat.postMessage")][-1].headers["authorization"]
+    assert auth == f"Bearer {scenario.bot_token}"
+    # Slack has no delivery callbacks: a posted message is delivered.
+    assert eventually(lambda: reply_of(db, tenant, "delivered"), "the reply delivered")
+
+
+@pytest.mark.parametrize("kind", ["whatsapp", "messenger", "slack"])
+def test_the_same_webhook_ten_times_at_once_is_one_message_one_chain_one_reply(
+    kind: str, stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    scenario = {
+        "whatsapp": WhatsAppScenario,
+        "messenger": MessengerScenario,
+        "slack": SlackScenario,
+    }[kind]()
+    url = connect(stack, settings, tenant, scenario)
+    signed = scenario.inbound_text("hello")
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda _: post(url, signed).status_code, range(10)))
+    assert statuses == [200] * 10
+    eventually(lambda: reply_of(db, tenant, "delivered" if kind == "slack" else "sent"), "reply")
+    time.sleep(1.0)  # room for a second chain to show itself, if there were one
+    assert db["messages"].count_documents({"tenant_id": tenant, "direction": "inbound"}) == 1
+    assert db["messages"].count_documents({"tenant_id": tenant, "direction": "outbound"}) == 1
+    fake = stack.fakes[kind]
+    if kind == "whatsapp":
+        assert len([s for s in fake.sent if s.body.get("to") == scenario.user]) == 1
+    elif kind == "messenger":
+        assert len([b for b in fake.sent() if b["recipient"]["id"] == scenario.user]) == 1
+    else:
+        assert len([b for b in fake.posted if b.get("channel") == scenario.dm_channel]) == 1
+
+
+def test_no_secret_appears_in_any_log_line(stack: Stack) -> None:
+    # Scenario secrets are class-level defaults: these are the ones every test above used.
+    secrets = {
+        *WhatsAppScenario().secret_values(),
+        *MessengerScenario().secret_values(),
+        *SlackScenario().secret_values(),
+    }
+    logs = stack.group.all_logs()
+    assert "parley.deliver" in logs  # the workers' task logs were captured
+    assert [s for s in secrets if s in logs] == []
