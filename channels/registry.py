@@ -8,6 +8,7 @@ from channels.api import ApiChannel
 from channels.base import ChannelAdapter, UnknownChannel
 from channels.messenger import MESSENGER
 from channels.slack import SLACK
+from channels.teams import TEAMS
 from channels.whatsapp import WHATSAPP
 
 ADAPTERS: dict[str, ChannelAdapter] = {
@@ -16,6 +17,7 @@ ADAPTERS: dict[str, ChannelAdapter] = {
     "whatsapp": WHATSAPP,
     "messenger": MESSENGER,
     "slack": SLACK,
+    "teams": TEAMS,
 }
 
 

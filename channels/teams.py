@@ -164,6 +164,10 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _message(activity: Mapping[str, Any], account_id: str, bot_id: str) -> InboundMessage | None:
     sender = _mapping(activity.get("from"))
     user_id = str(sender.get("id") or "")
@@ -203,7 +207,7 @@ def _message(activity: Mapping[str, Any], account_id: str, bot_id: str) -> Inbou
 def _without_bot_mentions(activity: Mapping[str, Any], bot_id: str) -> str:
     """The text without the ``<at>Bot</at>`` that addressed the bot in a channel or group."""
     text = str(activity.get("text") or "")
-    for entity in map(_mapping, activity.get("entities") or []):
+    for entity in map(_mapping, _list(activity.get("entities"))):
         mentioned = _mapping(entity.get("mentioned"))
         if entity.get("type") == "mention" and mentioned.get("id") == bot_id and entity.get("text"):
             text = text.replace(str(entity["text"]), "")
@@ -216,7 +220,7 @@ def _content(activity: Mapping[str, Any], text: str) -> tuple[str, str, dict[str
     value = activity.get("value")
     if value is not None and not text:
         return _card_submit(value)
-    for attachment in map(_mapping, activity.get("attachments") or []):
+    for attachment in map(_mapping, _list(activity.get("attachments"))):
         content_type = str(attachment.get("contentType") or "")
         if content_type.startswith("image/") and attachment.get("contentUrl"):
             # The URL needs the bot's bearer token to download.
@@ -231,7 +235,7 @@ def _content(activity: Mapping[str, Any], text: str) -> tuple[str, str, dict[str
                 "caption": text,
             }
             return "media", text or str(attachment.get("name") or ""), media
-    for entity in map(_mapping, activity.get("entities") or []):
+    for entity in map(_mapping, _list(activity.get("entities"))):
         point = _coordinates(entity) if entity.get("type") == "GeoCoordinates" else None
         if point is not None:
             place = {"latitude": point[0], "longitude": point[1], "name": entity.get("name")}

@@ -132,7 +132,15 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
     )
     doc.update(
         {
-            "dedupe_key": f"{config.channel}:{config.account_id}:{message.provider_message_id}",
+            # Some providers' ids are unique only within a conversation (Teams activity ids).
+            "dedupe_key": ":".join(
+                (
+                    config.channel,
+                    config.account_id,
+                    str(message.reply_to.get("conversation_id", "")),
+                    message.provider_message_id,
+                )
+            ),
             "provider_message_id": message.provider_message_id,
             "channel_config_id": config.id,
             "kind": message.kind,

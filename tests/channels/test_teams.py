@@ -482,6 +482,14 @@ def test_activities_without_a_user_message_are_ignored(activity: dict[str, Any])
     assert webhook.account_ids == {APP_ID}
 
 
+def test_odd_shapes_in_an_activity_do_not_break_parsing() -> None:
+    odd = hello_sample(entities=7, attachments="none", channelData=None, timestamp="yesterday")
+
+    [message] = parse(odd).messages
+    assert (message.kind, message.sent_at, message.reply_to["tenant_id"]) == ("text", None, None)
+    assert parse({"type": "message", "recipient": "28:x"}).messages == []
+
+
 def test_a_body_that_is_not_json_cannot_be_parsed() -> None:
     with pytest.raises(VerificationFailed):
         TEAMS.parse(b"<xml/>", JSON_TYPE)

@@ -124,6 +124,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # kept-alive requests would otherwise wait on delayed ACKs
 
     def _serve(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
