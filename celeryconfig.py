@@ -34,6 +34,9 @@ event_serializer = "json"
 task_acks_late = True
 # ...and when the worker process is killed (OOM, SIGKILL), requeue instead of acking.
 task_reject_on_worker_lost = True
+# A worker that loses the broker stops its running tasks (they are redelivered) rather than
+# finishing them and failing to ack, which would make them run twice.
+worker_cancel_long_running_tasks_on_connection_loss = True
 # One message at a time per process: tasks are long relative to the broker round trip, and
 # prefetched messages would wait behind a slow one instead of going to an idle worker.
 worker_prefetch_multiplier = 1
@@ -67,6 +70,8 @@ task_routes = {
 
 # Beat jobs on the maintenance queue.
 beat_schedule = {
+    "reconcile": {"task": "parley.maintenance.reconcile", "schedule": timedelta(seconds=10)},
+    "relay-outbox": {"task": "parley.maintenance.relay_outbox", "schedule": timedelta(seconds=5)},
     "release-idempotency-keys": {
         "task": "parley.maintenance.release_idempotency_keys",
         "schedule": timedelta(minutes=10),

@@ -92,6 +92,56 @@ def _channels(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    import json
+
+    from core.errors import NotFound
+    from core.settings import get_settings
+    from ingress.dead_letters import dead_letter_view, replay_dead_letter
+    from storage.dead_letters import DeadLetterRepository
+    from storage.messages import MessageRepository
+    from storage.mongo import connect, database, ensure_indexes
+
+    settings = get_settings()
+    client = connect(settings)
+    try:
+        db = database(client, settings)
+        ensure_indexes(db)
+        dead_letters = DeadLetterRepository(db)
+        if args.action == "list":
+            if args.limit < 1:
+                raise ParleyError("--limit must be a positive integer")
+            docs = dead_letters.list(
+                args.tenant,
+                channel=args.channel,
+                stage=args.stage,
+                reason=args.reason,
+                state=None if args.state == "all" else args.state,
+                after=args.after,
+                limit=args.limit,
+            )
+            lines = [dead_letter_view(doc) for doc in docs]
+        elif args.action == "replay":
+            doc = replay_dead_letter(db, MessageRepository(db), args.tenant, args.dead_letter_id)
+            lines = [
+                {
+                    "id": doc["_id"],
+                    "message_id": doc["message_id"],
+                    "stage": doc["stage"],
+                    "state": "replayed",
+                }
+            ]
+        else:
+            if not dead_letters.purge(args.tenant, args.dead_letter_id):
+                raise NotFound(f"dead letter {args.dead_letter_id} not found")
+            lines = [{"id": args.dead_letter_id, "purged": True}]
+    finally:
+        client.close()
+    for line in lines:
+        print(json.dumps(line))
+    return 0
+
+
 def _ingress(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -162,6 +212,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
 
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
@@ -198,6 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing = channels_sub.add_parser("list", help="a tenant's channel configs (no secrets)")
     listing.add_argument("--tenant", required=True)
     channels.set_defaults(func=_channels)
+
+    dlq = sub.add_parser("dlq", help="list, replay and purge a tenant's dead letters")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="one JSON object per dead letter, in id order")
+    dlq_list.add_argument("--tenant", required=True)
+    dlq_list.add_argument("--channel")
+    dlq_list.add_argument("--stage", choices=STAGES)
+    dlq_list.add_argument("--reason", choices=CLASSIFICATIONS)
+    dlq_list.add_argument("--state", choices=[*STATES, "all"], default="open")
+    dlq_list.add_argument("--after", metavar="DEAD_LETTER_ID", help="the last id already seen")
+    dlq_list.add_argument("--limit", type=int, default=50)
+    for action, text in (
+        ("replay", "enqueue the turn again from its failed stage"),
+        ("purge", "delete the dead letter"),
+    ):
+        dlq_action = dlq_sub.add_parser(action, help=text)
+        dlq_action.add_argument("--tenant", required=True)
+        dlq_action.add_argument("dead_letter_id", metavar="DEAD_LETTER_ID")
+    dlq.set_defaults(func=_dlq)
 
     ingress = sub.add_parser("ingress", help="serve the HTTP ingress")
     ingress.add_argument("--host")

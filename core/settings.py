@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     engine_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     engine_retry_max: int = Field(default=5, ge=0, le=20)
 
-    kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    kafka_publish_timeout_seconds: float = Field(default=2.0, gt=0, le=120)
+    # Sent to the user when the engine stays unavailable through every retry.
+    engine_fallback_text: str = Field(
+        default="Sorry, I can't answer right now. Please try again in a moment.", min_length=1
+    )
+    # A turn with no progress for this long is re-driven by the reconciler.
+    reconcile_after_seconds: float = Field(default=30.0, ge=5)
 
     engine_backend: Literal["rules", "openai"] = "rules"
     engine_port: int = 50051

@@ -14,12 +14,14 @@ from typing import Any
 
 from channels.base import ChannelConfig, InboundMessage
 from core.errors import Conflict, TransientError
+from core.events import message_received
 from core.ids import new_id
 from core.states import Status
 from core.timeutil import as_utc, utcnow
 from ingress.auth import Principal
 from ingress.schemas import Accepted, MessageIn
 from ingress.state import IngressState
+from storage.outbox import with_outbox
 from tasks.chain import turn_chain
 
 log = logging.getLogger("parley.ingress")
@@ -55,8 +57,9 @@ def _inbound_document(
 
 
 def _store_and_enqueue(state: IngressState, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Insert unless the dedupe key exists; only the inserting request enqueues the chain."""
-    stored, created = state.messages.insert_once(doc)
+    """Insert unless the dedupe key exists; only the inserting request enqueues the chain.
+    The ``received`` event is born with the message (see storage/outbox.py)."""
+    stored, created = state.messages.insert_once(with_outbox(doc, [message_received(doc)]))
     if created:
         try:
             turn_chain(doc["tenant_id"], doc["_id"]).apply_async()

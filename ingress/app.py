@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
-from ingress import channels_admin, conversations, health, messages, webhooks
+from ingress import channels_admin, conversations, dead_letters, health, messages, webhooks
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *messages.routes,
             *conversations.routes,
             *channels_admin.routes,
+            *dead_letters.routes,
             *webhooks.routes,
             *health.routes,
         ],

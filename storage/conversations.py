@@ -11,8 +11,10 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
+from core.events import conversation_started
 from core.ids import new_id
 from core.timeutil import utcnow
+from storage.outbox import with_outbox
 
 Conversation = dict[str, Any]
 
@@ -53,7 +55,10 @@ class ConversationRepository:
             "started_by": started_by,
             "created_at": now,
             "last_message_at": now,
+            "updated_at": now,
         }
+        # The started event is born with the conversation (see storage/outbox.py).
+        insert = with_outbox(insert, [conversation_started(insert)])
         for _ in range(3):
             try:
                 doc: Conversation | None = self._collection.find_one_and_update(

@@ -1,22 +1,26 @@
-"""Kafka publishing of CloudEvents: an idempotent producer whose failures surface to the caller."""
+"""Kafka publishing of CloudEvents: an idempotent producer whose delivery reports are the truth."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from core.cloudevents import CloudEvent
-from core.errors import TransientError
+log = logging.getLogger("parley.events")
 
 
-@dataclass
-class _Outcome:
-    errors: list[str]
-    done: threading.Event
+@dataclass(frozen=True)
+class StagedEvent:
+    """An outbox entry ready to send: ``value`` is the CloudEvent's JSON, ``owner`` the id of
+    the document whose outbox holds it."""
+
+    id: str
+    topic: str
+    key: str
+    value: str
+    owner: str
 
 
 class EventPublisher:
@@ -31,40 +35,51 @@ class EventPublisher:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
-                "message.timeout.ms": 30000,
+                # Give up on a message after this; the outbox relay sends it again later.
+                "message.timeout.ms": 15000,
             }
         )
 
-    def publish(self, events: Sequence[CloudEvent], timeout: float) -> None:
-        """Send ``events`` and wait for every delivery report; raise if any was not stored."""
-        outcome = _Outcome(errors=[], done=threading.Event())
-        pending = len(events)
-        lock = threading.Lock()
+    def publish_staged(
+        self,
+        events: Sequence[StagedEvent],
+        timeout: float,
+        on_acknowledged: Callable[[StagedEvent], None],
+    ) -> int:
+        """Send ``events``; ``on_acknowledged`` runs for each one Kafka stored (from its delivery
+        report, never before). Returns how many were acknowledged within ``timeout``."""
+        acknowledged = 0
 
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            nonlocal pending
-            with lock:
+        def report(event: StagedEvent) -> Callable[[KafkaError | None, Message], None]:
+            def on_delivery(err: KafkaError | None, msg: Message) -> None:
+                nonlocal acknowledged
                 if err is not None:
-                    outcome.errors.append(f"{msg.topic()}: {err.str()}")
-                pending -= 1
-                if pending == 0:
-                    outcome.done.set()
+                    log.warning("event %s not stored: %s", event.id, err.str())
+                    return
+                acknowledged += 1
+                try:
+                    on_acknowledged(event)
+                except Exception:  # the relay will publish it again; consumers dedupe by id
+                    log.exception("could not mark event %s published", event.id)
+
+            return on_delivery
 
         for event in events:
-            self._producer.produce(
-                event.type,
-                key=event.partition_key.encode(),
-                value=json.dumps(event.to_dict(), separators=(",", ":")).encode(),
-                headers={"content-type": "application/cloudevents+json; charset=utf-8"},
-                on_delivery=on_delivery,
-            )
+            try:
+                self._producer.produce(
+                    event.topic,
+                    key=event.key.encode(),
+                    value=event.value.encode(),
+                    headers={"content-type": "application/cloudevents+json; charset=utf-8"},
+                    on_delivery=report(event),
+                )
+            except BufferError:
+                self._producer.poll(1.0)
+                break
         remaining = self._producer.flush(timeout)
-        if remaining or not outcome.done.is_set():
-            raise TransientError(
-                f"{remaining} event(s) not acknowledged by Kafka within {timeout}s"
-            )
-        if outcome.errors:
-            raise TransientError("Kafka rejected events: " + "; ".join(outcome.errors))
+        if remaining:
+            log.warning("%d event(s) not acknowledged within %.1fs", remaining, timeout)
+        return acknowledged
 
     def close(self, timeout: float = 5.0) -> None:
         self._producer.flush(timeout)

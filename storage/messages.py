@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +11,11 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.cloudevents import CloudEvent
 from core.errors import NotFound
 from core.states import Status, predecessors
 from core.timeutil import utcnow
+from storage.outbox import push as outbox_push
 
 Message = dict[str, Any]
 
@@ -64,15 +67,29 @@ class MessageRepository:
         )
 
     def advance(
-        self, tenant_id: str, message_id: str, status: Status, fields: dict[str, Any] | None = None
+        self,
+        tenant_id: str,
+        message_id: str,
+        status: Status,
+        fields: dict[str, Any] | None = None,
+        events: Sequence[CloudEvent] = (),
     ) -> bool:
-        """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved."""
+        """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved.
+        ``events`` join the outbox in the same atomic update, so they exist iff the move does."""
         now = utcnow()
-        update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
-        update.update(fields or {})
+        update: dict[str, Any] = {
+            "$set": {
+                "status": status.value,
+                f"journey.{status.value}": now,
+                "updated_at": now,
+                **(fields or {}),
+            }
+        }
+        if events:
+            update.update(outbox_push(events))
         result = self._collection.update_one(
             {"_id": message_id, "tenant_id": tenant_id, "status": {"$in": predecessors(status)}},
-            {"$set": update},
+            update,
         )
         return result.modified_count == 1
 
@@ -185,3 +202,82 @@ class MessageRepository:
             {"$set": update},
         )
         return result.modified_count
+
+    def rewind(self, tenant_id: str, message_id: str, status: Status) -> bool:
+        """The one backwards move: a failed or dead-lettered message set back to ``status`` so a
+        replay can run it again. Attempt counters start afresh."""
+        now = utcnow()
+        result = self._collection.update_one(
+            {
+                "_id": message_id,
+                "tenant_id": tenant_id,
+                "status": {"$in": [Status.FAILED.value, Status.DEAD_LETTERED.value]},
+            },
+            {
+                "$set": {"status": status.value, "updated_at": now, "replayed_at": now},
+                "$unset": {"attempts": "", "failure": ""},
+            },
+        )
+        return result.modified_count == 1
+
+    def set_next_attempt(self, tenant_id: str, message_id: str, at: datetime) -> None:
+        """When a retry is due; the reconciler leaves the turn alone until then."""
+        self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id},
+            {"$set": {"next_attempt_at": at, "updated_at": utcnow()}},
+        )
+
+    def earlier_unfinished(
+        self, tenant_id: str, conversation_id: str, message_id: str, statuses: Sequence[Status]
+    ) -> str | None:
+        """The id of an earlier inbound message of the conversation still in ``statuses``."""
+        found: Message | None = self._collection.find_one(
+            {
+                "tenant_id": tenant_id,
+                "conversation_id": conversation_id,
+                "_id": {"$lt": message_id},
+                "direction": "inbound",
+                "status": {"$in": [s.value for s in statuses]},
+            },
+            {"_id": 1},
+        )
+        return None if found is None else str(found["_id"])
+
+    def record_part_sent(
+        self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
+    ) -> None:
+        """Part ``index`` went out: a retry starts after it."""
+        self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
+            {
+                "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
+                "$push": {"provider_message_ids": {"$each": provider_message_ids}},
+            },
+        )
+
+    def stuck(
+        self, statuses: Sequence[Status], cutoff: datetime, now: datetime, limit: int
+    ) -> list[Message]:
+        """Inbound messages in ``statuses`` untouched since ``cutoff`` with no retry due later
+        (across tenants: the reconciler's view)."""
+        cursor = self._collection.find(
+            {
+                "status": {"$in": [s.value for s in statuses]},
+                "updated_at": {"$lt": cutoff},
+                "direction": "inbound",
+                "$or": [
+                    {"next_attempt_at": {"$exists": False}},
+                    {"next_attempt_at": {"$lt": now}},
+                ],
+            },
+            {"_id": 1, "tenant_id": 1, "status": 1, "updated_at": 1},
+        ).limit(limit)
+        return list(cursor)
+
+    def claim_redrive(self, tenant_id: str, message_id: str, seen_updated_at: datetime) -> bool:
+        """Only one reconciler run re-drives a turn: the one whose view is still current."""
+        result = self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, "updated_at": seen_updated_at},
+            {"$set": {"updated_at": utcnow()}, "$inc": {"redriven": 1}},
+        )
+        return result.modified_count == 1

@@ -89,6 +89,13 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)],
         "tenant_conversation_time",
     ),
+    # Dead letters are listed per tenant in id order, by default only the open ones.
+    IndexSpec(
+        "dead_letters",
+        [("tenant_id", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)],
+        "tenant_state_order",
+    ),
+    IndexSpec("dead_letters", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
 )
 
 

@@ -1,4 +1,9 @@
-"""The base class of Parley's stage tasks: exhausting the retries marks the turn failed."""
+"""The base class of Parley's stage tasks: poison messages are dead-lettered, not looped.
+
+With ``acks_late`` and ``reject_on_worker_lost``, a task whose worker dies is delivered again.
+A task that kills its worker every time would loop for ever, so each delivery of the same task
+attempt is counted in Redis and, past ``MAX_REDELIVERIES``, the turn goes to the dead letters.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,61 @@ import logging
 from typing import Any
 
 from celery import Task
+from redis.exceptions import RedisError
 
-from core.states import Status
+from tasks.policy import INFRASTRUCTURE_ERRORS
 from tasks.runtime import clients
 
 log = logging.getLogger("parley.tasks")
 
+MAX_REDELIVERIES = 5
+
+
+class PoisonMessage(Exception):
+    """The same task attempt was delivered more often than any healthy worker needs."""
+
 
 class StageTask(Task):  # type: ignore[type-arg]
-    """Every stage takes ``(tenant_id, message_id)``; a final failure is recorded on the message."""
+    """Every stage takes ``(tenant_id, message_id)`` and returns the message id."""
+
+    stage = ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if request.id and not request.called_directly and self._delivered_too_often():
+            from tasks.failures import dead_letter
+
+            c = clients()
+            message = c.messages.find(args[0], args[1])
+            if message is not None:
+                error = PoisonMessage(f"{self.name} delivered {MAX_REDELIVERIES}+ times")
+                dead_letter(c, message, self.stage, error, "poison", MAX_REDELIVERIES)
+            return args[1]
+        return super().__call__(*args, **kwargs)
+
+    def _delivered_too_often(self) -> bool:
+        key = f"parley:deliveries:{self.request.id}:{self.request.retries}"
+        try:
+            redis = clients().redis
+            count = int(redis.incr(key))
+            redis.expire(key, 86400)
+        except RedisError:
+            return False  # the broker is Redis too: this delivery cannot be counted; run it
+        return count > MAX_REDELIVERIES
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         tenant_id, message_id = args[0], args[1]
-        log.error(
-            "stage %s failed for good: tenant=%s message=%s error=%s",
-            self.name,
-            tenant_id,
-            message_id,
-            type(exc).__name__,
-        )
-        clients().messages.advance(
-            tenant_id,
-            message_id,
-            Status.FAILED,
-            {
-                "failure": {
-                    "stage": self.name,
-                    "error": type(exc).__name__,
-                    "detail": str(exc)[:500],
-                }
-            },
-        )
+        if isinstance(exc, INFRASTRUCTURE_ERRORS):
+            # A store stayed down through every retry: the reconciler re-drives the turn later.
+            log.error("stage %s gave up on %s: %s", self.name, message_id, type(exc).__name__)
+            return
+        log.error("stage %s failed on %s: %s", self.name, message_id, type(exc).__name__)
+        try:
+            from tasks.failures import dead_letter
+
+            c = clients()
+            message = c.messages.find(tenant_id, message_id)
+            if message is not None:
+                dead_letter(c, message, self.stage, exc, "permanent", self.request.retries + 1)
+        except Exception:
+            log.exception("could not dead-letter %s", message_id)

@@ -1,7 +1,9 @@
-"""The ``deliver`` stage: hand the reply to its channel adapter, record what the provider said.
+"""The ``deliver`` stage: hand the reply to its channel adapter, part by part, in order.
 
-A provider's rate-limit hint overrides the backoff; a permanent refusal marks the reply failed
-with the provider's code and ends the turn (dead letters and the full policy come later).
+Each part's provider ids are recorded as soon as the provider answers, so a retry resumes with
+the next part instead of sending earlier ones again. A lease keeps a second copy of the task (a
+redelivery, a reconciler re-drive) from sending at the same time; replies of one conversation go
+out in the order the user wrote; the provider's rate-limit hint replaces the backoff.
 """
 
 from __future__ import annotations
@@ -11,16 +13,22 @@ from typing import Any
 
 from celery import Task
 
-from channels.base import ChannelConfig, Outbound, RateLimited, SendRejected
+from channels.base import ChannelConfig, Outbound, RateLimited, SendFailed, SendRejected
+from channels.content import degrade_to_text
 from channels.registry import adapter_for
+from core.events import message_sent
 from core.states import Status
+from core.timeutil import utcnow
 from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
-from tasks.policy import stage_retry
+from tasks.failures import dead_letter, retry_or_dead_letter, wait
+from tasks.policy import PACES, delivery_policy, infrastructure_retry
 from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.deliver")
+
+NOT_YET_DELIVERED = (Status.ACCEPTED, Status.PROCESSED, Status.GENERATED)
 
 
 def _config(c: WorkerClients, reply: Message) -> ChannelConfig:
@@ -32,49 +40,88 @@ def _config(c: WorkerClients, reply: Message) -> ChannelConfig:
     return c.channel_configs.for_delivery(reply["tenant_id"], config_id)
 
 
-def send_reply(c: WorkerClients, inbound: Message, reply: Message) -> None:
-    """Send once: a reply already marked sent (by an earlier run) is not sent again."""
+def _pace(task: Task, c: WorkerClients, config: ChannelConfig, reply_to: dict[str, Any]) -> None:  # type: ignore[type-arg]
+    pace = PACES.get(config.channel)
+    if pace is None:
+        return
+    scope = config.account_id if pace.scope == "account" else str(reply_to.get(pace.scope, ""))
+    delay = c.pacer.take(f"{config.channel}:{config.account_id}:{scope}", pace.rate, pace.burst)
+    if delay > 0:
+        wait(task, f"pacing {config.channel} {scope}", countdown=delay)
+
+
+def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -> None:  # type: ignore[type-arg]
+    """Send the parts not sent yet, recording each; then mark the reply sent (event included)."""
+    tenant_id = reply["tenant_id"]
     adapter = adapter_for(reply["channel"])
-    c.messages.advance(reply["tenant_id"], reply["_id"], Status.SENDING)
-    outbound = Outbound(
-        tenant_id=reply["tenant_id"],
-        message_id=reply["_id"],
-        conversation_id=reply["conversation_id"],
-        recipient=reply["user_id"],
-        text=reply["text"],
-        parts=reply["parts"],
-        reply_to=inbound.get("reply_to", {}),
-    )
-    receipt = adapter.send(outbound, _config(c, reply), c.channels)
-    ids = receipt.provider_message_ids
+    config = _config(c, reply)
+    reply_to = dict(inbound.get("reply_to", {}))
+    parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
+    c.messages.advance(tenant_id, reply["_id"], Status.SENDING)
+    delivered = True
+    for index in range(int(reply.get("sent_parts", 0)), len(parts)):
+        _pace(task, c, config, reply_to)
+        outbound = Outbound(
+            tenant_id=tenant_id,
+            message_id=reply["_id"],
+            conversation_id=reply["conversation_id"],
+            recipient=reply["user_id"],
+            text=degrade_to_text([parts[index]]),
+            parts=[parts[index]],
+            reply_to=reply_to,
+        )
+        receipt = adapter.send(outbound, config, c.channels)
+        c.messages.record_part_sent(tenant_id, reply["_id"], index, receipt.provider_message_ids)
+        delivered = delivered and receipt.delivered
+    sent = c.messages.get(tenant_id, reply["_id"])
+    ids = list(sent.get("provider_message_ids", []))
     c.messages.advance(
-        reply["tenant_id"],
+        tenant_id,
         reply["_id"],
         Status.SENT,
-        {"provider_message_ids": ids, "provider_message_id": ids[0] if ids else None},
+        {"provider_message_id": ids[0] if ids else None},
+        events=[message_sent(sent, ids, utcnow())],
     )
-    if receipt.delivered:
-        c.messages.advance(reply["tenant_id"], reply["_id"], Status.DELIVERED)
+    if delivered:  # channels without delivery callbacks
+        c.messages.advance(tenant_id, reply["_id"], Status.DELIVERED)
 
 
-@app.task(name="parley.deliver", base=StageTask, bind=True, **stage_retry())
+@app.task(
+    name="parley.deliver", base=StageTask, stage="deliver", bind=True, **infrastructure_retry()
+)
 def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
     if message is None or message["status"] != Status.GENERATED:
         return message_id
-    reply = c.messages.get(tenant_id, reply_id(message_id))
-    if reply["status"] in (Status.GENERATED, Status.SENDING):
+    earlier = c.messages.earlier_unfinished(
+        tenant_id, message["conversation_id"], message_id, NOT_YET_DELIVERED
+    )
+    if earlier is not None:
+        wait(self, f"{message_id} waits for {earlier}")
+    rid = reply_id(message_id)
+    if c.messages.get(tenant_id, rid)["status"] in (Status.GENERATED, Status.SENDING):
+        lease = c.leases.acquire(f"deliver:{rid}", c.settings.channel_send_timeout_seconds * 4)
+        if lease is None:
+            wait(self, f"another worker is delivering {rid}", 1.0)
         try:
-            send_reply(c, message, reply)
-        except RateLimited as exc:
-            countdown = max(exc.retry_after or 0.0, 1.0)
-            log.info("deliver %s rate limited; retry in %.1fs", reply["_id"], countdown)
-            raise self.retry(exc=exc, countdown=countdown) from exc
+            reply = c.messages.get(tenant_id, rid)  # fresh, under the lease
+            if reply["status"] in (Status.GENERATED, Status.SENDING):
+                send_parts(self, c, message, reply)
         except SendRejected as exc:
-            failure: dict[str, Any] = {"code": exc.code, "message": str(exc)[:500]}
-            c.messages.advance(tenant_id, reply["_id"], Status.FAILED, {"delivery_error": failure})
-            raise
-    c.conversations.touch(tenant_id, reply["conversation_id"], reply["_id"], reply["created_at"])
+            failure = {"code": exc.code, "message": str(exc)[:500]}
+            c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": failure})
+            dead_letter(c, message, "deliver", exc, "permanent", 1)
+            return message_id
+        except (RateLimited, SendFailed) as exc:
+            hint = exc.retry_after if isinstance(exc, RateLimited) else None
+            policy = delivery_policy(message["channel"])
+            if retry_or_dead_letter(self, c, message, "deliver", policy, exc, hint):
+                c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
+            return message_id  # dead-lettered, or the next attempt is the reconciler's
+        finally:
+            c.leases.release(f"deliver:{rid}", lease)
+    reply = c.messages.get(tenant_id, rid)
+    c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
     c.messages.advance(tenant_id, message_id, Status.DELIVERED)
     return message_id

@@ -1,12 +1,51 @@
-"""Beat jobs on the ``maintenance`` queue."""
+"""Beat jobs on the ``maintenance`` queue: the reconciler, the outbox relay, key release."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from core.states import Status
 from core.timeutil import utcnow
 from tasks.app import app
+from tasks.redrive import redrive
 from tasks.runtime import clients
+
+log = logging.getLogger("parley.tasks.maintenance")
+
+# Which stage re-drives a turn whose inbound message is stuck in a status.
+STAGE_FOR = {
+    Status.ACCEPTED: "process",
+    Status.PROCESSED: "generate",
+    Status.GENERATED: "deliver",
+    Status.DELIVERED: "audit",
+}
+
+
+@app.task(name="parley.maintenance.reconcile")
+def reconcile(limit: int = 500) -> int:
+    """Re-drive turns that made no progress for a while and are not waiting for a due retry:
+    lost with a broker that dropped its queues, or held by a worker that died."""
+    c = clients()
+    now = utcnow()
+    cutoff = now - timedelta(seconds=c.settings.reconcile_after_seconds)
+    redriven = 0
+    for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit):
+        if c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"]):
+            redrive(STAGE_FOR[Status(message["status"])], message["tenant_id"], message["_id"])
+            redriven += 1
+    if redriven:
+        log.warning("reconciler re-drove %d stuck turn(s)", redriven)
+    return redriven
+
+
+@app.task(name="parley.maintenance.relay_outbox")
+def relay_outbox(limit: int = 500) -> int:
+    """Publish outbox events the audit stage could not (Kafka down, a crash in between)."""
+    c = clients()
+    return c.relay.relay(
+        older_than_seconds=5.0, limit=limit, timeout=c.settings.kafka_publish_timeout_seconds * 3
+    )
 
 
 @app.task(name="parley.maintenance.release_idempotency_keys")

@@ -8,13 +8,13 @@ from core.states import Status
 from processors.pipeline import run_pipeline
 from tasks.app import app
 from tasks.base import StageTask
-from tasks.policy import stage_retry
+from tasks.policy import infrastructure_retry
 from tasks.runtime import clients
 
 log = logging.getLogger("parley.tasks.process")
 
 
-@app.task(name="parley.process", base=StageTask, **stage_retry())
+@app.task(name="parley.process", base=StageTask, stage="process", **infrastructure_retry())
 def process(tenant_id: str, message_id: str) -> str:
     c = clients()
     message = c.messages.find(tenant_id, message_id)

@@ -23,9 +23,13 @@ from protos.engine_client import EngineClient
 from storage.audit import AuditRepository
 from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
+from storage.dead_letters import DeadLetterRepository
 from storage.events import EventPublisher
+from storage.leases import Leases
 from storage.messages import MessageRepository
 from storage.mongo import connect, database
+from storage.outbox import OutboxRelay
+from storage.pacing import Pacer
 from storage.sessions import SessionStore
 
 
@@ -43,27 +47,34 @@ class WorkerClients:
     audit: AuditRepository
     channel_configs: ChannelConfigRepository
     channels: ChannelRuntime
+    dead_letters: DeadLetterRepository
+    relay: OutboxRelay
+    leases: Leases
+    pacer: Pacer
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerClients:
         mongo = connect(settings)
         db = database(mongo, settings)
         redis_client = Redis.from_url(settings.redis_url, socket_timeout=5)
+        events = EventPublisher(settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}")
         return cls(
             settings=settings,
             mongo=mongo,
             db=db,
             redis=redis_client,
             engine=EngineClient(settings.engine_addr),
-            events=EventPublisher(
-                settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}"
-            ),
+            events=events,
             messages=MessageRepository(db),
             conversations=ConversationRepository(db),
             sessions=SessionStore(redis_client, settings.session_ttl_seconds),
             audit=AuditRepository(db),
             channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
             channels=runtime_from_settings(settings),
+            dead_letters=DeadLetterRepository(db),
+            relay=OutboxRelay(db, events),
+            leases=Leases(redis_client),
+            pacer=Pacer(redis_client),
         )
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from pymongo.database import Database
 from testenv import ENGINE_PORT
 
 from core.errors import TransientError
+from core.events import message_received
 from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
@@ -28,6 +29,7 @@ from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
 from services.mcp_engine.server import serve
 from storage.conversations import ConversationRepository
 from storage.messages import reply_id
+from storage.outbox import with_outbox
 from storage.sessions import session_key
 from tasks.audit import audit
 from tasks.deliver import deliver
@@ -65,23 +67,22 @@ def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
     message_id = new_id("msg")
     conversation = ConversationRepository(db).resolve_open(tenant, "api", user, message_id)
     now = utcnow()
-    db["messages"].insert_one(
-        {
-            "_id": message_id,
-            "tenant_id": tenant,
-            "conversation_id": conversation["_id"],
-            "channel": "api",
-            "direction": "inbound",
-            "user_id": user,
-            "text": text,
-            "metadata": {},
-            "dedupe_key": f"msg:{message_id}",
-            "status": "accepted",
-            "journey": {"accepted": now},
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
+    doc = {
+        "_id": message_id,
+        "tenant_id": tenant,
+        "conversation_id": conversation["_id"],
+        "channel": "api",
+        "direction": "inbound",
+        "user_id": user,
+        "text": text,
+        "metadata": {},
+        "dedupe_key": f"msg:{message_id}",
+        "status": "accepted",
+        "journey": {"accepted": now},
+        "created_at": now,
+        "updated_at": now,
+    }
+    db["messages"].insert_one(with_outbox(doc, [message_received(doc)]))
     return message_id
 
 

@@ -1,0 +1,100 @@
+"""The CloudEvents Parley emits, built from stored documents with deterministic ids, so the same
+fact always has the same id however often a stage runs (consumers drop duplicates by ``id``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core.cloudevents import CloudEvent
+
+SOURCE = "/parley/pipeline"
+
+Doc = dict[str, Any]
+
+
+def _event(event_id: str, kind: str, subject: str, doc: Doc, at: datetime, data: Doc) -> CloudEvent:
+    return CloudEvent(
+        id=event_id,
+        type=kind,
+        source=SOURCE,
+        subject=subject,
+        time=at,
+        tenant_id=doc["tenant_id"],
+        partition_key=doc.get("conversation_id") or doc["_id"],
+        data=data,
+    )
+
+
+def _message_data(message: Doc) -> Doc:
+    return {
+        "message_id": message["_id"],
+        "conversation_id": message["conversation_id"],
+        "channel": message["channel"],
+        "direction": message["direction"],
+        "user_id": message["user_id"],
+        "text": message.get("text", ""),
+    }
+
+
+def message_received(inbound: Doc) -> CloudEvent:
+    return _event(
+        f"{inbound['_id']}:received",
+        "chat.message.received",
+        inbound["_id"],
+        inbound,
+        inbound["created_at"],
+        _message_data(inbound),
+    )
+
+
+def message_sent(reply: Doc, provider_message_ids: list[str], at: datetime) -> CloudEvent:
+    data = {
+        **_message_data(reply),
+        "in_reply_to": reply.get("in_reply_to"),
+        "provider_message_ids": provider_message_ids,
+    }
+    return _event(f"{reply['_id']}:sent", "chat.message.sent", reply["_id"], reply, at, data)
+
+
+def message_failed(
+    message: Doc, stage: str, classification: str, error: str, at: datetime
+) -> CloudEvent:
+    data = {**_message_data(message), "stage": stage, "reason": classification, "error": error}
+    return _event(
+        f"{message['_id']}:failed", "chat.message.failed", message["_id"], message, at, data
+    )
+
+
+def conversation_started(conversation: Doc) -> CloudEvent:
+    data = {
+        "conversation_id": conversation["_id"],
+        "channel": conversation["channel"],
+        "user_id": conversation["user_id"],
+    }
+    return CloudEvent(
+        id=f"{conversation['_id']}:started",
+        type="chat.conversation.started",
+        source=SOURCE,
+        subject=conversation["_id"],
+        time=conversation["created_at"],
+        tenant_id=conversation["tenant_id"],
+        partition_key=conversation["_id"],
+        data=data,
+    )
+
+
+def conversation_updated(inbound: Doc, reply: Doc | None, at: datetime) -> CloudEvent:
+    data = {
+        "conversation_id": inbound["conversation_id"],
+        "last_inbound_id": inbound["_id"],
+        "last_reply_id": reply["_id"] if reply else None,
+    }
+    return _event(
+        f"{inbound['_id']}:conversation.updated",
+        "chat.conversation.updated",
+        inbound["conversation_id"],
+        inbound,
+        at,
+        data,
+    )

@@ -1,0 +1,137 @@
+"""What a stage does when its work fails: retry by policy, wait, or dead-letter the turn.
+
+    transient (provider 5xx, timeouts, engine UNAVAILABLE)  → retry with the policy's backoff
+    rate limited                                             → retry no sooner than the hint
+    policy exhausted / too old / permanent refusal           → dead letter (+ chat.message.failed)
+    the same task redelivered again and again (poison)       → dead letter
+
+Attempts are counted in MongoDB on the message (``attempts.<stage>``), so they survive
+redeliveries and worker restarts; waits that are longer than a countdown may be are written to
+``next_attempt_at`` and picked up by the reconciler.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from celery import Task
+from pymongo import ReturnDocument
+
+from core.events import message_failed
+from core.states import Status
+from core.timeutil import as_utc, utcnow
+from storage.messages import Message
+from tasks.policy import MAX_COUNTDOWN, WAIT_COUNTDOWN, RetryPolicy
+from tasks.runtime import WorkerClients
+
+log = logging.getLogger("parley.tasks.failures")
+
+
+def count_attempt(c: WorkerClients, message: Message, stage: str) -> tuple[int, Any]:
+    """One more failed attempt at ``stage``: (attempts so far, first attempt time)."""
+    now = utcnow()
+    doc = c.db["messages"].find_one_and_update(
+        {"_id": message["_id"], "tenant_id": message["tenant_id"]},
+        {"$inc": {f"attempts.{stage}": 1}, "$min": {f"first_attempt_at.{stage}": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        return 1, now
+    return int(doc["attempts"][stage]), as_utc(doc["first_attempt_at"][stage])
+
+
+def dead_letter(
+    c: WorkerClients,
+    message: Message,
+    stage: str,
+    error: Exception,
+    classification: str,
+    attempts: int,
+    status: Status | None = Status.DEAD_LETTERED,
+) -> None:
+    """Park the turn with its reason; the failed event joins the outbox with the status change.
+    ``status=None`` records the dead letter only (the turn goes on, e.g. with a fallback)."""
+    now = utcnow()
+    detail = f"{type(error).__name__}: {error}"[:500]
+    c.dead_letters.record(
+        tenant_id=message["tenant_id"],
+        message_id=message["_id"],
+        conversation_id=message["conversation_id"],
+        channel=message["channel"],
+        stage=stage,
+        attempts=attempts,
+        error_type=type(error).__name__,
+        error_message=str(error)[:500],
+        classification=classification,
+        at=now,
+    )
+    if status is Status.DEAD_LETTERED:
+        c.messages.advance(
+            message["tenant_id"],
+            message["_id"],
+            Status.DEAD_LETTERED,
+            {"failure": {"stage": stage, "reason": classification, "error": detail}},
+            events=[message_failed(message, stage, classification, detail, now)],
+        )
+    log.warning(
+        "dead-lettered %s at %s (%s after %d attempts): %s",
+        message["_id"],
+        stage,
+        classification,
+        attempts,
+        type(error).__name__,
+    )
+
+
+def retry_or_dead_letter(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    message: Message,
+    stage: str,
+    policy: RetryPolicy,
+    error: Exception,
+    hint: float | None = None,
+) -> bool:
+    """Retry by ``policy`` (raises celery's Retry, or returns False when the wait is left to
+    the reconciler) or dead-letter the turn (returns True)."""
+    verdict, attempts = schedule_retry(task, c, message, stage, policy, error, hint)
+    if verdict is None:
+        return False
+    dead_letter(c, message, stage, error, verdict, attempts)
+    return True
+
+
+def schedule_retry(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    message: Message,
+    stage: str,
+    policy: RetryPolicy,
+    error: Exception,
+    hint: float | None = None,
+) -> tuple[str | None, int]:
+    """Count the attempt; raise celery's Retry when a retry is due soon, return (None, n) when
+    it is due later than a countdown may wait, or (verdict, n) when the policy gives up."""
+    attempts, first_at = count_attempt(c, message, stage)
+    now = utcnow()
+    verdict = policy.verdict(attempts, first_at, now)
+    if verdict is not None:
+        return verdict, attempts
+    delay = policy.delay(attempts, hint)
+    c.messages.set_next_attempt(
+        message["tenant_id"], message["_id"], now + timedelta(seconds=delay)
+    )
+    if delay > MAX_COUNTDOWN:
+        log.info(
+            "%s: next attempt of %s in %.0fs, left to the reconciler", stage, message["_id"], delay
+        )
+        return None, attempts
+    raise task.retry(exc=error, countdown=delay, max_retries=None)
+
+
+def wait(task: Task, reason: str, countdown: float = WAIT_COUNTDOWN) -> NoReturn:  # type: ignore[type-arg]
+    """Look again shortly; waiting is not failing, so no attempt is counted."""
+    log.debug("waiting %.1fs: %s", countdown, reason)
+    raise task.retry(countdown=countdown, max_retries=None)
