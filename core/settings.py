@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     engine_fallback_text: str = Field(
         default="Sorry, I can't answer right now. Please try again in a moment.", min_length=1
     )
+    # Caps every channel's delivery attempts (tests and cautious operators); unset = policy's.
+    delivery_max_attempts: int | None = Field(default=None, ge=1, le=50)
     # A turn with no progress for this long is re-driven by the reconciler.
     reconcile_after_seconds: float = Field(default=30.0, ge=5)
 

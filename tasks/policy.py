@@ -10,7 +10,7 @@ and the reconciler re-drives the turn when it is due.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,8 +67,11 @@ DELIVERY: dict[str, RetryPolicy] = {
 DEFAULT_DELIVERY = RetryPolicy(max_attempts=5, base_seconds=1, cap_seconds=30, max_age_seconds=600)
 
 
-def delivery_policy(channel: str) -> RetryPolicy:
-    return DELIVERY.get(channel, DEFAULT_DELIVERY)
+def delivery_policy(channel: str, max_attempts: int | None = None) -> RetryPolicy:
+    policy = DELIVERY.get(channel, DEFAULT_DELIVERY)
+    if max_attempts is not None and max_attempts < policy.max_attempts:
+        return replace(policy, max_attempts=max_attempts)
+    return policy
 
 
 def engine_policy(max_retries: int) -> RetryPolicy:

@@ -79,9 +79,11 @@ class FakeMessenger(ProviderFake):
             return Reply(200, {"recipient_id": psid})
         return Reply(200, {"recipient_id": psid, "message_id": f"m_FAKE{next(self._ids):08d}"})
 
-    def fail_with_rate_limit(self, retry_after: float | None = None, status: int = 400) -> None:
+    def fail_with_rate_limit(
+        self, retry_after: float | None = None, status: int = 400, times: int = 1
+    ) -> None:
         body = graph_error(613, "(#613) Calls to this api have exceeded the rate limit.")
-        self.fail_next(status, body, retry_after)
+        self.fail_next(status, body, retry_after, times)
 
     def fail_with_outside_window(self) -> None:
         message = "(#10) This message is sent outside of allowed window."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
     raw: bytes
+    received_at: float = field(default_factory=time.monotonic)
 
     def json(self) -> Any:
         return json.loads(self.raw)

@@ -1,0 +1,172 @@
+"""Reliability end to end: rate limits honoured, dead letters replayed exactly once, and
+replies of one conversation delivered in order while many others run at once."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from channel_scenarios import MessengerScenario
+from processes import running_platform
+from pymongo.database import Database
+from testenv import ENGINE_PORT, free_port
+
+from core.settings import Settings
+from ingress.tokens import mint_token
+from tests.fakes.messenger import FakeMessenger
+from tests.fakes.messenger import inbound_text as fb_inbound_text
+from tests.fakes.messenger import signed_webhook as fb_signed
+
+pytestmark = pytest.mark.e2e
+
+MAX_ATTEMPTS = 3
+
+
+class Stack:
+    def __init__(self, base: str, fake: FakeMessenger) -> None:
+        self.base = base
+        self.fake = fake
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Iterator[Stack]:
+    logs: Path = tmp_path_factory.mktemp("reliability-logs")
+    with ExitStack() as stack:
+        fake = stack.enter_context(FakeMessenger())
+        env = {
+            "PARLEY_MESSENGER_API_BASE": fake.base_url,
+            "PARLEY_DELIVERY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        }
+        base, _ = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
+        yield Stack(base, fake)
+
+
+def headers(settings: Settings, tenant: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {mint_token(settings.require_jwt_secret(), tenant, 'ops', 600)}"
+    }
+
+
+def connect(stack: Stack, settings: Settings, tenant: str, scenario: MessengerScenario) -> str:
+    created = httpx.post(
+        f"{stack.base}/v1/admin/channels",
+        headers=headers(settings, tenant),
+        json=scenario.registration(),
+    )
+    assert created.status_code == 201, created.text
+    return f"{stack.base}/webhooks/messenger/{created.json()['id']}"
+
+
+def sends_to(fake: FakeMessenger, psid: str) -> list[tuple[float, dict[str, Any]]]:
+    """(time received, body) of every send attempt to ``psid``, failed ones included."""
+    return [
+        (r.received_at, r.json())
+        for r in list(fake.requests)
+        if r.path.endswith("/me/messages") and r.json()["recipient"]["id"] == psid
+    ]
+
+
+def wait_for(probe: Any, what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_rate_limited_sends_wait_for_retry_after_then_dead_letter_and_replay_once(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    stack.fake.fail_with_rate_limit(retry_after=3, status=429, times=MAX_ATTEMPTS)
+    raw, signed = scenario.inbound_text("What are your opening hours?")
+    assert httpx.post(url, content=raw, headers=signed).status_code == 200
+
+    dead = wait_for(
+        lambda: httpx.get(
+            f"{stack.base}/v1/dead-letters", headers=headers(settings, tenant)
+        ).json()["data"],
+        "the dead letter",
+    )
+    attempts = sends_to(stack.fake, scenario.user)
+    assert len(attempts) == MAX_ATTEMPTS
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(attempts)]
+    assert all(gap >= 3.0 for gap in gaps), gaps
+    (letter,) = dead
+    assert letter["stage"] == "deliver"
+    assert letter["attempts"] == MAX_ATTEMPTS
+    assert letter["last_error"]["classification"] == "exhausted"
+    assert letter["last_error"]["type"] == "RateLimited"
+
+    replay = f"{stack.base}/v1/dead-letters/{letter['id']}/replay"
+    assert httpx.post(replay, headers=headers(settings, tenant)).status_code == 202
+    wait_for(
+        lambda: db["messages"].find_one({"tenant_id": tenant, "status": "completed"}),
+        "the replayed turn to complete",
+    )
+    again = httpx.post(replay, headers=headers(settings, tenant))
+    assert again.status_code == 409
+    time.sleep(1.5)  # room for a second send, if the second replay had made one
+    delivered = [body for _, body in sends_to(stack.fake, scenario.user)][MAX_ATTEMPTS:]
+    assert len(delivered) == 1
+    assert delivered[0]["message"]["text"] == "We are open Monday to Friday, 9:00 to 18:00."
+
+
+def test_ten_quick_messages_are_answered_in_order_while_fifty_conversations_run(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    others = [MessengerScenario() for _ in range(50)]
+
+    def burst() -> list[str]:
+        mids = []
+        for n in range(10):
+            mid = f"m_FAKEorder{n:02d}{scenario.user}"
+            raw, signed = fb_signed(
+                fb_inbound_text(scenario.account_id, scenario.user, f"hello {n}", mid=mid),
+                scenario.app_secret,
+            )
+            assert httpx.post(url, content=raw, headers=signed).status_code == 200
+            mids.append(mid)
+        return mids
+
+    def other(s: MessengerScenario) -> int:
+        raw, signed = fb_signed(
+            fb_inbound_text(scenario.account_id, s.user, "hi"), scenario.app_secret
+        )
+        return httpx.post(url, content=raw, headers=signed).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        ordered = pool.submit(burst)
+        statuses = list(pool.map(other, others))
+        mids = ordered.result()
+    assert statuses == [200] * 50
+    wait_for(
+        lambda: (
+            db["messages"].count_documents(
+                {"tenant_id": tenant, "direction": "inbound", "status": "completed"}
+            )
+            == 60
+        ),
+        "all 60 turns to complete",
+        timeout=120,
+    )
+    inbound = {
+        m["provider_message_id"]: m["_id"]
+        for m in db["messages"].find({"tenant_id": tenant, "user_id": scenario.user})
+        if m["direction"] == "inbound"
+    }
+    expected = [f"{inbound[mid]}.r" for mid in mids]
+    answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
+    assert answered == expected
