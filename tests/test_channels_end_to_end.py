@@ -4,6 +4,7 @@ callbacks moving it forward — through the real ingress, workers, engine and se
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -21,11 +22,13 @@ from core.settings import Settings
 from ingress.tokens import mint_token
 from tests.fakes.messenger import FakeMessenger
 from tests.fakes.slack import FakeSlack
+from tests.fakes.teams import FakeTeams, message_activity, read_receipt
 from tests.fakes.whatsapp import FakeWhatsApp
 
 pytestmark = pytest.mark.e2e
 
 HOURS = "We are open Monday to Friday, 9:00 to 18:00."
+TEAMS_PASSWORD = "FAKE~teams~" + uuid.uuid4().hex
 T = TypeVar("T")
 
 
@@ -44,11 +47,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Ite
             "whatsapp": stack.enter_context(FakeWhatsApp()),
             "messenger": stack.enter_context(FakeMessenger()),
             "slack": stack.enter_context(FakeSlack()),
+            "teams": stack.enter_context(FakeTeams()),
         }
         env = {
             "PARLEY_WHATSAPP_API_BASE": fakes["whatsapp"].base_url,
             "PARLEY_MESSENGER_API_BASE": fakes["messenger"].base_url,
             "PARLEY_SLACK_API_BASE": fakes["slack"].base_url,
+            "PARLEY_TEAMS_OPENID_METADATA_URL": fakes["teams"].openid_metadata_url,
+            "PARLEY_TEAMS_TOKEN_URL": fakes["teams"].token_url_template,
         }
         base, group = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
         yield Stack(base, group, fakes)
@@ -162,6 +168,59 @@ def test_slack_direct_message_is_answered_in_place(
     assert eventually(lambda: reply_of(db, tenant, "delivered"), "the reply delivered")
 
 
+def test_teams_message_is_answered_on_its_conversation_and_a_read_receipt_marks_it_read(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeTeams = stack.fakes["teams"]
+    app_id, password = str(uuid.uuid4()), TEAMS_PASSWORD
+    fake.add_app(app_id, password)
+    registration = {
+        "channel": "teams",
+        "account_id": app_id,
+        "secrets": {"app_password": password},
+        "options": {"azure_tenant": "botframework.com"},
+    }
+    token = mint_token(settings.require_jwt_secret(), tenant, "ops", 600)
+    created = httpx.post(
+        f"{stack.base}/v1/admin/channels",
+        headers={"Authorization": f"Bearer {token}"},
+        json=registration,
+    )
+    assert created.status_code == 201, created.text
+    url = f"{stack.base}/webhooks/teams/{created.json()['id']}"
+    conversation = "a:1FAKE" + uuid.uuid4().hex
+    activity = message_activity(
+        app_id, "What are your opening hours?", conversation, "1750000000001", fake.service_url
+    )
+    assert post(url, fake.signed_webhook(activity)).status_code == 200
+    sent = eventually(
+        lambda: [s for s in fake.sent if s.conversation_id == conversation], "the Teams reply"
+    )
+    assert len(sent) == 1
+    assert sent[0].reply_to_id == "1750000000001"
+    assert sent[0].authorization.startswith("Bearer ")
+    assert sent[0].activity == {
+        "type": "message",
+        "from": {"id": f"28:{app_id}", "name": activity["recipient"]["name"]},
+        "conversation": {"id": conversation},
+        "recipient": {"id": activity["from"]["id"], "name": activity["from"]["name"]},
+        "replyToId": "1750000000001",
+        "text": HOURS,
+        "textFormat": "plain",
+    }
+    # Teams has no delivery callbacks: a posted activity is delivered; read receipts follow.
+    assert eventually(lambda: reply_of(db, tenant, "delivered"), "the reply delivered")
+    receipt = read_receipt(app_id, sent[0].activity_id, conversation, fake.service_url)
+    assert post(url, fake.signed_webhook(receipt)).status_code == 200
+    assert eventually(lambda: reply_of(db, tenant, "read"), "the reply read")
+    forged = fake.mint_token(app_id, fake.service_url, sign_with_other_key=True)
+    raw, headers = fake.signed_webhook(activity)
+    rejected = httpx.post(
+        url, content=raw, headers={**headers, "Authorization": f"Bearer {forged}"}
+    )
+    assert rejected.status_code == 401
+
+
 @pytest.mark.parametrize("kind", ["whatsapp", "messenger", "slack"])
 def test_the_same_webhook_ten_times_at_once_is_one_message_one_chain_one_reply(
     kind: str, stack: Stack, settings: Settings, db: Database[Any], tenant: str
@@ -195,6 +254,7 @@ def test_no_secret_appears_in_any_log_line(stack: Stack) -> None:
         *WhatsAppScenario().secret_values(),
         *MessengerScenario().secret_values(),
         *SlackScenario().secret_values(),
+        TEAMS_PASSWORD,
     }
     logs = stack.group.all_logs()
     assert "parley.deliver" in logs  # the workers' task logs were captured
