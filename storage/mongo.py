@@ -96,6 +96,8 @@ INDEXES: tuple[IndexSpec, ...] = (
         "tenant_state_order",
     ),
     IndexSpec("dead_letters", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
+    # A tenant's API keys in issue order; verifying a key needs only ``_id`` (its key id).
+    IndexSpec("api_keys", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_keys"),
 )
 
 

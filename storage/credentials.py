@@ -1,0 +1,132 @@
+"""Tenants' API keys: issued once as plaintext, stored only as a hash, revocable and rotatable.
+
+A key reads ``pk_<key id>_<secret>``. The key id is the document's ``_id`` and is not secret (it
+is the key's name in lists, logs and the Security Hub's ``subject``); the secret is shown once,
+when the key is issued, and never again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from core.errors import NotFound
+from core.ids import new_id
+from core.timeutil import utcnow
+
+KeyDocument = dict[str, Any]
+
+KEY_PREFIX = "pk_"
+SECRET_BYTES = 32
+# new_id("key") is "key_" + 32 hex digits; token_urlsafe(32) is 43 url-safe base64 characters.
+_KEY_FORMAT = re.compile(r"pk_(key_[0-9a-f]{32})_([A-Za-z0-9_-]{43})")
+# What no reader outside this module ever sees.
+_HASH_FIELD = "secret_sha256"
+
+
+def _hash(secret: str) -> str:
+    # A plain SHA-256 is enough here: the secret is 256 random bits, so there is nothing to
+    # guess from a leaked hash, and a slow password KDF would only add latency to every request.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _public(doc: KeyDocument) -> KeyDocument:
+    return {name: value for name, value in doc.items() if name != _HASH_FIELD}
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """The outcome of checking a plaintext key: the key's public view, or why it was refused."""
+
+    key: KeyDocument | None
+    reason: str  # "" when ``key`` is set; else "malformed", "unknown_key" or "revoked"
+
+
+class ApiKeyRepository:
+    def __init__(self, db: Database[Any]) -> None:
+        self._collection: Collection[Any] = db["api_keys"]
+
+    def issue(
+        self, tenant_id: str, name: str, scopes: list[str], *, rotated_from: str | None = None
+    ) -> tuple[KeyDocument, str]:
+        """A new active key: its public view and the plaintext, which is never available again."""
+        key_id = new_id("key")
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        doc: KeyDocument = {
+            "_id": key_id,
+            "tenant_id": tenant_id,
+            "name": name,
+            "scopes": sorted(set(scopes)),
+            _HASH_FIELD: _hash(secret),
+            "state": "active",
+            "created_at": utcnow(),
+        }
+        if rotated_from is not None:
+            doc["rotated_from"] = rotated_from
+        self._collection.insert_one(doc)
+        return _public(doc), f"{KEY_PREFIX}{key_id}_{secret}"
+
+    def check(self, plaintext: str) -> KeyCheck:
+        """Checks a plaintext key against its stored hash; whether its tenant is enabled is the
+        caller's question."""
+        match = _KEY_FORMAT.fullmatch(plaintext)
+        if match is None:
+            return KeyCheck(None, "malformed")
+        key_id, secret = match.groups()
+        doc: KeyDocument | None = self._collection.find_one({"_id": key_id})
+        if doc is None or not hmac.compare_digest(_hash(secret), str(doc.get(_HASH_FIELD, ""))):
+            return KeyCheck(None, "unknown_key")
+        # Only the holder of the right secret learns that a key was revoked.
+        if doc.get("state") != "active":
+            return KeyCheck(None, "revoked")
+        return KeyCheck(_public(doc), "")
+
+    def verify(self, plaintext: str) -> KeyDocument | None:
+        """The public view of the active key ``plaintext`` names and proves, else None."""
+        return self.check(plaintext).key
+
+    def get(self, tenant_id: str, key_id: str) -> KeyDocument | None:
+        """One of the tenant's keys, active or revoked, without its hash."""
+        doc: KeyDocument | None = self._collection.find_one(
+            {"_id": key_id, "tenant_id": tenant_id}, projection={_HASH_FIELD: False}
+        )
+        return doc
+
+    def list(self, tenant_id: str) -> list[KeyDocument]:
+        """The tenant's keys, oldest first, revoked ones included, without their hashes."""
+        found = self._collection.find({"tenant_id": tenant_id}, projection={_HASH_FIELD: False})
+        return list(found.sort("_id", 1))
+
+    def revoke(self, tenant_id: str, key_id: str) -> bool:
+        """Revokes an active key; False if the tenant has no such active key."""
+        result = self._collection.update_one(
+            {"_id": key_id, "tenant_id": tenant_id, "state": "active"},
+            {"$set": {"state": "revoked", "revoked_at": utcnow()}},
+        )
+        return result.modified_count == 1
+
+    def rotate(self, tenant_id: str, key_id: str) -> tuple[KeyDocument, str]:
+        """A new key with the old one's name and scopes; the old one is revoked.
+
+        The new key exists before the old one is revoked, so the tenant is never without a key,
+        and the old one is revoked conditionally, so of two concurrent rotations only one wins.
+        """
+        old = self.get(tenant_id, key_id)
+        if old is None or old.get("state") != "active":
+            raise NotFound(f"api key {key_id} not found")
+        new, plaintext = self.issue(tenant_id, old["name"], old["scopes"], rotated_from=key_id)
+        revoked = self._collection.update_one(
+            {"_id": key_id, "tenant_id": tenant_id, "state": "active"},
+            {"$set": {"state": "revoked", "revoked_at": utcnow(), "replaced_by": new["_id"]}},
+        )
+        if revoked.modified_count != 1:  # revoked or rotated meanwhile: this rotation lost
+            self._collection.delete_one({"_id": new["_id"]})
+            raise NotFound(f"api key {key_id} not found")
+        return new, plaintext
