@@ -11,8 +11,10 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.exceptions import MaxRetriesExceededError
 from redis.exceptions import RedisError
 
+from core.errors import TransientError
 from tasks.policy import INFRASTRUCTURE_ERRORS
 from tasks.runtime import clients
 
@@ -55,8 +57,9 @@ class StageTask(Task):  # type: ignore[type-arg]
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         tenant_id, message_id = args[0], args[1]
-        if isinstance(exc, INFRASTRUCTURE_ERRORS):
-            # A store stayed down through every retry: the reconciler re-drives the turn later.
+        if isinstance(exc, (*INFRASTRUCTURE_ERRORS, TransientError, MaxRetriesExceededError)):
+            # A store or service stayed down through every retry: the reconciler re-drives the
+            # turn once it is back, so this is not the turn's fault.
             log.error("stage %s gave up on %s: %s", self.name, message_id, type(exc).__name__)
             return
         log.error("stage %s failed on %s: %s", self.name, message_id, type(exc).__name__)

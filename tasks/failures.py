@@ -28,6 +28,10 @@ from tasks.runtime import WorkerClients
 
 log = logging.getLogger("parley.tasks.failures")
 
+# Celery reads ``max_retries=None`` as "the task's default", not "no limit". Waits and
+# policy-driven retries are bounded by the policy and the reconciler, not by Celery's count.
+NO_CELERY_LIMIT = 1_000_000
+
 
 def count_attempt(c: WorkerClients, message: Message, stage: str) -> tuple[int, Any]:
     """One more failed attempt at ``stage``: (attempts so far, first attempt time)."""
@@ -128,10 +132,10 @@ def schedule_retry(
             "%s: next attempt of %s in %.0fs, left to the reconciler", stage, message["_id"], delay
         )
         return None, attempts
-    raise task.retry(exc=error, countdown=delay, max_retries=None)
+    raise task.retry(exc=error, countdown=delay, max_retries=NO_CELERY_LIMIT)
 
 
 def wait(task: Task, reason: str, countdown: float = WAIT_COUNTDOWN) -> NoReturn:  # type: ignore[type-arg]
     """Look again shortly; waiting is not failing, so no attempt is counted."""
     log.debug("waiting %.1fs: %s", countdown, reason)
-    raise task.retry(countdown=countdown, max_retries=None)
+    raise task.retry(countdown=countdown, max_retries=NO_CELERY_LIMIT)

@@ -44,7 +44,11 @@ def relay_outbox(limit: int = 500) -> int:
     """Publish outbox events the audit stage could not (Kafka down, a crash in between)."""
     c = clients()
     return c.relay.relay(
-        older_than_seconds=5.0, limit=limit, timeout=c.settings.kafka_publish_timeout_seconds * 3
+        # Younger events are the audit stage's to publish; taking them too would only
+        # publish them twice (harmless to consumers, who dedupe by id, but wasteful).
+        older_than_seconds=20.0,
+        limit=limit,
+        timeout=c.settings.kafka_publish_timeout_seconds * 3,
     )
 
 
