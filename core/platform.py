@@ -64,6 +64,18 @@ def _commands(port: int) -> dict[str, list[str]]:
     return commands
 
 
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as log_file:
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+
+
 def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     last = ""
@@ -120,22 +132,18 @@ def run_platform(port: int) -> int:
     try:
         _seed(env)
         for name, command in _commands(port).items():
-            with (logs / f"{name}.log").open("ab") as log_file:
-                children[name] = subprocess.Popen(
-                    command,
-                    env=env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    cwd=Path(__file__).resolve().parents[1],
-                )
+            children[name] = _spawn(command, env, logs / f"{name}.log")
         _wait_ready(f"http://127.0.0.1:{port}/health/ready", children)
         _print_welcome(port, logs)
+        commands = _commands(port)
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"{name} exited with {child.returncode}; see {logs / (name + '.log')}")
-                    stopping = True
+            for name, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    # Like a container's restart policy: a crashed process is started again.
+                    print(
+                        f"{name} exited with {child.returncode}; restarting (log: {logs}/{name}.log)"
+                    )
+                    children[name] = _spawn(commands[name], env, logs / f"{name}.log")
             time.sleep(0.5)
         return 0
     finally:
