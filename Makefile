@@ -23,6 +23,13 @@ test: $(STAMP)
 	$(BIN)/parley services up
 	$(BIN)/pytest
 
+## The ledger suite: faults (killed workers, restarted services, provider errors) under load,
+## one ledger line per scenario, also in .parley/faults/ledger.txt. Stops and restarts services.
+## PARLEY_FAULTS_MESSAGES (500) and PARLEY_FAULTS_CONVERSATIONS (50) size each scenario.
+faults: $(STAMP)
+	$(BIN)/parley services up
+	$(BIN)/pytest tests/faults -p no:cacheprovider -s
+
 up: $(STAMP)
 	$(BIN)/parley services up
 
