@@ -12,7 +12,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
-from ingress import channels_admin, conversations, dead_letters, health, messages, webhooks
+from ingress import (
+    channels_admin,
+    conversations,
+    dead_letters,
+    health,
+    messages,
+    openapi,
+    webhooks,
+)
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
 
@@ -45,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *dead_letters.routes,
             *webhooks.routes,
             *health.routes,
+            *openapi.routes,
         ],
         exception_handlers=handlers,
         lifespan=lifespan,

@@ -16,7 +16,9 @@ Model = TypeVar("Model", bound=BaseModel)
 async def read_limited(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) as soon as it exceeds ``limit`` bytes, declared or streamed."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and len(declared) > 18:
+        raise _too_large(limit)
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0

@@ -110,7 +110,8 @@ def _limit(request: Request, maximum: int) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return min(DEFAULT_PAGE, maximum)
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only, and short: str.isdigit() also accepts '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
         raise Problem(400, "invalid-limit", "Invalid limit", "limit must be a positive integer")
     return min(int(raw), maximum)
 

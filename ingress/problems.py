@@ -72,7 +72,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     status = int(getattr(exc, "status_code", 500))
     titles = {404: "Not found", 405: "Method not allowed"}
     slug = {404: "not-found", 405: "method-not-allowed"}.get(status, "http-error")
-    return problem_response(Problem(status, slug, titles.get(status, "HTTP error")), request)
+    headers = dict(getattr(exc, "headers", None) or {})  # e.g. Allow on a 405
+    problem = Problem(status, slug, titles.get(status, "HTTP error"), headers=headers)
+    return problem_response(problem, request)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -151,7 +151,7 @@ def _forgeries(scenario: Any) -> dict[str, tuple[bytes, dict[str, str]]]:
         "wrong-secret": (raw, scenario.signed_with(raw, "FAKE-not-the-secret")),
         "tampered-body": (tampered, headers),
         "no-signature": (raw, unsigned),
-        "foreign-account": scenario.inbound_text("hi", account=scenario.account_id[:-1] + "9"),
+        "foreign-account": scenario.inbound_text("hi", account=scenario.account_id + "0"),
     }
     if scenario.channel == "slack":
         cases["stale-timestamp"] = scenario.inbound_text("hi", timestamp=int(time.time()) - 600)

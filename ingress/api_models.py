@@ -1,0 +1,193 @@
+"""What the ingress answers, as pydantic models: they describe the JSON for `/openapi.json`.
+
+The handlers build their bodies as dicts (`messages.message_view`, `public_view` and the
+like); these models mirror those bodies field for field and are never instantiated. Response
+bodies forbid unknown fields, so `tests/test_openapi.py` fails when a handler grows one the
+document does not show. Problems stay open: RFC 9457 lets them carry extension members.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
+
+from core.states import Status
+from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str | None = None) -> Any:
+    """A field the handler leaves out (rather than sets to null) when it has no value."""
+    return Field(default=None, description=description, json_schema_extra=_drop_default)
+
+
+class FieldError(_Body):
+    """One reason the body was refused."""
+
+    field: str = Field(description="dotted path into the body; `(body)` for the whole body")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. `missing`, `string_too_long`")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; every error the ingress answers has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="`https://parley.dev/problems/<slug>`; the slug names the error",
+        json_schema_extra={"format": "uri"},
+    )
+    title: str
+    status: int = Field(description="the HTTP status code, repeated")
+    detail: str | SkipJsonSchema[None] = absent()
+    instance: str = Field(description="the request's path")
+    errors: list[FieldError] | SkipJsonSchema[None] = absent(
+        "only on `validation-error` (422): each refused field"
+    )
+
+
+class NotReady(BaseModel):
+    """The 503 of `GET /health/ready`: a problem that lists each dependency's state."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["https://parley.dev/problems/not-ready"]
+    title: str
+    status: Literal[503]
+    detail: str = Field(description="`unavailable: ` and the failed checks' names")
+    checks: dict[str, str] = Field(description="`up`, or `down: <error type>`, per dependency")
+
+
+class MessageFailure(_Body):
+    stage: str
+    error: str
+
+
+class _MessageViewBase(_Body):
+    message_id: str
+    conversation_id: str
+    channel: str = Field(description="`api`, `web`, or a provider channel")
+    user_id: str
+    text: str
+    status: Status
+    created_at: datetime
+    journey: dict[str, datetime] = Field(
+        description="when the message reached each stage, keyed by status or stage name"
+    )
+    failure: MessageFailure | SkipJsonSchema[None] = absent("only when `status` is `failed`")
+
+
+class InboundMessageView(_MessageViewBase):
+    """A message a user sent."""
+
+    direction: Literal["inbound"]
+    metadata: dict[str, Any]
+    reply_id: str | SkipJsonSchema[None] = absent("the bot's reply")
+
+
+class OutboundMessageView(_MessageViewBase):
+    """A reply the bot sent."""
+
+    direction: Literal["outbound"]
+    parts: list[dict[str, Any]] = Field(
+        description="the engine's reply parts (text, quick_replies, media, card); "
+        "`text` is their plain-text rendering"
+    )
+    in_reply_to: str | None
+
+
+class MessageView(
+    RootModel[Annotated[InboundMessageView | OutboundMessageView, Field(discriminator="direction")]]
+):
+    """A message as `GET /v1/messages/{message_id}` shows it: status and journey."""
+
+
+class ConversationMessagesPage(_Body):
+    conversation_id: str
+    data: list[MessageView] = Field(description="oldest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class ChannelConfigView(_Body):
+    """A channel config as the API shows it: never a secret, only which ones are set."""
+
+    id: str
+    channel: str
+    account_id: str
+    options: dict[str, str]
+    secrets_set: list[str]
+    state: str
+    webhook_url: str = Field(description="where to point the provider's webhook")
+    created_at: datetime
+
+
+class ChannelConfigList(_Body):
+    data: list[ChannelConfigView]
+
+
+class DeadLetterError(_Body):
+    type: str
+    message: str
+    classification: str = Field(json_schema_extra={"enum": [*CLASSIFICATIONS]})
+
+
+class DeadLetterView(_Body):
+    """A turn that failed for good at one stage."""
+
+    id: str
+    message_id: str
+    conversation_id: str
+    channel: str
+    stage: str = Field(json_schema_extra={"enum": [*STAGES]})
+    attempts: int
+    last_error: DeadLetterError
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+    state: str = Field(json_schema_extra={"enum": [*STATES]})
+    replays: int
+
+
+class DeadLetterPage(_Body):
+    data: list[DeadLetterView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class ReplayAccepted(_Body):
+    id: str
+    message_id: str
+    stage: str = Field(json_schema_extra={"enum": [*STAGES]})
+    state: Literal["replayed"]
+
+
+class WebhookAck(_Body):
+    status: Literal["ok"]
+
+
+class UrlVerificationAnswer(_Body):
+    """Slack's `url_verification`: the challenge echoed back."""
+
+    challenge: str
+
+
+class WebhookAnswer(RootModel[WebhookAck | UrlVerificationAnswer]):
+    """What a provider gets back for a verified webhook."""
+
+
+class Live(_Body):
+    status: Literal["live"]
+
+
+class Ready(_Body):
+    status: Literal["ready"]
+    checks: dict[str, Literal["up"]]
