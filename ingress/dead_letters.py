@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from typing import Any
 
@@ -15,6 +13,7 @@ from starlette.routing import Route
 
 from core.errors import Conflict, NotFound, TransientError
 from core.timeutil import isoformat
+from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.problems import Problem
 from ingress.state import IngressState
 from storage.dead_letters import (
@@ -31,7 +30,6 @@ from tasks.redrive import replay
 
 log = logging.getLogger("parley.ingress")
 
-DEFAULT_PAGE = 50
 EVERY_STATE = "all"
 
 
@@ -92,30 +90,6 @@ def dead_letter_view(doc: DeadLetter) -> dict[str, Any]:
     }
 
 
-def encode_cursor(dead_letter_id: str) -> str:
-    return base64.urlsafe_b64encode(dead_letter_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        decoded = ""
-    if not decoded.startswith("dl_"):
-        raise Problem(400, "invalid-cursor", "Invalid cursor", "the cursor is not one we issued")
-    return decoded
-
-
-def _limit(request: Request, maximum: int) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return min(DEFAULT_PAGE, maximum)
-    # ASCII digits only, and short: str.isdigit() also accepts '²', which int() refuses.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
-        raise Problem(400, "invalid-limit", "Invalid limit", "limit must be a positive integer")
-    return min(int(raw), maximum)
-
-
 def _choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
     value = request.query_params.get(name) or None
     if value is not None and value not in choices:
@@ -134,7 +108,7 @@ async def list_dead_letters(request: Request) -> JSONResponse:
     state = _state(request)
     principal = state.verifier.principal(request)
     wanted = _choice(request, "state", (*STATES, EVERY_STATE)) or OPEN
-    limit = _limit(request, state.settings.page_size_max)
+    limit = page_limit(request, state.settings.page_size_max)
     cursor = request.query_params.get("cursor")
     page = await run_in_threadpool(
         DeadLetterRepository(state.db).list,
@@ -143,7 +117,7 @@ async def list_dead_letters(request: Request) -> JSONResponse:
         stage=_choice(request, "stage", STAGES),
         reason=_choice(request, "reason", CLASSIFICATIONS),
         state=None if wanted == EVERY_STATE else wanted,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, "dl_") if cursor else None,
         limit=limit + 1,
     )
     more = len(page) > limit

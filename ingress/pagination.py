@@ -1,0 +1,39 @@
+"""Cursor pagination shared by every list route: opaque cursors and clamped page sizes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.requests import Request
+
+from ingress.problems import Problem
+
+DEFAULT_PAGE = 50
+
+
+def encode_cursor(last_id: str) -> str:
+    """An opaque cursor for the page after the record ``last_id``."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, prefix: str) -> str:
+    """The id inside a cursor we issued for records whose ids start with ``prefix``."""
+    try:
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not decoded.startswith(prefix):
+        raise Problem(400, "invalid-cursor", "Invalid cursor", "the cursor is not one we issued")
+    return decoded
+
+
+def page_limit(request: Request, maximum: int) -> int:
+    """``?limit=``: a positive integer, clamped to ``maximum``; absent means the default."""
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return min(DEFAULT_PAGE, maximum)
+    # ASCII digits only, and short: str.isdigit() also accepts '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        raise Problem(400, "invalid-limit", "Invalid limit", "limit must be a positive integer")
+    return min(int(raw), maximum)
