@@ -140,9 +140,7 @@ def run_platform(port: int) -> int:
             for name, child in list(children.items()):
                 if child.poll() is not None and not stopping:
                     # Like a container's restart policy: a crashed process is started again.
-                    print(
-                        f"{name} exited with {child.returncode}; restarting ({logs}/{name}.log)"
-                    )
+                    print(f"{name} exited with {child.returncode}; restarting ({logs}/{name}.log)")
                     children[name] = _spawn(commands[name], env, logs / f"{name}.log")
             time.sleep(0.5)
         return 0

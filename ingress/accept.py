@@ -62,6 +62,7 @@ def _store_and_enqueue(state: IngressState, doc: dict[str, Any]) -> tuple[dict[s
     stored, created = state.messages.insert_once(with_outbox(doc, [message_received(doc)]))
     if created:
         try:
+            state.order.open(doc["tenant_id"], doc["conversation_id"], doc["_id"])
             turn_chain(doc["tenant_id"], doc["_id"]).apply_async()
         except Exception as exc:
             log.error("enqueue failed for message %s: %s", doc["_id"], type(exc).__name__)

@@ -19,6 +19,7 @@ from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
+from storage.turn_order import TurnOrder
 
 
 @dataclass
@@ -35,9 +36,11 @@ class IngressState:
     conversations: ConversationRepository
     channel_configs: ChannelConfigRepository
     channels: ChannelRuntime
+    order: TurnOrder
 
     @classmethod
     def open(cls, settings: Settings) -> IngressState:
+        redis_client = Redis.from_url(settings.redis_url, socket_timeout=2)
         mongo = connect(settings)
         db = database(mongo, settings)
         ensure_indexes(db)
@@ -46,7 +49,7 @@ class IngressState:
             verifier=TokenVerifier(settings.require_jwt_secret(), settings.jwt_leeway_seconds),
             mongo=mongo,
             db=db,
-            redis=Redis.from_url(settings.redis_url, socket_timeout=2),
+            redis=redis_client,
             broker=Redis.from_url(settings.broker_url, socket_timeout=2),
             kafka=AdminClient({"bootstrap.servers": settings.kafka_bootstrap}),
             engine=EngineClient(settings.engine_addr),
@@ -54,6 +57,7 @@ class IngressState:
             conversations=ConversationRepository(db),
             channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
             channels=runtime_from_settings(settings),
+            order=TurnOrder(redis_client),
         )
 
     def close(self) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
 from core.events import conversation_started
-from core.ids import new_id
 from core.timeutil import utcnow
 from storage.outbox import with_outbox
 
@@ -39,15 +38,24 @@ class ConversationRepository:
     ) -> Conversation:
         """The user's open conversation on this channel, created if there is none.
 
-        The unique (tenant_id, open_key) index makes this safe under concurrency: of two
-        simultaneous upserts one wins and the other reads the winner's document.
+        The id is derived from (tenant, open key), so the lookup is by ``_id`` (FerretDB v1
+        answers ``_id`` lookups from its index but scans for any other filter) and creation is
+        an insert that exactly one of several concurrent requests wins. Closing a conversation
+        (not built yet) must change the open key, e.g. with a generation counter.
         """
         key = _open_key(channel, user_id, scope)
+        digest = hashlib.blake2b(f"{tenant_id}\x1f{key}".encode(), digest_size=12).hexdigest()
+        conversation_id = f"conv_{digest}"
+        found: Conversation | None = self._collection.find_one(
+            {"_id": conversation_id, "tenant_id": tenant_id}
+        )
+        if found is not None:
+            return found
         now = utcnow()
-        query = {"tenant_id": tenant_id, "open_key": key}
         insert = {
-            "_id": new_id("conv"),
+            "_id": conversation_id,
             "tenant_id": tenant_id,
+            "open_key": key,
             "channel": channel,
             "user_id": user_id,
             "state": "open",
@@ -59,22 +67,16 @@ class ConversationRepository:
         }
         # The started event is born with the conversation (see storage/outbox.py).
         insert = with_outbox(insert, [conversation_started(insert)])
-        for _ in range(3):
-            try:
-                doc: Conversation | None = self._collection.find_one_and_update(
-                    query,
-                    {"$setOnInsert": insert},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            except DuplicateKeyError:
-                continue
-            if doc is not None:
-                return doc
-        found: Conversation | None = self._collection.find_one(query)
-        if found is None:
-            raise Conflict("could not resolve the open conversation")
-        return found
+        try:
+            self._collection.insert_one(insert)
+        except DuplicateKeyError:
+            winner: Conversation | None = self._collection.find_one(
+                {"_id": conversation_id, "tenant_id": tenant_id}
+            )
+            if winner is None:
+                raise Conflict("could not resolve the open conversation") from None
+            return winner
+        return insert
 
     def get(self, tenant_id: str, conversation_id: str) -> Conversation:
         doc: Conversation | None = self._collection.find_one(
@@ -100,4 +102,23 @@ class ConversationRepository:
         self._collection.update_one(
             {"_id": conversation_id, "tenant_id": tenant_id},
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
+        )
+
+    def remember_turn(
+        self, tenant_id: str, conversation_id: str, entries: list[dict[str, Any]], window: int
+    ) -> None:
+        """Keep the last ``window`` messages on the conversation, so the engine's history is
+        one ``_id`` read. Turns of a conversation are generated one after another (see
+        tasks/generate.py), so this read-then-write does not race itself. (FerretDB v1 ignores
+        ``$push`` with ``$slice``, hence the explicit trim.)"""
+        doc = self._collection.find_one(
+            {"_id": conversation_id, "tenant_id": tenant_id}, {"recent": 1}
+        )
+        if doc is None:
+            return
+        known = {entry["_id"] for entry in doc.get("recent", [])}
+        recent = [*doc.get("recent", []), *(e for e in entries if e["_id"] not in known)]
+        self._collection.update_one(
+            {"_id": conversation_id, "tenant_id": tenant_id},
+            {"$set": {"recent": recent[-window:]}},
         )

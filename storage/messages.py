@@ -227,22 +227,6 @@ class MessageRepository:
             {"$set": {"next_attempt_at": at, "updated_at": utcnow()}},
         )
 
-    def earlier_unfinished(
-        self, tenant_id: str, conversation_id: str, message_id: str, statuses: Sequence[Status]
-    ) -> str | None:
-        """The id of an earlier inbound message of the conversation still in ``statuses``."""
-        found: Message | None = self._collection.find_one(
-            {
-                "tenant_id": tenant_id,
-                "conversation_id": conversation_id,
-                "_id": {"$lt": message_id},
-                "direction": "inbound",
-                "status": {"$in": [s.value for s in statuses]},
-            },
-            {"_id": 1},
-        )
-        return None if found is None else str(found["_id"])
-
     def record_part_sent(
         self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
     ) -> None:
@@ -270,7 +254,7 @@ class MessageRepository:
                     {"next_attempt_at": {"$lt": now}},
                 ],
             },
-            {"_id": 1, "tenant_id": 1, "status": 1, "updated_at": 1},
+            {"_id": 1, "tenant_id": 1, "conversation_id": 1, "status": 1, "updated_at": 1},
         ).limit(limit)
         return list(cursor)
 

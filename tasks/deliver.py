@@ -23,6 +23,7 @@ from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.failures import dead_letter, retry_or_dead_letter, wait
+from tasks.ordering import earlier_unfinished
 from tasks.policy import PACES, delivery_policy, infrastructure_retry
 from tasks.runtime import WorkerClients, clients
 
@@ -94,9 +95,7 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     message = c.messages.find(tenant_id, message_id)
     if message is None or message["status"] != Status.GENERATED:
         return message_id
-    earlier = c.messages.earlier_unfinished(
-        tenant_id, message["conversation_id"], message_id, NOT_YET_DELIVERED
-    )
+    earlier = earlier_unfinished(c, message, "deliver", NOT_YET_DELIVERED)
     if earlier is not None:
         wait(self, f"{message_id} waits for {earlier}")
     rid = reply_id(message_id)
@@ -124,4 +123,5 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     reply = c.messages.get(tenant_id, rid)
     c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
     c.messages.advance(tenant_id, message_id, Status.DELIVERED)
+    c.order.passed(tenant_id, message["conversation_id"], message_id, "deliver")
     return message_id

@@ -79,6 +79,8 @@ def dead_letter(
             {"failure": {"stage": stage, "reason": classification, "error": detail}},
             events=[message_failed(message, stage, classification, detail, now)],
         )
+        # A parked turn no longer holds back the turns after it.
+        c.order.passed(message["tenant_id"], message["conversation_id"], message["_id"])
     log.warning(
         "dead-lettered %s at %s (%s after %d attempts): %s",
         message["_id"],
@@ -135,7 +137,10 @@ def schedule_retry(
     raise task.retry(exc=error, countdown=delay, max_retries=NO_CELERY_LIMIT)
 
 
-def wait(task: Task, reason: str, countdown: float = WAIT_COUNTDOWN) -> NoReturn:  # type: ignore[type-arg]
-    """Look again shortly; waiting is not failing, so no attempt is counted."""
+def wait(task: Task, reason: str, countdown: float | None = None) -> NoReturn:  # type: ignore[type-arg]
+    """Look again shortly (sooner at first, then less often); waiting is not failing, so no
+    attempt is counted."""
+    if countdown is None:
+        countdown = min(WAIT_COUNTDOWN * 2 ** min(task.request.retries, 3), 4.0)
     log.debug("waiting %.1fs: %s", countdown, reason)
     raise task.retry(countdown=countdown, max_retries=NO_CELERY_LIMIT)

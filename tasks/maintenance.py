@@ -29,11 +29,18 @@ def reconcile(limit: int = 500) -> int:
     c = clients()
     now = utcnow()
     cutoff = now - timedelta(seconds=c.settings.reconcile_after_seconds)
-    redriven = 0
-    for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit):
-        if c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"]):
-            redrive(STAGE_FOR[Status(message["status"])], message["tenant_id"], message["_id"])
-            redriven += 1
+    claimed = [
+        message
+        for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit)
+        if c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"])
+    ]
+    # Rebuild every claimed turn's place in its conversation's order (lost if Redis lost its
+    # data) before any of them moves, so none overtakes an earlier one.
+    for message in claimed:
+        c.order.open(message["tenant_id"], message["conversation_id"], message["_id"])
+    for message in claimed:
+        redrive(STAGE_FOR[Status(message["status"])], message["tenant_id"], message["_id"])
+    redriven = len(claimed)
     if redriven:
         log.warning("reconciler re-drove %d stuck turn(s)", redriven)
     return redriven

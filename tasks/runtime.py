@@ -31,6 +31,7 @@ from storage.mongo import connect, database
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
 from storage.sessions import SessionStore
+from storage.turn_order import TurnOrder
 
 
 @dataclass
@@ -51,6 +52,7 @@ class WorkerClients:
     relay: OutboxRelay
     leases: Leases
     pacer: Pacer
+    order: TurnOrder
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerClients:
@@ -75,6 +77,7 @@ class WorkerClients:
             relay=OutboxRelay(db, events),
             leases=Leases(redis_client),
             pacer=Pacer(redis_client),
+            order=TurnOrder(redis_client),
         )
 
     def close(self) -> None:

@@ -1,0 +1,191 @@
+"""The faults, one per scenario: each runs in a thread at its moment and always undoes itself.
+
+An injector gets a ``FaultContext`` (the platform's processes, the provider fake, a seeded
+random source, a stop event) and returns once whatever it broke is running again, so the
+drain that follows measures recovery, not the outage. Every step it takes is noted with its
+time since the load started, for the report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from random import Random
+
+import psutil
+
+from core import devstack
+from core.devstack import paths
+from tests.faults.platform import ALL_QUEUES, CHAIN_QUEUES, FaultPlatform
+from tests.faults.witnesses import RecordingMessenger
+
+
+@dataclass
+class FaultContext:
+    platform: FaultPlatform
+    provider: RecordingMessenger
+    rng: Random
+    stop: threading.Event
+    load_started: float
+    load_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"t={time.monotonic() - self.load_started:6.1f}s {text}")
+
+    def sleep_until(self, fraction: float) -> bool:
+        """Wait until ``fraction`` of the planned load time has passed; False if told to stop."""
+        due = self.load_started + fraction * self.load_seconds
+        return not self.stop.wait(max(0.0, due - time.monotonic()))
+
+
+Injector = Callable[[FaultContext], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    inject: Injector | None
+    at: float = 0.3  # when the fault starts, as a fraction of the planned load time
+    dead_letter_reasons: frozenset[str] = frozenset()  # the reasons this fault explains
+    crash: bool = False  # a process dies mid-task: a rare duplicate send is expected
+    services: tuple[str, ...] = ()  # devstack services the fault stops (must be ours to stop)
+
+
+def kill_worker_children(ctx: FaultContext, per_queue: int = 2) -> None:
+    """``kill -9`` pool children of every worker at random moments during the load."""
+    moments = sorted(
+        (ctx.rng.uniform(0.1, 0.9), queue) for queue in ALL_QUEUES for _ in range(per_queue)
+    )
+    for fraction, queue in moments:
+        if not ctx.sleep_until(fraction):
+            return
+        children = ctx.platform.pool_children(f"worker-{queue}")
+        if not children:
+            ctx.note(f"worker-{queue}: no pool child to kill (thread pool)")
+            continue
+        victim = ctx.rng.choice(children)
+        try:
+            victim.send_signal(signal.SIGKILL)
+            ctx.note(f"worker-{queue}: killed child {victim.pid}")
+        except psutil.NoSuchProcess:
+            ctx.note(f"worker-{queue}: child {victim.pid} already gone")
+
+
+def kill_worker_main(ctx: FaultContext, down_seconds: float = 2.0) -> None:
+    """``kill -9`` each chain worker's main process and its children once, then restart it."""
+    queues = list(CHAIN_QUEUES)
+    ctx.rng.shuffle(queues)
+    moments = sorted(ctx.rng.uniform(0.1, 0.8) for _ in queues)
+    for fraction, queue in zip(moments, queues, strict=True):
+        if not ctx.sleep_until(fraction):
+            return
+        name = f"worker-{queue}"
+        pid = ctx.platform.kill_tree(name)
+        ctx.note(f"{name}: killed main {pid} and its children")
+        try:
+            ctx.stop.wait(down_seconds)
+        finally:
+            ctx.platform.restart(name)
+            ctx.note(f"{name}: restarted as {ctx.platform.children[name].pid}")
+
+
+def restart_redis(ctx: FaultContext) -> None:
+    """Stop and start the broker's Redis; its append-only file keeps the queues."""
+    _restart_service(ctx, "redis", wipe=False, down_seconds=0.0)
+
+
+def restart_redis_wiped(ctx: FaultContext) -> None:
+    """Stop Redis, delete its data (queues, unacked tasks, sessions), start it empty."""
+    _restart_service(ctx, "redis", wipe=True, down_seconds=0.0)
+
+
+def kafka_outage(ctx: FaultContext) -> None:
+    """Kafka stopped for 30 s, then started again."""
+    _restart_service(ctx, "kafka", wipe=False, down_seconds=30.0)
+
+
+def restart_mongo(ctx: FaultContext) -> None:
+    """The MongoDB-wire server (FerretDB) stopped and started again."""
+    _restart_service(ctx, "mongo", wipe=False, down_seconds=0.0)
+
+
+def _restart_service(ctx: FaultContext, name: str, *, wipe: bool, down_seconds: float) -> None:
+    try:
+        devstack.down([name])
+        ctx.note(f"{name}: stopped")
+        if wipe:
+            data = paths.data_dir(name)
+            for entry in data.iterdir():
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            ctx.note(f"{name}: data wiped")
+        time.sleep(down_seconds)  # not cut short: the outage is the scenario
+    finally:
+        devstack.up([name])
+        ctx.note(f"{name}: answering again")
+
+
+def provider_faults(ctx: FaultContext, every: int = 10) -> None:
+    """Until the load ends: after every ``every`` Send API requests, a burst of one kind of
+    failure, in turn 3 x 429 (Retry-After 2 s), 3 x 500 (Graph code 2), 2 x hang."""
+    bursts: list[tuple[str, Callable[[], None]]] = [
+        ("3 x 429 Retry-After 2", lambda: _rate_limited(ctx.provider, 3)),
+        ("3 x 500", lambda: _server_errors(ctx.provider, 3)),
+        ("2 x hang", lambda: ctx.provider.hang_next(times=2)),
+    ]
+    counts: dict[str, int] = {kind: 0 for kind, _ in bursts}
+    last = len(ctx.provider.requests_to("/me/messages"))
+    turn = 0
+    end = ctx.load_started + ctx.load_seconds
+    while time.monotonic() < end and not ctx.stop.wait(0.1):
+        seen = len(ctx.provider.requests_to("/me/messages"))
+        if seen - last >= every:
+            kind, queue_burst = bursts[turn % len(bursts)]
+            queue_burst()
+            counts[kind] += 1
+            last, turn = seen, turn + 1
+    ctx.note(f"provider: bursts queued {counts}")
+
+
+def _rate_limited(provider: RecordingMessenger, times: int) -> None:
+    for _ in range(times):
+        provider.fail_with_rate_limit(retry_after=2, status=429)
+
+
+def _server_errors(provider: RecordingMessenger, times: int) -> None:
+    for _ in range(times):
+        provider.fail_with_server_error()
+
+
+def engine_outage(ctx: FaultContext, seconds: float = 20.0) -> None:
+    """The engine process stopped for 20 s, then started again."""
+    try:
+        ctx.platform.stop_one("engine")
+        ctx.note("engine: stopped")
+        time.sleep(seconds)
+    finally:
+        ctx.platform.restart("engine")
+        ctx.note("engine: started again")
+
+
+SCENARIOS = (
+    Scenario("baseline", None),
+    # These two pick their own random moments over the whole load.
+    Scenario("kill-worker-child", kill_worker_children, at=0.0, crash=True),
+    Scenario("kill-worker-main", kill_worker_main, at=0.0, crash=True),
+    Scenario("redis-restart", restart_redis, services=("redis",)),
+    Scenario("redis-restart-wiped", restart_redis_wiped, services=("redis",)),
+    Scenario("kafka-outage-30s", kafka_outage, services=("kafka",)),
+    Scenario("mongo-restart", restart_mongo, services=("mongo",)),
+    Scenario("provider-429-5xx-hang", provider_faults, at=0.1),
+    Scenario(
+        "engine-outage-20s", engine_outage, dead_letter_reasons=frozenset({"engine_unavailable"})
+    ),
+)

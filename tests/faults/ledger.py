@@ -1,0 +1,228 @@
+"""The ledger of one scenario: what was accepted, sent, dead-lettered and published, counted.
+
+Pure counting over what three witnesses saw (see ``witnesses``): the provider fake's accepted
+sends, MongoDB's inbound statuses and dead letters, and the event ids read back from Kafka.
+None of them is the platform's own word for what it did.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+TERMINAL = frozenset({"completed", "failed", "dead_lettered"})
+
+
+@dataclass(frozen=True)
+class ProviderSend:
+    """One send the provider accepted (answered 200 with a message id)."""
+
+    seq: int  # the order the provider accepted it in
+    reply_id: str  # the Send API ``metadata``
+    body: str  # the ``message`` object without metadata, as canonical JSON
+
+
+@dataclass(frozen=True)
+class Inbound:
+    message_id: str
+    label: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Store:
+    """What MongoDB says about the scenario's tenant."""
+
+    inbound: list[Inbound]
+    dead_letters: list[DeadLetter]
+
+
+@dataclass
+class Ledger:
+    accepted: int
+    refused: int
+    delivered: int
+    duplicates: int
+    lost: int
+    out_of_order: int
+    dead_lettered: int
+    reasons: dict[str, int]
+    missing_events: int
+    duplicated_events: int
+    drain_seconds: float
+    drain: str  # "drained", "stalled" (no progress for a while) or "cap" (still moving)
+    not_terminal: int
+    failed: int
+    statuses: dict[str, int] = field(default_factory=dict)  # of turns not delivered
+    samples: dict[str, list[str]] = field(default_factory=dict)  # a few ids behind each count
+    crashed: dict[str, int] = field(default_factory=dict)  # processes that exited on their own
+
+    def line(self, name: str) -> str:
+        reasons = json.dumps(dict(sorted(self.reasons.items())), separators=(",", ":"))
+        drain = f"{self.drain_seconds:.1f}s"
+        if self.drain != "drained":
+            drain = f">{self.drain_seconds:.0f}s({self.drain})"
+        undelivered = json.dumps(dict(sorted(self.statuses.items())), separators=(",", ":"))
+        crashed = json.dumps(dict(sorted(self.crashed.items())), separators=(",", ":"))
+        return (
+            f"ledger {name}: accepted={self.accepted} delivered={self.delivered} "
+            f"duplicates={self.duplicates} lost={self.lost} out_of_order={self.out_of_order} "
+            f"dead_lettered={self.dead_lettered} {reasons} "
+            f"missing_events={self.missing_events} duplicated_events={self.duplicated_events} "
+            f"drain={drain} refused={self.refused} not_terminal={self.not_terminal} "
+            f"failed={self.failed} undelivered_by_status={undelivered} crashed={crashed}"
+        )
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """Per accepted turn: its inbound message(s), the sends the provider accepted, its fate."""
+
+    inbound: dict[str, list[Inbound]]  # label -> inbound messages (more than one: a dedupe miss)
+    sends: dict[str, list[ProviderSend]]  # label -> accepted sends of its reply (or replies)
+
+
+def view_turns(store: Store, sends: Iterable[ProviderSend]) -> TurnView:
+    inbound: dict[str, list[Inbound]] = defaultdict(list)
+    label_of: dict[str, str] = {}
+    for message in store.inbound:
+        inbound[message.label].append(message)
+        label_of[message.message_id] = message.label
+    by_label: dict[str, list[ProviderSend]] = defaultdict(list)
+    for send in sends:
+        label = label_of.get(send.reply_id.removesuffix(".r"))
+        if label is not None:
+            by_label[label].append(send)
+    return TurnView(dict(inbound), dict(by_label))
+
+
+def expected_events(view: TurnView, accepted: Iterable[str]) -> set[str]:
+    """``<inbound>:received`` and ``<reply>:sent`` for every accepted turn that completed or
+    whose reply reached the provider: both facts happened, so both must be on Kafka."""
+    ids: set[str] = set()
+    for label in accepted:
+        delivered = bool(view.sends.get(label))
+        for message in view.inbound.get(label, []):
+            if message.status == "completed" or delivered:
+                ids.add(f"{message.message_id}:received")
+                ids.add(f"{message.message_id}.r:sent")
+    return ids
+
+
+def count_inversions(first_sends: list[int]) -> int:
+    """Pairs (i < j) whose first sends came in the opposite order to the user's messages."""
+    return sum(
+        1
+        for i, j in itertools.combinations(range(len(first_sends)), 2)
+        if first_sends[i] > first_sends[j]
+    )
+
+
+def _second(pair: tuple[int, int]) -> int:
+    return pair[1]
+
+
+def seq_of(label: str) -> tuple[int, int]:
+    conversation, seq = label.removeprefix("c").split("-m")
+    return int(conversation), int(seq)
+
+
+def tally(
+    accepted: Iterable[str],
+    refused: int,
+    store: Store,
+    sends: Iterable[ProviderSend],
+    events: Counter[str],
+    drain: str,
+    drain_seconds: float,
+) -> Ledger:
+    accepted = set(accepted)
+    view = view_turns(store, sends)
+    delivered = {label for label in accepted if view.sends.get(label)}
+    resent = sorted(
+        label
+        for label in accepted
+        if any(n > 1 for n in Counter(send.body for send in view.sends.get(label, [])).values())
+    )
+    ids_of = {m.message_id: label for label, ms in view.inbound.items() for m in ms}
+    dead_turns = {
+        label
+        for label in accepted
+        for m in view.inbound.get(label, [])
+        if m.status == "dead_lettered"
+    }
+    reasons: Counter[str] = Counter()
+    for letter in store.dead_letters:
+        label = ids_of.get(letter.message_id.removesuffix(".r"))
+        if label in accepted:
+            dead_turns.add(label)
+            reasons[letter.reason] += 1
+    for label in dead_turns:
+        if not any(
+            ids_of.get(d.message_id.removesuffix(".r")) == label for d in store.dead_letters
+        ):
+            reasons["no dead_letters record"] += 1
+    lost = accepted - delivered - dead_turns
+    statuses = [m.status for label in accepted for m in view.inbound.get(label, [])]
+    not_terminal = sum(
+        1
+        for label in accepted
+        if not view.inbound.get(label) or any(m.status not in TERMINAL for m in view.inbound[label])
+    )
+    conversations: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for label in delivered:
+        conversation, seq = seq_of(label)
+        conversations[conversation].append((seq, min(s.seq for s in view.sends[label])))
+    inversions = {
+        conversation: count_inversions([first for _, first in sorted(turns)])
+        for conversation, turns in conversations.items()
+    }
+    expected = expected_events(view, accepted)
+    samples = {
+        "lost": sorted(lost),
+        "resent": resent,
+        "dead_lettered": sorted(dead_turns),
+        "out_of_order": [
+            f"c{c} replies went out for "
+            + " ".join(
+                f"m{seq}={view.inbound[f'c{c}-m{seq}'][0].message_id}"
+                for seq, _ in sorted(turns, key=_second)
+            )
+            for c, turns in sorted(conversations.items())
+            if inversions[c]
+        ],
+        "missing_events": sorted(expected - set(events)),
+        "duplicated_events": sorted(i for i, n in events.items() if n > 1),
+    }
+    undelivered: Counter[str] = Counter(
+        (view.inbound[label][0].status if view.inbound.get(label) else "missing")
+        for label in accepted - delivered
+    )
+    return Ledger(
+        accepted=len(accepted),
+        refused=refused,
+        delivered=len(delivered),
+        duplicates=len(resent),
+        lost=len(lost),
+        out_of_order=sum(inversions.values()),
+        dead_lettered=len(dead_turns),
+        reasons=dict(reasons),
+        missing_events=len(expected - set(events)),
+        duplicated_events=sum(1 for n in events.values() if n > 1),
+        drain_seconds=drain_seconds,
+        drain=drain,
+        not_terminal=not_terminal,
+        failed=statuses.count("failed"),
+        statuses=dict(undelivered),
+        samples={name: ids[:5] for name, ids in samples.items() if ids},
+    )
