@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     engine_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     engine_retry_max: int = Field(default=5, ge=0, le=20)
 
-    kafka_publish_timeout_seconds: float = Field(default=2.0, gt=0, le=120)
+    # Long enough for a fresh idempotent producer to get its id; an outage costs this per turn.
+    kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Sent to the user when the engine stays unavailable through every retry.
     engine_fallback_text: str = Field(
         default="Sorry, I can't answer right now. Please try again in a moment.", min_length=1
