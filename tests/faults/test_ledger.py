@@ -73,7 +73,10 @@ def test_every_accepted_turn_is_delivered_once_in_order_despite_the_fault(
     for name in scenario.services:
         (status,) = devstack.status([name])
         if status.state != "up":
-            pytest.skip(f"{name} is {status.state}: only a service we started can be stopped")
+            # A scenario that cannot inject its fault proves nothing: say so as a failure.
+            pytest.fail(
+                f"{name} is {status.state}: the fault needs a service `parley services up` started"
+            )
     notes: list[str] = []
     try:
         ledger = run_scenario(scenario, faults_config, faults_settings, scenario_db, notes)
