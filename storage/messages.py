@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,9 @@ from core.timeutil import utcnow
 from storage.outbox import push as outbox_push
 
 Message = dict[str, Any]
+
+LOST_UPDATE_TRIES = 3
+LOST_UPDATE_PAUSE = 0.05
 
 
 def reply_id(inbound_id: str) -> str:
@@ -197,11 +201,16 @@ class MessageRepository:
         now = utcnow()
         update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
         update.update(fields or {})
-        result = self._collection.update_many(
-            {**query, "direction": "outbound", "status": {"$in": predecessors(status)}},
-            {"$set": update},
-        )
-        return result.modified_count
+        behind = {**query, "direction": "outbound", "status": {"$in": predecessors(status)}}
+        moved = 0
+        # FerretDB v1 rewrites whole documents without locking, so a concurrent update of the
+        # same message (e.g. the outbox acknowledgement) can undo this one: look, and redo.
+        for _ in range(LOST_UPDATE_TRIES):
+            moved += self._collection.update_many(behind, {"$set": update}).modified_count
+            time.sleep(LOST_UPDATE_PAUSE)
+            if self._collection.find_one(behind, {"_id": 1}) is None:
+                break
+        return moved
 
     def rewind(self, tenant_id: str, message_id: str, status: Status) -> bool:
         """The one backwards move: a failed or dead-lettered message set back to ``status`` so a
