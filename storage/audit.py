@@ -8,6 +8,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from core.timeutil import utcnow
+from storage.by_id import find_by_id
 
 
 class AuditRepository:
@@ -17,14 +18,13 @@ class AuditRepository:
         self._collection: Collection[Any] = db["audit"]
 
     def record_turn(self, tenant_id: str, turn_id: str, record: dict[str, Any]) -> None:
+        # Keyed by ``_id`` alone: turn ids are unique across tenants, and FerretDB v1 scans
+        # the collection for an upsert whose filter has more than ``_id`` (see storage/by_id.py).
         self._collection.update_one(
-            {"_id": f"turn:{turn_id}", "tenant_id": tenant_id},
+            {"_id": f"turn:{turn_id}"},
             {"$setOnInsert": {**record, "tenant_id": tenant_id, "created_at": utcnow()}},
             upsert=True,
         )
 
     def get_turn(self, tenant_id: str, turn_id: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self._collection.find_one(
-            {"_id": f"turn:{turn_id}", "tenant_id": tenant_id}
-        )
-        return found
+        return find_by_id(self._collection, f"turn:{turn_id}", {"tenant_id": tenant_id})

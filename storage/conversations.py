@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from core.errors import Conflict, NotFound
 from core.events import conversation_started
 from core.timeutil import utcnow
+from storage.by_id import find_by_id, update_by_id
 from storage.outbox import with_outbox
 
 Conversation = dict[str, Any]
@@ -46,9 +47,7 @@ class ConversationRepository:
         key = _open_key(channel, user_id, scope)
         digest = hashlib.blake2b(f"{tenant_id}\x1f{key}".encode(), digest_size=12).hexdigest()
         conversation_id = f"conv_{digest}"
-        found: Conversation | None = self._collection.find_one(
-            {"_id": conversation_id, "tenant_id": tenant_id}
-        )
+        found = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
         if found is not None:
             return found
         now = utcnow()
@@ -70,18 +69,14 @@ class ConversationRepository:
         try:
             self._collection.insert_one(insert)
         except DuplicateKeyError:
-            winner: Conversation | None = self._collection.find_one(
-                {"_id": conversation_id, "tenant_id": tenant_id}
-            )
+            winner = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
             if winner is None:
                 raise Conflict("could not resolve the open conversation") from None
             return winner
         return insert
 
     def get(self, tenant_id: str, conversation_id: str) -> Conversation:
-        doc: Conversation | None = self._collection.find_one(
-            {"_id": conversation_id, "tenant_id": tenant_id}
-        )
+        doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"conversation {conversation_id} not found")
         return doc
@@ -99,8 +94,10 @@ class ConversationRepository:
 
     def touch(self, tenant_id: str, conversation_id: str, message_id: str, at: datetime) -> None:
         """Record activity; ``$max`` keeps it correct when stages re-run or finish out of order."""
-        self._collection.update_one(
-            {"_id": conversation_id, "tenant_id": tenant_id},
+        update_by_id(
+            self._collection,
+            conversation_id,
+            {"tenant_id": tenant_id},
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
         )
 
@@ -111,9 +108,7 @@ class ConversationRepository:
         one ``_id`` read. Turns of a conversation are generated one after another (see
         tasks/generate.py), so this read-then-write does not race itself. (FerretDB v1 ignores
         ``$push`` with ``$slice``, hence the explicit trim.)"""
-        doc = self._collection.find_one(
-            {"_id": conversation_id, "tenant_id": tenant_id}, {"recent": 1}
-        )
+        doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}, {"recent": 1})
         if doc is None:
             return
         known = {entry["_id"] for entry in doc.get("recent", [])}

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
 from core.timeutil import utcnow
+from storage.by_id import find_by_id
 
 DeadLetter = dict[str, Any]
 
@@ -128,9 +129,7 @@ class DeadLetterRepository:
         return list(self._collection.find(query).sort("_id", ASCENDING).limit(limit))
 
     def get(self, tenant_id: str, dead_letter_id: str) -> DeadLetter:
-        doc: DeadLetter | None = self._collection.find_one(
-            {"_id": dead_letter_id, "tenant_id": tenant_id}
-        )
+        doc = find_by_id(self._collection, dead_letter_id, {"tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"dead letter {dead_letter_id} not found")
         return doc
@@ -140,7 +139,10 @@ class DeadLetterRepository:
         not the tenant's) or another replay holds the claim, so of two concurrent replays only
         one goes ahead."""
         query = {"_id": dead_letter_id, "tenant_id": tenant_id, "state": OPEN}
-        if self._collection.find_one(query, {"_id": 1}) is None:
+        if (
+            find_by_id(self._collection, dead_letter_id, {"tenant_id": tenant_id, "state": OPEN})
+            is None
+        ):
             return None
         now = utcnow()
         try:

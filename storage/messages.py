@@ -16,6 +16,7 @@ from core.cloudevents import CloudEvent
 from core.errors import NotFound
 from core.states import Status, predecessors
 from core.timeutil import utcnow
+from storage.by_id import delete_by_id, find_by_id, update_by_id
 from storage.outbox import push as outbox_push
 
 Message = dict[str, Any]
@@ -53,21 +54,18 @@ class MessageRepository:
         return doc, True
 
     def get(self, tenant_id: str, message_id: str) -> Message:
-        doc: Message | None = self._collection.find_one({"_id": message_id, "tenant_id": tenant_id})
+        doc = self.find(tenant_id, message_id)
         if doc is None:
             raise NotFound(f"message {message_id} not found")
         return doc
 
     def find(self, tenant_id: str, message_id: str) -> Message | None:
-        found: Message | None = self._collection.find_one(
-            {"_id": message_id, "tenant_id": tenant_id}
-        )
-        return found
+        return find_by_id(self._collection, message_id, {"tenant_id": tenant_id})
 
     def delete_unqueued(self, tenant_id: str, message_id: str) -> None:
         """Remove a message whose enqueue failed, so a provider retry can claim it again."""
-        self._collection.delete_one(
-            {"_id": message_id, "tenant_id": tenant_id, "status": Status.ACCEPTED.value}
+        delete_by_id(
+            self._collection, message_id, {"tenant_id": tenant_id, "status": Status.ACCEPTED.value}
         )
 
     def advance(
@@ -91,20 +89,22 @@ class MessageRepository:
         }
         if events:
             update.update(outbox_push(events))
-        result = self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, "status": {"$in": predecessors(status)}},
+        return update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "status": {"$in": predecessors(status)}},
             update,
         )
-        return result.modified_count == 1
 
     def mark_stage(self, tenant_id: str, message_id: str, stage: str) -> bool:
         """Stamp a journey stage that is not a status (e.g. ``audited``) once."""
         now = utcnow()
-        result = self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, f"journey.{stage}": {"$exists": False}},
+        return update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, f"journey.{stage}": {"$exists": False}},
             {"$set": {f"journey.{stage}": now, "updated_at": now}},
         )
-        return result.modified_count == 1
 
     def history(
         self, tenant_id: str, conversation_id: str, before_id: str, limit: int
@@ -143,8 +143,10 @@ class MessageRepository:
 
     def release_dedupe_key(self, tenant_id: str, message_id: str, key: str) -> None:
         """Give up a message's idempotency claim (its window is over); the message stays."""
-        self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, "idempotency_key": key},
+        update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "idempotency_key": key},
             {
                 "$set": {"dedupe_key": f"released:{message_id}", "released_idempotency_key": key},
                 "$unset": {"idempotency_key": ""},
@@ -216,9 +218,10 @@ class MessageRepository:
         """The one backwards move: a failed or dead-lettered message set back to ``status`` so a
         replay can run it again. Attempt counters start afresh."""
         now = utcnow()
-        result = self._collection.update_one(
+        return update_by_id(
+            self._collection,
+            message_id,
             {
-                "_id": message_id,
                 "tenant_id": tenant_id,
                 "status": {"$in": [Status.FAILED.value, Status.DEAD_LETTERED.value]},
             },
@@ -227,12 +230,13 @@ class MessageRepository:
                 "$unset": {"attempts": "", "failure": ""},
             },
         )
-        return result.modified_count == 1
 
     def set_next_attempt(self, tenant_id: str, message_id: str, at: datetime) -> None:
         """When a retry is due; the reconciler leaves the turn alone until then."""
-        self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id},
+        update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id},
             {"$set": {"next_attempt_at": at, "updated_at": utcnow()}},
         )
 
@@ -240,8 +244,10 @@ class MessageRepository:
         self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
     ) -> None:
         """Part ``index`` went out: a retry starts after it."""
-        self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
+        update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
             {
                 "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
                 "$push": {"provider_message_ids": {"$each": provider_message_ids}},
@@ -269,8 +275,9 @@ class MessageRepository:
 
     def claim_redrive(self, tenant_id: str, message_id: str, seen_updated_at: datetime) -> bool:
         """Only one reconciler run re-drives a turn: the one whose view is still current."""
-        result = self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, "updated_at": seen_updated_at},
+        return update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "updated_at": seen_updated_at},
             {"$set": {"updated_at": utcnow()}, "$inc": {"redriven": 1}},
         )
-        return result.modified_count == 1

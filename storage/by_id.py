@@ -1,0 +1,119 @@
+"""Reads and conditional writes addressed by ``_id``, with every other condition checked here.
+
+FerretDB v1 answers a filter of ``_id`` alone from its primary key. A filter of ``_id`` plus
+other fields is as fast while the document matches, but when it does not (the other tenant's
+id, a status already moved on, a reply not written yet) FerretDB falls back to scanning the
+whole collection: about a second per query at a few thousand documents, under load. Those
+non-matching lookups are the common case for idempotent stages re-checking their work, so the
+repositories read by ``_id`` alone and test the rest of the filter in Python; a write is sent
+only when the document matched, with the full filter so it stays conditional on the server.
+
+``matches`` understands the operators Parley's repositories use in these filters: equality,
+``$in``, ``$exists``, ``$lt``, ``$lte``, ``$gt`` and ``$gte``, on dotted paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.collection import Collection
+
+Document = dict[str, Any]
+
+_MISSING = object()
+
+
+def _value(doc: Mapping[str, Any], path: str) -> Any:
+    current: Any = doc
+    for part in path.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return _MISSING
+        current = current[part]
+    return current
+
+
+def _equal(value: Any, expected: Any) -> bool:
+    if value is _MISSING:
+        return expected is None  # MongoDB: {field: null} matches a missing field
+    if isinstance(value, list) and not isinstance(expected, list):
+        return expected in value  # MongoDB: equality with an array matches any element
+    return bool(value == expected)
+
+
+def _compare(value: Any, op: str, operand: Any) -> bool:
+    if value is _MISSING or value is None:
+        return False
+    try:
+        if op == "$lt":
+            return bool(value < operand)
+        if op == "$lte":
+            return bool(value <= operand)
+        if op == "$gt":
+            return bool(value > operand)
+        return bool(value >= operand)
+    except TypeError:  # MongoDB compares only within a type bracket
+        return False
+
+
+def _holds(value: Any, condition: Any) -> bool:
+    if not (isinstance(condition, Mapping) and condition and next(iter(condition)).startswith("$")):
+        return _equal(value, condition)
+    for op, operand in condition.items():
+        if op == "$in":
+            if not any(_equal(value, option) for option in operand):
+                return False
+        elif op == "$exists":
+            if (value is not _MISSING) != bool(operand):
+                return False
+        elif op in ("$lt", "$lte", "$gt", "$gte"):
+            if not _compare(value, op, operand):
+                return False
+        else:
+            raise ValueError(f"by_id does not evaluate {op}")
+    return True
+
+
+def matches(doc: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` satisfies ``conditions`` (a filter without ``_id``) as MongoDB would."""
+    return all(_holds(_value(doc, path), condition) for path, condition in conditions.items())
+
+
+def find_by_id(
+    collection: Collection[Any],
+    doc_id: Any,
+    conditions: Mapping[str, Any],
+    projection: Mapping[str, Any] | None = None,
+) -> Document | None:
+    """The document ``doc_id`` if it satisfies ``conditions``, else None; one ``_id`` read."""
+    if projection is not None:
+        # The conditions are checked on the returned document, so they must be in it.
+        projection = {**projection, **{path.split(".")[0]: 1 for path in conditions}}
+    doc: Document | None = collection.find_one({"_id": doc_id}, projection)
+    if doc is None or not matches(doc, conditions):
+        return None
+    return doc
+
+
+def update_by_id(
+    collection: Collection[Any],
+    doc_id: Any,
+    conditions: Mapping[str, Any],
+    update: Mapping[str, Any],
+) -> bool:
+    """Apply ``update`` to ``doc_id`` if it satisfies ``conditions``; True if it changed.
+
+    The read decides cheaply whether to write; the write carries the full filter, so a change
+    made between the two (another worker moving the same document) still makes it a no-op.
+    """
+    if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
+        return False
+    result = collection.update_one({"_id": doc_id, **conditions}, update)
+    return result.modified_count == 1
+
+
+def delete_by_id(collection: Collection[Any], doc_id: Any, conditions: Mapping[str, Any]) -> bool:
+    """Delete ``doc_id`` if it satisfies ``conditions``; True if it was deleted."""
+    if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
+        return False
+    return collection.delete_one({"_id": doc_id, **conditions}).deleted_count == 1
