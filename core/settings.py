@@ -27,6 +27,27 @@ class Settings(BaseSettings):
     # No default: the ingress refuses to start without it (see ``require_jwt_secret``).
     jwt_secret: SecretStr | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Optional: when set, every JWT must carry this ``iss`` / ``aud``.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Optional: RS256/ES256 tokens are verified with the keys this JWKS URL serves.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # How long the ingress trusts the Security Hub's answer about one token.
+    security_hub_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    security_hub_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    # How long the ingress trusts its copy of a tenant's record (state, limits): disabling a
+    # tenant takes effect within this many seconds, without restarts.
+    tenant_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+
+    # Rate limits (token buckets): defaults for tenants whose record sets none.
+    rate_limit_tenant_per_second: float = Field(default=100.0, gt=0)
+    rate_limit_tenant_burst: int = Field(default=200, ge=1)
+    rate_limit_credential_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_credential_burst: int = Field(default=100, ge=1)
+    # Failed authentications per source address before it gets 429s instead of 401s.
+    auth_failure_per_second: float = Field(default=1.0, gt=0)
+    auth_failure_burst: int = Field(default=30, ge=1)
 
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = None
@@ -48,6 +69,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    max_json_depth: int = Field(default=32, ge=2, le=512)
 
     history_window: int = Field(default=20, ge=1, le=200)
     session_ttl_seconds: int = Field(default=30 * 60, ge=60)

@@ -191,3 +191,62 @@ class Live(_Body):
 class Ready(_Body):
     status: Literal["ready"]
     checks: dict[str, Literal["up"]]
+
+
+class RateLimits(_Body):
+    per_second: float | SkipJsonSchema[None] = absent()
+    burst: int | SkipJsonSchema[None] = absent()
+    credential_per_second: float | SkipJsonSchema[None] = absent()
+    credential_burst: int | SkipJsonSchema[None] = absent()
+
+
+class Quotas(_Body):
+    messages_per_day: int | SkipJsonSchema[None] = absent()
+
+
+class EngineSettings(_Body):
+    backend: Literal["rules", "openai"] | SkipJsonSchema[None] = absent()
+    model: str | SkipJsonSchema[None] = absent()
+    temperature: float | SkipJsonSchema[None] = absent()
+    system_prompt: str | SkipJsonSchema[None] = absent()
+
+
+class TenantView(_Body):
+    """A tenant as the admin API shows it; a settings group left out means the defaults."""
+
+    id: str
+    name: str
+    state: Literal["active", "disabled"]
+    rate_limits: RateLimits | SkipJsonSchema[None] = absent()
+    quotas: Quotas | SkipJsonSchema[None] = absent()
+    engine: EngineSettings | SkipJsonSchema[None] = absent()
+    retention_days: int | SkipJsonSchema[None] = absent()
+    created_at: datetime
+    updated_at: datetime | SkipJsonSchema[None] = absent()
+
+
+class TenantPage(_Body):
+    data: list[TenantView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class ApiKeyView(_Body):
+    """An API key as the admin API shows it: never its secret."""
+
+    id: str
+    tenant_id: str
+    name: str
+    scopes: list[str]
+    state: Literal["active", "revoked"]
+    created_at: datetime
+    revoked_at: datetime | SkipJsonSchema[None] = absent()
+    rotated_from: str | SkipJsonSchema[None] = absent("the key this one replaced")
+    replaced_by: str | SkipJsonSchema[None] = absent("the key that replaced this one")
+
+
+class IssuedApiKey(ApiKeyView):
+    key: str = Field(description="`pk_<id>_<secret>`: shown in this answer only, never again")
+
+
+class ApiKeyList(_Body):
+    data: list[ApiKeyView]

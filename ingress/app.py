@@ -17,8 +17,10 @@ from ingress import (
     conversations,
     dead_letters,
     health,
+    keys_admin,
     messages,
     openapi,
+    tenants_admin,
     webhooks,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *messages.routes,
             *conversations.routes,
             *channels_admin.routes,
+            *tenants_admin.routes,
+            *keys_admin.routes,
             *dead_letters.routes,
             *webhooks.routes,
             *health.routes,

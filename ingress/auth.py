@@ -1,53 +1,161 @@
-"""Bearer-JWT authentication: the tenant comes from the verified token, never the body."""
+"""Authentication: one authenticator turns the ``Authorization`` header into a ``Principal``.
+
+The scheme is picked from the credential itself, in this order:
+
+- ``PARLEY_SECURITY_HUB_ADDR`` set: every credential goes to the Security Hub (ValidateToken,
+  cached briefly by the client; CheckPermission for API keys). The hub being down fails closed:
+  503, never a request let through.
+- ``Bearer pk_…``: a tenant API key, checked against its stored hash.
+- any other ``Bearer`` token: a JWT (``core.jwt_verifier``).
+
+The tenant comes from the credential only. Nothing here logs or returns a credential.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jwt
 from starlette.requests import Request
 
+from core import scopes as scope_names
+from core.errors import DependencyError
+from core.jwt_verifier import InvalidToken, JwtVerifier
 from ingress.problems import Problem
+from protos.security_hub_client import SecurityHubClient
+from storage.credentials import KEY_PREFIX, ApiKeyRepository
 
-ALGORITHMS = ["HS256"]
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="parley"'}
+CHALLENGE = 'Bearer realm="parley"'
+KEY_REFUSALS = {
+    "malformed": "the API key is malformed",
+    "unknown_key": "the API key is not valid",
+    "revoked": "the API key was revoked",
+}
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a request speaks for: the tenant, the subject in it, its scopes, and the credential
+    (a key id, or ``jwt:<sub>``) that rate limits count against."""
+
     tenant_id: str
     subject: str
+    scopes: frozenset[str] = frozenset()
+    credential_id: str = ""
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "unauthorized", "Unauthorized", detail, headers=_CHALLENGE)
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": CHALLENGE}
+    )
 
 
-class TokenVerifier:
-    """Verifies HS256 tokens with claims ``tenant``, ``sub`` and ``exp`` (all required)."""
+def hub_unavailable() -> Problem:
+    return Problem(
+        503,
+        "security-hub-unavailable",
+        "Service unavailable",
+        "credentials cannot be checked right now; retry later",
+        headers={"Retry-After": "1"},
+    )
 
-    def __init__(self, secret: bytes, leeway_seconds: int) -> None:
-        self._secret = secret
-        self._leeway = leeway_seconds
 
-    def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("a bearer token is required")
+def principal_of(request: Request) -> Principal:
+    """The principal the route's guard authenticated (see ``ingress.routing``)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("a bearer token is required")
+    return token
+
+
+class Authenticator:
+    """Picks the scheme for a credential and answers who it speaks for (blocking: call it from
+    a thread)."""
+
+    def __init__(
+        self,
+        tokens: JwtVerifier,
+        keys: ApiKeyRepository,
+        hub: SecurityHubClient | None = None,
+        hub_timeout_seconds: float = 1.0,
+    ) -> None:
+        self._tokens = tokens
+        self._keys = keys
+        self._hub = hub
+        self._hub_timeout = hub_timeout_seconds
+
+    def authenticate(self, token: str) -> Principal:
+        if self._hub is not None:
+            return self._from_hub(self._hub, token)
+        if token.startswith(KEY_PREFIX):
+            return self._from_key(token)
+        return self._from_jwt(token)
+
+    def authorize(self, principal: Principal, scope: str, resource: str) -> None:
+        """Refuses (403) a principal whose scopes lack ``scope``; with a hub, an API key's
+        permission is the hub's to grant."""
+        if scope not in principal.scopes:
+            raise insufficient_scope(scope)
+        if self._hub is not None and principal.credential_id.startswith("key_"):
+            try:
+                allowed = self._hub.check_permission(
+                    principal.tenant_id, principal.subject, scope, resource, self._hub_timeout
+                )
+            except DependencyError:
+                raise hub_unavailable() from None
+            if not allowed:
+                raise insufficient_scope(scope)
+
+    def _from_key(self, token: str) -> Principal:
+        check = self._keys.check(token)
+        if check.key is None:
+            raise unauthorized(KEY_REFUSALS.get(check.reason, "the API key is not valid"))
+        tenant, key_id = check.key["tenant_id"], check.key["_id"]
+        return Principal(tenant, key_id, _granted(tenant, set(check.key["scopes"])), key_id)
+
+    def _from_jwt(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(
-                token.strip(),
-                self._secret,
-                algorithms=ALGORITHMS,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "tenant"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise _unauthorized("the token has expired") from None
-        except jwt.PyJWTError:
-            raise _unauthorized("the token is not valid") from None
-        tenant, subject = claims.get("tenant"), claims.get("sub")
-        if not isinstance(tenant, str) or not tenant or not isinstance(subject, str):
-            raise _unauthorized("the token lacks a tenant or subject")
-        return Principal(tenant_id=tenant, subject=subject)
+            claims = self._tokens.verify(token)
+        except InvalidToken as exc:
+            raise unauthorized(exc.reason) from None
+        scopes = scope_names.DEFAULT_TENANT_SCOPES if claims.scopes is None else claims.scopes
+        return Principal(
+            claims.tenant_id,
+            claims.subject,
+            _granted(claims.tenant_id, set(scopes)),
+            f"jwt:{claims.subject}",
+        )
+
+    def _from_hub(self, hub: SecurityHubClient, token: str) -> Principal:
+        try:
+            info = hub.validate_token(token, self._hub_timeout)
+        except DependencyError:
+            raise hub_unavailable() from None
+        if info is None:
+            raise unauthorized("the credential is not valid")
+        is_key = token.startswith(KEY_PREFIX)
+        scopes = set(info.scopes)
+        if not is_key and not scopes:  # the hub reports a JWT's scope claim, absent or empty
+            scopes = set(scope_names.DEFAULT_TENANT_SCOPES)
+        credential = info.subject if is_key else f"jwt:{info.subject}"
+        return Principal(info.tenant_id, info.subject, _granted(info.tenant_id, scopes), credential)
+
+
+def _granted(tenant_id: str, scopes: set[str]) -> frozenset[str]:
+    return scope_names.effective_scopes(tenant_id, frozenset(scopes))
+
+
+def insufficient_scope(scope: str) -> Problem:
+    return Problem(
+        403,
+        "insufficient-scope",
+        "Forbidden",
+        f"this credential lacks the {scope!r} scope",
+        headers={"WWW-Authenticate": f'{CHALLENGE}, error="insufficient_scope", scope="{scope}"'},
+        required_scope=scope,
+    )

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from core.settings import Settings
 from ingress.problems import Problem
 
 Model = TypeVar("Model", bound=BaseModel)
+DEFAULT_MAX_DEPTH = 32
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -34,13 +36,43 @@ def _too_large(limit: int) -> Problem:
     return Problem(413, "payload-too-large", "Payload too large", f"the body exceeds {limit} bytes")
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """The body as JSON; 400 when it is not JSON or nests deeper than ``max_depth``."""
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(
             400, "malformed-json", "Malformed JSON", f"the body is not JSON: {exc}"
         ) from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack
+        raise _too_deep(max_depth) from None
+    if _depth(data) > max_depth:
+        raise _too_deep(max_depth)
+    return data
+
+
+async def read_json(request: Request, settings: Settings) -> Any:
+    """The body, bounded in size and depth by the settings, parsed as JSON."""
+    raw = await read_limited(request, settings.max_body_bytes)
+    return parse_json(raw, settings.max_json_depth)
+
+
+def _depth(data: Any) -> int:
+    """How deeply objects and arrays nest (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _too_deep(max_depth: int) -> Problem:
+    return Problem(
+        400, "json-too-deep", "JSON nested too deeply", f"the body nests deeper than {max_depth}"
+    )
 
 
 def validate(model: type[Model], data: Any) -> Model:

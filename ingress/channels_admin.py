@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from channels.registry import SPECS
-from ingress.body import parse_json, read_limited, validate
+from core.scopes import CHANNELS_MANAGE
+from ingress.auth import principal_of
+from ingress.body import read_json, validate
+from ingress.routing import ApiRoute
 from ingress.state import IngressState
 from storage.channel_configs import public_view
 
@@ -52,9 +54,8 @@ class ChannelConfigIn(BaseModel):
 
 async def create_channel(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
-    principal = state.verifier.principal(request)
-    raw = await read_limited(request, state.settings.max_body_bytes)
-    payload = validate(ChannelConfigIn, parse_json(raw))
+    principal = principal_of(request)
+    payload = validate(ChannelConfigIn, await read_json(request, state.settings))
     doc = await run_in_threadpool(
         state.channel_configs.create,
         principal.tenant_id,
@@ -71,7 +72,7 @@ async def create_channel(request: Request) -> JSONResponse:
 
 async def list_channels(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     docs: list[dict[str, Any]] = await run_in_threadpool(
         state.channel_configs.list, principal.tenant_id
     )
@@ -81,7 +82,7 @@ async def list_channels(request: Request) -> JSONResponse:
 
 async def get_channel(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     doc = await run_in_threadpool(
         state.channel_configs.get, principal.tenant_id, request.path_params["config_id"]
     )
@@ -89,7 +90,7 @@ async def get_channel(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/v1/admin/channels", create_channel, methods=["POST"]),
-    Route("/v1/admin/channels", list_channels, methods=["GET"]),
-    Route("/v1/admin/channels/{config_id}", get_channel, methods=["GET"]),
+    ApiRoute("/v1/admin/channels", create_channel, methods=["POST"], scope=CHANNELS_MANAGE),
+    ApiRoute("/v1/admin/channels", list_channels, methods=["GET"], scope=CHANNELS_MANAGE),
+    ApiRoute("/v1/admin/channels/{config_id}", get_channel, methods=["GET"], scope=CHANNELS_MANAGE),
 ]

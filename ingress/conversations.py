@@ -5,16 +5,18 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
+from core import scopes
+from ingress.auth import principal_of
 from ingress.messages import message_view
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
+from ingress.routing import ApiRoute
 from ingress.state import IngressState
 
 
 async def list_conversation_messages(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     conversation_id = request.path_params["conversation_id"]
     limit = page_limit(request, state.settings.page_size_max)
     cursor = request.query_params.get("cursor")
@@ -37,7 +39,10 @@ async def list_conversation_messages(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route(
-        "/v1/conversations/{conversation_id}/messages", list_conversation_messages, methods=["GET"]
+    ApiRoute(
+        "/v1/conversations/{conversation_id}/messages",
+        list_conversation_messages,
+        methods=["GET"],
+        scope=scopes.CONVERSATIONS_READ,
     ),
 ]

@@ -9,12 +9,14 @@ from pymongo.database import Database
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from core.errors import Conflict, NotFound, TransientError
+from core.scopes import DEADLETTERS_MANAGE, DEADLETTERS_READ
 from core.timeutil import isoformat
+from ingress.auth import principal_of
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.problems import Problem
+from ingress.routing import ApiRoute
 from ingress.state import IngressState
 from storage.dead_letters import (
     CLASSIFICATIONS,
@@ -106,7 +108,7 @@ def _state(request: Request) -> IngressState:
 
 async def list_dead_letters(request: Request) -> JSONResponse:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     wanted = _choice(request, "state", (*STATES, EVERY_STATE)) or OPEN
     limit = page_limit(request, state.settings.page_size_max)
     cursor = request.query_params.get("cursor")
@@ -132,7 +134,7 @@ async def list_dead_letters(request: Request) -> JSONResponse:
 
 async def get_dead_letter(request: Request) -> JSONResponse:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     doc = await run_in_threadpool(
         DeadLetterRepository(state.db).get,
         principal.tenant_id,
@@ -143,7 +145,7 @@ async def get_dead_letter(request: Request) -> JSONResponse:
 
 async def replay_dead_letter_route(request: Request) -> JSONResponse:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     try:
         doc = await run_in_threadpool(
             replay_dead_letter,
@@ -172,7 +174,7 @@ async def replay_dead_letter_route(request: Request) -> JSONResponse:
 
 async def purge_dead_letter(request: Request) -> Response:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     dead_letter_id = request.path_params["dead_letter_id"]
     purged = await run_in_threadpool(
         DeadLetterRepository(state.db).purge, principal.tenant_id, dead_letter_id
@@ -183,8 +185,23 @@ async def purge_dead_letter(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/dead-letters", list_dead_letters, methods=["GET"]),
-    Route("/v1/dead-letters/{dead_letter_id}", get_dead_letter, methods=["GET"]),
-    Route("/v1/dead-letters/{dead_letter_id}", purge_dead_letter, methods=["DELETE"]),
-    Route("/v1/dead-letters/{dead_letter_id}/replay", replay_dead_letter_route, methods=["POST"]),
+    ApiRoute("/v1/dead-letters", list_dead_letters, methods=["GET"], scope=DEADLETTERS_READ),
+    ApiRoute(
+        "/v1/dead-letters/{dead_letter_id}",
+        get_dead_letter,
+        methods=["GET"],
+        scope=DEADLETTERS_READ,
+    ),
+    ApiRoute(
+        "/v1/dead-letters/{dead_letter_id}",
+        purge_dead_letter,
+        methods=["DELETE"],
+        scope=DEADLETTERS_MANAGE,
+    ),
+    ApiRoute(
+        "/v1/dead-letters/{dead_letter_id}/replay",
+        replay_dead_letter_route,
+        methods=["POST"],
+        scope=DEADLETTERS_MANAGE,
+    ),
 ]

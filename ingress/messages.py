@@ -7,14 +7,16 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
+from core import scopes
 from core.errors import TransientError
 from core.states import Status
 from core.timeutil import isoformat
 from ingress.accept import IdempotencyKeyReused, accept_message, body_digest
+from ingress.auth import principal_of
 from ingress.body import parse_json, read_limited, validate
 from ingress.problems import Problem
+from ingress.routing import ApiRoute
 from ingress.schemas import MessageIn
 from ingress.state import IngressState
 
@@ -43,10 +45,10 @@ def _idempotency_key(request: Request) -> str | None:
 
 async def post_message(request: Request) -> JSONResponse:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     key = _idempotency_key(request)
     raw = await read_limited(request, state.settings.max_body_bytes)
-    payload = validate(MessageIn, parse_json(raw))
+    payload = validate(MessageIn, parse_json(raw, state.settings.max_json_depth))
     try:
         answer, created = await run_in_threadpool(
             accept_message, state, principal, payload, key, body_digest(raw)
@@ -90,7 +92,7 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
 
 async def get_message(request: Request) -> JSONResponse:
     state = _state(request)
-    principal = state.verifier.principal(request)
+    principal = principal_of(request)
     message = await run_in_threadpool(
         state.messages.get, principal.tenant_id, request.path_params["message_id"]
     )
@@ -98,6 +100,6 @@ async def get_message(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/v1/messages", post_message, methods=["POST"]),
-    Route("/v1/messages/{message_id}", get_message, methods=["GET"]),
+    ApiRoute("/v1/messages", post_message, methods=["POST"], scope=scopes.MESSAGES_WRITE),
+    ApiRoute("/v1/messages/{message_id}", get_message, methods=["GET"], scope=scopes.MESSAGES_READ),
 ]

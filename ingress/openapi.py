@@ -25,7 +25,17 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from channels.registry import SPECS
 from ingress import api_models as api
-from ingress import channels_admin, conversations, dead_letters, health, messages, webhooks
+from ingress import (
+    channels_admin,
+    conversations,
+    dead_letters,
+    health,
+    keys_admin,
+    messages,
+    tenants_admin,
+    webhooks,
+)
+from ingress.routing import ApiRoute
 from ingress.schemas import Accepted, MessageIn
 from ingress.state import IngressState
 from storage.dead_letters import CLASSIFICATIONS, OPEN, STAGES, STATES
@@ -34,6 +44,23 @@ JSON = dict[str, Any]
 REF_TEMPLATE = "#/components/schemas/{model}"
 PROBLEM_JSON = "application/problem+json"
 BEARER = "bearerAuth"
+API_KEY = "apiKeyAuth"
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "the burst of the most constrained bucket (tenant or credential)",
+    "RateLimit-Remaining": "requests left in that bucket now",
+    "RateLimit-Reset": "seconds until that bucket is full again",
+}
+# What the guard of every credentialed route can answer (``ingress.routing``).
+GUARD_ERRORS = {
+    401: "`unauthorized`: no credential, or one that is expired, not yet valid, for another "
+    "audience or issuer, badly signed, unknown or revoked.",
+    403: "`insufficient-scope`: the credential lacks the route's scope; `tenant-disabled`: "
+    "the tenant is switched off.",
+    429: "`rate-limited`: the tenant's or the credential's rate limit, or too many failed "
+    "authentications from this address; retry after `Retry-After` seconds.",
+    503: "`security-hub-unavailable` or `unavailable`: credentials or rate limits cannot be "
+    "checked now (the ingress fails closed).",
+}
 
 
 class UndescribedRoute(LookupError):
@@ -114,9 +141,19 @@ def build_document(routes: Iterable[BaseRoute], public_base_url: str) -> JSON:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "HS256 token with claims `tenant`, `sub` and `exp`; "
-                    "the tenant comes from the token, never from the request.",
-                }
+                    "description": "A JWT (HS256 with Parley's secret, or RS256/ES256 from the "
+                    "configured JWKS) with claims `tenant`, `sub`, `exp`, optionally `nbf`, "
+                    "`scope` (space-separated; absent means every tenant scope) and the "
+                    "configured `iss`/`aud`. The tenant comes from the token, never from the "
+                    "request.",
+                },
+                API_KEY: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "pk_<key id>_<secret>",
+                    "description": "A tenant API key issued by the admin API; its scopes are "
+                    "the ones it was issued with.",
+                },
             },
         },
     }
@@ -146,6 +183,11 @@ def _operation(route: Route) -> Operation:
             f"{_method(route)} {route.path} ({route.endpoint.__qualname__}) has no entry in "
             "ingress.openapi.OPERATIONS"
         )
+    if op.authenticated != (route_scope(route) is not None):
+        raise UndescribedRoute(
+            f"{_method(route)} {route.path}: documented as "
+            f"{'authenticated' if op.authenticated else 'open'}, routed otherwise"
+        )
     described = {p.name for p in op.params if p.where == "path"}
     if described != set(route.param_convertors):
         raise UndescribedRoute(
@@ -156,23 +198,41 @@ def _operation(route: Route) -> Operation:
 
 
 def _render(route: Route, op: Operation, refs: Mapping[Any, JSON]) -> JSON:
+    scope = route_scope(route)
     rendered: JSON = {
         "operationId": op.operation_id,
         "summary": op.summary,
         "tags": [op.tag],
-        "security": [{BEARER: []}] if op.authenticated else [],
+        # OpenAPI 3.1 lets a non-OAuth scheme list the roles it needs: here, the scope.
+        "security": [{BEARER: [scope]}, {API_KEY: [scope]}] if scope else [],
     }
-    if op.description:
-        rendered["description"] = op.description
+    if scope:
+        rendered["x-required-scope"] = scope
+    description = op.description
+    if scope:
+        description = (description + "\n\n" if description else "") + f"Needs `{scope}`."
+    if description:
+        rendered["description"] = description
     if op.params:
         rendered["parameters"] = [_parameter(p, route.param_convertors) for p in op.params]
     if op.body is not None:
         rendered["requestBody"] = _request_body(op, refs)
-    responses: JSON = {str(a.status): _answer(a, refs) for a in op.answers}
-    for status, description in op.errors.items():
-        responses[str(status)] = _problem(status, description, refs, op.authenticated)
+    limited = {**RATE_LIMIT_HEADERS} if scope else {}
+    responses: JSON = {str(a.status): _answer(a, refs, limited) for a in op.answers}
+    errors = dict(op.errors)
+    if scope:
+        for status, text in GUARD_ERRORS.items():
+            errors[status] = f"{errors[status]} {text}" if status in errors else text
+    for status, description in errors.items():
+        responses[str(status)] = _problem(status, description, refs, bool(scope))
     rendered["responses"] = dict(sorted(responses.items()))
     return rendered
+
+
+def route_scope(route: Route) -> str | None:
+    """The scope an ``ApiRoute`` needs; None for a route that takes no credential."""
+    scope = getattr(route, "scope", None)
+    return scope if isinstance(route, ApiRoute) and isinstance(scope, str) else None
 
 
 def _parameter(param: Param, convertors: Mapping[str, Convertor[Any]]) -> JSON:
@@ -207,10 +267,10 @@ def _request_body(op: Operation, refs: Mapping[Any, JSON]) -> JSON:
     return body
 
 
-def _answer(answer: Answer, refs: Mapping[Any, JSON]) -> JSON:
+def _answer(answer: Answer, refs: Mapping[Any, JSON], extra: Mapping[str, str]) -> JSON:
     rendered: JSON = {"description": answer.description}
-    if answer.headers:
-        rendered["headers"] = _headers(answer.headers)
+    if answer.headers or extra:
+        rendered["headers"] = _headers({**answer.headers, **extra})
     if answer.model is not None:
         rendered["content"] = {answer.media_type: {"schema": refs[(answer.model, "serialization")]}}
     elif answer.schema is not None:
@@ -223,14 +283,22 @@ def _problem(status: int, description: str, refs: Mapping[Any, JSON], bearer: bo
     schema = {**refs[(api.Problem, "serialization")], "properties": {"status": {"const": status}}}
     rendered: JSON = {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
     if status == 401 and bearer:
-        rendered["headers"] = _headers({"WWW-Authenticate": 'always `Bearer realm="parley"`'})
+        rendered["headers"] = _headers({"WWW-Authenticate": '`Bearer realm="parley"`'})
+    elif status == 403 and bearer:
+        rendered["headers"] = _headers(
+            {"WWW-Authenticate": '`insufficient-scope` only: `error="insufficient_scope"`'}
+        )
+    elif status == 429:
+        rendered["headers"] = _headers(
+            {**RATE_LIMIT_HEADERS, "Retry-After": "seconds until a request would be allowed"}
+        )
     elif status == 503:
         rendered["headers"] = _headers({"Retry-After": "seconds to wait before retrying"})
     return rendered
 
 
 def _headers(headers: Mapping[str, str]) -> JSON:
-    types = {"Retry-After": "integer"}
+    types = dict.fromkeys(("Retry-After", *RATE_LIMIT_HEADERS), "integer")
     return {
         name: {"description": text, "schema": {"type": types.get(name, "string")}}
         for name, text in headers.items()
@@ -249,8 +317,10 @@ async def serve(request: Request) -> Response:
 
 
 # What the handlers answer and refuse; keep each entry next to its handler's code in mind.
-UNAUTHORIZED = "`unauthorized`: no bearer token, or one that is expired or not valid."
-MALFORMED = "`malformed-json`: the body is not JSON."
+MALFORMED = (
+    "`malformed-json`: the body is not JSON; `json-too-deep`: it nests deeper than "
+    "`PARLEY_MAX_JSON_DEPTH` (32)."
+)
 TOO_LARGE = "`payload-too-large`: the body exceeds `PARLEY_MAX_BODY_BYTES` (64 KiB by default)."
 INVALID = "`validation-error`: the body does not match the schema; `errors` lists each field."
 UNAVAILABLE = "`unavailable`: nothing was queued; retry after `Retry-After` seconds."
@@ -273,6 +343,10 @@ WEBHOOK_SECURITY = (
     "`X-Slack-Request-Timestamp`, and for Teams a Bot Framework JWT in `Authorization`. "
     "Anything unverified is answered 401 and leaves nothing behind."
 )
+TENANT_ID = Param("tenant_id", "path", "The tenant's id.")
+KEY_ID = Param("key_id", "path", "The API key's id (`key_…`).")
+NO_TENANT = "`not-found`: no such tenant."
+NO_KEY = "`not-found`: the tenant has no such active key."
 MESSAGE_ID = Param("message_id", "path", "The message's id (`msg_…`).")
 DEAD_LETTER_ID = Param("dead_letter_id", "path", "The dead letter's id (`dl_…`).")
 
@@ -294,7 +368,6 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         ),
         {
             400: MALFORMED + " `invalid-idempotency-key`: not 1 to 255 printable characters.",
-            401: UNAUTHORIZED,
             404: "`not-found`: `conversation_id` names none of the tenant's conversations.",
             409: "`conflict`: the conversation is closed, or could not be resolved.",
             413: TOO_LARGE,
@@ -321,7 +394,7 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "A message's status and journey",
         "messages",
         (Answer(200, "The message.", api.MessageView),),
-        {401: UNAUTHORIZED, 404: "`not-found`: no such message for this tenant."},
+        {404: "`not-found`: no such message for this tenant."},
         params=(MESSAGE_ID,),
     ),
     conversations.list_conversation_messages: Operation(
@@ -329,7 +402,7 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "A conversation's messages, oldest first",
         "conversations",
         (Answer(200, "One page of messages.", api.ConversationMessagesPage),),
-        {400: PAGE, 401: UNAUTHORIZED, 404: "`not-found`: no such conversation for this tenant."},
+        {400: PAGE, 404: "`not-found`: no such conversation for this tenant."},
         params=(
             Param("conversation_id", "path", "The conversation's id."),
             LIMIT,
@@ -350,7 +423,6 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         ),
         {
             400: MALFORMED,
-            401: UNAUTHORIZED,
             409: "`conflict`: this provider account is registered already.",
             413: TOO_LARGE,
             422: INVALID,
@@ -366,22 +438,113 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "The tenant's channel configs",
         "channels",
         (Answer(200, "Every channel config of the tenant.", api.ChannelConfigList),),
-        {401: UNAUTHORIZED},
+        {},
     ),
     channels_admin.get_channel: Operation(
         "getChannelConfig",
         "One channel config",
         "channels",
         (Answer(200, "The channel config.", api.ChannelConfigView),),
-        {401: UNAUTHORIZED, 404: "`not-found`: no such channel config for this tenant."},
+        {404: "`not-found`: no such channel config for this tenant."},
         params=(Param("config_id", "path", "The channel config's id (`chc_…`)."),),
+    ),
+    tenants_admin.create_tenant: Operation(
+        "createTenant",
+        "Create a tenant",
+        "admin",
+        (
+            Answer(
+                201,
+                "Created, active.",
+                api.TenantView,
+                headers={"Location": "`/v1/admin/tenants/{id}`"},
+            ),
+        ),
+        {400: MALFORMED, 409: "`conflict`: the id is taken.", 413: TOO_LARGE, 422: INVALID},
+        body=tenants_admin.TenantIn,
+    ),
+    tenants_admin.list_tenants: Operation(
+        "listTenants",
+        "Every tenant, in id order",
+        "admin",
+        (Answer(200, "One page of tenants.", api.TenantPage),),
+        {400: PAGE},
+        params=(LIMIT, CURSOR),
+    ),
+    tenants_admin.get_tenant: Operation(
+        "getTenant",
+        "One tenant",
+        "admin",
+        (Answer(200, "The tenant.", api.TenantView),),
+        {404: NO_TENANT},
+        params=(TENANT_ID,),
+    ),
+    tenants_admin.update_tenant: Operation(
+        "updateTenant",
+        "Change a tenant's name, state or settings",
+        "admin",
+        (Answer(200, "The tenant as it is now.", api.TenantView),),
+        {400: MALFORMED, 404: NO_TENANT, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=tenants_admin.TenantPatch,
+        body_description="Only the fields given change; a settings group given is replaced "
+        "whole. `state: disabled` refuses all of the tenant's traffic, webhooks included, "
+        "within `PARLEY_TENANT_CACHE_SECONDS`.",
+    ),
+    tenants_admin.create_tenant_channel: Operation(
+        "createTenantChannelConfig",
+        "Connect a provider account for a tenant",
+        "admin",
+        (Answer(201, "Created; secrets are never shown.", api.ChannelConfigView),),
+        {
+            400: MALFORMED,
+            404: NO_TENANT,
+            409: "`conflict`: this provider account is registered already.",
+            413: TOO_LARGE,
+            422: INVALID,
+        },
+        params=(TENANT_ID,),
+        body=channels_admin.ChannelConfigIn,
+    ),
+    keys_admin.issue_key: Operation(
+        "issueApiKey",
+        "Issue an API key for a tenant",
+        "admin",
+        (Answer(201, "Issued; `key` is shown this once.", api.IssuedApiKey),),
+        {400: MALFORMED, 404: NO_TENANT, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=keys_admin.ApiKeyIn,
+    ),
+    keys_admin.list_keys: Operation(
+        "listApiKeys",
+        "A tenant's API keys, revoked ones included, never their secrets",
+        "admin",
+        (Answer(200, "The keys, oldest first.", api.ApiKeyList),),
+        {404: NO_TENANT},
+        params=(TENANT_ID,),
+    ),
+    keys_admin.rotate_key: Operation(
+        "rotateApiKey",
+        "Replace a key by a new one with its name and scopes; the old one is revoked",
+        "admin",
+        (Answer(201, "The new key; `key` is shown this once.", api.IssuedApiKey),),
+        {404: NO_KEY},
+        params=(TENANT_ID, KEY_ID),
+    ),
+    keys_admin.revoke_key: Operation(
+        "revokeApiKey",
+        "Revoke a key: refused from the next request on",
+        "admin",
+        (Answer(204, "Revoked."),),
+        {404: NO_KEY},
+        params=(TENANT_ID, KEY_ID),
     ),
     dead_letters.list_dead_letters: Operation(
         "listDeadLetters",
         "The tenant's dead letters, filtered",
         "dead-letters",
         (Answer(200, "One page of dead letters.", api.DeadLetterPage),),
-        {400: PAGE + " `invalid-filter`: a filter is not one of its values.", 401: UNAUTHORIZED},
+        {400: PAGE + " `invalid-filter`: a filter is not one of its values."},
         params=(
             Param(
                 "state",
@@ -401,7 +564,7 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "One dead letter",
         "dead-letters",
         (Answer(200, "The dead letter.", api.DeadLetterView),),
-        {401: UNAUTHORIZED, 404: "`not-found`: no such dead letter for this tenant."},
+        {404: "`not-found`: no such dead letter for this tenant."},
         params=(DEAD_LETTER_ID,),
     ),
     dead_letters.purge_dead_letter: Operation(
@@ -409,7 +572,7 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "Delete a dead letter",
         "dead-letters",
         (Answer(204, "Deleted."),),
-        {401: UNAUTHORIZED, 404: "`not-found`: no such dead letter for this tenant."},
+        {404: "`not-found`: no such dead letter for this tenant."},
         params=(DEAD_LETTER_ID,),
     ),
     dead_letters.replay_dead_letter_route: Operation(
@@ -418,7 +581,6 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "dead-letters",
         (Answer(202, "The turn is queued again.", api.ReplayAccepted),),
         {
-            401: UNAUTHORIZED,
             404: "`not-found`: no such dead letter for this tenant.",
             409: "`already-replayed`, `not-open` (a replay is running) or `not-replayable` "
             "(the message is neither failed nor dead-lettered).",

@@ -12,20 +12,26 @@ from redis import Redis
 
 from channels.runtime import ChannelRuntime, runtime_from_settings
 from core.crypto import SecretBox
+from core.jwt_verifier import JwtVerifier
 from core.settings import Settings
-from ingress.auth import TokenVerifier
+from ingress.auth import Authenticator
 from protos.engine_client import EngineClient
+from protos.security_hub_client import SecurityHubClient
 from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
+from storage.credentials import ApiKeyRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
+from storage.rate_limits import RateLimiter
+from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 
 
 @dataclass
 class IngressState:
     settings: Settings
-    verifier: TokenVerifier
+    authenticator: Authenticator
+    hub: SecurityHubClient | None
     mongo: MongoClient[Any]
     db: Database[Any]
     redis: Redis
@@ -37,6 +43,10 @@ class IngressState:
     channel_configs: ChannelConfigRepository
     channels: ChannelRuntime
     order: TurnOrder
+    keys: ApiKeyRepository
+    tenant_records: TenantRepository
+    tenants: TenantDirectory
+    limiter: RateLimiter
 
     @classmethod
     def open(cls, settings: Settings) -> IngressState:
@@ -44,9 +54,26 @@ class IngressState:
         mongo = connect(settings)
         db = database(mongo, settings)
         ensure_indexes(db)
+        keys, tenant_records = ApiKeyRepository(db), TenantRepository(db)
+        hub = (
+            SecurityHubClient(
+                settings.security_hub_addr, cache_ttl_seconds=settings.security_hub_cache_seconds
+            )
+            if settings.security_hub_addr
+            else None
+        )
+        tokens = JwtVerifier(
+            settings.require_jwt_secret(),
+            settings.jwt_leeway_seconds,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwt_jwks_url,
+            jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
+        )
         return cls(
             settings=settings,
-            verifier=TokenVerifier(settings.require_jwt_secret(), settings.jwt_leeway_seconds),
+            authenticator=Authenticator(tokens, keys, hub, settings.security_hub_timeout_seconds),
+            hub=hub,
             mongo=mongo,
             db=db,
             redis=redis_client,
@@ -58,9 +85,15 @@ class IngressState:
             channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
             channels=runtime_from_settings(settings),
             order=TurnOrder(redis_client),
+            keys=keys,
+            tenant_records=tenant_records,
+            tenants=TenantDirectory(tenant_records, settings.tenant_cache_seconds),
+            limiter=RateLimiter(redis_client),
         )
 
     def close(self) -> None:
+        if self.hub is not None:
+            self.hub.close()
         self.channels.close()
         self.engine.close()
         self.redis.close()

@@ -56,8 +56,12 @@ async def _resolve(request: Request) -> tuple[IngressState, ChannelAdapter, Chan
         config = await run_in_threadpool(
             state.channel_configs.for_webhook, channel, request.path_params["config_id"]
         )
+        active = (await run_in_threadpool(state.tenants.status, config.tenant_id)).active
     except (UnknownChannel, NotFound):
         raise Problem(404, "not-found", "Not found", "no such webhook") from None
+    if not active:  # a disabled tenant's webhooks answer as if the config did not exist
+        log.info("refused %s webhook for a disabled tenant", channel)
+        raise Problem(404, "not-found", "Not found", "no such webhook")
     return state, adapter, config
 
 

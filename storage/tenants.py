@@ -1,13 +1,30 @@
-"""Tenants: the businesses Parley hosts (the admin API that manages them comes later)."""
+"""Tenants: the businesses Parley hosts, their state and their per-tenant settings.
+
+This is admin code: the ``tenants`` collection is keyed by the tenant id itself, so every query
+here is by ``_id`` and none reads another tenant's data on a tenant's behalf. A tenant with no
+record is served with the defaults (tokens are signed by the platform, which vouches for the
+tenant); a record with ``state: disabled`` switches all of its traffic off.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
+from core.errors import Conflict, NotFound
 from core.timeutil import utcnow
+
+TenantDocument = dict[str, Any]
+ACTIVE, DISABLED = "active", "disabled"
+# The settings an operator may set on a tenant (``ingress.tenants_admin`` validates them).
+SETTINGS = ("rate_limits", "quotas", "engine", "retention_days")
 
 
 class TenantRepository:
@@ -18,10 +35,94 @@ class TenantRepository:
         """Create the tenant if it does not exist; never overwrite an existing one."""
         self._collection.update_one(
             {"_id": tenant_id},
-            {"$setOnInsert": {"name": name, "state": "active", "created_at": utcnow()}},
+            {"$setOnInsert": {"name": name, "state": ACTIVE, "created_at": utcnow()}},
             upsert=True,
         )
 
-    def get(self, tenant_id: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self._collection.find_one({"_id": tenant_id})
+    def create(self, tenant_id: str, name: str, settings: dict[str, Any]) -> TenantDocument:
+        """A new active tenant; Conflict when the id is taken (the unique ``_id`` decides)."""
+        now = utcnow()
+        doc: TenantDocument = {
+            "_id": tenant_id,
+            "name": name,
+            "state": ACTIVE,
+            **{k: v for k, v in settings.items() if k in SETTINGS},
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            raise Conflict(f"tenant {tenant_id} exists already") from None
+        return doc
+
+    def get(self, tenant_id: str) -> TenantDocument | None:
+        found: TenantDocument | None = self._collection.find_one({"_id": tenant_id})
         return found
+
+    def require(self, tenant_id: str) -> TenantDocument:
+        doc = self.get(tenant_id)
+        if doc is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return doc
+
+    def list(self, after: str | None, limit: int) -> list[TenantDocument]:
+        """Tenants in id order, after the id ``after``."""
+        query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
+        return list(self._collection.find(query).sort("_id", 1).limit(limit))
+
+    def update(self, tenant_id: str, fields: dict[str, Any]) -> TenantDocument:
+        """Sets ``name``, ``state`` and settings; each settings group is replaced whole."""
+        allowed = {k: v for k, v in fields.items() if k in (*SETTINGS, "name", "state")}
+        result = self._collection.update_one(
+            {"_id": tenant_id}, {"$set": {**allowed, "updated_at": utcnow()}}
+        )
+        if result.matched_count != 1:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return self.require(tenant_id)
+
+
+@dataclass(frozen=True)
+class TenantStatus:
+    """What the request path needs to know about a tenant."""
+
+    tenant_id: str
+    active: bool
+    rate_limits: dict[str, Any]
+
+
+class TenantDirectory:
+    """Tenant records cached in-process for ``ttl_seconds``, so a request costs no MongoDB read
+    while a change (``disabled``, new limits) is seen within that time, without restarts."""
+
+    def __init__(
+        self,
+        tenants: TenantRepository,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._tenants = tenants
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, TenantStatus]] = {}
+        self._lock = threading.Lock()
+
+    def status(self, tenant_id: str) -> TenantStatus:
+        now = self._clock()
+        with self._lock:
+            cached = self._entries.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        doc = self._tenants.get(tenant_id)
+        status = TenantStatus(
+            tenant_id=tenant_id,
+            active=doc is None or doc.get("state") != DISABLED,
+            rate_limits=dict((doc or {}).get("rate_limits") or {}),
+        )
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()  # a crude bound; entries live a second or two anyway
+            self._entries[tenant_id] = (now + self._ttl, status)
+        return status

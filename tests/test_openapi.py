@@ -146,12 +146,36 @@ def test_every_operation_declares_its_security_explicitly(document: dict[str, An
     for method, path, operation in documented_operations(document):
         assert "security" in operation, f"{method} {path}"
         if path.startswith("/v1/"):
-            assert operation["security"] == [{"bearerAuth": []}], f"{method} {path}"
-            assert "401" in operation["responses"], f"{method} {path}"
+            scope = operation["x-required-scope"]
+            assert operation["security"] == [
+                {"bearerAuth": [scope]},
+                {"apiKeyAuth": [scope]},
+            ], f"{method} {path}"
+            for status in ("401", "403", "429", "503"):
+                assert status in operation["responses"], f"{method} {path} {status}"
+            assert "RateLimit-Remaining" in operation["responses"]["429"]["headers"]
         else:
             assert operation["security"] == [], f"{method} {path}"
         if path.startswith("/webhooks/"):
             assert "verified by" in operation["description"].lower(), f"{method} {path}"
+
+
+def test_each_operation_needs_the_scope_its_route_declares(
+    app: Starlette, document: dict[str, Any]
+) -> None:
+    routed = {
+        (method.lower(), route.path_format): getattr(route, "scope", None)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    for method, path, operation in documented_operations(document):
+        assert operation.get("x-required-scope") == routed[(method, path)], f"{method} {path}"
+    assert routed[("post", "/v1/messages")] == "messages:write"
+    assert routed[("get", "/v1/conversations/{conversation_id}/messages")] == "conversations:read"
+    assert routed[("delete", "/v1/dead-letters/{dead_letter_id}")] == "deadletters:manage"
+    assert routed[("post", "/v1/admin/tenants")] == "admin"
 
 
 def test_operations_have_unique_ids_summaries_and_problem_json_errors(

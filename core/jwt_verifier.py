@@ -1,0 +1,125 @@
+"""Bearer JWT verification: HS256 with Parley's secret, RS256/ES256 with keys from a JWKS URL.
+
+The token's own ``alg`` header only picks where the key comes from; the key then has to fit the
+algorithm (an RSA key cannot check an HS256 signature), so no algorithm-confusion trick turns a
+public key into an HMAC secret. ``exp`` is required, ``nbf`` honoured, both with a small leeway;
+``iss`` and ``aud`` are required when configured; ``tenant`` and ``sub`` always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+HMAC_ALGORITHMS = frozenset({"HS256"})
+JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
+JWKS_FETCH_TIMEOUT_SECONDS = 5
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; ``reason`` is safe to show (it never quotes the token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedClaims:
+    tenant_id: str
+    subject: str
+    scopes: frozenset[str] | None  # None when the token has no ``scope`` claim
+    token_id: str | None  # ``jti``, when present
+    expires_at: int
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        secret: bytes,
+        leeway_seconds: int,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_url: str | None = None,
+        jwks_cache_seconds: int = 300,
+    ) -> None:
+        self._secret = secret
+        self._leeway = leeway_seconds
+        self._issuer = issuer
+        self._audience = audience
+        self._jwks = (
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=True,
+                lifespan=max(jwks_cache_seconds, 1),
+                timeout=JWKS_FETCH_TIMEOUT_SECONDS,
+            )
+            if jwks_url
+            else None
+        )
+
+    def verify(self, token: str) -> VerifiedClaims:
+        """The token's claims if its signature, times, issuer, audience and claims check out."""
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            raise InvalidToken("the token is not a JWT") from None
+        key: Any
+        if algorithm in HMAC_ALGORITHMS:
+            key = self._secret
+        elif algorithm in JWKS_ALGORITHMS and self._jwks is not None:
+            try:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientConnectionError:
+                raise InvalidToken("the token's signing keys could not be fetched") from None
+            except jwt.PyJWTError:
+                raise InvalidToken("the token's signing key is unknown") from None
+        else:
+            raise InvalidToken("the token's algorithm is not accepted")
+        required = ["exp", "sub", "tenant"]
+        required += ["iss"] if self._issuer else []
+        required += ["aud"] if self._audience else []
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[str(algorithm)],
+                leeway=self._leeway,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": required},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("the token is not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("the token is for another audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("the token is from another issuer") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("the token's signature is not valid") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"the token lacks the {exc.claim!r} claim") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("the token is not valid") from None
+        return _claims(claims)
+
+
+def _claims(claims: dict[str, Any]) -> VerifiedClaims:
+    tenant, subject, scope = claims.get("tenant"), claims.get("sub"), claims.get("scope")
+    if not (isinstance(tenant, str) and tenant and isinstance(subject, str) and subject):
+        raise InvalidToken("the token lacks a tenant or subject")
+    if scope is not None and not isinstance(scope, str):
+        raise InvalidToken("the token's scope claim is not a string")
+    token_id = claims.get("jti")
+    return VerifiedClaims(
+        tenant_id=tenant,
+        subject=subject,
+        scopes=frozenset(scope.split()) if scope is not None else None,
+        token_id=token_id if isinstance(token_id, str) and token_id else None,
+        expires_at=int(claims["exp"]),
+    )

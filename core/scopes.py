@@ -1,0 +1,41 @@
+"""Scopes: what a credential may do. Each route declares the one it needs (``ingress.routing``).
+
+Tenant scopes act inside the credential's own tenant. ``admin`` is the platform operator's: it
+is honoured only on a credential for the platform itself (tenant ``*``), never on a tenant's, so
+no tenant key or token can reach ``/v1/admin/tenants``.
+"""
+
+from __future__ import annotations
+
+MESSAGES_WRITE = "messages:write"
+MESSAGES_READ = "messages:read"
+CONVERSATIONS_READ = "conversations:read"
+CHANNELS_MANAGE = "channels:manage"
+DEADLETTERS_READ = "deadletters:read"
+DEADLETTERS_MANAGE = "deadletters:manage"
+ADMIN = "admin"
+
+TENANT_SCOPES = frozenset(
+    {
+        MESSAGES_WRITE,
+        MESSAGES_READ,
+        CONVERSATIONS_READ,
+        CHANNELS_MANAGE,
+        DEADLETTERS_READ,
+        DEADLETTERS_MANAGE,
+    }
+)
+# A token without a ``scope`` claim (``parley token``, ``ingress.tokens.mint_token``) may do
+# everything a tenant may: the holder of the signing secret could mint any scope anyway.
+DEFAULT_TENANT_SCOPES = TENANT_SCOPES
+
+# The tenant claim of a platform operator's credential; no tenant can be called this.
+PLATFORM_TENANT = "*"
+
+
+def effective_scopes(tenant_id: str, claimed: frozenset[str]) -> frozenset[str]:
+    """The scopes a credential really has: ``admin`` only for the platform, tenant scopes only
+    for a tenant; unknown scopes are dropped."""
+    if tenant_id == PLATFORM_TENANT:
+        return claimed & {ADMIN}
+    return claimed & TENANT_SCOPES

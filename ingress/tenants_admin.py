@@ -1,0 +1,165 @@
+"""The platform operator's tenant routes, ``/v1/admin/tenants…``: create, list, show, update
+(settings, ``state: disabled``), and register a channel config for a tenant.
+
+Every route needs the ``admin`` scope, which only a platform credential carries (see
+``core.scopes``). Input models forbid unknown fields; settings groups are replaced whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from core.scopes import ADMIN
+from core.timeutil import isoformat
+from ingress.body import read_json, validate
+from ingress.channels_admin import ChannelConfigIn
+from ingress.pagination import decode_cursor, encode_cursor, page_limit
+from ingress.routing import ApiRoute
+from ingress.state import IngressState
+from storage.channel_configs import public_view
+from storage.tenants import SETTINGS, TenantDocument
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RateLimitsIn(_In):
+    """Token buckets; a field left out falls back to the platform default."""
+
+    per_second: float | None = Field(default=None, gt=0, le=100_000)
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    credential_per_second: float | None = Field(default=None, gt=0, le=100_000)
+    credential_burst: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class QuotasIn(_In):
+    messages_per_day: int | None = Field(default=None, ge=0, le=1_000_000_000)
+
+
+class EngineIn(_In):
+    backend: Literal["rules", "openai"] | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    system_prompt: str | None = Field(default=None, max_length=4000)
+
+
+class _TenantSettingsIn(_In):
+    rate_limits: RateLimitsIn | None = None
+    quotas: QuotasIn | None = None
+    engine: EngineIn | None = None
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TenantIn(_TenantSettingsIn):
+    """``POST /v1/admin/tenants``."""
+
+    id: str = Field(pattern=TENANT_ID_PATTERN, description="lower-case letters, digits, - and _")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantPatch(_TenantSettingsIn):
+    """``PATCH /v1/admin/tenants/{tenant_id}``: only the fields given change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    state: Literal["active", "disabled"] | None = None
+
+
+def settings_of(payload: BaseModel) -> dict[str, Any]:
+    """The fields the caller gave, as stored (None inside a group means "the default")."""
+    given = payload.model_dump(exclude_unset=True)
+    return {
+        name: {k: v for k, v in value.items() if v is not None}
+        if isinstance(value, dict)
+        else value
+        for name, value in given.items()
+    }
+
+
+def tenant_view(doc: TenantDocument) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": doc["_id"], "name": doc["name"], "state": doc["state"]}
+    for name in SETTINGS:
+        if name in doc:
+            view[name] = doc[name]
+    view["created_at"] = isoformat(doc["created_at"])
+    if "updated_at" in doc:
+        view["updated_at"] = isoformat(doc["updated_at"])
+    return view
+
+
+def _state(request: Request) -> IngressState:
+    state: IngressState = request.state.parley
+    return state
+
+
+async def create_tenant(request: Request) -> JSONResponse:
+    state = _state(request)
+    payload = validate(TenantIn, await read_json(request, state.settings))
+    fields = settings_of(payload)
+    doc = await run_in_threadpool(state.tenant_records.create, payload.id, payload.name, fields)
+    return JSONResponse(
+        tenant_view(doc), status_code=201, headers={"Location": f"/v1/admin/tenants/{doc['_id']}"}
+    )
+
+
+async def list_tenants(request: Request) -> JSONResponse:
+    state = _state(request)
+    limit = page_limit(request, state.settings.page_size_max)
+    cursor = request.query_params.get("cursor")
+    after = decode_cursor(cursor, "tenant:")[len("tenant:") :] if cursor else None
+    page = await run_in_threadpool(state.tenant_records.list, after, limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    return JSONResponse(
+        {
+            "data": [tenant_view(doc) for doc in page],
+            "next_cursor": encode_cursor(f"tenant:{page[-1]['_id']}") if more else None,
+        }
+    )
+
+
+async def get_tenant(request: Request) -> JSONResponse:
+    state = _state(request)
+    doc = await run_in_threadpool(state.tenant_records.require, request.path_params["tenant_id"])
+    return JSONResponse(tenant_view(doc))
+
+
+async def update_tenant(request: Request) -> JSONResponse:
+    state = _state(request)
+    payload = validate(TenantPatch, await read_json(request, state.settings))
+    doc = await run_in_threadpool(
+        state.tenant_records.update, request.path_params["tenant_id"], settings_of(payload)
+    )
+    return JSONResponse(tenant_view(doc))
+
+
+async def create_tenant_channel(request: Request) -> JSONResponse:
+    state = _state(request)
+    tenant_id = request.path_params["tenant_id"]
+    payload = validate(ChannelConfigIn, await read_json(request, state.settings))
+
+    def create() -> dict[str, Any]:
+        state.tenant_records.require(tenant_id)
+        return state.channel_configs.create(
+            tenant_id, payload.channel, payload.account_id, payload.secrets, payload.options
+        )
+
+    doc = await run_in_threadpool(create)
+    return JSONResponse(public_view(doc, state.settings.public_base_url), status_code=201)
+
+
+TENANT = "/v1/admin/tenants/{tenant_id}"
+routes = [
+    ApiRoute("/v1/admin/tenants", create_tenant, methods=["POST"], scope=ADMIN),
+    ApiRoute("/v1/admin/tenants", list_tenants, methods=["GET"], scope=ADMIN),
+    ApiRoute(TENANT, get_tenant, methods=["GET"], scope=ADMIN),
+    ApiRoute(TENANT, update_tenant, methods=["PATCH"], scope=ADMIN),
+    ApiRoute(f"{TENANT}/channels", create_tenant_channel, methods=["POST"], scope=ADMIN),
+]

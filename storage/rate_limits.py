@@ -1,0 +1,103 @@
+"""Inbound rate limits: token buckets in Redis, taken from several buckets in one Lua script.
+
+A request spends one token from its tenant's bucket and one from its credential's, or from
+neither: the script checks every bucket before it spends, so a refused request costs nothing
+and two ingress processes can never both take the last token (Redis runs a script atomically).
+The time is Redis's own (``TIME``), so ingress hosts with skewed clocks share one timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis import Redis
+
+# KEYS: the buckets. ARGV: cost, then (rate per second, burst) for each bucket.
+# Returns {allowed (0/1), wait seconds (string), then per bucket: tokens left (string)}.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local cost = tonumber(ARGV[1])
+local need = math.max(cost, 1)
+local levels = {}
+local wait = 0
+for i = 1, #KEYS do
+    local rate = tonumber(ARGV[2 * i])
+    local burst = tonumber(ARGV[2 * i + 1])
+    local state = redis.call('hmget', KEYS[i], 'tokens', 'at')
+    local tokens = tonumber(state[1]) or burst
+    local at = tonumber(state[2]) or now
+    tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+    levels[i] = tokens
+    if tokens < need then
+        wait = math.max(wait, (need - tokens) / rate)
+    end
+end
+local answer = {0, tostring(wait)}
+if wait == 0 then
+    answer[1] = 1
+end
+for i = 1, #KEYS do
+    local rate = tonumber(ARGV[2 * i])
+    local burst = tonumber(ARGV[2 * i + 1])
+    if wait == 0 then
+        levels[i] = levels[i] - cost
+    end
+    redis.call('hset', KEYS[i], 'tokens', levels[i], 'at', now)
+    redis.call('expire', KEYS[i], math.ceil(burst / rate) + 60)
+    answer[i + 2] = tostring(levels[i])
+end
+return answer
+"""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One limit: ``burst`` requests at once, refilled at ``per_second``."""
+
+    name: str  # what it limits, e.g. "tenant" or "credential"
+    key: str
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: float  # seconds until the request would be allowed; 0 when it is
+    limit: int  # of the most constraining bucket
+    remaining: int
+    reset: int  # seconds until that bucket is full again
+    bucket: str  # the most constraining bucket's name
+
+
+class RateLimiter:
+    def __init__(self, client: Redis, prefix: str = "parley:rl") -> None:
+        self._take = client.register_script(_TAKE)
+        self._prefix = prefix
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    def take(self, buckets: Sequence[Bucket], cost: int = 1) -> Verdict:
+        """Spends ``cost`` tokens from every bucket, or none when any lacks them. ``cost=0``
+        only asks whether a request would pass."""
+        args: list[float] = [cost]
+        for bucket in buckets:
+            args += [bucket.per_second, bucket.burst]
+        answer = self._take(keys=[b.key for b in buckets], args=args)
+        allowed, wait, levels = bool(int(answer[0])), float(answer[1]), answer[2:]
+        tightest, level = min(
+            zip(buckets, (float(x) for x in levels), strict=True),
+            key=lambda pair: (pair[1] / pair[0].burst, pair[0].burst),
+        )
+        return Verdict(
+            allowed=allowed,
+            retry_after=wait,
+            limit=tightest.burst,
+            remaining=max(0, math.floor(level)),
+            reset=math.ceil(max(0.0, tightest.burst - level) / tightest.per_second),
+            bucket=tightest.name,
+        )
