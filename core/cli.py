@@ -22,11 +22,26 @@ def _services(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    from core.scopes import ADMIN, PLATFORM_TENANT
     from core.settings import get_settings
     from ingress.tokens import mint_token
 
-    secret = get_settings().require_jwt_secret()
-    print(mint_token(secret, args.tenant, args.subject, args.ttl))
+    settings = get_settings()
+    if args.admin == bool(args.tenant):
+        raise ParleyError("give either --tenant or --admin")
+    tenant = PLATFORM_TENANT if args.admin else args.tenant
+    scopes = [ADMIN] if args.admin else args.scope
+    print(
+        mint_token(
+            settings.require_jwt_secret(),
+            tenant,
+            args.subject,
+            args.ttl,
+            scopes=scopes,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
     return 0
 
 
@@ -212,6 +227,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core import cli_tenants
     from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
 
@@ -225,11 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     services.set_defaults(func=_services)
 
-    token = sub.add_parser("token", help="mint a development bearer token")
-    token.add_argument("--tenant", required=True)
+    token = sub.add_parser("token", help="mint a bearer token (a tenant's, or the platform's)")
+    token.add_argument("--tenant", help="the tenant the token speaks for")
+    token.add_argument(
+        "--admin", action="store_true", help="a platform operator's token (scope admin)"
+    )
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=None,
+        help="limit a tenant token to these scopes (default: every tenant scope)",
+    )
     token.add_argument("--subject", default="developer")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
     token.set_defaults(func=_token)
+
+    cli_tenants.add_parsers(sub)
 
     keygen = sub.add_parser("keygen", help="print a new PARLEY_MASTER_KEY")
     keygen.set_defaults(func=_keygen)
