@@ -1,0 +1,346 @@
+"""Tenant isolation, generated from the route table: every route, called with tenant A's
+credentials (a JWT with every tenant scope, and an API key) on tenant B's ids, answers 404 or
+403 and no body carries B's data; B's data is intact afterwards.
+
+``MATRIX`` names every route of the app. A route added without an entry here fails
+``test_every_route_is_in_the_matrix``, so no route escapes the isolation check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+from pymongo.database import Database
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from core.scopes import TENANT_SCOPES
+from core.settings import Settings
+from core.timeutil import utcnow
+from ingress.app import create_app
+from storage.dead_letters import DeadLetterRepository
+from tests.credentials import (
+    bearer,
+    client_address,
+    create_tenant,
+    issue_key,
+    tenant_headers,
+)
+
+
+@dataclass(frozen=True)
+class World:
+    a: str
+    b: str
+    b_message: str
+    b_conversation: str
+    b_dead_letter: str
+    b_channel: str
+    b_key: str
+    b_secrets: tuple[str, ...]  # strings that only B's data contains
+    a_slack_secret: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to call one route as tenant A on B's ids, and what it may answer."""
+
+    request: Callable[[World], tuple[str, dict[str, Any]]]  # → (path, httpx request kwargs)
+    allowed: frozenset[int]
+    credentialed: bool = True
+
+
+def _slack_signed(world: World, body: bytes) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    mac = hmac.new(
+        world.a_slack_secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={mac}",
+        "Content-Type": "application/json",
+    }
+
+
+def _webhook_post(world: World) -> tuple[str, dict[str, Any]]:
+    body = json.dumps(
+        {"type": "event_callback", "team_id": "T" + world.b, "event": {"type": "message"}}
+    ).encode()
+    return f"/webhooks/slack/{world.b_channel}", {
+        "content": body,
+        "headers": _slack_signed(world, body),
+    }
+
+
+NOT_FOUND = frozenset({404})
+FORBIDDEN = frozenset({403})
+LISTED = frozenset({200})  # a list of A's own things: it must not show B's
+MATRIX: dict[tuple[str, str], Probe] = {
+    ("post", "/v1/messages"): Probe(
+        lambda w: (
+            "/v1/messages",
+            {"json": {"user_id": "mallory", "text": "hi", "conversation_id": w.b_conversation}},
+        ),
+        NOT_FOUND,
+    ),
+    ("get", "/v1/messages/{message_id}"): Probe(
+        lambda w: (f"/v1/messages/{w.b_message}", {}), NOT_FOUND
+    ),
+    ("get", "/v1/conversations/{conversation_id}/messages"): Probe(
+        lambda w: (f"/v1/conversations/{w.b_conversation}/messages", {}), NOT_FOUND
+    ),
+    ("post", "/v1/admin/channels"): Probe(
+        lambda w: (
+            "/v1/admin/channels",
+            {
+                "json": {
+                    "channel": "slack",
+                    "account_id": "T" + w.b,  # B's workspace: taken, and not A's to claim
+                    "secrets": {"bot_token": "xoxb-a", "signing_secret": "a"},
+                }
+            },
+        ),
+        frozenset({409}),
+    ),
+    ("get", "/v1/admin/channels"): Probe(lambda w: ("/v1/admin/channels", {}), LISTED),
+    ("get", "/v1/admin/channels/{config_id}"): Probe(
+        lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/admin/tenants"): Probe(
+        lambda w: ("/v1/admin/tenants", {"json": {"id": w.b, "name": "mine now"}}), FORBIDDEN
+    ),
+    ("get", "/v1/admin/tenants"): Probe(lambda w: ("/v1/admin/tenants", {}), FORBIDDEN),
+    ("get", "/v1/admin/tenants/{tenant_id}"): Probe(
+        lambda w: (f"/v1/admin/tenants/{w.b}", {}), FORBIDDEN
+    ),
+    ("patch", "/v1/admin/tenants/{tenant_id}"): Probe(
+        lambda w: (f"/v1/admin/tenants/{w.b}", {"json": {"state": "disabled"}}), FORBIDDEN
+    ),
+    ("post", "/v1/admin/tenants/{tenant_id}/channels"): Probe(
+        lambda w: (
+            f"/v1/admin/tenants/{w.b}/channels",
+            {
+                "json": {
+                    "channel": "slack",
+                    "account_id": "T-new-" + w.b,
+                    "secrets": {"bot_token": "xoxb-a", "signing_secret": "a"},
+                }
+            },
+        ),
+        FORBIDDEN,
+    ),
+    ("post", "/v1/admin/tenants/{tenant_id}/keys"): Probe(
+        lambda w: (
+            f"/v1/admin/tenants/{w.b}/keys",
+            {"json": {"name": "stolen", "scopes": ["messages:read"]}},
+        ),
+        FORBIDDEN,
+    ),
+    ("get", "/v1/admin/tenants/{tenant_id}/keys"): Probe(
+        lambda w: (f"/v1/admin/tenants/{w.b}/keys", {}), FORBIDDEN
+    ),
+    ("post", "/v1/admin/tenants/{tenant_id}/keys/{key_id}/rotate"): Probe(
+        lambda w: (f"/v1/admin/tenants/{w.b}/keys/{w.b_key}/rotate", {}), FORBIDDEN
+    ),
+    ("delete", "/v1/admin/tenants/{tenant_id}/keys/{key_id}"): Probe(
+        lambda w: (f"/v1/admin/tenants/{w.b}/keys/{w.b_key}", {}), FORBIDDEN
+    ),
+    ("get", "/v1/dead-letters"): Probe(
+        lambda w: ("/v1/dead-letters", {"params": {"state": "all"}}), LISTED
+    ),
+    ("get", "/v1/dead-letters/{dead_letter_id}"): Probe(
+        lambda w: (f"/v1/dead-letters/{w.b_dead_letter}", {}), NOT_FOUND
+    ),
+    ("delete", "/v1/dead-letters/{dead_letter_id}"): Probe(
+        lambda w: (f"/v1/dead-letters/{w.b_dead_letter}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/dead-letters/{dead_letter_id}/replay"): Probe(
+        lambda w: (f"/v1/dead-letters/{w.b_dead_letter}/replay", {}), NOT_FOUND
+    ),
+    # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
+    # a request to B's config is refused.
+    ("get", "/webhooks/{channel}/{config_id}"): Probe(
+        lambda w: (
+            f"/webhooks/slack/{w.b_channel}",
+            {"params": {"hub.mode": "subscribe", "hub.challenge": "1"}},
+        ),
+        frozenset({401}),
+        credentialed=False,
+    ),
+    ("post", "/webhooks/{channel}/{config_id}"): Probe(
+        _webhook_post, frozenset({401}), credentialed=False
+    ),
+    # Tenant-free routes: they answer the same to anyone, and never with B's data.
+    ("get", "/health/live"): Probe(lambda w: ("/health/live", {}), LISTED, credentialed=False),
+    ("get", "/health/ready"): Probe(
+        lambda w: ("/health/ready", {}), frozenset({200, 503}), credentialed=False
+    ),
+    ("get", "/openapi.json"): Probe(lambda w: ("/openapi.json", {}), LISTED, credentialed=False),
+}
+
+
+@pytest.fixture(scope="module")
+def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    app = create_app(Settings(tenant_cache_seconds=0))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
+        yield test_client
+
+
+def routed(client: TestClient) -> set[tuple[str, str]]:
+    return {
+        (method.lower(), route.path_format)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+
+
+@pytest.fixture(scope="module")
+def world(client: TestClient, settings: Settings, db: Database[Any]) -> World:
+    a, b = create_tenant(client, settings), create_tenant(client, settings)
+    marker = "b-secret-" + secrets.token_hex(6)
+    as_b = tenant_headers(settings, b)
+    accepted = client.post(
+        "/v1/messages",
+        headers=as_b,
+        json={"user_id": f"user-{marker}", "text": f"text {marker}", "metadata": {"m": marker}},
+    )
+    assert accepted.status_code == 202
+    body = accepted.json()
+    b_slack_secret = "sign-" + marker
+    b_channel = client.post(
+        "/v1/admin/channels",
+        headers=as_b,
+        json={
+            "channel": "slack",
+            "account_id": "T" + b,
+            "secrets": {"bot_token": "xoxb-" + marker, "signing_secret": b_slack_secret},
+        },
+    )
+    assert b_channel.status_code == 201
+    a_slack_secret = "sign-a-" + secrets.token_hex(6)
+    a_channel = client.post(
+        "/v1/admin/channels",
+        headers=tenant_headers(settings, a),
+        json={
+            "channel": "slack",
+            "account_id": "T" + a,
+            "secrets": {"bot_token": "xoxb-a", "signing_secret": a_slack_secret},
+        },
+    )
+    assert a_channel.status_code == 201
+    dead = DeadLetterRepository(db).record(
+        tenant_id=b,
+        message_id=body["message_id"],
+        conversation_id=body["conversation_id"],
+        channel="api",
+        stage="deliver",
+        attempts=3,
+        error_type="SendFailed",
+        error_message=f"failed {marker}",
+        classification="exhausted",
+        at=utcnow(),
+    )
+    key = issue_key(client, settings, b, ["messages:read"])
+    return World(
+        a=a,
+        b=b,
+        b_message=body["message_id"],
+        b_conversation=body["conversation_id"],
+        b_dead_letter=dead["_id"],
+        b_channel=b_channel.json()["id"],
+        b_key=key["id"],
+        b_secrets=(
+            marker,
+            body["message_id"],
+            body["conversation_id"],
+            dead["_id"],
+            b_channel.json()["id"],
+            key["id"],
+            "T" + b,
+        ),
+        a_slack_secret=a_slack_secret,
+    )
+
+
+@pytest.fixture(scope="module")
+def a_credentials(client: TestClient, settings: Settings, world: World) -> dict[str, Any]:
+    every_scope = sorted(TENANT_SCOPES)
+    key = issue_key(client, settings, world.a, every_scope)
+    return {
+        "jwt": tenant_headers(settings, world.a, scopes=every_scope),
+        "api-key": bearer(key["key"]),
+    }
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    assert routed(client) == set(MATRIX), "add the new route to MATRIX in this file"
+
+
+@pytest.mark.parametrize("credential", ["jwt", "api-key"])
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0].upper()} {r[1]}")
+def test_tenant_a_gets_nothing_of_tenant_b(
+    route: tuple[str, str],
+    credential: str,
+    client: TestClient,
+    world: World,
+    a_credentials: dict[str, Any],
+) -> None:
+    probe = MATRIX[route]
+    path, kwargs = probe.request(world)
+    headers = {**kwargs.pop("headers", {})}
+    if probe.credentialed:
+        headers.update(a_credentials[credential])
+    response = client.request(route[0].upper(), path, headers=headers, **kwargs)
+    assert response.status_code in probe.allowed, response.text
+    # What A itself sent (B's ids in the path, an account id in the body) may be echoed, e.g.
+    # in the problem's ``instance``; nothing else of B's may appear.
+    sent = path + json.dumps(kwargs, default=str)
+    for secret in world.b_secrets:
+        if secret not in sent:
+            assert secret not in response.text, f"{secret} leaked"
+    if response.status_code == 404:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_missing_id_and_tenant_bs_id_answer_alike(
+    client: TestClient, world: World, a_credentials: dict[str, Any]
+) -> None:
+    headers = a_credentials["jwt"]
+    for template, real in (
+        ("/v1/messages/{}", world.b_message),
+        ("/v1/conversations/{}/messages", world.b_conversation),
+        ("/v1/dead-letters/{}", world.b_dead_letter),
+        ("/v1/admin/channels/{}", world.b_channel),
+    ):
+        missing = "x" + real[1:]
+        theirs = client.get(template.format(real), headers=headers).json()
+        absent = client.get(template.format(missing), headers=headers).json()
+        assert theirs["status"] == absent["status"] == 404
+        assert theirs["title"] == absent["title"]
+        assert theirs["detail"].replace(real, missing) == absent["detail"]
+
+
+def test_tenant_bs_data_is_intact_after_the_matrix(
+    client: TestClient, settings: Settings, world: World, db: Database[Any]
+) -> None:
+    as_b = tenant_headers(settings, world.b)
+    assert client.get(f"/v1/messages/{world.b_message}", headers=as_b).status_code == 200
+    dead = client.get(f"/v1/dead-letters/{world.b_dead_letter}", headers=as_b)
+    assert dead.status_code == 200 and dead.json()["state"] == "open"
+    keys = db["api_keys"].find_one({"_id": world.b_key})
+    assert keys is not None and keys["state"] == "active"
+    tenant = db["tenants"].find_one({"_id": world.b})
+    assert tenant is not None and tenant["state"] == "active"
+    assert db["messages"].count_documents({"tenant_id": world.b}) == 1
+    assert db["messages"].count_documents({"tenant_id": world.a}) == 0
