@@ -50,8 +50,10 @@ class ProblemResponse(JSONResponse):
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
+    # Headers the route's guard decided before the handler failed (``RateLimit-*``).
+    headers = {**getattr(request.state, "answer_headers", {}), **problem.headers}
     return ProblemResponse(
-        problem.body(request.url.path), status_code=problem.status, headers=problem.headers
+        problem.body(request.url.path), status_code=problem.status, headers=headers
     )
 
 

@@ -53,8 +53,9 @@ def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
                 headers={"Retry-After": "1"},
             ) from None
         request.state.principal = principal
+        request.state.answer_headers = rate_limit.headers(verdict)  # errors carry them too
         response = await endpoint(request)
-        response.headers.update(rate_limit.headers(verdict))
+        response.headers.update(request.state.answer_headers)
         return response
 
     return guarded
