@@ -1,0 +1,94 @@
+"""The ingress with ``PARLEY_SECURITY_HUB_ADDR`` set: credentials are the hub's to judge over
+real gRPC (the reference hub on the test database), and a hub that is down fails closed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from pymongo.database import Database
+from starlette.testclient import TestClient
+
+from core.settings import Settings
+from ingress.app import create_app
+from storage.credentials import ApiKeyRepository
+from storage.tenants import TenantRepository
+from tests.credentials import bearer, client_address, tenant_headers
+from tests.security_hub.hub import Hub
+
+MESSAGE = {"user_id": "ana", "text": "hello"}
+
+
+@pytest.fixture
+def hub(db: Database[Any], settings: Settings) -> Iterator[Hub]:
+    running = Hub(db, settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(hub: Hub, db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    # No answer cache, so each request asks the hub.
+    app = create_app(
+        Settings(security_hub_addr=hub.addr, security_hub_cache_seconds=0, tenant_cache_seconds=0)
+    )
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
+        yield test_client
+
+
+def stored(db: Database[Any], tenant: str) -> int:
+    return db["messages"].count_documents({"tenant_id": tenant})
+
+
+def test_keys_and_tokens_are_judged_by_the_hub(
+    client: TestClient, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    TenantRepository(db).ensure(tenant, tenant)
+    keys = ApiKeyRepository(db)
+    writer, writer_key = keys.issue(tenant, "writer", ["messages:write"])
+    _, reader_key = keys.issue(tenant, "reader", ["messages:read"])
+
+    assert client.post("/v1/messages", headers=bearer(writer_key), json=MESSAGE).status_code == 202
+    assert (
+        client.post(
+            "/v1/messages", headers=tenant_headers(settings, tenant), json=MESSAGE
+        ).status_code
+        == 202
+    )
+    refused = client.post("/v1/messages", headers=bearer(reader_key), json=MESSAGE)
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/insufficient-scope")
+
+    keys.revoke(tenant, writer["_id"])
+    revoked = client.post("/v1/messages", headers=bearer(writer_key), json=MESSAGE)
+    assert revoked.status_code == 401
+    assert stored(db, tenant) == 2
+
+
+def test_a_hub_that_is_down_fails_closed_with_503(
+    client: TestClient, hub: Hub, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    _, key = ApiKeyRepository(db).issue(tenant, "writer", ["messages:write"])
+    hub.stop()
+    for headers in (bearer(key), tenant_headers(settings, tenant)):
+        response = client.post("/v1/messages", headers=headers, json=MESSAGE)
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/security-hub-unavailable")
+        assert int(response.headers["retry-after"]) >= 1
+    assert stored(db, tenant) == 0
+
+    hub.start()
+    # The client reconnects on its own; the breaker lets a probe through after it reopens.
+    statuses = []
+    for _ in range(100):
+        statuses.append(client.post("/v1/messages", headers=bearer(key), json=MESSAGE).status_code)
+        if statuses[-1] == 202:
+            break
+        time.sleep(0.1)
+    assert statuses[-1] == 202
+    assert set(statuses) <= {202, 503}
