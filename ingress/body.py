@@ -46,8 +46,7 @@ def parse_json(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         ) from None
     except RecursionError:  # nesting deep enough to exhaust the parser's stack
         raise _too_deep(max_depth) from None
-    if _depth(data) > max_depth:
-        raise _too_deep(max_depth)
+    _check_shape(data, max_depth)
     return data
 
 
@@ -57,16 +56,27 @@ async def read_json(request: Request, settings: Settings) -> Any:
     return parse_json(raw, settings.max_json_depth)
 
 
-def _depth(data: Any) -> int:
-    """How deeply objects and arrays nest (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(data, 1)]
+def _check_shape(data: Any, max_depth: int) -> None:
+    """Refuses nesting deeper than ``max_depth`` and strings that are not valid Unicode (JSON
+    escapes can spell unpaired surrogates, which no store can encode); no recursion."""
+    stack = [(data, 0)]
     while stack:
         value, level = stack.pop()
         if isinstance(value, dict | list):
-            deepest = max(deepest, level)
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+            if level + 1 > max_depth:
+                raise _too_deep(max_depth)
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, level + 1) for item in items)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Problem(
+                    400,
+                    "malformed-json",
+                    "Malformed JSON",
+                    "the body holds a string that is not valid Unicode (an unpaired surrogate)",
+                ) from None
 
 
 def _too_deep(max_depth: int) -> Problem:

@@ -386,8 +386,9 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
             ),
         ),
         body=MessageIn,
-        body_description="`text` must not be blank; `metadata` keys may not start with `$` "
-        "or contain `.`.",
+        body_description="`text` must not be blank; `metadata` keys may not be empty, start "
+        "with `$` or contain `.`; its arrays may not hold arrays directly; it nests at most 8 "
+        "deep.",
     ),
     messages.get_message: Operation(
         "getMessage",

@@ -33,16 +33,21 @@ class MessageIn(BaseModel):
 
 
 def _check_keys(value: Any, depth: int) -> None:
-    """Metadata is stored as given: keys may not look like MongoDB operators or paths."""
+    """Metadata is stored as given: keys may not be empty or look like MongoDB operators or
+    paths, and an array may not hold an array directly (FerretDB v1 cannot store that)."""
     if depth > 8:
         raise ValueError("metadata is nested too deeply")
     if isinstance(value, dict):
         for key, item in value.items():
-            if key.startswith("$") or "." in key:
-                raise ValueError(f"metadata key {key!r} may not start with '$' or contain '.'")
+            if not key or key.startswith("$") or "." in key:
+                raise ValueError(
+                    f"metadata key {key!r} may not be empty, start with '$' or contain '.'"
+                )
             _check_keys(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
+            if isinstance(item, list):
+                raise ValueError("metadata arrays may not hold arrays directly")
             _check_keys(item, depth + 1)
 
 

@@ -73,7 +73,8 @@ class TenantPatch(_TenantSettingsIn):
 
 
 def settings_of(payload: BaseModel) -> dict[str, Any]:
-    """The fields the caller gave, as stored (None inside a group means "the default")."""
+    """The fields the caller gave, as stored; a null, at the top or inside a group, means
+    "the default" (on update: remove the setting)."""
     given = payload.model_dump(exclude_unset=True)
     return {
         name: {k: v for k, v in value.items() if v is not None}
@@ -86,7 +87,7 @@ def settings_of(payload: BaseModel) -> dict[str, Any]:
 def tenant_view(doc: TenantDocument) -> dict[str, Any]:
     view: dict[str, Any] = {"id": doc["_id"], "name": doc["name"], "state": doc["state"]}
     for name in SETTINGS:
-        if name in doc:
+        if doc.get(name) is not None:
             view[name] = doc[name]
     view["created_at"] = isoformat(doc["created_at"])
     if "updated_at" in doc:

@@ -46,7 +46,7 @@ class TenantRepository:
             "_id": tenant_id,
             "name": name,
             "state": ACTIVE,
-            **{k: v for k, v in settings.items() if k in SETTINGS},
+            **{k: v for k, v in settings.items() if k in SETTINGS and v is not None},
             "created_at": now,
             "updated_at": now,
         }
@@ -72,11 +72,19 @@ class TenantRepository:
         return list(self._collection.find(query).sort("_id", 1).limit(limit))
 
     def update(self, tenant_id: str, fields: dict[str, Any]) -> TenantDocument:
-        """Sets ``name``, ``state`` and settings; each settings group is replaced whole."""
+        """Sets ``name``, ``state`` and settings; each settings group is replaced whole, and a
+        setting given as None is removed (its default applies again)."""
         allowed = {k: v for k, v in fields.items() if k in (*SETTINGS, "name", "state")}
-        result = self._collection.update_one(
-            {"_id": tenant_id}, {"$set": {**allowed, "updated_at": utcnow()}}
-        )
+        update: dict[str, Any] = {
+            "$set": {
+                **{k: v for k, v in allowed.items() if v is not None},
+                "updated_at": utcnow(),
+            }
+        }
+        removed = {k: "" for k, v in allowed.items() if v is None and k in SETTINGS}
+        if removed:
+            update["$unset"] = removed
+        result = self._collection.update_one({"_id": tenant_id}, update)
         if result.matched_count != 1:
             raise NotFound(f"tenant {tenant_id} not found")
         return self.require(tenant_id)
