@@ -129,6 +129,11 @@ BAD_REQUESTS: list[tuple[str, int, str]] = [
     ("operator-key", 422, "validation-error"),
     ("not-an-object", 422, "validation-error"),
     ("too-large", 413, "payload-too-large"),
+    ("too-deep", 400, "json-too-deep"),
+    ("lone-surrogate", 400, "malformed-json"),
+    ("nested-arrays-in-metadata", 422, "validation-error"),
+    ("empty-metadata-key", 422, "validation-error"),
+    ("status-in-body", 422, "validation-error"),
     ("no-token", 401, "unauthorized"),
     ("garbage-token", 401, "unauthorized"),
     ("expired-token", 401, "unauthorized"),
@@ -156,6 +161,19 @@ def _bad_request(case: str, settings: Settings, tenant: str) -> tuple[dict[str, 
         body = {**body, "metadata": {"$where": "1"}}
     elif case == "not-an-object":
         body = ["hello"]
+    elif case == "too-deep":
+        return (
+            headers,
+            b'{"user_id": "ana", "text": "hi", "metadata": ' + b"[" * 40 + b"]" * 40 + b"}",
+        )
+    elif case == "lone-surrogate":
+        return headers, b'{"user_id": "ana", "text": "hi \\ud800"}'
+    elif case == "nested-arrays-in-metadata":
+        body = {**body, "metadata": {"a": [[1]]}}
+    elif case == "empty-metadata-key":
+        body = {**body, "metadata": {"": 1}}
+    elif case == "status-in-body":
+        body = {**body, "status": "delivered"}
     elif case == "too-large":
         body = {"user_id": "ana", "text": "x" * (65 * 1024)}
     elif case == "no-token":

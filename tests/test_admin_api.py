@@ -1,0 +1,225 @@
+"""The platform admin API and its CLI twins on the real MongoDB: tenants and their settings,
+API keys shown once and stored hashed, and input that cannot assign what it must not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from pymongo.database import Database
+from starlette.testclient import TestClient
+
+from core.cli import main
+from core.settings import Settings
+from ingress.app import create_app
+from tests.credentials import (
+    admin_headers,
+    bearer,
+    client_address,
+    create_tenant,
+    issue_key,
+    new_tenant_id,
+)
+
+
+@pytest.fixture(scope="module")
+def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    app = create_app(Settings(tenant_cache_seconds=0))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
+        yield test_client
+
+
+def test_a_tenant_is_created_listed_updated_and_its_settings_kept(
+    client: TestClient, settings: Settings
+) -> None:
+    admin = admin_headers(settings)
+    tenant = create_tenant(
+        client,
+        settings,
+        rate_limits={"per_second": 5, "burst": 10},
+        quotas={"messages_per_day": 1000},
+        engine={"backend": "openai", "model": "gpt-4o-mini", "temperature": 0.2},
+        retention_days=30,
+    )
+    shown = client.get(f"/v1/admin/tenants/{tenant}", headers=admin).json()
+    assert shown["state"] == "active"
+    assert shown["rate_limits"] == {"per_second": 5, "burst": 10}
+    assert shown["engine"]["model"] == "gpt-4o-mini"
+    assert shown["retention_days"] == 30
+
+    patched = client.patch(
+        f"/v1/admin/tenants/{tenant}",
+        headers=admin,
+        json={"name": "Renamed", "rate_limits": None, "retention_days": 90},
+    ).json()
+    assert (patched["name"], patched["retention_days"]) == ("Renamed", 90)
+    assert "rate_limits" not in patched  # back to the defaults
+    assert patched["quotas"] == {"messages_per_day": 1000}
+
+    pages, cursor = [], None
+    while True:
+        page = client.get(
+            "/v1/admin/tenants",
+            headers=admin,
+            params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+        ).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    ids = [t["id"] for page in pages for t in page["data"]]
+    assert tenant in ids and ids == sorted(ids) and len(ids) == len(set(ids))
+
+
+def test_a_taken_id_is_a_conflict_and_a_missing_tenant_a_404(
+    client: TestClient, settings: Settings
+) -> None:
+    admin = admin_headers(settings)
+    tenant = create_tenant(client, settings)
+    again = client.post("/v1/admin/tenants", headers=admin, json={"id": tenant, "name": "x"})
+    assert again.status_code == 409
+    missing = new_tenant_id()
+    for method, path, body in (
+        ("GET", f"/v1/admin/tenants/{missing}", None),
+        ("PATCH", f"/v1/admin/tenants/{missing}", {"name": "x"}),
+        ("GET", f"/v1/admin/tenants/{missing}/keys", None),
+        ("POST", f"/v1/admin/tenants/{missing}/keys", {"name": "k", "scopes": ["messages:read"]}),
+    ):
+        response = client.request(method, path, headers=admin, json=body)
+        assert response.status_code == 404, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "Upper-Case", "name": "x"},
+        {"id": "ok-id", "name": ""},
+        {"id": "ok-id", "name": "x", "state": "disabled"},  # created active, always
+        {"id": "ok-id", "name": "x", "created_at": "2020-01-01"},
+        {"id": "ok-id", "name": "x", "rate_limits": {"per_second": 0}},
+        {"id": "ok-id", "name": "x", "rate_limits": {"$set": {"burst": 1}}},
+        {"id": "ok-id", "name": "x", "engine": {"temperature": 9}},
+        {"id": "*", "name": "the platform"},
+    ],
+)
+def test_invalid_tenants_are_refused_and_nothing_is_stored(
+    body: dict[str, Any], client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    response = client.post("/v1/admin/tenants", headers=admin_headers(settings), json=body)
+    assert response.status_code == 422, response.text
+    assert db["tenants"].find_one({"_id": body["id"]}) is None
+
+
+def test_keys_cannot_be_issued_with_the_platform_scope_or_unknown_fields(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    for body in (
+        {"name": "k", "scopes": ["admin"]},
+        {"name": "k", "scopes": []},
+        {"name": "k", "scopes": ["messages:read"], "tenant_id": "someone-else"},
+        {"name": "k", "scopes": ["messages:read"], "secret_sha256": "0" * 64},
+    ):
+        response = client.post(
+            f"/v1/admin/tenants/{tenant}/keys", headers=admin_headers(settings), json=body
+        )
+        assert response.status_code == 422, body
+    assert db["api_keys"].count_documents({"tenant_id": tenant}) == 0
+
+
+def test_a_key_is_shown_once_and_stored_only_as_a_hash(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    issued = issue_key(client, settings, tenant, ["messages:read"])
+    assert issued["key"].startswith(f"pk_{issued['id']}_")
+    stored = db["api_keys"].find_one({"_id": issued["id"]})
+    assert stored is not None
+    secret = issued["key"].rsplit("_", 1)[1]
+    assert secret not in json.dumps(stored, default=str)
+    listed = client.get(f"/v1/admin/tenants/{tenant}/keys", headers=admin_headers(settings))
+    assert [k["id"] for k in listed.json()["data"]] == [issued["id"]]
+    assert secret not in listed.text and "secret_sha256" not in listed.text
+    assert "key" not in listed.json()["data"][0]
+
+
+def test_a_tenant_channel_is_registered_by_the_operator(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    response = client.post(
+        f"/v1/admin/tenants/{tenant}/channels",
+        headers=admin_headers(settings),
+        json={
+            "channel": "slack",
+            "account_id": "T-op-" + tenant,
+            "secrets": {"bot_token": "xoxb-op", "signing_secret": "op-secret"},
+        },
+    )
+    assert response.status_code == 201
+    assert "op-secret" not in response.text and "xoxb-op" not in response.text
+    stored = db["channel_configs"].find_one({"_id": response.json()["id"]})
+    assert stored is not None and stored["tenant_id"] == tenant
+
+
+def test_the_cli_manages_tenants_and_keys(
+    client: TestClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = new_tenant_id()
+
+    def run(*argv: str) -> list[dict[str, Any]]:
+        assert main(list(argv)) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    created = run(
+        "tenants", "create", tenant, "--name", "CLI", "--settings", '{"retention_days": 7}'
+    )
+    assert created[0]["retention_days"] == 7
+    issued = run("keys", "issue", "--tenant", tenant, "--name", "ci", "--scope", "messages:write")
+    key = issued[0]["key"]
+    assert (
+        client.post(
+            "/v1/messages", headers=bearer(key), json={"user_id": "a", "text": "b"}
+        ).status_code
+        == 202
+    )
+    assert run("tenants", "disable", tenant)[0]["state"] == "disabled"
+    assert (
+        client.post(
+            "/v1/messages", headers=bearer(key), json={"user_id": "a", "text": "b"}
+        ).status_code
+        == 403
+    )
+    assert run("tenants", "enable", tenant)[0]["state"] == "active"
+    rotated = run("keys", "rotate", "--tenant", tenant, issued[0]["id"])
+    assert (
+        client.post(
+            "/v1/messages", headers=bearer(key), json={"user_id": "a", "text": "b"}
+        ).status_code
+        == 401
+    )
+    listed = run("keys", "list", "--tenant", tenant)
+    assert [k["state"] for k in listed] == ["revoked", "active"]
+    assert all("key" not in k for k in listed)
+    assert run("keys", "revoke", "--tenant", tenant, rotated[0]["id"])[0]["state"] == "revoked"
+    assert main(["tenants", "create", "Bad Id", "--name", "x"]) == 2
+    assert "pattern" in capsys.readouterr().err
+
+
+def test_parley_token_mints_platform_and_scoped_tenant_tokens(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["token", "--admin"]) == 0
+    admin = capsys.readouterr().out.strip()
+    assert client.get("/v1/admin/tenants?limit=1", headers=bearer(admin)).status_code == 200
+    assert main(["token", "--tenant", "t-cli", "--scope", "messages:read"]) == 0
+    reader = capsys.readouterr().out.strip()
+    response = client.post(
+        "/v1/messages", headers=bearer(reader), json={"user_id": "a", "text": "b"}
+    )
+    assert response.status_code == 403
+    assert main(["token"]) == 2
