@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=100, ge=1, le=1000)
     max_json_depth: int = Field(default=32, ge=2, le=512)
 
+    # Tasks of one stage a tenant may run at once across all workers (0: no cap); see
+    # tasks/fairness.py.
+    tenant_stage_concurrency: int = Field(default=8, ge=0, le=1000)
+
     history_window: int = Field(default=20, ge=1, le=200)
     session_ttl_seconds: int = Field(default=30 * 60, ge=60)
     engine_timeout_seconds: float = Field(default=5.0, gt=0, le=120)

@@ -1,0 +1,75 @@
+"""Fair sharing of the workers between tenants: per-tenant concurrency caps per stage.
+
+Why caps, not a fair scheduler: Celery workers take tasks from one shared queue per stage in
+arrival order, so a tenant that floods the queue would otherwise fill every worker slot while
+the other tenants' tasks wait behind its backlog. With a cap, a tenant runs at most
+``PARLEY_TENANT_STAGE_CONCURRENCY`` tasks of a stage at once (across all workers, counted in
+Redis); a task over the cap is put back at the tail of its queue after a short, jittered wait,
+so the free workers take the next tasks, which are the other tenants'. A flood then costs the
+flooding tenant re-queues and delay, and costs everyone else at most the cap's share of the
+workers. Re-queueing is a wait, not a failure: no attempt is counted (``tasks.failures.wait``).
+
+The slot is held for the task body and given back in ``finally``; a worker that dies holding it
+frees it after ``HOLD_SECONDS``. Redis being down lets the task run (the broker is Redis too, so
+nothing would run anyway): fairness is a courtesy and never a reason to lose a turn.
+
+Hook (one line, in ``tasks.base.StageTask.__call__``)::
+
+    with tenant_slot(self, args[0]):
+        return super().__call__(*args, **kwargs)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from core.settings import get_settings
+from storage.tenant_slots import TenantSlots
+
+log = logging.getLogger("parley.tasks.fairness")
+
+# Longer than any stage's run (the engine's deadline times its retries, a delivery's timeout).
+HOLD_SECONDS = 300.0
+REQUEUE_SECONDS = (0.2, 1.0)  # jittered, so capped tasks do not come back in lockstep
+
+
+def requeue_countdown() -> float:
+    return random.uniform(*REQUEUE_SECONDS)  # noqa: S311  (jitter, not a secret)
+
+
+@contextmanager
+def tenant_slot(task: Any, tenant_id: str, slots: TenantSlots | None = None) -> Iterator[None]:
+    """Runs the body holding one of the tenant's slots for ``task``'s stage; when the tenant
+    is at its cap, re-queues the task (``task.retry``, raised from here) instead."""
+    cap = get_settings().tenant_stage_concurrency
+    if cap <= 0 or task.request.called_directly:
+        yield
+        return
+    if slots is None:
+        from tasks.runtime import clients
+
+        slots = TenantSlots(clients().redis)
+    stage, holder = str(task.name), str(task.request.id)
+    try:
+        taken = slots.take(stage, tenant_id, holder, cap, HOLD_SECONDS)
+    except RedisError:
+        log.warning("tenant slots unavailable; running %s without a cap", stage)
+        taken = None
+    if taken is False:
+        from tasks.failures import wait
+
+        wait(task, f"tenant {tenant_id} runs {cap} {stage} tasks already", requeue_countdown())
+    try:
+        yield
+    finally:
+        if taken:
+            try:
+                slots.give_back(stage, tenant_id, holder)
+            except RedisError:
+                log.warning("could not give back a %s slot; it expires on its own", stage)
