@@ -100,13 +100,18 @@ def update_by_id(
     doc_id: Any,
     conditions: Mapping[str, Any],
     update: Mapping[str, Any],
+    current: Mapping[str, Any] | None = None,
 ) -> bool:
     """Apply ``update`` to ``doc_id`` if it satisfies ``conditions``; True if it changed.
 
     The read decides cheaply whether to write; the write carries the full filter, so a change
     made between the two (another worker moving the same document) still makes it a no-op.
+    A caller holding a fresh copy of the document passes it as ``current`` to save the read.
     """
-    if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
+    if current is not None and current.get("_id") == doc_id:
+        if not matches(current, conditions):
+            return False
+    elif find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
         return False
     result = collection.update_one({"_id": doc_id, **conditions}, update)
     return result.modified_count == 1

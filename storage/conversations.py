@@ -13,8 +13,8 @@ from pymongo.errors import DuplicateKeyError
 from core.errors import Conflict, NotFound
 from core.events import conversation_started
 from core.timeutil import utcnow
-from storage.by_id import find_by_id, update_by_id
-from storage.outbox import with_outbox
+from storage.by_id import find_by_id
+from storage.outbox import PendingEvents, with_outbox
 
 Conversation = dict[str, Any]
 
@@ -28,6 +28,7 @@ class ConversationRepository:
 
     def __init__(self, db: Database[Any]) -> None:
         self._collection: Collection[Any] = db["conversations"]
+        self._pending = PendingEvents(db)
 
     def resolve_open(
         self,
@@ -65,7 +66,10 @@ class ConversationRepository:
             "updated_at": now,
         }
         # The started event is born with the conversation (see storage/outbox.py).
-        insert = with_outbox(insert, [conversation_started(insert)])
+        started = conversation_started(insert)
+        insert = with_outbox(insert, [started])
+        # Not forgotten when another request's insert wins: the winner's event has this id too.
+        self._pending.note("conversations", conversation_id, [started.id])
         try:
             self._collection.insert_one(insert)
         except DuplicateKeyError:
@@ -94,21 +98,34 @@ class ConversationRepository:
 
     def touch(self, tenant_id: str, conversation_id: str, message_id: str, at: datetime) -> None:
         """Record activity; ``$max`` keeps it correct when stages re-run or finish out of order."""
-        update_by_id(
-            self._collection,
-            conversation_id,
-            {"tenant_id": tenant_id},
+        # Straight to the server: the stage's conversation exists, so the filter matches.
+        self._collection.update_one(
+            {"_id": conversation_id, "tenant_id": tenant_id},
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
         )
 
     def remember_turn(
-        self, tenant_id: str, conversation_id: str, entries: list[dict[str, Any]], window: int
+        self,
+        tenant_id: str,
+        conversation_id: str,
+        entries: list[dict[str, Any]],
+        window: int,
+        current: Conversation | None = None,
     ) -> None:
         """Keep the last ``window`` messages on the conversation, so the engine's history is
         one ``_id`` read. Turns of a conversation are generated one after another (see
         tasks/generate.py), so this read-then-write does not race itself. (FerretDB v1 ignores
-        ``$push`` with ``$slice``, hence the explicit trim.)"""
-        doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}, {"recent": 1})
+        ``$push`` with ``$slice``, hence the explicit trim.) ``current``, the conversation as
+        the stage read it for this turn, saves the read."""
+        doc = (
+            current
+            if current is not None
+            and current.get("_id") == conversation_id
+            and current.get("tenant_id") == tenant_id
+            else find_by_id(
+                self._collection, conversation_id, {"tenant_id": tenant_id}, {"recent": 1}
+            )
+        )
         if doc is None:
             return
         known = {entry["_id"] for entry in doc.get("recent", [])}

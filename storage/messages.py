@@ -14,9 +14,11 @@ from pymongo.errors import DuplicateKeyError
 
 from core.cloudevents import CloudEvent
 from core.errors import NotFound
-from core.states import Status, predecessors
+from core.states import TERMINAL, Status, predecessors
 from core.timeutil import utcnow
 from storage.by_id import delete_by_id, find_by_id, update_by_id
+from storage.open_turns import OpenTurns
+from storage.outbox import PendingEvents
 from storage.outbox import push as outbox_push
 
 Message = dict[str, Any]
@@ -38,13 +40,27 @@ class MessageRepository:
 
     def __init__(self, db: Database[Any]) -> None:
         self._collection: Collection[Any] = db["messages"]
+        self._pending = PendingEvents(db)
+        self._turns = OpenTurns(db)
 
     def insert_once(self, doc: Message) -> tuple[Message, bool]:
         """Insert ``doc`` unless its (tenant, dedupe_key) exists; return the stored one and
-        whether it is new. Atomic through the unique index, never check-then-insert."""
+        whether it is new. Atomic through the unique index, never check-then-insert.
+
+        The events ``doc`` carries must belong to this new id alone: when the insert loses to
+        an earlier message with the same key, their notes are dropped with it."""
+        noted = self._pending.note(
+            "messages", doc["_id"], [entry["id"] for entry in doc.get("outbox", [])]
+        )
+        opened = doc.get("direction") == "inbound" and self._turns.open(
+            doc["tenant_id"], doc["_id"]
+        )
         try:
             self._collection.insert_one(doc)
         except DuplicateKeyError:
+            self._pending.forget(noted)
+            if opened:
+                self._turns.close(doc["_id"])
             existing: Message | None = self._collection.find_one(
                 {"tenant_id": doc["tenant_id"], "dedupe_key": doc["dedupe_key"]}
             )
@@ -64,9 +80,10 @@ class MessageRepository:
 
     def delete_unqueued(self, tenant_id: str, message_id: str) -> None:
         """Remove a message whose enqueue failed, so a provider retry can claim it again."""
-        delete_by_id(
+        if delete_by_id(
             self._collection, message_id, {"tenant_id": tenant_id, "status": Status.ACCEPTED.value}
-        )
+        ):
+            self._turns.close(message_id)
 
     def advance(
         self,
@@ -75,9 +92,11 @@ class MessageRepository:
         status: Status,
         fields: dict[str, Any] | None = None,
         events: Sequence[CloudEvent] = (),
+        current: Message | None = None,
     ) -> bool:
         """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved.
-        ``events`` join the outbox in the same atomic update, so they exist iff the move does."""
+        ``events`` join the outbox in the same atomic update, so they exist iff the move does.
+        ``current``: the caller's fresh copy of the message, which saves a read."""
         now = utcnow()
         update: dict[str, Any] = {
             "$set": {
@@ -88,13 +107,20 @@ class MessageRepository:
             }
         }
         if events:
+            # Noted first, so the events are never in the document without their notes. A
+            # move that does not happen leaves orphan notes, which the relay clears.
+            self._pending.note("messages", message_id, [event.id for event in events])
             update.update(outbox_push(events))
-        return update_by_id(
+        moved = update_by_id(
             self._collection,
             message_id,
             {"tenant_id": tenant_id, "status": {"$in": predecessors(status)}},
             update,
+            current,
         )
+        if moved and status in TERMINAL:
+            self._turns.close(message_id)  # a crash before this leaves it to the reconciler
+        return moved
 
     def mark_stage(self, tenant_id: str, message_id: str, stage: str) -> bool:
         """Stamp a journey stage that is not a status (e.g. ``audited``) once."""
@@ -206,7 +232,7 @@ class MessageRepository:
         behind = {**query, "direction": "outbound", "status": {"$in": predecessors(status)}}
         moved = 0
         # FerretDB v1 rewrites whole documents without locking, so a concurrent update of the
-        # same message (e.g. the outbox acknowledgement) can undo this one: look, and redo.
+        # same message (e.g. a stage's) can undo this one: look, and redo.
         for _ in range(LOST_UPDATE_TRIES):
             moved += self._collection.update_many(behind, {"$set": update}).modified_count
             time.sleep(LOST_UPDATE_PAUSE)
@@ -218,13 +244,19 @@ class MessageRepository:
         """The one backwards move: a failed or dead-lettered message set back to ``status`` so a
         replay can run it again. Attempt counters start afresh."""
         now = utcnow()
+        parked = {
+            "tenant_id": tenant_id,
+            "status": {"$in": [Status.FAILED.value, Status.DEAD_LETTERED.value]},
+        }
+        doc = find_by_id(self._collection, message_id, parked, {"direction": 1})
+        if doc is None:
+            return False
+        if doc.get("direction") == "inbound":
+            self._turns.open(tenant_id, message_id)  # the turn is in flight again
         return update_by_id(
             self._collection,
             message_id,
-            {
-                "tenant_id": tenant_id,
-                "status": {"$in": [Status.FAILED.value, Status.DEAD_LETTERED.value]},
-            },
+            parked,
             {
                 "$set": {"status": status.value, "updated_at": now, "replayed_at": now},
                 "$unset": {"attempts": "", "failure": ""},
@@ -244,10 +276,9 @@ class MessageRepository:
         self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
     ) -> None:
         """Part ``index`` went out: a retry starts after it."""
-        update_by_id(
-            self._collection,
-            message_id,
-            {"tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
+        # Sent straight: it matches unless another worker raced this one (see by_id.py).
+        self._collection.update_one(
+            {"_id": message_id, "tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
             {
                 "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
                 "$push": {"provider_message_ids": {"$each": provider_message_ids}},
@@ -258,20 +289,32 @@ class MessageRepository:
         self, statuses: Sequence[Status], cutoff: datetime, now: datetime, limit: int
     ) -> list[Message]:
         """Inbound messages in ``statuses`` untouched since ``cutoff`` with no retry due later
-        (across tenants: the reconciler's view)."""
-        cursor = self._collection.find(
-            {
-                "status": {"$in": [s.value for s in statuses]},
-                "updated_at": {"$lt": cutoff},
-                "direction": "inbound",
-                "$or": [
-                    {"next_attempt_at": {"$exists": False}},
-                    {"next_attempt_at": {"$lt": now}},
-                ],
-            },
-            {"_id": 1, "tenant_id": 1, "conversation_id": 1, "status": 1, "updated_at": 1},
-        ).limit(limit)
-        return list(cursor)
+        (across tenants: the reconciler's view). Only open turns are looked at, each by ``_id``;
+        notes of turns that ended, or whose message was never stored, are cleared on the way."""
+        wanted = {s.value for s in statuses}
+        found: list[Message] = []
+        for note in self._turns.opened_before(cutoff, limit):
+            doc: Message | None = self._collection.find_one(
+                {"_id": note["_id"]},
+                {
+                    "tenant_id": 1,
+                    "conversation_id": 1,
+                    "status": 1,
+                    "updated_at": 1,
+                    "next_attempt_at": 1,
+                },
+            )
+            if doc is None or doc["status"] in TERMINAL:
+                self._turns.close(note["_id"])
+                continue
+            due = doc.get("next_attempt_at")
+            if (
+                doc["status"] in wanted
+                and doc["updated_at"] < cutoff
+                and (due is None or due < now)
+            ):
+                found.append(doc)
+        return found
 
     def claim_redrive(self, tenant_id: str, message_id: str, seen_updated_at: datetime) -> bool:
         """Only one reconciler run re-drives a turn: the one whose view is still current."""

@@ -53,11 +53,6 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("_id", ASCENDING)],
         "tenant_conversation_order",
     ),
-    IndexSpec(
-        "messages",
-        [("status", ASCENDING), ("updated_at", ASCENDING)],
-        "status_updated",
-    ),
     # For the beat job that releases idempotency keys past their window (across tenants).
     IndexSpec(
         "messages",

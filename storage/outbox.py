@@ -2,20 +2,32 @@
 
 MongoDB (and FerretDB) update one document atomically, so an event appended in the same update
 as a status change exists exactly when the change does, without multi-document transactions.
-``outbox`` keeps the events; ``outbox_pending`` the ids not yet acknowledged by Kafka. The audit
-stage publishes a turn's events at once; the beat relay publishes whatever is left.
+The document's ``outbox`` keeps the serialised events for good.
+
+What is still to publish is kept apart, in ``pending_events``: one small document per event
+(``_id`` = the CloudEvents id, plus where the event lives). A writer notes the events *before*
+the update that embeds them, so an embedded event always has its note; Kafka's delivery report
+deletes the note. Keeping the notes out of the owning document means an acknowledgement never
+rewrites a message (FerretDB v1 can lose one of two concurrent updates of a document), and the
+relay reads a collection as small as the backlog instead of scanning every message.
+
+A note whose event never made it into its document (the write failed, or lost a race to an
+identical write) is an orphan; the relay deletes orphans once they are older than any write
+can take (``ORPHAN_AFTER``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
@@ -23,7 +35,10 @@ from storage.events import EventPublisher, StagedEvent
 
 log = logging.getLogger("parley.outbox")
 
-OUTBOX_COLLECTIONS = ("messages", "conversations")
+PENDING_COLLECTION = "pending_events"
+# Far longer than any stage takes between noting an event and writing its document.
+ORPHAN_AFTER = timedelta(minutes=15)
+_DUPLICATE_KEY = 11000
 
 
 def stage(event: CloudEvent) -> dict[str, Any]:
@@ -38,63 +53,108 @@ def stage(event: CloudEvent) -> dict[str, Any]:
 
 def push(events: Iterable[CloudEvent]) -> dict[str, Any]:
     """The update fragment that appends ``events`` to a document's outbox."""
-    staged = [stage(event) for event in events]
-    return {
-        "$push": {
-            "outbox": {"$each": staged},
-            "outbox_pending": {"$each": [entry["id"] for entry in staged]},
-        }
-    }
+    return {"$push": {"outbox": {"$each": [stage(event) for event in events]}}}
 
 
 def with_outbox(doc: dict[str, Any], events: Iterable[CloudEvent]) -> dict[str, Any]:
     """A new document carrying ``events`` from its first write."""
-    staged = [stage(event) for event in events]
-    return {**doc, "outbox": staged, "outbox_pending": [entry["id"] for entry in staged]}
+    return {**doc, "outbox": [stage(event) for event in events]}
+
+
+class PendingEvents:
+    """The notes of events not yet acknowledged by Kafka."""
+
+    def __init__(self, db: Database[Any]) -> None:
+        self._collection: Collection[Any] = db[PENDING_COLLECTION]
+
+    def note(self, collection: str, owner: str, event_ids: Sequence[str]) -> list[str]:
+        """Note ``event_ids`` of ``collection``/``owner`` as pending; call before the write that
+        embeds them. Returns the ids noted now (the others were noted by an earlier run)."""
+        if not event_ids:
+            return []
+        now = utcnow()
+        docs = [
+            {"_id": event_id, "collection": collection, "owner": owner, "at": now}
+            for event_id in event_ids
+        ]
+        try:
+            self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            taken = {docs[error["index"]]["_id"] for error in errors}
+            return [event_id for event_id in event_ids if event_id not in taken]
+        return list(event_ids)
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        """Drop notes whose events can never exist (their document was never written)."""
+        for event_id in event_ids:
+            self._collection.delete_one({"_id": event_id})
+
+    def acknowledged(self, event_id: str) -> None:
+        self._collection.delete_one({"_id": event_id})
+
+    def pending_of(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of ``event_ids`` are still waiting for Kafka."""
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        return {doc["_id"] for doc in self._collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+
+    def older_than(self, seconds: float, limit: int) -> list[dict[str, Any]]:
+        cutoff = utcnow() - timedelta(seconds=seconds)
+        return list(self._collection.find({"at": {"$lt": cutoff}}).limit(limit))
 
 
 class OutboxRelay:
-    """Publishes pending outbox events and marks each one published from its delivery report."""
+    """Publishes pending outbox events and forgets each one from its Kafka delivery report."""
 
     def __init__(self, db: Database[Any], publisher: EventPublisher) -> None:
         self._db = db
         self._publisher = publisher
+        self.pending = PendingEvents(db)
 
     def publish_documents(
         self, collection: str, docs: Iterable[dict[str, Any]], timeout: float
     ) -> int:
-        """Publish the pending events of ``docs``; returns how many Kafka acknowledged."""
-        target: Collection[Any] = self._db[collection]
-        batch: list[StagedEvent] = []
-        for doc in docs:
-            pending = set(doc.get("outbox_pending") or ())
-            for entry in doc.get("outbox") or ():
-                if entry["id"] in pending:
-                    batch.append(
-                        StagedEvent(
-                            entry["id"], entry["topic"], entry["key"], entry["value"], doc["_id"]
-                        )
-                    )
-        if not batch:
-            return 0
-
-        def acknowledged(event: StagedEvent) -> None:
-            target.update_one({"_id": event.owner}, {"$pull": {"outbox_pending": event.id}})
-
-        return self._publisher.publish_staged(batch, timeout, acknowledged)
+        """Publish the still pending events of ``docs``; returns how many Kafka acknowledged."""
+        owned = [(doc["_id"], entry) for doc in docs for entry in doc.get("outbox") or ()]
+        waiting = self.pending.pending_of(entry["id"] for _, entry in owned)
+        batch = [
+            StagedEvent(entry["id"], entry["topic"], entry["key"], entry["value"], owner)
+            for owner, entry in owned
+            if entry["id"] in waiting
+        ]
+        return self._publish(batch, timeout)
 
     def relay(self, older_than_seconds: float, limit: int, timeout: float) -> int:
         """Publish what the audit stage could not (Kafka down, a crash in between)."""
-        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-        published = 0
-        for name in OUTBOX_COLLECTIONS:
-            docs = list(
-                self._db[name]
-                .find(
-                    {"outbox_pending": {"$exists": True, "$ne": []}, "updated_at": {"$lt": cutoff}},
-                    {"outbox": 1, "outbox_pending": 1},
-                )
-                .limit(limit)
-            )
-            published += self.publish_documents(name, docs, timeout)
-        return published
+        notes = self.pending.older_than(older_than_seconds, limit)
+        by_owner: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for note in notes:
+            by_owner[(note["collection"], note["owner"])].append(note)
+        orphan_cutoff = utcnow() - ORPHAN_AFTER
+        batch: list[StagedEvent] = []
+        for (collection, owner), owner_notes in by_owner.items():
+            doc = self._db[collection].find_one({"_id": owner}, {"outbox": 1}) or {}
+            entries = {entry["id"]: entry for entry in doc.get("outbox") or ()}
+            for note in owner_notes:
+                entry = entries.get(note["_id"])
+                if entry is not None:
+                    batch.append(
+                        StagedEvent(
+                            entry["id"], entry["topic"], entry["key"], entry["value"], owner
+                        )
+                    )
+                elif note["at"] < orphan_cutoff:
+                    log.info("forgetting event %s: %s never stored it", note["_id"], owner)
+                    self.pending.forget([note["_id"]])
+        return self._publish(batch, timeout)
+
+    def _publish(self, batch: list[StagedEvent], timeout: float) -> int:
+        if not batch:
+            return 0
+        return self._publisher.publish_staged(
+            batch, timeout, lambda event: self.pending.acknowledged(event.id)
+        )

@@ -46,16 +46,11 @@ def audit(tenant_id: str, message_id: str) -> str:
         message_id,
         Status.COMPLETED,
         events=[conversation_updated(inbound, reply, utcnow())],
+        current=inbound,
     )
     timeout = c.settings.kafka_publish_timeout_seconds
-    turn = [
-        doc
-        for doc in (
-            c.messages.find(tenant_id, message_id),
-            reply and c.messages.find(tenant_id, reply["_id"]),
-        )
-        if doc
-    ]
+    # The inbound message again, for the event the move added; the reply is as read above.
+    turn = [doc for doc in (c.messages.find(tenant_id, message_id), reply) if doc]
     try:
         c.relay.publish_documents("messages", turn, timeout)
         c.relay.publish_documents("conversations", [conversation], timeout)

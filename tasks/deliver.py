@@ -58,7 +58,7 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
     config = _config(c, reply)
     reply_to = dict(inbound.get("reply_to", {}))
     parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
-    c.messages.advance(tenant_id, reply["_id"], Status.SENDING)
+    c.messages.advance(tenant_id, reply["_id"], Status.SENDING, current=reply)
     delivered = True
     for index in range(int(reply.get("sent_parts", 0)), len(parts)):
         _pace(task, c, config, reply_to)
@@ -76,15 +76,17 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
         delivered = delivered and receipt.delivered
     sent = c.messages.get(tenant_id, reply["_id"])
     ids = list(sent.get("provider_message_ids", []))
-    c.messages.advance(
+    moved = c.messages.advance(
         tenant_id,
         reply["_id"],
         Status.SENT,
         {"provider_message_id": ids[0] if ids else None},
         events=[message_sent(sent, ids, utcnow())],
+        current=sent,
     )
     if delivered:  # channels without delivery callbacks
-        c.messages.advance(tenant_id, reply["_id"], Status.DELIVERED)
+        current = {**sent, "status": Status.SENT.value} if moved else None
+        c.messages.advance(tenant_id, reply["_id"], Status.DELIVERED, current=current)
 
 
 @app.task(
@@ -99,7 +101,8 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     if earlier is not None:
         wait(self, f"{message_id} waits for {earlier}")
     rid = reply_id(message_id)
-    if c.messages.get(tenant_id, rid)["status"] in (Status.GENERATED, Status.SENDING):
+    reply = c.messages.get(tenant_id, rid)
+    if reply["status"] in (Status.GENERATED, Status.SENDING):
         lease = c.leases.acquire(f"deliver:{rid}", c.settings.channel_send_timeout_seconds * 4)
         if lease is None:
             wait(self, f"another worker is delivering {rid}", 1.0)
@@ -120,8 +123,7 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
             return message_id  # dead-lettered, or the next attempt is the reconciler's
         finally:
             c.leases.release(f"deliver:{rid}", lease)
-    reply = c.messages.get(tenant_id, rid)
     c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
-    c.messages.advance(tenant_id, message_id, Status.DELIVERED)
+    c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
     c.order.passed(tenant_id, message["conversation_id"], message_id, "deliver")
     return message_id

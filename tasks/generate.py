@@ -74,7 +74,11 @@ def reply_parts(response: pb.GenerateResponse) -> list[dict[str, Any]]:
 
 
 def _store_reply(
-    c: WorkerClients, message: Message, parts: list[dict[str, Any]], engine: dict[str, Any]
+    c: WorkerClients,
+    message: Message,
+    parts: list[dict[str, Any]],
+    engine: dict[str, Any],
+    conversation: dict[str, Any] | None = None,
 ) -> None:
     rid = reply_id(message["_id"])
     now = utcnow()
@@ -112,6 +116,7 @@ def _store_reply(
             },
         ],
         c.settings.history_window,
+        current=conversation,
     )
 
 
@@ -140,9 +145,8 @@ def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type
     except PermanentError as exc:
         _fall_back(c, message, exc, 1)
         return True
-    _store_reply(
-        c, message, reply_parts(response), {"intent": response.intent, "backend": response.backend}
-    )
+    engine = {"intent": response.intent, "backend": response.backend}
+    _store_reply(c, message, reply_parts(response), engine, conversation)
     update = response.context_update
     c.sessions.apply_context(
         tenant_id,
@@ -183,6 +187,6 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
                 return message_id
         finally:
             c.leases.release(f"engine:{message_id}", lease)
-    c.messages.advance(tenant_id, message_id, Status.GENERATED, {"reply_id": rid})
+    c.messages.advance(tenant_id, message_id, Status.GENERATED, {"reply_id": rid}, current=message)
     c.order.passed(tenant_id, message["conversation_id"], message_id, "generate")
     return message_id

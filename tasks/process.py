@@ -23,11 +23,15 @@ def process(tenant_id: str, message_id: str) -> str:
         return message_id
     if message["status"] != Status.ACCEPTED:
         return message_id  # a re-run after the stage already finished
-    conversation = c.conversations.get(tenant_id, message["conversation_id"])
-    c.sessions.refresh(tenant_id, conversation["_id"], message["user_id"], message["channel"])
+    conversation_id = message["conversation_id"]
+    c.sessions.refresh(tenant_id, conversation_id, message["user_id"], message["channel"])
     result = run_pipeline(message["text"])
-    c.conversations.touch(tenant_id, conversation["_id"], message_id, message["created_at"])
+    c.conversations.touch(tenant_id, conversation_id, message_id, message["created_at"])
     c.messages.advance(
-        tenant_id, message_id, Status.PROCESSED, {"processing": result.as_document()}
+        tenant_id,
+        message_id,
+        Status.PROCESSED,
+        {"processing": result.as_document()},
+        current=message,
     )
     return message_id

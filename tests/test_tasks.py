@@ -28,7 +28,7 @@ from protos import mcp_engine_pb2 as pb
 from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
 from services.mcp_engine.server import serve
 from storage.conversations import ConversationRepository
-from storage.messages import reply_id
+from storage.messages import MessageRepository, reply_id
 from storage.outbox import with_outbox
 from storage.sessions import session_key
 from tasks.audit import audit
@@ -82,7 +82,7 @@ def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
         "created_at": now,
         "updated_at": now,
     }
-    db["messages"].insert_one(with_outbox(doc, [message_received(doc)]))
+    MessageRepository(db).insert_once(with_outbox(doc, [message_received(doc)]))
     return message_id
 
 
