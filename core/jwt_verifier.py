@@ -19,11 +19,13 @@ JWKS_FETCH_TIMEOUT_SECONDS = 5
 
 
 class InvalidToken(Exception):
-    """The token is not acceptable; ``reason`` is safe to show (it never quotes the token)."""
+    """The token is not acceptable; ``reason`` is safe to show (it never quotes the token) and
+    ``code`` names it for machines (the Security Hub's ``reason``)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "malformed") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,13 @@ class JwtVerifier:
             try:
                 key = self._jwks.get_signing_key_from_jwt(token).key
             except jwt.PyJWKClientConnectionError:
-                raise InvalidToken("the token's signing keys could not be fetched") from None
+                raise InvalidToken(
+                    "the token's signing keys could not be fetched", "keys_unavailable"
+                ) from None
             except jwt.PyJWTError:
-                raise InvalidToken("the token's signing key is unknown") from None
+                raise InvalidToken(
+                    "the token's signing key is unknown", "unknown_signing_key"
+                ) from None
         else:
             raise InvalidToken("the token's algorithm is not accepted")
         required = ["exp", "sub", "tenant"]
@@ -93,15 +99,15 @@ class JwtVerifier:
                 options={"require": required},
             )
         except jwt.ExpiredSignatureError:
-            raise InvalidToken("the token has expired") from None
+            raise InvalidToken("the token has expired", "expired") from None
         except jwt.ImmatureSignatureError:
-            raise InvalidToken("the token is not valid yet") from None
+            raise InvalidToken("the token is not valid yet", "not_yet_valid") from None
         except jwt.InvalidAudienceError:
-            raise InvalidToken("the token is for another audience") from None
+            raise InvalidToken("the token is for another audience", "wrong_audience") from None
         except jwt.InvalidIssuerError:
-            raise InvalidToken("the token is from another issuer") from None
+            raise InvalidToken("the token is from another issuer", "wrong_issuer") from None
         except jwt.InvalidSignatureError:
-            raise InvalidToken("the token's signature is not valid") from None
+            raise InvalidToken("the token's signature is not valid", "bad_signature") from None
         except jwt.MissingRequiredClaimError as exc:
             raise InvalidToken(f"the token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:

@@ -122,6 +122,14 @@ class Authenticator:
         try:
             claims = self._tokens.verify(token)
         except InvalidToken as exc:
+            if exc.code == "keys_unavailable":  # the JWKS is down: fail closed, say so
+                raise Problem(
+                    503,
+                    "unavailable",
+                    "Service unavailable",
+                    exc.reason + "; retry later",
+                    headers={"Retry-After": "1"},
+                ) from None
             raise unauthorized(exc.reason) from None
         scopes = scope_names.DEFAULT_TENANT_SCOPES if claims.scopes is None else claims.scopes
         return Principal(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.schemas import MessageIn
 from ingress.state import IngressState
+from storage.quotas import DAY_SECONDS
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -49,20 +51,55 @@ async def post_message(request: Request) -> JSONResponse:
     key = _idempotency_key(request)
     raw = await read_limited(request, state.settings.max_body_bytes)
     payload = validate(MessageIn, parse_json(raw, state.settings.max_json_depth))
+    counted = await run_in_threadpool(_count_against_quota, state, principal.tenant_id)
     try:
         answer, created = await run_in_threadpool(
             accept_message, state, principal, payload, key, body_digest(raw)
         )
     except IdempotencyKeyReused as exc:
+        await _give_back(state, principal.tenant_id, counted)
         raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from None
     except TransientError as exc:
+        await _give_back(state, principal.tenant_id, counted)
         raise Problem(
             503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
         ) from None
+    except Exception:
+        await _give_back(state, principal.tenant_id, counted)
+        raise
+    if counted and not created:  # an idempotent replay stores nothing new
+        await _give_back(state, principal.tenant_id, counted)
     headers = {"Location": f"/v1/messages/{answer.message_id}"}
     if key is not None and not created:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(answer.model_dump(), status_code=202, headers=headers)
+
+
+def _count_against_quota(state: IngressState, tenant_id: str) -> bool:
+    """Counts the message against the tenant's ``quotas.messages_per_day``, if it has one;
+    429 ``quota-exceeded`` when it is used up. True when something was counted."""
+    limit = state.tenants.status(tenant_id).quotas.get("messages_per_day")
+    if limit is None:
+        return False
+    if not state.daily_messages.take(tenant_id, int(limit)):
+        raise Problem(
+            429,
+            "quota-exceeded",
+            "Quota exceeded",
+            f"the tenant's quota of {limit} messages a day is used up",
+            headers={"Retry-After": str(seconds_to_midnight())},
+        )
+    return True
+
+
+async def _give_back(state: IngressState, tenant_id: str, counted: bool) -> None:
+    if counted:
+        await run_in_threadpool(state.daily_messages.give_back, tenant_id)
+
+
+def seconds_to_midnight() -> int:
+    now = datetime.now(UTC)
+    return max(1, DAY_SECONDS - (now.hour * 3600 + now.minute * 60 + now.second))
 
 
 def message_view(message: dict[str, Any]) -> dict[str, Any]:

@@ -372,6 +372,8 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
             409: "`conflict`: the conversation is closed, or could not be resolved.",
             413: TOO_LARGE,
             422: INVALID + " `idempotency-key-reused`: the key came with another body.",
+            429: "`quota-exceeded`: the tenant's `quotas.messages_per_day` is used up "
+            "(`Retry-After`: seconds to midnight UTC).",
             503: UNAVAILABLE,
         },
         params=(

@@ -22,6 +22,7 @@ from storage.conversations import ConversationRepository
 from storage.credentials import ApiKeyRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
+from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
@@ -47,6 +48,7 @@ class IngressState:
     tenant_records: TenantRepository
     tenants: TenantDirectory
     limiter: RateLimiter
+    daily_messages: DailyQuota
 
     @classmethod
     def open(cls, settings: Settings) -> IngressState:
@@ -89,6 +91,7 @@ class IngressState:
             tenant_records=tenant_records,
             tenants=TenantDirectory(tenant_records, settings.tenant_cache_seconds),
             limiter=RateLimiter(redis_client),
+            daily_messages=DailyQuota(redis_client, "messages"),
         )
 
     def close(self) -> None:

@@ -97,6 +97,7 @@ class TenantStatus:
     tenant_id: str
     active: bool
     rate_limits: dict[str, Any]
+    quotas: dict[str, Any]
 
 
 class TenantDirectory:
@@ -128,6 +129,7 @@ class TenantDirectory:
             tenant_id=tenant_id,
             active=doc is None or doc.get("state") != DISABLED,
             rate_limits=dict((doc or {}).get("rate_limits") or {}),
+            quotas=dict((doc or {}).get("quotas") or {}),
         )
         with self._lock:
             if len(self._entries) >= self._max:

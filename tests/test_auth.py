@@ -405,3 +405,16 @@ def test_no_response_or_log_line_carries_a_key_or_token(
         for needle in (plaintext, secret, token, jwt_secret):
             assert needle not in text
     assert "secret_sha256" not in bodies[2]
+
+
+def test_a_jwks_that_cannot_be_fetched_fails_closed_with_503(
+    jwks: JwksServer, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/jwks.json"
+    app = create_app(Settings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwt_jwks_url=closed))
+    token = jwt.encode(claims(tenant), jwks.rsa, algorithm="RS256", headers={"kid": "r1"})
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as client:
+        response = client.post("/v1/messages", headers=bearer(token), json=MESSAGE)
+    assert_problem(response, 503, "unavailable")
+    assert int(response.headers["retry-after"]) >= 1
+    assert messages_of(db, tenant) == 0

@@ -125,3 +125,21 @@ def test_asking_costs_nothing(redis_client: redis.Redis) -> None:
     bucket = Bucket("source", limiter.key("ask"), TRICKLE, 2)
     assert [limiter.take([bucket], cost=0).allowed for _ in range(5)] == [True] * 5
     assert [limiter.take([bucket]).allowed for _ in range(3)] == [True, True, False]
+
+
+def test_a_daily_message_quota_refuses_past_it_and_counts_no_refusal(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings, quotas={"messages_per_day": 3})
+    headers = tenant_headers(settings, tenant)
+    replay = {**headers, "Idempotency-Key": "same"}
+    assert client.post("/v1/messages", headers=replay, json=MESSAGE).status_code == 202
+    assert client.post("/v1/messages", headers=replay, json=MESSAGE).status_code == 202  # replay
+    invalid = client.post("/v1/messages", headers=headers, json={"user_id": "a"})
+    assert invalid.status_code == 422  # refused before the quota is counted
+    answers = [client.post("/v1/messages", headers=headers, json=MESSAGE) for _ in range(4)]
+    assert [a.status_code for a in answers] == [202, 202, 429, 429]
+    refused = answers[2]
+    assert refused.json()["type"].endswith("/quota-exceeded")
+    assert 1 <= int(refused.headers["retry-after"]) <= 86_400
+    assert stored(db, tenant) == 3

@@ -18,6 +18,7 @@ from grpc_health.v1.health import HealthServicer
 from pymongo.database import Database
 
 from core.errors import ConfigurationError
+from core.jwt_verifier import JwtVerifier
 from core.settings import Settings, get_settings
 from protos import security_hub_pb2, security_hub_pb2_grpc
 from services.security_hub.permissions import PermissionChecker
@@ -39,9 +40,15 @@ log = logging.getLogger(__name__)
 def build_servicer(db: Database[Any], settings: Settings) -> SecurityHubServicer:
     """The servicer over ``db``'s keys and tenants; fails fast without a JWT secret."""
     keys, tenants = ApiKeyRepository(db), TenantRepository(db)
-    tokens = TokenValidator(
-        keys, tenants, settings.require_jwt_secret(), settings.jwt_leeway_seconds
+    verifier = JwtVerifier(
+        settings.require_jwt_secret(),
+        settings.jwt_leeway_seconds,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwt_jwks_url,
+        jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
     )
+    tokens = TokenValidator(keys, tenants, verifier)
     return SecurityHubServicer(tokens, PermissionChecker(keys, tenants))
 
 

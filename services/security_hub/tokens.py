@@ -1,15 +1,16 @@
-"""Token validation: a Parley API key or HS256 JWT in, a verdict naming tenant and scopes out."""
+"""Token validation: a Parley API key or JWT in, a verdict naming tenant and scopes out.
+
+JWTs are checked by the same verifier as the ingress's (``core.jwt_verifier``): HS256 with
+Parley's secret or RS256/ES256 from the configured JWKS, with the configured issuer and audience.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jwt
-
+from core.jwt_verifier import InvalidToken, JwtVerifier
 from storage.credentials import KEY_PREFIX, ApiKeyRepository
 from storage.tenants import TenantRepository
-
-ALGORITHMS = ["HS256"]
 
 
 @dataclass(frozen=True)
@@ -34,23 +35,22 @@ def tenant_is_disabled(tenants: TenantRepository, tenant_id: str) -> bool:
 
 
 class TokenValidator:
-    """Validates API keys (``pk_…``, against the key store) and Parley's HS256 JWTs.
+    """Validates API keys (``pk_…``, against the key store) and JWTs.
 
     A JWT carries ``tenant``, ``sub`` and ``exp`` (all required) and an optional ``scope``
-    claim of space-separated scopes, as in RFC 8693.
+    claim of space-separated scopes, as in RFC 8693; the hub reports the scopes as claimed
+    (none when the claim is absent), and the ingress decides what an absent claim grants.
     """
 
     def __init__(
         self,
         keys: ApiKeyRepository,
         tenants: TenantRepository,
-        jwt_secret: bytes,
-        leeway_seconds: int,
+        jwt_verifier: JwtVerifier,
     ) -> None:
         self._keys = keys
         self._tenants = tenants
-        self._jwt_secret = jwt_secret
-        self._leeway = leeway_seconds
+        self._jwt_verifier = jwt_verifier
 
     def validate(self, token: str) -> TokenVerdict:
         if not token:
@@ -73,29 +73,12 @@ class TokenValidator:
 
     def _jwt(self, token: str) -> TokenVerdict:
         try:
-            claims = jwt.decode(
-                token,
-                self._jwt_secret,
-                algorithms=ALGORITHMS,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "tenant"]},
-            )
-        except jwt.ExpiredSignatureError:
-            return TokenVerdict(reason="expired")
-        except jwt.InvalidSignatureError:
-            return TokenVerdict(reason="bad_signature")
-        except jwt.ImmatureSignatureError:
-            return TokenVerdict(reason="not_yet_valid")
-        except jwt.PyJWTError:
-            return TokenVerdict(reason="malformed")
-        tenant, subject, scope = claims["tenant"], claims["sub"], claims.get("scope", "")
-        if not (isinstance(tenant, str) and tenant and isinstance(subject, str) and subject):
-            return TokenVerdict(reason="malformed")
-        if not isinstance(scope, str):
-            return TokenVerdict(reason="malformed")
+            claims = self._jwt_verifier.verify(token)
+        except InvalidToken as exc:
+            return TokenVerdict(reason=exc.code)
         return TokenVerdict(
-            tenant_id=tenant,
-            subject=subject,
-            scopes=tuple(sorted(set(scope.split()))),
-            expires_at=int(claims["exp"]),
+            tenant_id=claims.tenant_id,
+            subject=claims.subject,
+            scopes=tuple(sorted(claims.scopes or ())),
+            expires_at=claims.expires_at,
         )
