@@ -1,12 +1,19 @@
 """Reads and conditional writes addressed by ``_id``, with every other condition checked here.
 
-FerretDB v1 answers a filter of ``_id`` alone from its primary key. A filter of ``_id`` plus
-other fields is as fast while the document matches, but when it does not (the other tenant's
-id, a status already moved on, a reply not written yet) FerretDB falls back to scanning the
-whole collection: about a second per query at a few thousand documents, under load. Those
-non-matching lookups are the common case for idempotent stages re-checking their work, so the
-repositories read by ``_id`` alone and test the rest of the filter in Python; a write is sent
-only when the document matched, with the full filter so it stays conditional on the server.
+FerretDB v1 (the local stand-in for MongoDB) pushes a filter down to its storage only when the
+filter is ``{"_id": <id>}`` and nothing else. Any other filter, ``_id`` plus a tenant or a
+status included, is a scan of the collection in insertion order: cheap for an old document
+that matches early, about a second at a few thousand documents for a new one, or for one that
+does not match (the other tenant's id, a status already moved on, a reply not written yet),
+which is the everyday case of idempotent stages re-checking their work.
+
+So the repositories read by ``_id`` alone and test the rest of the filter in Python. A write
+goes out only when the document matched. On MongoDB it carries the full filter, so a change
+made between the read and the write (another worker moving the same document) still makes it a
+no-op. On FerretDB it carries ``_id`` alone: FerretDB v1 evaluates an update's filter and then
+replaces the document as two steps anyway, so the full filter would buy a scan and no
+atomicity. Where exclusivity matters, Parley uses unique-index inserts or Redis leases, which
+both servers make atomic.
 
 ``matches`` understands the operators Parley's repositories use in these filters: equality,
 ``$in``, ``$exists``, ``$lt``, ``$lte``, ``$gt`` and ``$gte``, on dotted paths.
@@ -14,14 +21,36 @@ only when the document matched, with the full filter so it stays conditional on 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
 Document = dict[str, Any]
 
 _MISSING = object()
+
+_id_only_lock = threading.Lock()
+_id_only_servers: dict[int, bool] = {}  # id(MongoClient) -> the server pushes down only _id
+
+
+def _id_only(collection: Collection[Any]) -> bool:
+    """Whether this client's server is FerretDB (see the module's docstring); asked once."""
+    client = collection.database.client
+    with _id_only_lock:
+        known = _id_only_servers.get(id(client))
+    if known is None:
+        known = "ferretdbVersion" in client.admin.command("buildInfo")
+        with _id_only_lock:
+            _id_only_servers[id(client)] = known
+    return known
+
+
+def write_filter(collection: Collection[Any], doc_id: Any, conditions: Mapping[str, Any]) -> Any:
+    """The filter a write by ``_id`` sends, its ``conditions`` already checked in Python."""
+    return {"_id": doc_id} if _id_only(collection) else {"_id": doc_id, **conditions}
 
 
 def _value(doc: Mapping[str, Any], path: str) -> Any:
@@ -113,12 +142,29 @@ def update_by_id(
             return False
     elif find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
         return False
-    result = collection.update_one({"_id": doc_id, **conditions}, update)
+    result = collection.update_one(write_filter(collection, doc_id, conditions), update)
     return result.modified_count == 1
+
+
+def find_one_and_update_by_id(
+    collection: Collection[Any],
+    doc_id: Any,
+    conditions: Mapping[str, Any],
+    update: Mapping[str, Any],
+) -> Document | None:
+    """``update_by_id`` returning the document after the update (None if it did not match)."""
+    if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
+        return None
+    found: Document | None = collection.find_one_and_update(
+        write_filter(collection, doc_id, conditions),
+        update,
+        return_document=ReturnDocument.AFTER,
+    )
+    return found
 
 
 def delete_by_id(collection: Collection[Any], doc_id: Any, conditions: Mapping[str, Any]) -> bool:
     """Delete ``doc_id`` if it satisfies ``conditions``; True if it was deleted."""
     if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
         return False
-    return collection.delete_one({"_id": doc_id, **conditions}).deleted_count == 1
+    return collection.delete_one(write_filter(collection, doc_id, conditions)).deleted_count == 1

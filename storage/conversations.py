@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from core.errors import Conflict, NotFound
 from core.events import conversation_started
 from core.timeutil import utcnow
-from storage.by_id import find_by_id
+from storage.by_id import find_by_id, update_by_id, write_filter
 from storage.outbox import PendingEvents, with_outbox
 
 Conversation = dict[str, Any]
@@ -98,9 +98,10 @@ class ConversationRepository:
 
     def touch(self, tenant_id: str, conversation_id: str, message_id: str, at: datetime) -> None:
         """Record activity; ``$max`` keeps it correct when stages re-run or finish out of order."""
-        # Straight to the server: the stage's conversation exists, so the filter matches.
-        self._collection.update_one(
-            {"_id": conversation_id, "tenant_id": tenant_id},
+        update_by_id(
+            self._collection,
+            conversation_id,
+            {"tenant_id": tenant_id},
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
         )
 
@@ -131,6 +132,6 @@ class ConversationRepository:
         known = {entry["_id"] for entry in doc.get("recent", [])}
         recent = [*doc.get("recent", []), *(e for e in entries if e["_id"] not in known)]
         self._collection.update_one(
-            {"_id": conversation_id, "tenant_id": tenant_id},
+            write_filter(self._collection, conversation_id, {"tenant_id": tenant_id}),
             {"$set": {"recent": recent[-window:]}},
         )

@@ -16,7 +16,12 @@ from core.cloudevents import CloudEvent
 from core.errors import NotFound
 from core.states import TERMINAL, Status, predecessors
 from core.timeutil import utcnow
-from storage.by_id import delete_by_id, find_by_id, update_by_id
+from storage.by_id import (
+    delete_by_id,
+    find_by_id,
+    find_one_and_update_by_id,
+    update_by_id,
+)
 from storage.open_turns import OpenTurns
 from storage.outbox import PendingEvents
 from storage.outbox import push as outbox_push
@@ -272,13 +277,25 @@ class MessageRepository:
             {"$set": {"next_attempt_at": at, "updated_at": utcnow()}},
         )
 
+    def count_attempt(
+        self, tenant_id: str, message_id: str, stage: str, now: datetime
+    ) -> Message | None:
+        """One more failed attempt at ``stage``; the message after it, None if it is gone."""
+        return find_one_and_update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id},
+            {"$inc": {f"attempts.{stage}": 1}, "$min": {f"first_attempt_at.{stage}": now}},
+        )
+
     def record_part_sent(
         self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
     ) -> None:
         """Part ``index`` went out: a retry starts after it."""
-        # Sent straight: it matches unless another worker raced this one (see by_id.py).
-        self._collection.update_one(
-            {"_id": message_id, "tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
+        update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
             {
                 "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
                 "$push": {"provider_message_ids": {"$each": provider_message_ids}},

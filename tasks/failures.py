@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from celery import Task
-from pymongo import ReturnDocument
 
 from core.events import message_failed
 from core.states import Status
@@ -36,11 +35,7 @@ NO_CELERY_LIMIT = 1_000_000
 def count_attempt(c: WorkerClients, message: Message, stage: str) -> tuple[int, Any]:
     """One more failed attempt at ``stage``: (attempts so far, first attempt time)."""
     now = utcnow()
-    doc = c.db["messages"].find_one_and_update(
-        {"_id": message["_id"], "tenant_id": message["tenant_id"]},
-        {"$inc": {f"attempts.{stage}": 1}, "$min": {f"first_attempt_at.{stage}": now}},
-        return_document=ReturnDocument.AFTER,
-    )
+    doc = c.messages.count_attempt(message["tenant_id"], message["_id"], stage, now)
     if doc is None:
         return 1, now
     return int(doc["attempts"][stage]), as_utc(doc["first_attempt_at"][stage])

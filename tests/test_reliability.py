@@ -79,7 +79,7 @@ def wait_for(probe: Any, what: str, timeout: float = 60.0) -> Any:
         found = probe()
         if found:
             return found
-        time.sleep(0.2)
+        time.sleep(1.0)  # probes scan on FerretDB: polling fast would slow the workers
     raise AssertionError(f"timed out waiting for {what}")
 
 
