@@ -25,10 +25,11 @@ test: $(STAMP)
 
 ## The ledger suite: faults (killed workers, restarted services, provider errors) under load,
 ## one ledger line per scenario, also in .parley/faults/ledger.txt. Stops and restarts services.
-## PARLEY_FAULTS_MESSAGES (500) and PARLEY_FAULTS_CONVERSATIONS (50) size each scenario.
+## PARLEY_FAULTS_MESSAGES (500), PARLEY_FAULTS_CONVERSATIONS (50) and PARLEY_FAULTS_RATE size each
+## scenario; FAULTS_ARGS="-k kafka" runs one.
 faults: $(STAMP)
 	$(BIN)/parley services up
-	$(BIN)/pytest tests/faults -p no:cacheprovider -s
+	$(BIN)/pytest tests/faults -p no:cacheprovider -s $(FAULTS_ARGS)
 
 up: $(STAMP)
 	$(BIN)/parley services up
