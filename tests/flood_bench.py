@@ -116,11 +116,15 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=10.0, help="tenant A's requests/s")
     parser.add_argument("--factor", type=float, default=20.0, help="A sends factor x limit")
     parser.add_argument("--rate", type=float, default=5.0, help="tenant B's requests/s")
+    parser.add_argument("--workers", type=int, default=1, help="ingress processes")
     args = parser.parse_args()
 
     port = free_port()
     ingress = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "ingress", "--port", str(port)],
+        [
+            sys.executable,
+            *("-m", "core.cli", "ingress", "--port", str(port), "--workers", str(args.workers)),
+        ],
         env={**os.environ},
     )
     base = f"http://127.0.0.1:{port}"
