@@ -24,6 +24,7 @@ from ingress import rate_limit
 from ingress.auth import Principal, bearer_token
 from ingress.problems import Problem
 from ingress.state import IngressState
+from storage.credentials import KEY_PREFIX
 from storage.rate_limits import Verdict
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -64,15 +65,22 @@ def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
 def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal, Verdict]:
     source = request.client.host if request.client else "unknown"
     failures = rate_limit.failure_bucket(state.limiter, state.settings, source)
-    if not state.limiter.take([failures], cost=0).allowed:
-        verdict = state.limiter.take([failures], cost=0)
-        raise rate_limit.too_many(verdict, "too many failed authentications from this address")
     try:
-        principal = state.authenticator.authenticate(bearer_token(request))
+        token = bearer_token(request)
+        # Checking a JWT costs only CPU, so a locked-out source is refused after it, in the
+        # same Redis call as the rate limits (one round trip). An API key or a Security Hub
+        # call costs a lookup, so a locked-out source is refused before it. Either way a
+        # locked-out source gets 429 whatever it sends, and learns nothing about a credential.
+        costly = state.hub is not None or token.startswith(KEY_PREFIX)
+        if costly and not state.limiter.take([failures], cost=0).allowed:
+            raise _locked_out(state.limiter.take([failures], cost=0))
+        principal = state.authenticator.authenticate(token)
     except Problem as problem:
         if problem.status == 401:
             log.info("authentication failed from %s: %s", source, problem.detail)
-            state.limiter.take([failures])
+            counted = state.limiter.take([failures])
+            if not counted.allowed:
+                raise _locked_out(counted) from None
         raise
     tenant = state.tenants.status(principal.tenant_id)
     if not tenant.active:
@@ -81,7 +89,13 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     buckets = rate_limit.request_buckets(
         state.limiter, state.settings, principal, tenant.rate_limits
     )
-    verdict = state.limiter.take(buckets)
+    verdict = state.limiter.take(buckets, gates=() if costly else (failures,))
     if not verdict.allowed:
+        if verdict.bucket == failures.name:
+            raise _locked_out(verdict)
         raise rate_limit.too_many(verdict, f"the {verdict.bucket}'s rate limit is exhausted")
     return principal, verdict
+
+
+def _locked_out(verdict: Verdict) -> Problem:
+    return rate_limit.too_many(verdict, "too many failed authentications from this address")

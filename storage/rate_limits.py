@@ -14,40 +14,51 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-# KEYS: the buckets. ARGV: cost, then (rate per second, burst) for each bucket.
-# Returns {allowed (0/1), wait seconds (string), then per bucket: tokens left (string)}.
+# KEYS: the buckets to spend from, then the gates (buckets that must hold a token but are not
+# spent). ARGV: cost, the number of buckets to spend from, then (rate per second, burst) for
+# every key. Returns {allowed (0/1), wait seconds (string), index of the key that refused (0 if
+# none), then per key: tokens left (string)}.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local cost = tonumber(ARGV[1])
+local spent = tonumber(ARGV[2])
 local need = math.max(cost, 1)
 local levels = {}
 local wait = 0
+local refused = 0
 for i = 1, #KEYS do
-    local rate = tonumber(ARGV[2 * i])
-    local burst = tonumber(ARGV[2 * i + 1])
+    local rate = tonumber(ARGV[2 * i + 1])
+    local burst = tonumber(ARGV[2 * i + 2])
     local state = redis.call('hmget', KEYS[i], 'tokens', 'at')
     local tokens = tonumber(state[1]) or burst
     local at = tonumber(state[2]) or now
     tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
     levels[i] = tokens
-    if tokens < need then
-        wait = math.max(wait, (need - tokens) / rate)
+    local wanted = need
+    if i > spent then
+        wanted = 1
+    end
+    if tokens < wanted and (wanted - tokens) / rate > wait then
+        wait = (wanted - tokens) / rate
+        refused = i
     end
 end
-local answer = {0, tostring(wait)}
-if wait == 0 then
+local answer = {0, tostring(wait), refused}
+if refused == 0 then
     answer[1] = 1
 end
 for i = 1, #KEYS do
-    local rate = tonumber(ARGV[2 * i])
-    local burst = tonumber(ARGV[2 * i + 1])
-    if wait == 0 then
-        levels[i] = levels[i] - cost
+    if i <= spent then
+        local rate = tonumber(ARGV[2 * i + 1])
+        local burst = tonumber(ARGV[2 * i + 2])
+        if refused == 0 then
+            levels[i] = levels[i] - cost
+        end
+        redis.call('hset', KEYS[i], 'tokens', levels[i], 'at', now)
+        redis.call('expire', KEYS[i], math.ceil(burst / rate) + 60)
     end
-    redis.call('hset', KEYS[i], 'tokens', levels[i], 'at', now)
-    redis.call('expire', KEYS[i], math.ceil(burst / rate) + 60)
-    answer[i + 2] = tostring(levels[i])
+    answer[i + 3] = tostring(levels[i])
 end
 return answer
 """
@@ -81,23 +92,31 @@ class RateLimiter:
     def key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
-    def take(self, buckets: Sequence[Bucket], cost: int = 1) -> Verdict:
-        """Spends ``cost`` tokens from every bucket, or none when any lacks them. ``cost=0``
-        only asks whether a request would pass."""
-        args: list[float] = [cost]
-        for bucket in buckets:
+    def take(
+        self, buckets: Sequence[Bucket], cost: int = 1, gates: Sequence[Bucket] = ()
+    ) -> Verdict:
+        """Spends ``cost`` tokens from every bucket, or none when any lacks them or a gate is
+        empty (gates are looked at, never spent). ``cost=0`` only asks whether a request would
+        pass. One round trip to Redis, however many buckets."""
+        everything = [*buckets, *gates]
+        args: list[float] = [cost, len(buckets)]
+        for bucket in everything:
             args += [bucket.per_second, bucket.burst]
-        answer = self._take(keys=[b.key for b in buckets], args=args)
-        allowed, wait, levels = bool(int(answer[0])), float(answer[1]), answer[2:]
-        tightest, level = min(
-            zip(buckets, (float(x) for x in levels), strict=True),
-            key=lambda pair: (pair[1] / pair[0].burst, pair[0].burst),
-        )
+        answer = self._take(keys=[b.key for b in everything], args=args)
+        allowed, wait, refused = bool(int(answer[0])), float(answer[1]), int(answer[2])
+        levels = [float(x) for x in answer[3:]]
+        if refused:
+            shown, level = everything[refused - 1], levels[refused - 1]
+        else:
+            shown, level = min(
+                zip(buckets, levels, strict=False),
+                key=lambda pair: (pair[1] / pair[0].burst, pair[0].burst),
+            )
         return Verdict(
             allowed=allowed,
             retry_after=wait,
-            limit=tightest.burst,
+            limit=shown.burst,
             remaining=max(0, math.floor(level)),
-            reset=math.ceil(max(0.0, tightest.burst - level) / tightest.per_second),
-            bucket=tightest.name,
+            reset=math.ceil(max(0.0, shown.burst - level) / shown.per_second),
+            bucket=shown.name,
         )

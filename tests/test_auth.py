@@ -418,3 +418,22 @@ def test_a_jwks_that_cannot_be_fetched_fails_closed_with_503(
     assert_problem(response, 503, "unavailable")
     assert int(response.headers["retry-after"]) >= 1
     assert messages_of(db, tenant) == 0
+
+
+def test_a_locked_out_source_is_refused_before_its_api_key_is_looked_up(
+    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis
+) -> None:
+    tenant = create_tenant(client, settings)
+    good = issue_key(client, settings, tenant, ["messages:write"])
+    wrong = good["key"][:-4] + ("AAAA" if not good["key"].endswith("AAAA") else "BBBB")
+    app = create_app(Settings(auth_failure_burst=2, auth_failure_per_second=0.01))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as locked:
+        statuses = [
+            locked.post("/v1/messages", headers=bearer(wrong), json=MESSAGE).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 429, 429]
+        refused = locked.post("/v1/messages", headers=bearer(good["key"]), json=MESSAGE)
+        assert_problem(refused, 429, "rate-limited")
+        assert refused.json()["limit"] == "auth-failures"
+    assert messages_of(db, tenant) == 0
