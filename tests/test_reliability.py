@@ -4,6 +4,8 @@ replies of one conversation delivered in order while many others run at once."""
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from channel_scenarios import MessengerScenario
-from processes import running_platform
+from processes import ProcessGroup, running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
 
@@ -30,9 +32,13 @@ MAX_ATTEMPTS = 3
 
 
 class Stack:
-    def __init__(self, base: str, fake: FakeMessenger) -> None:
+    def __init__(
+        self, base: str, fake: FakeMessenger, group: ProcessGroup, env: dict[str, str]
+    ) -> None:
         self.base = base
         self.fake = fake
+        self.group = group
+        self.env = env
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +50,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Ite
             "PARLEY_MESSENGER_API_BASE": fake.base_url,
             "PARLEY_DELIVERY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
         }
-        base, _ = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
-        yield Stack(base, fake)
+        base, group = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
+        yield Stack(base, fake, group, env)
 
 
 def headers(settings: Settings, tenant: str) -> dict[str, str]:
@@ -170,3 +176,33 @@ def test_ten_quick_messages_are_answered_in_order_while_fifty_conversations_run(
     expected = [f"{inbound[mid]}.r" for mid in mids]
     answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
     assert answered == expected
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_send_and_nothing_is_sent_twice(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    stack.fake.delay_next(4.0)  # the send is in flight when the worker is told to stop
+    raw, signed = scenario.inbound_text("What are your opening hours?")
+    assert httpx.post(url, content=raw, headers=signed).status_code == 200
+    wait_for(lambda: sends_to(stack.fake, scenario.user), "the send to reach the provider")
+
+    worker = stack.group.children["worker-deliver"]
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        assert worker.wait(timeout=60) == 0  # a warm shutdown: the task ran to its end first
+        assert "Warm shutdown" in stack.group.log("worker-deliver", tail=None)
+    finally:
+        stack.group.start(
+            "worker-deliver", "worker", "deliver", "--concurrency", "1", env=stack.env
+        )
+    wait_for(
+        lambda: db["messages"].find_one({"tenant_id": tenant, "status": "completed"}),
+        "the turn to complete",
+    )
+    time.sleep(3.0)  # room for a redelivered task to send again, had the first been lost
+    sends = sends_to(stack.fake, scenario.user)
+    assert len(sends) == 1
+    reply = db["messages"].find_one({"tenant_id": tenant, "direction": "outbound"})
+    assert reply is not None and reply["status"] == "sent"

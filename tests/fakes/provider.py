@@ -53,6 +53,7 @@ class Reply:
 @dataclass(frozen=True)
 class _Fault:
     reply: Reply | None  # None: hang until released
+    delay: float = 0.0  # > 0: answer normally, this many seconds late
 
 
 class ProviderFake:
@@ -89,6 +90,11 @@ class ProviderFake:
         with self._lock:
             self._faults.extend(_Fault(None) for _ in range(times))
 
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """The next requests are answered normally, but only after ``seconds``."""
+        with self._lock:
+            self._faults.extend(_Fault(None, delay=seconds) for _ in range(times))
+
     def requests_to(self, path_suffix: str) -> list[Recorded]:
         return [r for r in list(self.requests) if r.path.endswith(path_suffix)]
 
@@ -96,7 +102,9 @@ class ProviderFake:
         with self._lock:
             self.requests.append(request)
             fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
+        if fault is not None and fault.delay > 0:
+            self._release.wait(fault.delay)
+        elif fault is not None:
             if fault.reply is None:
                 self._release.wait(HANG_LIMIT_SECONDS)
             return fault.reply
