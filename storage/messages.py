@@ -28,6 +28,7 @@ from storage.outbox import push as outbox_push
 
 Message = dict[str, Any]
 
+REPLY_SUFFIX = ".r"
 LOST_UPDATE_TRIES = 3
 LOST_UPDATE_PAUSE = 0.05
 
@@ -37,7 +38,12 @@ def reply_id(inbound_id: str) -> str:
 
     It also sorts right after the inbound message and before the user's next one.
     """
-    return f"{inbound_id}.r"
+    return f"{inbound_id}{REPLY_SUFFIX}"
+
+
+def turn_of(message_id: str) -> str:
+    """The turn (its inbound message's id) a message belongs to: itself, or what it replies to."""
+    return message_id.removesuffix(REPLY_SUFFIX)
 
 
 class MessageRepository:
@@ -55,7 +61,10 @@ class MessageRepository:
         The events ``doc`` carries must belong to this new id alone: when the insert loses to
         an earlier message with the same key, their notes are dropped with it."""
         noted = self._pending.note(
-            "messages", doc["_id"], [entry["id"] for entry in doc.get("outbox", [])]
+            "messages",
+            doc["_id"],
+            [entry["id"] for entry in doc.get("outbox", [])],
+            turn=turn_of(doc["_id"]),
         )
         opened = doc.get("direction") == "inbound" and self._turns.open(
             doc["tenant_id"], doc["_id"]
@@ -114,7 +123,9 @@ class MessageRepository:
         if events:
             # Noted first, so the events are never in the document without their notes. A
             # move that does not happen leaves orphan notes, which the relay clears.
-            self._pending.note("messages", message_id, [event.id for event in events])
+            self._pending.note(
+                "messages", message_id, [event.id for event in events], turn=turn_of(message_id)
+            )
             update.update(outbox_push(events))
         moved = update_by_id(
             self._collection,

@@ -34,6 +34,9 @@ class OpenTurns:
             return False
         return True
 
+    def is_open(self, message_id: str) -> bool:
+        return self._collection.find_one({"_id": message_id}, {"_id": 1}) is not None
+
     def close(self, message_id: str) -> None:
         self._collection.delete_one({"_id": message_id})
 

@@ -11,6 +11,10 @@ deletes the note. Keeping the notes out of the owning document means an acknowle
 rewrites a message (FerretDB v1 can lose one of two concurrent updates of a document), and the
 relay reads a collection as small as the backlog instead of scanning every message.
 
+The relay leaves the notes of a turn still in flight to that turn's audit stage, which will
+publish them anyway, so a backlog in front of the audit stage does not make every event go out
+twice; past ``LEAVE_TO_AUDIT`` it publishes them regardless.
+
 A note whose event never made it into its document (the write failed, or lost a race to an
 identical write) is an orphan; the relay deletes orphans once they are older than any write
 can take (``ORPHAN_AFTER``).
@@ -32,12 +36,16 @@ from pymongo.errors import BulkWriteError
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
 from storage.events import EventPublisher, StagedEvent
+from storage.open_turns import OpenTurns
 
 log = logging.getLogger("parley.outbox")
 
 PENDING_COLLECTION = "pending_events"
 # Far longer than any stage takes between noting an event and writing its document.
 ORPHAN_AFTER = timedelta(minutes=15)
+# The relay leaves the events of a turn still in flight to that turn's audit stage (publishing
+# them too would only duplicate them) unless they wait longer than this.
+LEAVE_TO_AUDIT = timedelta(minutes=5)
 _DUPLICATE_KEY = 11000
 
 
@@ -67,14 +75,17 @@ class PendingEvents:
     def __init__(self, db: Database[Any]) -> None:
         self._collection: Collection[Any] = db[PENDING_COLLECTION]
 
-    def note(self, collection: str, owner: str, event_ids: Sequence[str]) -> list[str]:
+    def note(
+        self, collection: str, owner: str, event_ids: Sequence[str], turn: str | None = None
+    ) -> list[str]:
         """Note ``event_ids`` of ``collection``/``owner`` as pending; call before the write that
-        embeds them. Returns the ids noted now (the others were noted by an earlier run)."""
+        embeds them. ``turn``: the turn whose audit stage will publish them, if any. Returns the
+        ids noted now (the others were noted by an earlier run)."""
         if not event_ids:
             return []
         now = utcnow()
         docs = [
-            {"_id": event_id, "collection": collection, "owner": owner, "at": now}
+            {"_id": event_id, "collection": collection, "owner": owner, "turn": turn, "at": now}
             for event_id in event_ids
         ]
         try:
@@ -96,11 +107,13 @@ class PendingEvents:
         self._collection.delete_one({"_id": event_id})
 
     def pending_of(self, event_ids: Iterable[str]) -> set[str]:
-        """Which of ``event_ids`` are still waiting for Kafka."""
-        ids = list(event_ids)
-        if not ids:
-            return set()
-        return {doc["_id"] for doc in self._collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+        """Which of ``event_ids`` are still waiting for Kafka (a turn has a handful: one
+        ``_id`` read each stays cheap however many notes a backlog leaves)."""
+        return {
+            event_id
+            for event_id in event_ids
+            if self._collection.find_one({"_id": event_id}, {"_id": 1}) is not None
+        }
 
     def older_than(self, seconds: float, limit: int) -> list[dict[str, Any]]:
         cutoff = utcnow() - timedelta(seconds=seconds)
@@ -114,6 +127,7 @@ class OutboxRelay:
         self._db = db
         self._publisher = publisher
         self.pending = PendingEvents(db)
+        self._turns = OpenTurns(db)
 
     def publish_documents(
         self, collection: str, docs: Iterable[dict[str, Any]], timeout: float
@@ -134,9 +148,13 @@ class OutboxRelay:
         by_owner: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for note in notes:
             by_owner[(note["collection"], note["owner"])].append(note)
-        orphan_cutoff = utcnow() - ORPHAN_AFTER
+        now = utcnow()
+        orphan_cutoff, audit_cutoff = now - ORPHAN_AFTER, now - LEAVE_TO_AUDIT
         batch: list[StagedEvent] = []
         for (collection, owner), owner_notes in by_owner.items():
+            turns = {note.get("turn") for note in owner_notes if note["at"] >= audit_cutoff}
+            if any(turn and self._turns.is_open(turn) for turn in turns):
+                continue  # its audit stage is still to come and will publish these
             doc = self._db[collection].find_one({"_id": owner}, {"outbox": 1}) or {}
             entries = {entry["id"]: entry for entry in doc.get("outbox") or ()}
             for note in owner_notes:

@@ -22,7 +22,13 @@ from core.timeutil import utcnow
 from storage.events import EventPublisher
 from storage.messages import MessageRepository
 from storage.open_turns import OpenTurns
-from storage.outbox import ORPHAN_AFTER, PENDING_COLLECTION, OutboxRelay, with_outbox
+from storage.outbox import (
+    LEAVE_TO_AUDIT,
+    ORPHAN_AFTER,
+    PENDING_COLLECTION,
+    OutboxRelay,
+    with_outbox,
+)
 
 
 def _inbound(tenant: str, text: str = "hello") -> dict[str, Any]:
@@ -58,6 +64,8 @@ def test_an_embedded_event_is_relayed_once_and_its_note_dropped_by_kafkas_report
     assert created
     assert db[PENDING_COLLECTION].find_one({"_id": event.id}) is not None
     _age(db, PENDING_COLLECTION, event.id, timedelta(minutes=1), "at")
+    assert repo.advance(tenant, doc["_id"], Status.COMPLETED)  # the turn ended, unpublished
+    stored = repo.get(tenant, doc["_id"])
 
     reader = EventReader(settings.kafka_bootstrap, [event.type])
     publisher = _publisher(settings)
@@ -151,3 +159,24 @@ def test_a_replayed_turn_is_open_again(db: Database[Any], tenant: str) -> None:
     assert repo.rewind(tenant, doc["_id"], Status.PROCESSED)
     assert db["open_turns"].find_one({"_id": doc["_id"]}) is not None
     assert not repo.rewind(tenant, doc["_id"], Status.PROCESSED)  # not parked any more
+
+
+def test_the_relay_leaves_a_turn_in_flight_to_its_audit_stage_until_it_waits_too_long(
+    db: Database[Any], settings: Settings, tenant: str
+) -> None:
+    repo = MessageRepository(db)
+    doc = _inbound(tenant)
+    event = message_received(doc)
+    repo.insert_once(with_outbox(doc, [event]))
+    _age(db, PENDING_COLLECTION, event.id, timedelta(minutes=1), "at")
+    publisher = _publisher(settings)
+    try:
+        relay = OutboxRelay(db, publisher)
+        relay.relay(older_than_seconds=20, limit=1000, timeout=20)
+        assert db[PENDING_COLLECTION].find_one({"_id": event.id}) is not None  # left to audit
+        _age(db, PENDING_COLLECTION, event.id, LEAVE_TO_AUDIT + timedelta(minutes=1), "at")
+        relay.relay(older_than_seconds=20, limit=1000, timeout=20)
+        assert db[PENDING_COLLECTION].find_one({"_id": event.id}) is None  # published
+    finally:
+        publisher.close()
+    assert db["open_turns"].find_one({"_id": doc["_id"]}) is not None  # still in flight
