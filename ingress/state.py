@@ -74,7 +74,13 @@ class IngressState:
         )
         return cls(
             settings=settings,
-            authenticator=Authenticator(tokens, keys, hub, settings.security_hub_timeout_seconds),
+            authenticator=Authenticator(
+                tokens,
+                keys,
+                hub,
+                settings.security_hub_timeout_seconds,
+                settings.security_hub_cache_seconds,
+            ),
             hub=hub,
             mongo=mongo,
             db=db,

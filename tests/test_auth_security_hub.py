@@ -92,3 +92,18 @@ def test_a_hub_that_is_down_fails_closed_with_503(
         time.sleep(0.1)
     assert statuses[-1] == 202
     assert set(statuses) <= {202, 503}
+
+
+def test_answers_are_cached_briefly_so_a_hub_blip_does_not_refuse_known_keys(
+    hub: Hub, settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    _, key = ApiKeyRepository(db).issue(tenant, "writer", ["messages:write"])
+    _, unseen = ApiKeyRepository(db).issue(tenant, "other", ["messages:write"])
+    app = create_app(Settings(security_hub_addr=hub.addr, security_hub_cache_seconds=60))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as client:
+        assert client.post("/v1/messages", headers=bearer(key), json=MESSAGE).status_code == 202
+        hub.stop()
+        # Token and permission answers come from the cache; a key never seen fails closed.
+        assert client.post("/v1/messages", headers=bearer(key), json=MESSAGE).status_code == 202
+        assert client.post("/v1/messages", headers=bearer(unseen), json=MESSAGE).status_code == 503
+    assert stored(db, tenant) == 2
