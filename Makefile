@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status lint protos faults clean
+.PHONY: run test up down status lint protos faults bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/parley services up
 	$(BIN)/pytest tests/faults -p no:cacheprovider -s $(FAULTS_ARGS)
+
+## The benchmark suite (never run by CI): every scenario against a baseline measured in the same
+## run; writes bench/results.json and bench/results.png and prints the ratios. About 30 min;
+## PARLEY_BENCH_QUICK=1 runs every scenario briefly; other PARLEY_BENCH_* knobs in bench/config.py.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/parley services up
+	$(BIN)/python -m bench
 
 up: $(STAMP)
 	$(BIN)/parley services up

@@ -1,0 +1,79 @@
+"""The benchmark's knobs, read once from ``PARLEY_BENCH_*`` environment variables.
+
+- ``PARLEY_BENCH_QUICK=1``: every scenario, briefly (a smoke run: one repetition, short loads)
+- ``PARLEY_BENCH_REPETITIONS`` (3): repetitions of each measurement; figures are their medians
+- ``PARLEY_BENCH_SECONDS`` (10): measured seconds of an R1 load (after ``_WARMUP_SECONDS``, 3)
+- ``PARLEY_BENCH_CONCURRENCY`` (32): R1's connections in a closed loop
+- ``PARLEY_BENCH_MESSAGES`` (240): messages of an R2 load (after ``_WARMUP_MESSAGES``, 40)
+- ``PARLEY_BENCH_WINDOW`` (48): R2's messages sent but not yet delivered
+- ``PARLEY_BENCH_LATENCY_SECONDS`` (20): measured seconds of an R3 load at 70 % of R2
+- ``PARLEY_BENCH_CONVERSATIONS`` (100): conversations a load spreads over
+- ``PARLEY_BENCH_FEW_MANY`` ("10,1000"): R6's few and many concurrent conversations
+- ``PARLEY_BENCH_STORED`` ("10000,200000"): R6's messages already stored (0 drops that part)
+- ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6 (R3 runs with R2)
+- ``PARLEY_BENCH_OUT`` (``bench/``): where results.json and results.png go
+
+The defaults make a full run take about half an hour on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ("r1", "r2", "r4", "r5", "r6")
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"PARLEY_BENCH_{name}", "").strip() or default
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    quick: bool
+    repetitions: int
+    seconds: float
+    warmup_seconds: float
+    concurrency: int
+    messages: int
+    warmup_messages: int
+    window: int
+    latency_seconds: float
+    conversations: int
+    few_many: tuple[int, ...]
+    stored: tuple[int, ...]
+    only: tuple[str, ...]
+    out: Path
+
+    @classmethod
+    def from_env(cls) -> BenchConfig:
+        quick = _env("QUICK", "0") == "1"
+        only = tuple(s for s in _env("ONLY", ",".join(SCENARIOS)).lower().split(",") if s)
+        unknown = set(only) - set(SCENARIOS)
+        if unknown:
+            raise SystemExit(f"PARLEY_BENCH_ONLY: unknown scenario(s) {sorted(unknown)}")
+        return cls(
+            quick=quick,
+            repetitions=int(_env("REPETITIONS", "1" if quick else "3")),
+            seconds=float(_env("SECONDS", "3" if quick else "10")),
+            warmup_seconds=float(_env("WARMUP_SECONDS", "1" if quick else "3")),
+            concurrency=int(_env("CONCURRENCY", "32")),
+            messages=int(_env("MESSAGES", "60" if quick else "240")),
+            warmup_messages=int(_env("WARMUP_MESSAGES", "10" if quick else "40")),
+            window=int(_env("WINDOW", "48")),
+            latency_seconds=float(_env("LATENCY_SECONDS", "5" if quick else "20")),
+            conversations=int(_env("CONVERSATIONS", "100")),
+            few_many=_ints(_env("FEW_MANY", "10,1000")),
+            stored=_ints(_env("STORED", "2000" if quick else "10000,200000")),
+            only=only,
+            out=Path(_env("OUT", str(ROOT / "bench"))),
+        )
+
+    def wants(self, scenario: str) -> bool:
+        return scenario in self.only

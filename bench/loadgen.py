@@ -1,0 +1,221 @@
+"""The load process: ``python -m bench.loadgen PLAN.json RESULT.json``.
+
+It runs apart from everything it measures. Two kinds of plan:
+
+- ``accept`` (R1): a closed loop — ``concurrency`` connections, each sending the next request
+  as soon as the last was answered — for ``warmup_seconds`` then ``seconds``; the rate and
+  latencies of the measured part.
+- ``pipeline`` (R2, R3): the process also serves the provider fake, so a message's send and
+  its delivery are timed on one clock. ``window`` keeps that many messages sent but not yet
+  delivered (the most the pipeline can do, with a bounded queue: a backlog older than the
+  reconciler's patience would be re-driven); ``rate`` sends at a fixed pace. The first
+  ``warmup`` messages are left out of every figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.httpwire import Connection, serve
+from bench.stats import latency_summary
+from bench.traffic import Traffic
+
+SENDERS = 16  # connections a pipeline load keeps open to the ingress
+
+
+async def run_accept(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
+    concurrency, warmup, seconds = plan["concurrency"], plan["warmup_seconds"], plan["seconds"]
+    numbers = itertools.count()
+    start = time.monotonic()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+
+    async def loop() -> None:
+        connection = Connection(traffic.host, traffic.port)
+        while (now := time.monotonic()) < stop_at:
+            request = traffic.request(next(numbers))
+            sent = time.monotonic()
+            try:
+                status, _ = await connection.send(request)
+            except (OSError, asyncio.IncompleteReadError):
+                status = 0
+            done = time.monotonic()
+            if now >= measure_from and done <= stop_at:
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                if 200 <= status < 300:
+                    latencies.append(done - sent)
+        connection.close()
+
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return {
+        "accepted": len(latencies),
+        "seconds": seconds,
+        "rate": len(latencies) / seconds,
+        "statuses": statuses,
+        "latency": latency_summary(latencies),
+    }
+
+
+class Deliveries:
+    """The provider fake's memory: when each message's reply first arrived."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.duplicates = 0
+        self.arrived = asyncio.Event()
+        self._numbers = itertools.count(1)
+
+    async def handle(self, path: str, body: bytes) -> tuple[int, bytes]:
+        now = time.monotonic()
+        try:
+            quoted = json.loads(body).get("context", {}).get("message_id")
+        except (ValueError, AttributeError):
+            quoted = None
+        if quoted:
+            if quoted in self.at:
+                self.duplicates += 1
+            else:
+                self.at[quoted] = now
+                self.arrived.set()
+        wamid = f"wamid.BENCHOUT{next(self._numbers):010d}"
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": "x", "wa_id": "x"}],
+            "messages": [{"id": wamid}],
+        }
+        return 200, json.dumps(answer).encode()
+
+
+async def run_pipeline(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
+    deliveries = Deliveries()
+    server = await serve("127.0.0.1", plan["fake_port"], deliveries.handle)
+    try:
+        return await _pipeline(plan, traffic, deliveries)
+    finally:
+        server.close()
+
+
+async def _pipeline(
+    plan: dict[str, Any], traffic: Traffic, deliveries: Deliveries
+) -> dict[str, Any]:
+    total, warmup = plan["messages"], plan["warmup"]
+    window: int | None = plan.get("window")
+    rate = float(plan.get("rate") or 1.0)
+    sent_at: dict[str, float] = {}
+    refused: dict[str, int] = {}
+    queue: asyncio.Queue[int | None] = asyncio.Queue()
+    send = _chain_sender(traffic) if traffic.kind == "chain" else None
+
+    async def sender() -> None:
+        connection = Connection(traffic.host, traffic.port)
+        while (i := await queue.get()) is not None:
+            mid = traffic.message_id(i)
+            sent_at[mid] = time.monotonic()
+            for _ in range(20):  # a 5xx is retried, as a provider would
+                try:
+                    if send is not None:
+                        await send(mid)
+                        break
+                    status, _ = await connection.send(traffic.request(i))
+                except (OSError, asyncio.IncompleteReadError):
+                    status = 0
+                if status == 200 or status == 202:
+                    break
+                refused[str(status)] = refused.get(str(status), 0) + 1
+                await asyncio.sleep(0.2)
+        connection.close()
+
+    senders = [asyncio.create_task(sender()) for _ in range(SENDERS)]
+    started = time.monotonic()
+    for i in range(total):
+        if window is not None:
+            while i - len(deliveries.at) >= window:
+                deliveries.arrived.clear()
+                await _wait(deliveries.arrived, 0.05)
+        else:
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+        await queue.put(i)
+    for _ in senders:
+        await queue.put(None)
+    await asyncio.gather(*senders)
+    sending_seconds = time.monotonic() - started
+    await _drain(deliveries, sent_at, plan.get("drain_seconds", 60.0))
+    return _pipeline_result(traffic, total, warmup, sent_at, deliveries, refused, sending_seconds)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def _drain(deliveries: Deliveries, sent_at: dict[str, float], patience: float) -> None:
+    """Until every sent message was delivered, or none arrived for ``patience`` seconds."""
+    last, seen = time.monotonic(), len(deliveries.at)
+    while len(deliveries.at) < len(sent_at) and time.monotonic() - last < patience:
+        await asyncio.sleep(0.1)
+        if len(deliveries.at) != seen:
+            last, seen = time.monotonic(), len(deliveries.at)
+
+
+def _pipeline_result(
+    traffic: Traffic,
+    total: int,
+    warmup: int,
+    sent_at: dict[str, float],
+    deliveries: Deliveries,
+    refused: dict[str, int],
+    sending_seconds: float,
+) -> dict[str, Any]:
+    measured = [traffic.message_id(i) for i in range(warmup, total)]
+    done = sorted(deliveries.at[m] for m in measured if m in deliveries.at)
+    latencies = [deliveries.at[m] - sent_at[m] for m in measured if m in deliveries.at]
+    first_sent = min(sent_at[m] for m in measured)
+    span = (done[-1] - first_sent) if done else float("nan")
+    return {
+        "sent": len(sent_at),
+        "measured": len(measured),
+        "delivered": len(done),
+        "lost": len(measured) - len(done),
+        "duplicates": deliveries.duplicates,
+        "refused": refused,
+        "sending_seconds": sending_seconds,
+        "seconds": span,
+        "throughput": len(done) / span if done else 0.0,
+        "latency": latency_summary(latencies),
+    }
+
+
+def _chain_sender(traffic: Traffic) -> Any:
+    """Bare chains go straight onto the broker (Celery's publish blocks: a few threads)."""
+    from bench.bare_chain import turn_chain
+
+    pool = ThreadPoolExecutor(4, thread_name_prefix="publish")
+
+    async def send(mid: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            pool, lambda: turn_chain(mid).apply_async()
+        )
+
+    return send
+
+
+def main(argv: list[str]) -> int:
+    plan = json.loads(Path(argv[0]).read_text())
+    traffic = Traffic.from_plan(plan["traffic"])
+    runner = run_accept if plan["kind"] == "accept" else run_pipeline
+    result = asyncio.run(runner(plan, traffic))
+    Path(argv[1]).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,63 @@
+"""R1, ingress acceptance: signed WhatsApp webhooks and ``POST /v1/messages`` accepted per
+second at a fixed concurrency, and their latency, against the bare LPUSH route fed the very
+same bodies.
+
+Parley's ingress runs without workers here, so the two cores go to the ingress and the load;
+the chains it enqueues wait in the broker and are dropped with the database afterwards. Parley
+and the baseline run side by side and are measured in turns, so drift on a shared machine
+touches both alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.session import Session, Target
+from bench.stats import median, ratio
+
+ROUTES = (("webhook", "whatsapp", "bare-whatsapp"), ("api", "api", "bare-api"))
+
+
+def measure(session: Session, bare: Target) -> dict[str, Any]:
+    config = session.config
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with session.parley("r1", workers=False) as parley:
+        mark = session.stack.mark()
+        for _ in range(config.repetitions):
+            for route, kind, bare_kind in ROUTES:
+                pair = ((route, parley, kind), (f"bare-{route}", bare, bare_kind))
+                for name, target, each in pair:
+                    runs.setdefault(name, []).append(_accept(session, target, each))
+        memory = session.stack.memory_since(mark)
+    result: dict[str, Any] = {"concurrency": config.concurrency, "memory": memory}
+    for route, _, _ in ROUTES:
+        parley_runs, bare_runs = runs[route], runs[f"bare-{route}"]
+        figures = {
+            "rate": median([r["rate"] for r in parley_runs]),
+            "p50_ms": median([r["latency"]["p50_ms"] for r in parley_runs]),
+            "p99_ms": median([r["latency"]["p99_ms"] for r in parley_runs]),
+            "bare_rate": median([r["rate"] for r in bare_runs]),
+            "bare_p50_ms": median([r["latency"]["p50_ms"] for r in bare_runs]),
+            "bare_p99_ms": median([r["latency"]["p99_ms"] for r in bare_runs]),
+        }
+        figures["ratio"] = ratio(figures["rate"], figures["bare_rate"])
+        result[route] = {**figures, "runs": parley_runs, "bare_runs": bare_runs}
+    return result
+
+
+def _accept(session: Session, target: Target, kind: str) -> dict[str, Any]:
+    config = session.config
+    plan = {
+        "kind": "accept",
+        "traffic": session.traffic(kind, target, config.conversations),
+        "concurrency": config.concurrency,
+        "warmup_seconds": config.warmup_seconds,
+        "seconds": config.seconds,
+    }
+    result = session.load(plan)
+    print(
+        f"    {kind:<14} {result['rate']:8.1f}/s  p50 {result['latency']['p50_ms']:.1f} ms"
+        f"  p99 {result['latency']['p99_ms']:.1f} ms  {result['statuses']}",
+        flush=True,
+    )
+    return result

@@ -1,0 +1,40 @@
+"""R4, the cost of durability: Parley with its reliability settings (late acks, requeue on a
+lost worker, prefetch of one, ...) against the same build on Celery's defaults for them
+(``PARLEY_BENCH_CELERY_DEFAULTS=1``, read by ``celeryconfig``). Platforms alternate per
+repetition, so both see the same machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import pipeline
+from bench.session import Session
+
+VARIANTS = {"reliable": {}, "celery_defaults": {"PARLEY_BENCH_CELERY_DEFAULTS": "1"}}
+
+
+def measure(session: Session) -> dict[str, Any]:
+    return alternate(session, VARIANTS, "reliable", "celery_defaults", key="r4_ratio")
+
+
+def alternate(
+    session: Session,
+    variants: dict[str, dict[str, str]],
+    name: str,
+    baseline: str,
+    key: str,
+    flower: str | None = None,
+) -> dict[str, Any]:
+    """R2 of each variant, one platform start per variant and repetition."""
+    conversations = session.config.conversations
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    for _ in range(session.config.repetitions):
+        for variant, env in variants.items():
+            with session.parley(variant, env=env, flower=variant == flower) as target:
+                runs[variant].append(
+                    pipeline.throughput(session, target, "whatsapp", conversations)
+                )
+    figures = {variant: pipeline.summary(each) for variant, each in runs.items()}
+    value = figures[name]["throughput"]
+    base = figures[baseline]["throughput"]
+    return {**figures, key: value / base if base else float("nan")}

@@ -1,0 +1,174 @@
+"""The run's outputs: ``results.json``, ``results.png`` and the table of ratios."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+TARGETS = {
+    "R1 webhook": ">= 0.8",
+    "R1 api": ">= 0.8",
+    "R2": ">= 0.7",
+    "R3 p99/p50": "<= 3",
+    "R4": ">= 0.85",
+    "R5": ">= 0.9",
+}
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results.get("scenarios", {})
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(figure, Parley, baseline, ratio, target) for every figure the run has."""
+    out: list[tuple[str, str, str, str, str]] = []
+
+    def add(name: str, value: Any, base: Any, ratio: Any, unit: str = "/s") -> None:
+        if value is None:
+            return
+
+        def fmt(v: Any) -> str:
+            missing = v is None or (isinstance(v, float) and math.isnan(v))
+            return "-" if missing else f"{v:.1f}{unit}"
+
+        r = "-" if ratio is None or math.isnan(ratio) else f"{ratio:.3f}"
+        out.append((name, fmt(value), fmt(base), r, TARGETS.get(name, "")))
+
+    for route in ("webhook", "api"):
+        r1 = _get(results, "r1", route)
+        if r1:
+            add(f"R1 {route}", r1["rate"], r1["bare_rate"], r1["ratio"])
+            add(f"R1 {route} p99", r1["p99_ms"], r1["bare_p99_ms"], None, " ms")
+    r2 = _get(results, "r2")
+    if r2:
+        add("R2", r2["parley"]["r2"]["throughput"], r2["bare"]["r2"]["throughput"], r2["r2_ratio"])
+        if "r3" in r2["parley"]:
+            p, b = r2["parley"]["r3"], r2["bare"]["r3"]
+            add("R3 p50", p["p50_ms"], b["p50_ms"], None, " ms")
+            add("R3 p99", p["p99_ms"], b["p99_ms"], None, " ms")
+            add("R3 p99/p50", p["p99_over_p50"], b["p99_over_p50"], None, "")
+    r4 = _get(results, "r4")
+    if r4:
+        add("R4", r4["reliable"]["throughput"], r4["celery_defaults"]["throughput"], r4["r4_ratio"])
+    r5 = _get(results, "r5")
+    if r5:
+        add("R5", r5["events_flower"]["throughput"], r5["no_events"]["throughput"], r5["r5_ratio"])
+    r6 = _get(results, "r6")
+    base = r2["parley"] if r2 else None
+    if r6 and base:
+        for size, figures in r6["stored"].items():
+            tp = figures["r2"]["throughput"]
+            add(f"R6 {size} stored", tp, base["r2"]["throughput"], tp / base["r2"]["throughput"])
+            if "r3" in figures and "r3" in base:
+                add(
+                    f"R6 {size} stored p99",
+                    figures["r3"]["p99_ms"],
+                    base["r3"]["p99_ms"],
+                    None,
+                    " ms",
+                )
+    if r6:
+        few_many = list(r6["conversations"].items())
+        if len(few_many) == 2:
+            (few, a), (many, b) = few_many
+            add(
+                f"R6 {few} vs {many} conv",
+                a["r2"]["throughput"],
+                b["r2"]["throughput"],
+                a["r2"]["throughput"] / b["r2"]["throughput"] if b["r2"]["throughput"] else None,
+            )
+            if "r3" in a and "r3" in b:
+                add(
+                    f"R6 {few} vs {many} conv p99",
+                    a["r3"]["p99_ms"],
+                    b["r3"]["p99_ms"],
+                    None,
+                    " ms",
+                )
+    memory = results.get("memory", {})
+    for name in sorted(memory):
+        m = memory[name]
+        add(f"RSS {name}", m["steady_mb"], m["peak_mb"], None, " MB")
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    header = ("figure", "Parley", "baseline", "ratio", "target")
+    lines = [header, *rows(results)]
+    widths = [max(len(line[i]) for line in lines) for i in range(5)]
+    text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text) + "\n(RSS rows: steady and peak of the largest process, not a ratio)"
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    chart(results, out / "results.png")
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars: list[tuple[str, float, float]] = []  # (label, Parley, baseline)
+    lats: list[tuple[str, float, float]] = []  # (label, p50, p99)
+    for route in ("webhook", "api"):
+        r1 = _get(results, "r1", route)
+        if r1:
+            bars.append((f"R1 {route}", r1["rate"], r1["bare_rate"]))
+            lats.append((f"R1 {route}", r1["p50_ms"], r1["p99_ms"]))
+            lats.append((f"R1 bare {route}", r1["bare_p50_ms"], r1["bare_p99_ms"]))
+    r2 = _get(results, "r2")
+    if r2:
+        bars.append(("R2", r2["parley"]["r2"]["throughput"], r2["bare"]["r2"]["throughput"]))
+        for name in ("parley", "bare"):
+            if "r3" in r2[name]:
+                lats.append((f"R3 {name}", r2[name]["r3"]["p50_ms"], r2[name]["r3"]["p99_ms"]))
+    for key, a, b in (("r4", "reliable", "celery_defaults"), ("r5", "events_flower", "no_events")):
+        r = _get(results, key)
+        if r:
+            bars.append((key.upper(), r[a]["throughput"], r[b]["throughput"]))
+    r6 = _get(results, "r6")
+    if r6:
+        for group, label in (("stored", "stored"), ("conversations", "conv")):
+            for size, figures in r6[group].items():
+                if "r3" in figures:
+                    lats.append(
+                        (f"R6 {size} {label}", figures["r3"]["p50_ms"], figures["r3"]["p99_ms"])
+                    )
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    xs = range(len(bars))
+    left.bar([x - 0.2 for x in xs], [b[1] for b in bars], 0.4, label="Parley")
+    left.bar([x + 0.2 for x in xs], [b[2] for b in bars], 0.4, label="baseline")
+    left.set_xticks(list(xs), [b[0] for b in bars])
+    left.set_yscale("log")
+    left.set_ylabel("messages per second (log)")
+    left.set_title("Throughput, each beside its baseline")
+    left.legend()
+    ys = range(len(lats))
+    right.barh([y - 0.2 for y in ys], [v[1] for v in lats], 0.4, label="p50")
+    right.barh([y + 0.2 for y in ys], [v[2] for v in lats], 0.4, label="p99")
+    right.set_yticks(list(ys), [v[0] for v in lats])
+    right.set_xscale("log")
+    right.set_xlabel("milliseconds (log)")
+    right.set_title("Latency percentiles")
+    right.legend()
+    machine = results.get("machine", {})
+    fig.suptitle(
+        f"Parley benchmark {results.get('finished_at', '')} — {machine.get('cpus')} CPUs, "
+        f"load average {results.get('load', {}).get('before', {}).get('loadavg')}"
+        f"{' (quick)' if results.get('config', {}).get('quick') else ''}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

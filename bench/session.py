@@ -1,0 +1,207 @@
+"""One benchmark run: its settings, ports, databases and processes, and how it starts Parley
+(or the bare baselines) and the load against them.
+
+Everything runs on the shared local services but apart from other users of them: Redis
+databases 3 (sessions) and 4 (broker) unless ``PARLEY_REDIS_URL``/``PARLEY_BROKER_URL`` say
+otherwise, a MongoDB database per platform start (``parley_bench_<run>_<n>``, dropped after),
+and free ports on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import ROOT, BenchConfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment() -> dict[str, str]:
+    """Parley's settings for every process of the run (read before any Parley import)."""
+    from core.crypto import new_master_key
+
+    env = {
+        "PARLEY_REDIS_URL": os.environ.get("PARLEY_REDIS_URL", "redis://127.0.0.1:6379/3"),
+        "PARLEY_BROKER_URL": os.environ.get("PARLEY_BROKER_URL", "redis://127.0.0.1:6379/4"),
+        "PARLEY_JWT_SECRET": secrets.token_urlsafe(32),
+        "PARLEY_MASTER_KEY": new_master_key(),
+    }
+    os.environ.update(env)
+    return env
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a load needs to reach a running Parley (or a bare baseline)."""
+
+    ingress_port: int
+    webhook_path: str = ""
+    app_secret: str = ""
+    token: str = ""
+
+
+class Session:
+    def __init__(self, config: BenchConfig) -> None:
+        from bench.stack import Stack
+
+        self.config = config
+        self.run_id = f"{int(time.time()) % 10**6:06d}{secrets.randbelow(100):02d}"
+        self.env = _environment()
+        self.engine_port, self.ingress_port = free_port(), free_port()
+        self.bare_port, self.fake_port = free_port(), free_port()
+        self.env.update(
+            {
+                "PARLEY_ENGINE_ADDR": f"127.0.0.1:{self.engine_port}",
+                "PARLEY_WHATSAPP_API_BASE": f"http://127.0.0.1:{self.fake_port}",
+            }
+        )
+        os.environ.update(self.env)
+        self.home = ROOT / ".parley" / "bench" / self.run_id
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.stack = Stack(self.home / "logs", self.env)
+        self._databases = itertools.count(1)
+        self._loads = itertools.count(1)
+        from core.settings import get_settings
+        from storage.mongo import connect
+
+        get_settings.cache_clear()
+        self.settings = get_settings()
+        self.mongo = connect(self.settings)
+
+    def database_name(self) -> str:
+        return f"parley_bench_{self.run_id}_{next(self._databases)}"
+
+    def load(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Run the load process with ``plan``; its result."""
+        number = next(self._loads)
+        plan_file = self.home / f"load-{number}.plan.json"
+        result_file = self.home / f"load-{number}.result.json"
+        plan_file.write_text(json.dumps(plan))
+        with (self.home / "logs" / "load.log").open("ab") as log:
+            subprocess.run(
+                [sys.executable, "-m", "bench.loadgen", str(plan_file), str(result_file)],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
+        result: dict[str, Any] = json.loads(result_file.read_text())
+        return result
+
+    def traffic(self, kind: str, target: Target, conversations: int) -> dict[str, Any]:
+        from bench.seeding import PHONE_NUMBER_ID
+
+        return {
+            "kind": kind,
+            "run": f"{self.run_id}{next(self._loads):04d}",
+            "port": target.ingress_port,
+            "conversations": conversations,
+            "webhook_path": target.webhook_path,
+            "phone_number_id": PHONE_NUMBER_ID,
+            "app_secret": target.app_secret,
+            "token": target.token,
+        }
+
+    @contextmanager
+    def parley(
+        self,
+        label: str,
+        env: dict[str, str] | None = None,
+        workers: bool = True,
+        flower: bool = False,
+        stored: int = 0,
+    ) -> Iterator[Target]:
+        """Parley's platform on a fresh database (``stored`` messages seeded first)."""
+        from bench.seeding import prepare, seed_history
+        from bench.stack import parley_commands
+
+        name = self.database_name()
+        db = self.mongo[name]
+        tenancy = prepare(db, self.settings)
+        if stored:
+            seconds = seed_history(db, tenancy.config_id, stored)
+            print(f"  seeded {stored} messages in {seconds:.0f} s", flush=True)
+            self.seeding_seconds = seconds
+        commands = parley_commands(self.engine_port, self.ingress_port)
+        if not workers:
+            commands = {"ingress": commands["ingress"]}
+        if flower:
+            commands["flower"] = ["-m", "core.cli", "flower", "--port", str(free_port())]
+        names = list(commands)
+        extra = {"PARLEY_MONGO_DB": name, **(env or {})}
+        try:
+            for each, argv in commands.items():
+                own = {"PARLEY_HOME": str(self.home / "home")} if each == "beat" else {}
+                self.stack.start(each, argv, {**extra, **own})
+            base = f"http://127.0.0.1:{self.ingress_port}"
+            self.stack.wait_http(f"{base}/health/{'ready' if workers else 'live'}")
+            if workers:
+                from tasks.queues import QUEUES
+
+                self.stack.wait_workers(set(QUEUES))
+            print(f"  parley up ({label})", flush=True)
+            yield Target(self.ingress_port, tenancy.webhook_path, tenancy.app_secret, tenancy.token)
+        finally:
+            self.stack.stop(names)
+            self._forget_queues()
+            self.mongo.drop_database(name)
+
+    @contextmanager
+    def bare(self) -> Iterator[Target]:
+        """The baselines: the bare ingress (R1) and the bare chain's workers (R2, R3)."""
+        from bench.stack import CHAIN, bare_worker_commands
+
+        commands = {
+            "bare-ingress": ["-m", "bench.bare_ingress", "--port", str(self.bare_port)],
+            **bare_worker_commands(),
+        }
+        try:
+            for name, argv in commands.items():
+                self.stack.start(name, argv)
+            self.stack.wait_workers({f"bare-{stage}" for stage in CHAIN})
+            yield Target(self.bare_port)
+        finally:
+            self.stack.stop(list(commands))
+
+    def _forget_queues(self) -> None:
+        """Parley's queues after a platform stops: what a worker-less R1 left must not reach
+        the next platform's workers (their messages live in a database that is gone)."""
+        import redis
+
+        from tasks.queues import QUEUES
+
+        client = redis.Redis.from_url(self.settings.broker_url)
+        try:
+            steps = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's priority lists
+            client.delete(*(f"{queue}{step}" for queue in QUEUES for step in steps))
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        import redis
+
+        self.stack.stop()
+        self.mongo.close()
+        for url in (self.settings.redis_url, self.settings.broker_url):
+            client = redis.Redis.from_url(url)
+            try:
+                client.flushdb()  # the run's own databases (3 and 4 unless told otherwise)
+            finally:
+                client.close()

@@ -1,0 +1,185 @@
+"""The processes a benchmark measures — Parley's platform, the bare baselines, Flower — started
+from the repository as real processes, each in its own session, with its output in a log file.
+
+``Stack`` also samples the resident memory of every process tree it started, twice a second,
+so each scenario can report steady-state and peak RSS per process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tasks.queues import QUEUES
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAIN = ("process", "generate", "deliver", "audit")
+MB = 1024 * 1024
+
+
+class Stack:
+    """Named child processes, started and stopped as groups; RSS samples per process."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self.env = env
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        # name -> [(max RSS of one process of its tree, RSS of the whole tree)] in MB
+        self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._sampling = threading.Event()
+        self._lock = threading.Lock()
+        self._sampler: threading.Thread | None = None
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, *argv],
+                cwd=ROOT,
+                env={**os.environ, **self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        with self._lock:
+            self.children[name] = child
+
+    def stop(self, names: list[str] | None = None, timeout: float = 20.0) -> None:
+        with self._lock:
+            chosen = [n for n in (names or list(self.children)) if n in self.children]
+            stopping = [self.children.pop(n) for n in chosen]
+        for child in stopping:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in stopping:
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+    def assert_running(self) -> None:
+        with self._lock:
+            children = dict(self.children)
+        for name, child in children.items():
+            if child.poll() is not None:
+                raise RuntimeError(f"{name} exited with {child.returncode}: see {name}.log")
+
+    def wait_http(self, url: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self.assert_running()
+            try:
+                response = httpx.get(url, timeout=3)
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.5)
+        raise RuntimeError(f"{url} not ready: {last}")
+
+    def wait_workers(self, hostnames: set[str], timeout: float = 120.0) -> None:
+        from tasks.app import app as celery_app
+
+        deadline = time.monotonic() + timeout
+        names: set[str] = set()
+        while time.monotonic() < deadline:
+            self.assert_running()
+            with celery_app.connection_for_write() as connection:
+                replies = celery_app.control.ping(timeout=1.0, connection=connection) or []
+            names = {name.split("@")[0] for reply in replies for name in reply}
+            if names >= hostnames:
+                return
+        raise RuntimeError(f"workers did not answer a ping: only {sorted(names)}")
+
+    # -- memory ----------------------------------------------------------------------------
+
+    def start_sampling(self) -> None:
+        self._sampling.set()
+        self._sampler = threading.Thread(target=self._sample, name="rss", daemon=True)
+        self._sampler.start()
+
+    def stop_sampling(self) -> None:
+        self._sampling.clear()
+        if self._sampler is not None:
+            self._sampler.join(timeout=5)
+
+    def _sample(self) -> None:
+        while self._sampling.is_set():
+            with self._lock:
+                children = dict(self.children)
+            for name, child in children.items():
+                sizes = _tree_rss(child.pid)
+                if sizes:
+                    self.samples[name].append((max(sizes) / MB, sum(sizes) / MB))
+            time.sleep(0.5)
+
+    def mark(self) -> dict[str, int]:
+        """Where each process's samples stand now; ``memory_since`` reads from there."""
+        return {name: len(samples) for name, samples in self.samples.items()}
+
+    def memory_since(self, mark: dict[str, int]) -> dict[str, dict[str, float]]:
+        """Per process since ``mark``: steady (median) and peak RSS of its largest process,
+        and the peak of its whole tree (a prefork worker's parent and children), in MB."""
+        report: dict[str, dict[str, float]] = {}
+        for name, samples in self.samples.items():
+            window = samples[mark.get(name, 0) :]
+            if not window:
+                continue
+            largest = sorted(s[0] for s in window)
+            report[name] = {
+                "steady_mb": round(largest[len(largest) // 2], 1),
+                "peak_mb": round(largest[-1], 1),
+                "tree_peak_mb": round(max(s[1] for s in window), 1),
+            }
+        return report
+
+
+def _tree_rss(pid: int) -> list[int]:
+    try:
+        root = psutil.Process(pid)
+        return [p.memory_info().rss for p in (root, *root.children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]:
+    """``parley run``'s processes: engine, a worker per queue (pools as in ``tasks.queues``),
+    beat and the ingress."""
+    cli = ["-m", "core.cli"]
+    commands = {"engine": [*cli, "engine", "--port", str(engine_port)]}
+    for queue in QUEUES:
+        commands[f"worker-{queue}"] = [*cli, "worker", queue, "--loglevel=WARNING"]
+    commands["beat"] = [*cli, "beat", "--loglevel=WARNING"]
+    commands["ingress"] = [*cli, "ingress", "--port", str(ingress_port)]
+    return commands
+
+
+def bare_worker_commands() -> dict[str, list[str]]:
+    """One worker per bare stage, each with the pool and concurrency of Parley's stage."""
+    commands = {}
+    for stage in CHAIN:
+        spec = QUEUES[stage]
+        commands[f"bare-{stage}"] = [
+            "-m",
+            "celery",
+            "-A",
+            "bench.bare_chain",
+            "worker",
+            f"--queues=bare.{stage}",
+            f"--hostname=bare-{stage}@%h",
+            f"--pool={spec.pool}",
+            f"--concurrency={spec.concurrency}",
+            "--loglevel=WARNING",
+        ]
+    return commands
