@@ -12,6 +12,8 @@
 - ``PARLEY_BENCH_STORED`` ("10000,50000"): R6's messages already stored, seeded first ("0" drops
   that part). FerretDB v1 stores ~300 documents a second here, so 200000 adds ~11 minutes.
 - ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6 (R3 runs with R2)
+- ``PARLEY_BENCH_PROFILE=1``: py-spy profiles of the ingress (R1) and the chain's workers
+  (R2) in the run's folder (see bench/profiling.py); a profiled run's figures are not comparable
 - ``PARLEY_BENCH_OUT`` (``bench/``): where results.json and results.png go
 
 The defaults make a full run take about half an hour on a 2-core machine.
@@ -50,6 +52,7 @@ class BenchConfig:
     few_many: tuple[int, ...]
     stored: tuple[int, ...]
     only: tuple[str, ...]
+    profile: bool
     out: Path
 
     @classmethod
@@ -73,6 +76,7 @@ class BenchConfig:
             few_many=_ints(_env("FEW_MANY", "10,1000")),
             stored=tuple(n for n in _ints(_env("STORED", "2000" if quick else "10000,50000")) if n),
             only=only,
+            profile=_env("PROFILE", "0") == "1",
             out=Path(_env("OUT", str(ROOT / "bench"))),
         )
 

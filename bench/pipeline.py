@@ -17,6 +17,11 @@ from bench.stats import median, ratio
 
 BARE_FACTOR = 5
 LATENCY_SHARE = 0.7
+PROFILED = (
+    "ingress",
+    *(f"worker-{stage}" for stage in ("process", "generate", "deliver", "audit")),
+)
+PROFILE_SECONDS = 30
 
 
 def throughput(session: Session, target: Target, kind: str, conversations: int) -> dict[str, Any]:
@@ -81,13 +86,20 @@ def measure(
     targets: dict[str, tuple[Target, str]],
     conversations: int,
     with_latency: bool = True,
+    profile: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """R2 (and R3) for each named pipeline, repetitions taken in turns."""
+    """R2 (and R3) for each named pipeline, repetitions taken in turns. ``profile``: the
+    profiles' prefix, to profile Parley's processes during its first R2 repetition."""
     reps = session.config.repetitions
     r2: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-    for _ in range(reps):
+    for rep in range(reps):
         for name, (target, kind) in targets.items():
+            profiler = None
+            if profile and rep == 0 and kind == "whatsapp":
+                processes = {f"{profile}-{p}": p for p in PROFILED}
+                profiler = session.profile(processes, PROFILE_SECONDS)
             r2[name].append(throughput(session, target, kind, conversations))
+            session.keep_profiles(profiler)
     figures = {name: {"r2": summary(runs)} for name, runs in r2.items()}
     if with_latency:
         r3: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}

@@ -23,11 +23,16 @@ def measure(session: Session, bare: Target) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {}
     with session.parley("r1", workers=False) as parley:
         mark = session.stack.mark()
-        for _ in range(config.repetitions):
+        for rep in range(config.repetitions):
             for route, kind, bare_kind in ROUTES:
                 pair = ((route, parley, kind), (f"bare-{route}", bare, bare_kind))
                 for name, target, each in pair:
+                    profiler = None
+                    if rep == 0 and name == route:  # Parley's ingress, first repetition
+                        seconds = config.warmup_seconds + config.seconds
+                        profiler = session.profile({f"r1-{route}-ingress": "ingress"}, seconds)
                     runs.setdefault(name, []).append(_accept(session, target, each))
+                    session.keep_profiles(profiler)
         memory = session.stack.memory_since(mark)
     result: dict[str, Any] = {"concurrency": config.concurrency, "memory": memory}
     for route, _, _ in ROUTES:

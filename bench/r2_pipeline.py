@@ -14,7 +14,10 @@ def measure(session: Session, bare: Target) -> dict[str, Any]:
     with session.parley("r2 as shipped") as parley:
         mark = session.stack.mark()
         figures = pipeline.measure(
-            session, {"parley": (parley, "whatsapp"), "bare": (bare, "chain")}, conversations
+            session,
+            {"parley": (parley, "whatsapp"), "bare": (bare, "chain")},
+            conversations,
+            profile="r2",
         )
         memory = session.stack.memory_since(mark)
     return {

@@ -80,6 +80,7 @@ def main() -> int:
         session.stack.stop_sampling()
         session.close()
     results["load"]["after"] = machine.load()
+    results["profiles"] = session.profiles
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report.write(results, config.out)
     print()

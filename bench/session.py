@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.config import ROOT, BenchConfig
+from bench.profiling import Profiler
 
 
 def free_port() -> int:
@@ -75,6 +76,7 @@ class Session:
         self.home = ROOT / ".parley" / "bench" / self.run_id
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         self.stack = Stack(self.home / "logs", self.env)
+        self.profiles: dict[str, str] = {}
         self._databases = itertools.count(1)
         self._loads = itertools.count(1)
         from core.settings import get_settings
@@ -83,6 +85,20 @@ class Session:
         get_settings.cache_clear()
         self.settings = get_settings()
         self.mongo = connect(self.settings)
+
+    def profile(self, processes: dict[str, str], seconds: float) -> Profiler | None:
+        """py-spy on running processes (profile name -> process name) for ``seconds``, if the
+        run profiles."""
+        if not self.config.profile:
+            return None
+        profiler = Profiler(self.home / "profiles")
+        for label, name in processes.items():
+            profiler.start(label, self.stack.children[name].pid, seconds)
+        return profiler
+
+    def keep_profiles(self, profiler: Profiler | None) -> None:
+        if profiler is not None:
+            self.profiles.update(profiler.finish())
 
     def database_name(self) -> str:
         return f"parley_bench_{self.run_id}_{next(self._databases)}"
