@@ -437,3 +437,21 @@ def test_a_locked_out_source_is_refused_before_its_api_key_is_looked_up(
         assert_problem(refused, 429, "rate-limited")
         assert refused.json()["limit"] == "auth-failures"
     assert messages_of(db, tenant) == 0
+
+
+def test_disabling_a_tenant_reaches_a_running_ingress_without_a_restart(
+    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis
+) -> None:
+    tenant = create_tenant(client, settings)
+    key = issue_key(client, settings, tenant, ["messages:read"])
+    # An ingress with the default tenant cache: it has read the tenant as active.
+    with TestClient(create_app(), raise_server_exceptions=False, client=client_address()) as other:
+        assert other.get("/v1/messages/msg_x", headers=bearer(key["key"])).status_code == 404
+        set_state(client, settings, tenant, "disabled")
+        deadline = time.monotonic() + 10
+        while (
+            status := other.get("/v1/messages/msg_x", headers=bearer(key["key"])).status_code
+        ) != 403:
+            assert status == 404
+            assert time.monotonic() < deadline, "the running ingress never saw the tenant disabled"
+            time.sleep(0.1)
