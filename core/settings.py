@@ -73,7 +73,8 @@ class Settings(BaseSettings):
 
     # Tasks of one stage a tenant may run at once across all workers (0: no cap); see
     # tasks/fairness.py.
-    tenant_stage_concurrency: int = Field(default=8, ge=0, le=1000)
+    # 4 leaves half of a deliver or generate worker's 8 threads to the other tenants.
+    tenant_stage_concurrency: int = Field(default=4, ge=0, le=1000)
 
     history_window: int = Field(default=20, ge=1, le=200)
     session_ttl_seconds: int = Field(default=30 * 60, ge=60)

@@ -17,6 +17,7 @@ from core.crypto import SecretBox
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.timeutil import utcnow
+from storage.by_id import find_by_id
 
 ConfigDocument = dict[str, Any]
 
@@ -55,18 +56,14 @@ class ChannelConfigRepository:
         return list(self._collection.find({"tenant_id": tenant_id}).sort("_id", 1))
 
     def get(self, tenant_id: str, config_id: str) -> ConfigDocument:
-        doc: ConfigDocument | None = self._collection.find_one(
-            {"_id": config_id, "tenant_id": tenant_id}
-        )
+        doc = find_by_id(self._collection, config_id, {"tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"channel config {config_id} not found")
         return doc
 
     def for_webhook(self, channel: str, config_id: str) -> ChannelConfig:
         """The config a webhook URL names; the tenant comes from it, not from the request."""
-        doc: ConfigDocument | None = self._collection.find_one(
-            {"_id": config_id, "channel": channel, "state": "active"}
-        )
+        doc = find_by_id(self._collection, config_id, {"channel": channel, "state": "active"})
         if doc is None:
             raise NotFound(f"no {channel} channel config {config_id}")
         return self._open(doc)

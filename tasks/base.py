@@ -8,14 +8,22 @@ attempt is counted in Redis and, past ``MAX_REDELIVERIES``, the turn goes to the
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from celery import Task
 from celery.exceptions import MaxRetriesExceededError
+from pymongo.errors import OperationFailure
 from redis.exceptions import RedisError
 
 from core.errors import TransientError
-from tasks.policy import INFRASTRUCTURE_ERRORS
+from tasks.fairness import tenant_slot
+from tasks.policy import (
+    INFRASTRUCTURE_ERRORS,
+    INFRASTRUCTURE_MAX_RETRIES,
+    StoreBusy,
+    transient_store_error,
+)
 from tasks.runtime import clients
 
 log = logging.getLogger("parley.tasks")
@@ -43,7 +51,19 @@ class StageTask(Task):  # type: ignore[type-arg]
                 error = PoisonMessage(f"{self.name} delivered {MAX_REDELIVERIES}+ times")
                 dead_letter(c, message, self.stage, error, "poison", MAX_REDELIVERIES)
             return args[1]
-        return super().__call__(*args, **kwargs)
+        try:
+            with tenant_slot(self, args[0]):  # one tenant's flood cannot hold every worker
+                return super().__call__(*args, **kwargs)
+        except OperationFailure as exc:
+            if not transient_store_error(exc):
+                raise
+            # Celery's autoretry matches classes, and a busy store shares its class with a
+            # malformed query: the code or text tells them apart, so the retry is asked here.
+            busy = StoreBusy(f"{type(exc).__name__} (code {exc.code})")
+            countdown = random.uniform(1.0, 5.0)  # noqa: S311  (jitter, not a secret)
+            raise self.retry(
+                exc=busy, countdown=countdown, max_retries=INFRASTRUCTURE_MAX_RETRIES
+            ) from exc
 
     def _delivered_too_often(self) -> bool:
         key = f"parley:deliveries:{self.request.id}:{self.request.retries}"
@@ -57,7 +77,9 @@ class StageTask(Task):  # type: ignore[type-arg]
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         tenant_id, message_id = args[0], args[1]
-        if isinstance(exc, (*INFRASTRUCTURE_ERRORS, TransientError, MaxRetriesExceededError)):
+        if isinstance(
+            exc, (*INFRASTRUCTURE_ERRORS, TransientError, MaxRetriesExceededError)
+        ) or transient_store_error(exc):
             # A store or service stayed down through every retry: the reconciler re-drives the
             # turn once it is back, so this is not the turn's fault.
             log.error("stage %s gave up on %s: %s", self.name, message_id, type(exc).__name__)

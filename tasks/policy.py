@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, OperationFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import TransientError
 
 MAX_COUNTDOWN = 300.0  # seconds; celeryconfig's visibility_timeout is 3600
+INFRASTRUCTURE_MAX_RETRIES = 12
 # How long a stage waits before looking again when an earlier turn of the conversation is
 # still on its way (ordering) or the provider account's pace is used up.
 WAIT_COUNTDOWN = 0.5
@@ -32,6 +33,26 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
 )
+
+# Server answers that mean "not now" rather than "never": MongoDB's retryable codes (shutting
+# down, stepping down, not primary, timed out, ...) and FerretDB's SQLite busy lock, which it
+# reports as an internal error once its 10 s busy timeout runs out under heavy load.
+TRANSIENT_STORE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+_TRANSIENT_STORE_TEXT = ("SQLITE_BUSY", "database is locked")
+
+
+class StoreBusy(TransientError):
+    """The store turned an operation down for a passing reason; the stage tries again."""
+
+
+def transient_store_error(exc: Exception) -> bool:
+    if not isinstance(exc, OperationFailure):
+        return False
+    return (
+        exc.code in TRANSIENT_STORE_CODES
+        or exc.has_error_label("RetryableWriteError")
+        or any(text in str(exc) for text in _TRANSIENT_STORE_TEXT)
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,7 @@ def infrastructure_retry() -> dict[str, Any]:
         "retry_backoff": 1,
         "retry_backoff_max": 30,
         "retry_jitter": True,
-        "max_retries": 12,
+        "max_retries": INFRASTRUCTURE_MAX_RETRIES,
     }
 
 

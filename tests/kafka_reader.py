@@ -8,10 +8,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 
 class EventReader:
+    """Reads ``topics`` from where they end when the reader is made: a test sees the events
+    published after it started, however many earlier runs (the ledger suite's thousands) left."""
+
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self.group_id = f"parley-test-{uuid.uuid4().hex[:8]}"
         self._consumer = Consumer(
@@ -19,11 +22,30 @@ class EventReader:
                 "bootstrap.servers": bootstrap,
                 "group.id": self.group_id,
                 "auto.offset.reset": "earliest",
-                "enable.auto.commit": True,
+                "enable.auto.commit": False,
+                # A topic no run has published to yet is created now, so its start is known.
+                "allow.auto.create.topics": True,
             }
         )
-        self._consumer.subscribe(topics)
+        start: list[TopicPartition] = []
+        for topic in topics:
+            for partition in self._partitions(topic):
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=15
+                )
+                start.append(TopicPartition(topic, partition, high))
+        self._consumer.assign(start)
         self.seen: list[tuple[str, bytes | None, dict[str, Any], dict[str, bytes]]] = []
+
+    def _partitions(self, topic: str, timeout: float = 20.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while True:
+            metadata = self._consumer.list_topics(topic, timeout=5).topics[topic]
+            if metadata.error is None and metadata.partitions:
+                return list(metadata.partitions)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Kafka topic {topic} has no partitions: {metadata.error}")
+            time.sleep(0.5)
 
     def collect(
         self, done: Callable[[list[dict[str, Any]]], bool], timeout: float
