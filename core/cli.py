@@ -22,6 +22,7 @@ def _services(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    from core.ids import new_id
     from core.scopes import ADMIN, PLATFORM_TENANT
     from core.settings import get_settings
     from ingress.tokens import mint_token
@@ -40,6 +41,7 @@ def _token(args: argparse.Namespace) -> int:
             scopes=scopes,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            token_id=new_id("jti"),
         )
     )
     return 0

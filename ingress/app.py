@@ -21,6 +21,7 @@ from ingress import (
     messages,
     openapi,
     tenants_admin,
+    tokens_admin,
     webhooks,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *channels_admin.routes,
             *tenants_admin.routes,
             *keys_admin.routes,
+            *tokens_admin.routes,
             *dead_letters.routes,
             *webhooks.routes,
             *health.routes,

@@ -6,7 +6,8 @@ The scheme is picked from the credential itself, in this order:
   cached briefly by the client; CheckPermission for API keys). The hub being down fails closed:
   503, never a request let through.
 - ``Bearer pk_…``: a tenant API key, checked against its stored hash.
-- any other ``Bearer`` token: a JWT (``core.jwt_verifier``).
+- any other ``Bearer`` token: a JWT (``core.jwt_verifier``), refused when its ``jti`` was
+  revoked (``storage.revoked_tokens``).
 
 The tenant comes from the credential only. Nothing here logs or returns a credential.
 """
@@ -25,6 +26,7 @@ from core.jwt_verifier import InvalidToken, JwtVerifier
 from ingress.problems import Problem
 from protos.security_hub_client import SecurityHubClient
 from storage.credentials import KEY_PREFIX, ApiKeyRepository
+from storage.revoked_tokens import RevokedTokens
 
 CHALLENGE = 'Bearer realm="parley"'
 KEY_REFUSALS = {
@@ -86,8 +88,10 @@ class Authenticator:
         hub: SecurityHubClient | None = None,
         hub_timeout_seconds: float = 1.0,
         hub_cache_seconds: float = 0.0,
+        revoked: RevokedTokens | None = None,
     ) -> None:
         self._tokens = tokens
+        self._revoked = revoked
         self._keys = keys
         self._hub = hub
         self._hub_timeout = hub_timeout_seconds
@@ -140,6 +144,9 @@ class Authenticator:
                     headers={"Retry-After": "1"},
                 ) from None
             raise unauthorized(exc.reason) from None
+        revoked = self._revoked
+        if claims.token_id and revoked and revoked.is_revoked(claims.tenant_id, claims.token_id):
+            raise unauthorized("the token was revoked")
         scopes = scope_names.DEFAULT_TENANT_SCOPES if claims.scopes is None else claims.scopes
         return Principal(
             claims.tenant_id,

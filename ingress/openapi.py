@@ -33,6 +33,7 @@ from ingress import (
     keys_admin,
     messages,
     tenants_admin,
+    tokens_admin,
     webhooks,
 )
 from ingress.routing import ApiRoute
@@ -541,6 +542,15 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         (Answer(204, "Revoked."),),
         {404: NO_KEY},
         params=(TENANT_ID, KEY_ID),
+    ),
+    tokens_admin.revoke_token: Operation(
+        "revokeToken",
+        "Refuse a tenant's JWT (by `jti`) until it expires",
+        "admin",
+        (Answer(204, "Revoked: refused from the next request on."),),
+        {400: MALFORMED, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=tokens_admin.TokenRevocationIn,
     ),
     dead_letters.list_dead_letters: Operation(
         "listDeadLetters",

@@ -24,6 +24,7 @@ from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
+from storage.revoked_tokens import RevokedTokens
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 
@@ -49,6 +50,7 @@ class IngressState:
     tenants: TenantDirectory
     limiter: RateLimiter
     daily_messages: DailyQuota
+    revoked_tokens: RevokedTokens
 
     @classmethod
     def open(cls, settings: Settings) -> IngressState:
@@ -57,6 +59,7 @@ class IngressState:
         db = database(mongo, settings)
         ensure_indexes(db)
         keys, tenant_records = ApiKeyRepository(db), TenantRepository(db)
+        revoked_tokens = RevokedTokens(redis_client, settings.jwt_leeway_seconds)
         hub = (
             SecurityHubClient(
                 settings.security_hub_addr, cache_ttl_seconds=settings.security_hub_cache_seconds
@@ -80,6 +83,7 @@ class IngressState:
                 hub,
                 settings.security_hub_timeout_seconds,
                 settings.security_hub_cache_seconds,
+                revoked_tokens,
             ),
             hub=hub,
             mongo=mongo,
@@ -98,6 +102,7 @@ class IngressState:
             tenants=TenantDirectory(tenant_records, settings.tenant_cache_seconds),
             limiter=RateLimiter(redis_client),
             daily_messages=DailyQuota(redis_client, "messages"),
+            revoked_tokens=revoked_tokens,
         )
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ def mint_token(
     scopes: Iterable[str] | None = None,
     issuer: str | None = None,
     audience: str | None = None,
+    token_id: str | None = None,
 ) -> str:
     """An HS256 token; without ``scopes`` it carries no ``scope`` claim, which the ingress reads
     as the default tenant scopes."""
@@ -30,6 +31,8 @@ def mint_token(
     }
     if scopes is not None:
         claims["scope"] = " ".join(sorted(set(scopes)))
+    if token_id:
+        claims["jti"] = token_id  # what POST /v1/admin/tenants/{id}/revoked-tokens names
     if issuer:
         claims["iss"] = issuer
     if audience:

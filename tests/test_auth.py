@@ -26,6 +26,7 @@ from testenv import free_port
 
 from core.settings import Settings
 from ingress.app import create_app
+from ingress.tokens import mint_token
 from tests.credentials import (
     admin_headers,
     bearer,
@@ -455,3 +456,38 @@ def test_disabling_a_tenant_reaches_a_running_ingress_without_a_restart(
             assert status == 404
             assert time.monotonic() < deadline, "the running ingress never saw the tenant disabled"
             time.sleep(0.1)
+
+
+def test_a_revoked_jwt_is_refused_and_no_other_token_is(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant, other_tenant = create_tenant(client, settings), create_tenant(client, settings)
+    secret = settings.require_jwt_secret()
+    stolen = mint_token(secret, tenant, "svc", 600, token_id="jti_stolen")
+    sibling = mint_token(secret, tenant, "svc", 600, token_id="jti_sibling")
+    same_jti_elsewhere = mint_token(secret, other_tenant, "svc", 600, token_id="jti_stolen")
+    assert client.post("/v1/messages", headers=bearer(stolen), json=MESSAGE).status_code == 202
+
+    expires_at = jwt.decode(stolen, options={"verify_signature": False})["exp"]
+    revoked = client.post(
+        f"/v1/admin/tenants/{tenant}/revoked-tokens",
+        headers=admin_headers(settings),
+        json={"jti": "jti_stolen", "expires_at": expires_at},
+    )
+    assert revoked.status_code == 204
+    refused = client.post("/v1/messages", headers=bearer(stolen), json=MESSAGE)
+    assert_problem(refused, 401, "unauthorized")
+    assert refused.json()["detail"] == "the token was revoked"
+    for token in (sibling, same_jti_elsewhere):
+        assert client.post("/v1/messages", headers=bearer(token), json=MESSAGE).status_code == 202
+    assert messages_of(db, tenant) == 2
+
+
+def test_parley_token_gives_every_token_an_id_to_revoke(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.cli import main
+
+    assert main(["token", "--tenant", "t-jti"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert claims["jti"].startswith("jti_")

@@ -154,6 +154,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("delete", "/v1/admin/tenants/{tenant_id}/keys/{key_id}"): Probe(
         lambda w: (f"/v1/admin/tenants/{w.b}/keys/{w.b_key}", {}), FORBIDDEN
     ),
+    ("post", "/v1/admin/tenants/{tenant_id}/revoked-tokens"): Probe(
+        lambda w: (
+            f"/v1/admin/tenants/{w.b}/revoked-tokens",
+            {"json": {"jti": "jti_b", "expires_at": 2_000_000_000}},
+        ),
+        FORBIDDEN,
+    ),
     ("get", "/v1/dead-letters"): Probe(
         lambda w: ("/v1/dead-letters", {"params": {"state": "all"}}), LISTED
     ),

@@ -1,0 +1,48 @@
+"""The platform operator's JWT revocation route: ``POST
+/v1/admin/tenants/{tenant_id}/revoked-tokens`` refuses one token (by its ``jti``) from the next
+request on, until it would have expired anyway. Tokens without a ``jti`` cannot be revoked one
+by one (rotate the signing secret or key instead); ``parley token`` gives every token a ``jti``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.scopes import ADMIN
+from ingress.body import read_json, validate
+from ingress.routing import ApiRoute
+from ingress.state import IngressState
+
+
+class TokenRevocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    jti: str = Field(min_length=1, max_length=128, description="the token's `jti` claim")
+    expires_at: int = Field(
+        ge=0, le=2**40, description="the token's `exp` claim: how long to keep refusing it"
+    )
+
+
+async def revoke_token(request: Request) -> Response:
+    state: IngressState = request.state.parley
+    payload = validate(TokenRevocationIn, await read_json(request, state.settings))
+    await run_in_threadpool(
+        state.revoked_tokens.revoke,
+        request.path_params["tenant_id"],
+        payload.jti,
+        payload.expires_at,
+    )
+    return Response(status_code=204)
+
+
+routes = [
+    ApiRoute(
+        "/v1/admin/tenants/{tenant_id}/revoked-tokens",
+        revoke_token,
+        methods=["POST"],
+        scope=ADMIN,
+    ),
+]
