@@ -36,11 +36,16 @@ log = logging.getLogger("parley.tasks.fairness")
 
 # Longer than any stage's run (the engine's deadline times its retries, a delivery's timeout).
 HOLD_SECONDS = 300.0
-REQUEUE_SECONDS = (0.2, 1.0)  # jittered, so capped tasks do not come back in lockstep
+# A capped task comes back after a jittered wait that doubles with each time it was put back
+# (from 0.25-0.5 s up to 4-8 s): a tenant with hundreds of tasks queued must not spin the
+# workers re-queueing them, and the jitter keeps them from returning in lockstep.
+REQUEUE_FIRST_SECONDS = 0.5
+REQUEUE_MAX_SECONDS = 8.0
 
 
-def requeue_countdown() -> float:
-    return random.uniform(*REQUEUE_SECONDS)  # noqa: S311  (jitter, not a secret)
+def requeue_countdown(times_put_back: int = 0) -> float:
+    ceiling = min(REQUEUE_MAX_SECONDS, REQUEUE_FIRST_SECONDS * 2 ** min(times_put_back, 8))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311  (jitter, not a secret)
 
 
 @contextmanager
@@ -64,7 +69,11 @@ def tenant_slot(task: Any, tenant_id: str, slots: TenantSlots | None = None) -> 
     if taken is False:
         from tasks.failures import wait
 
-        wait(task, f"tenant {tenant_id} runs {cap} {stage} tasks already", requeue_countdown())
+        wait(
+            task,
+            f"tenant {tenant_id} runs {cap} {stage} tasks already",
+            requeue_countdown(int(task.request.retries or 0)),
+        )
     try:
         yield
     finally:

@@ -44,3 +44,13 @@ def test_a_slot_whose_holder_died_expires(redis_client: redis.Redis) -> None:
     while not s.take("deliver", "t", "task-2", 1, 60):
         assert time.monotonic() < deadline, "the dead holder's slot never expired"
         time.sleep(0.05)
+
+
+def test_a_capped_task_waits_longer_each_time_it_is_put_back() -> None:
+    from tasks.fairness import REQUEUE_MAX_SECONDS, requeue_countdown
+
+    first = [requeue_countdown(0) for _ in range(200)]
+    later = [requeue_countdown(12) for _ in range(200)]
+    assert all(0.25 <= wait <= 0.5 for wait in first)
+    assert all(REQUEUE_MAX_SECONDS / 2 <= wait <= REQUEUE_MAX_SECONDS for wait in later)
+    assert len(set(later)) > 1  # jittered
