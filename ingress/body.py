@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,8 +40,8 @@ def _too_large(limit: int) -> Problem:
 def parse_json(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """The body as JSON; 400 when it is not JSON or nests deeper than ``max_depth``."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, NonStandardNumber) as exc:
         raise Problem(
             400, "malformed-json", "Malformed JSON", f"the body is not JSON: {exc}"
         ) from None
@@ -48,6 +49,14 @@ def parse_json(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         raise _too_deep(max_depth) from None
     _check_shape(data, max_depth)
     return data
+
+
+class NonStandardNumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's parser takes them, JSON does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NonStandardNumber(f"{name} is not a JSON number")
 
 
 async def read_json(request: Request, settings: Settings) -> Any:
@@ -67,6 +76,10 @@ def _check_shape(data: Any, max_depth: int) -> None:
                 raise _too_deep(max_depth)
             items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
             stack.extend((item, level + 1) for item in items)
+        elif isinstance(value, float) and not math.isfinite(value):  # e.g. 1e400
+            raise Problem(
+                400, "malformed-json", "Malformed JSON", "the body holds a number out of range"
+            )
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")

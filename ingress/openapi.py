@@ -319,7 +319,8 @@ async def serve(request: Request) -> Response:
 
 # What the handlers answer and refuse; keep each entry next to its handler's code in mind.
 MALFORMED = (
-    "`malformed-json`: the body is not JSON; `json-too-deep`: it nests deeper than "
+    "`malformed-json`: the body is not JSON (`NaN`, `Infinity`, numbers out of range and "
+    "unpaired surrogates included); `json-too-deep`: it nests deeper than "
     "`PARLEY_MAX_JSON_DEPTH` (32)."
 )
 TOO_LARGE = "`payload-too-large`: the body exceeds `PARLEY_MAX_BODY_BYTES` (64 KiB by default)."
@@ -390,8 +391,8 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         ),
         body=MessageIn,
         body_description="`text` must not be blank; `metadata` keys may not be empty, start "
-        "with `$` or contain `.`; its arrays may not hold arrays directly; it nests at most 8 "
-        "deep.",
+        "with `$` or contain `.`; its arrays may not hold arrays directly, its integers must "
+        "fit in 64 bits; it nests at most 8 deep.",
     ),
     messages.get_message: Operation(
         "getMessage",

@@ -32,9 +32,13 @@ class MessageIn(BaseModel):
         return value
 
 
+INT64 = -(2**63)  # the smallest integer BSON stores; the largest is -INT64 - 1
+
+
 def _check_keys(value: Any, depth: int) -> None:
     """Metadata is stored as given: keys may not be empty or look like MongoDB operators or
-    paths, and an array may not hold an array directly (FerretDB v1 cannot store that)."""
+    paths, an array may not hold an array directly (FerretDB v1 cannot store that), and
+    integers must fit in BSON's 64 bits."""
     if depth > 8:
         raise ValueError("metadata is nested too deeply")
     if isinstance(value, dict):
@@ -49,6 +53,8 @@ def _check_keys(value: Any, depth: int) -> None:
             if isinstance(item, list):
                 raise ValueError("metadata arrays may not hold arrays directly")
             _check_keys(item, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and not INT64 <= value < -INT64:
+        raise ValueError("metadata numbers must fit in 64 bits")
 
 
 class Accepted(BaseModel):

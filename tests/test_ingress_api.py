@@ -134,6 +134,9 @@ BAD_REQUESTS: list[tuple[str, int, str]] = [
     ("nested-arrays-in-metadata", 422, "validation-error"),
     ("empty-metadata-key", 422, "validation-error"),
     ("status-in-body", 422, "validation-error"),
+    ("nan-in-metadata", 400, "malformed-json"),
+    ("overflowing-float", 400, "malformed-json"),
+    ("huge-integer-in-metadata", 422, "validation-error"),
     ("no-token", 401, "unauthorized"),
     ("garbage-token", 401, "unauthorized"),
     ("expired-token", 401, "unauthorized"),
@@ -172,6 +175,12 @@ def _bad_request(case: str, settings: Settings, tenant: str) -> tuple[dict[str, 
         body = {**body, "metadata": {"a": [[1]]}}
     elif case == "empty-metadata-key":
         body = {**body, "metadata": {"": 1}}
+    elif case == "nan-in-metadata":
+        return headers, b'{"user_id": "ana", "text": "hi", "metadata": {"score": NaN}}'
+    elif case == "overflowing-float":
+        return headers, b'{"user_id": "ana", "text": "hi", "metadata": {"score": 1e400}}'
+    elif case == "huge-integer-in-metadata":
+        body = {**body, "metadata": {"n": 2**70}}
     elif case == "status-in-body":
         body = {**body, "status": "delivered"}
     elif case == "too-large":
