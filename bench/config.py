@@ -5,7 +5,9 @@
 - ``PARLEY_BENCH_SECONDS`` (10): measured seconds of an R1 load (after ``_WARMUP_SECONDS``, 3)
 - ``PARLEY_BENCH_CONCURRENCY`` (32): R1's connections in a closed loop
 - ``PARLEY_BENCH_MESSAGES`` (120): messages of an R2 load (after ``_WARMUP_MESSAGES``, 30)
-- ``PARLEY_BENCH_WINDOW`` (48): R2's messages sent but not yet delivered
+- ``PARLEY_BENCH_WINDOW`` (24): R2's messages sent but not yet delivered: twice what Parley
+  runs at once for one tenant (2 + 4 + 4 + 2 tasks), so every stage stays busy while the backlog
+  stays far below the reconciler's 30 s (older turns would be re-driven, measuring the reconciler)
 - ``PARLEY_BENCH_LATENCY_SECONDS`` (20): measured seconds of an R3 load at 70 % of R2
 - ``PARLEY_BENCH_CONVERSATIONS`` (100): conversations a load spreads over
 - ``PARLEY_BENCH_FEW_MANY`` ("10,1000"): R6's few and many concurrent conversations
@@ -70,7 +72,7 @@ class BenchConfig:
             concurrency=int(_env("CONCURRENCY", "32")),
             messages=int(_env("MESSAGES", "60" if quick else "120")),
             warmup_messages=int(_env("WARMUP_MESSAGES", "10" if quick else "30")),
-            window=int(_env("WINDOW", "48")),
+            window=int(_env("WINDOW", "24")),
             latency_seconds=float(_env("LATENCY_SECONDS", "5" if quick else "20")),
             conversations=int(_env("CONVERSATIONS", "100")),
             few_many=_ints(_env("FEW_MANY", "10,1000")),
