@@ -92,6 +92,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     None,
                     " ms",
                 )
+    store = results.get("store", {}).get("before")
+    if store:
+        mongo, redis = store["mongo_insert_p50_ms"], store["redis_lpush_p50_ms"]
+        add("store write p50", mongo, redis, redis / mongo if mongo else None, " ms")
+        mongo, redis = (
+            store["mongo_inserts_per_second_16_threads"],
+            store["redis_lpushes_per_second_16_threads"],
+        )
+        add("store writes, 16 threads", mongo, redis, mongo / redis if redis else None)
     memory = results.get("memory", {})
     for name in sorted(memory):
         m = memory[name]
@@ -105,7 +114,11 @@ def table(results: dict[str, Any]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(5)]
     text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(text) + "\n(RSS rows: steady and peak of the largest process, not a ratio)"
+    notes = (
+        "(store rows: MongoDB against Redis, Parley's store against the baselines';"
+        " RSS rows: steady and peak of the largest process, not a ratio)"
+    )
+    return "\n".join(text) + "\n" + notes
 
 
 def write(results: dict[str, Any], out: Path) -> None:

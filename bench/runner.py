@@ -55,6 +55,11 @@ def main() -> int:
         ("r5", r5_monitoring.measure, False),
         ("r6", r6_growth.measure, False),
     ]
+    from bench.store_probe import probe
+
+    results["store"] = {
+        "before": probe(session.mongo, session.database_name(), session.settings.redis_url)
+    }
     session.stack.start_sampling()
     mark = session.stack.mark()
     try:
@@ -76,6 +81,9 @@ def main() -> int:
                     "seconds": round(time.monotonic() - started),
                 }
         results["memory"] = session.stack.memory_since(mark)
+        results["store"]["after"] = probe(
+            session.mongo, session.database_name(), session.settings.redis_url
+        )
     finally:
         session.stack.stop_sampling()
         session.close()
