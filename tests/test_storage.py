@@ -128,3 +128,17 @@ def test_channel_secrets_are_sealed_at_rest_and_never_shown(db: Database[Any], t
         ChannelConfigRepository(db, SecretBox(Fernet.generate_key())).for_webhook(
             "slack", doc["_id"]
         )
+
+
+def test_concurrent_audits_of_one_turn_keep_one_record_and_raise_nothing(
+    db: Database[Any], tenant: str
+) -> None:
+    from storage.audit import AuditRepository
+
+    repo = AuditRepository(db)
+    turn = new_id("msg")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: repo.record_turn(tenant, turn, {"run": n}), range(16)))
+    assert db["audit"].count_documents({"_id": f"turn:{turn}"}) == 1
+    assert repo.get_turn(tenant, turn) is not None
+    assert repo.get_turn("t_other", turn) is None
