@@ -9,7 +9,7 @@ from core.states import Status
 from core.timeutil import utcnow
 from tasks.app import app
 from tasks.redrive import redrive
-from tasks.runtime import clients
+from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.maintenance")
 
@@ -22,17 +22,40 @@ STAGE_FOR = {
 }
 
 
+# A turn quiet this many times ``reconcile_after_seconds`` is re-driven even while its stage's
+# queue is not empty (see ``reconcile``).
+BACKLOG_PATIENCE = 5
+# Kombu's Redis transport keeps a queue's prioritised messages in sibling lists.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def _queue_length(c: WorkerClients, queue: str) -> int:
+    return sum(int(c.broker.llen(f"{queue}{suffix}")) for suffix in _PRIORITY_SUFFIXES)
+
+
 @app.task(name="parley.maintenance.reconcile")
 def reconcile(limit: int = 500) -> int:
     """Re-drive turns that made no progress for a while and are not waiting for a due retry:
-    lost with a broker that dropped its queues, or held by a worker that died."""
+    lost with a broker that dropped its queues, or held by a worker that died.
+
+    A turn is also quiet while its task waits behind a backlog, and re-driving it then only
+    adds copies to the backlog (each a no-op, but work for an overloaded platform). So while
+    the stage's queue holds messages, only turns quiet ``BACKLOG_PATIENCE`` times longer are
+    re-driven: a lost task is still found, a little later, and overload is not amplified."""
     c = clients()
     now = utcnow()
-    cutoff = now - timedelta(seconds=c.settings.reconcile_after_seconds)
+    after = c.settings.reconcile_after_seconds
+    cutoff = now - timedelta(seconds=after)
+    patient_cutoff = now - timedelta(seconds=after * BACKLOG_PATIENCE)
+    backlog = {stage: _queue_length(c, stage) for stage in set(STAGE_FOR.values())}
     claimed = [
         message
         for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit)
-        if c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"])
+        if (
+            not backlog[STAGE_FOR[Status(message["status"])]]
+            or message["updated_at"] < patient_cutoff
+        )
+        and c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"])
     ]
     # Rebuild every claimed turn's place in its conversation's order (lost if Redis lost its
     # data) before any of them moves, so none overtakes an earlier one.

@@ -40,6 +40,7 @@ class WorkerClients:
     mongo: MongoClient[Any]
     db: Database[Any]
     redis: Redis
+    broker: Redis  # the broker's own database, for queue lengths
     engine: EngineClient
     events: EventPublisher
     messages: MessageRepository
@@ -65,6 +66,7 @@ class WorkerClients:
             mongo=mongo,
             db=db,
             redis=redis_client,
+            broker=Redis.from_url(settings.broker_url, socket_timeout=5),
             engine=EngineClient(settings.engine_addr),
             events=events,
             messages=MessageRepository(db),
@@ -85,6 +87,7 @@ class WorkerClients:
         self.events.close()
         self.engine.close()
         self.redis.close()
+        self.broker.close()
         self.mongo.close()
 
 
