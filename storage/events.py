@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
 log = logging.getLogger("parley.events")
+
+SUSPECT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class EventPublisher:
                 "message.timeout.ms": 15000,
             }
         )
+        self._suspect_until = 0.0
 
     def publish_staged(
         self,
@@ -79,7 +83,13 @@ class EventPublisher:
         remaining = self._producer.flush(timeout)
         if remaining:
             log.warning("%d event(s) not acknowledged within %.1fs", remaining, timeout)
+            self._suspect_until = time.monotonic() + SUSPECT_SECONDS
         return acknowledged
+
+    def suspect(self) -> bool:
+        """Whether Kafka failed to acknowledge a publish in the last ``SUSPECT_SECONDS``: a
+        caller that can leave its events to the outbox relay need not wait on it again."""
+        return time.monotonic() < self._suspect_until
 
     def close(self, timeout: float = 5.0) -> None:
         self._producer.flush(timeout)

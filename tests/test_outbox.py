@@ -180,3 +180,16 @@ def test_the_relay_leaves_a_turn_in_flight_to_its_audit_stage_until_it_waits_too
     finally:
         publisher.close()
     assert db["open_turns"].find_one({"_id": doc["_id"]}) is not None  # still in flight
+
+
+def test_a_publisher_kafka_did_not_answer_is_suspect_for_a_while() -> None:
+    from testenv import free_port
+
+    from storage.events import StagedEvent
+
+    nobody = EventPublisher(f"127.0.0.1:{free_port()}", client_id="parley-test-nobody")
+    assert not nobody.suspect()
+    event = StagedEvent("evt-1", "chat.test.unanswered", "k", "{}", "owner")
+    acked = nobody.publish_staged([event], timeout=1.0, on_acknowledged=lambda _: None)
+    assert acked == 0
+    assert nobody.suspect()  # the audit stage leaves its events to the relay meanwhile
