@@ -53,16 +53,23 @@ async def _resolve(request: Request) -> tuple[IngressState, ChannelAdapter, Chan
     try:
         spec_for(channel)
         adapter = adapter_for(channel)
-        config = await run_in_threadpool(
-            state.channel_configs.for_webhook, channel, request.path_params["config_id"]
+        config, active = await run_in_threadpool(
+            _config_and_state, state, channel, request.path_params["config_id"]
         )
-        active = (await run_in_threadpool(state.tenants.status, config.tenant_id)).active
     except (UnknownChannel, NotFound):
         raise Problem(404, "not-found", "Not found", "no such webhook") from None
     if not active:  # a disabled tenant's webhooks answer as if the config did not exist
         log.info("refused %s webhook for a disabled tenant", channel)
         raise Problem(404, "not-found", "Not found", "no such webhook")
     return state, adapter, config
+
+
+def _config_and_state(
+    state: IngressState, channel: str, config_id: str
+) -> tuple[ChannelConfig, bool]:
+    """The config the URL names, and whether its tenant is active (one trip to the pool)."""
+    config = state.channel_configs.for_webhook(channel, config_id)
+    return config, state.tenants.status(config.tenant_id).active
 
 
 async def handshake(request: Request) -> Response:
