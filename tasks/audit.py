@@ -11,11 +11,11 @@ import logging
 from core.events import conversation_updated
 from core.states import Status
 from core.timeutil import utcnow
-from storage.messages import reply_id
+from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.policy import infrastructure_retry
-from tasks.runtime import clients
+from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.audit")
 
@@ -41,6 +41,11 @@ def audit(tenant_id: str, message_id: str) -> str:
             "engine": reply.get("engine", {}) if reply else {},
         },
     )
+    # The turn's events so far go out while the turn is still open, so the relay leaves them
+    # alone (it publishes an open turn's events only when they wait too long); closing the turn
+    # adds the last one, published right after.
+    _publish(c, message_id, "messages", [doc for doc in (inbound, reply) if doc])
+    _publish(c, message_id, "conversations", [conversation])
     c.messages.advance(
         tenant_id,
         message_id,
@@ -48,16 +53,18 @@ def audit(tenant_id: str, message_id: str) -> str:
         events=[conversation_updated(inbound, reply, utcnow())],
         current=inbound,
     )
-    timeout = c.settings.kafka_publish_timeout_seconds
-    # The inbound message again, for the event the move added; the reply is as read above.
-    turn = [doc for doc in (c.messages.find(tenant_id, message_id), reply) if doc]
-    if c.events.suspect():
+    completed = c.messages.find(tenant_id, message_id)
+    _publish(c, message_id, "messages", [completed] if completed else [])
+    return message_id
+
+
+def _publish(c: WorkerClients, message_id: str, collection: str, docs: list[Message]) -> None:
+    """Best effort: whatever Kafka does not acknowledge stays noted for the relay."""
+    if not docs or c.events.suspect():
         # Kafka just failed to answer: waiting on it for every turn would stall this stage
         # for the whole outage. The events stay noted; the relay publishes them when it can.
-        return message_id
+        return
     try:
-        c.relay.publish_documents("messages", turn, timeout)
-        c.relay.publish_documents("conversations", [conversation], timeout)
+        c.relay.publish_documents(collection, docs, c.settings.kafka_publish_timeout_seconds)
     except Exception:
         log.exception("publishing the events of %s failed; the relay will retry", message_id)
-    return message_id
