@@ -62,18 +62,14 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         add("R5", r5["events_flower"]["throughput"], r5["no_events"]["throughput"], r5["r5_ratio"])
     r6 = _get(results, "r6")
     base = r2["parley"] if r2 else None
-    if r6 and base:
+    if r6:
         for size, figures in r6["stored"].items():
             tp = figures["r2"]["throughput"]
-            add(f"R6 {size} stored", tp, base["r2"]["throughput"], tp / base["r2"]["throughput"])
-            if "r3" in figures and "r3" in base:
-                add(
-                    f"R6 {size} stored p99",
-                    figures["r3"]["p99_ms"],
-                    base["r3"]["p99_ms"],
-                    None,
-                    " ms",
-                )
+            base_tp = base["r2"]["throughput"] if base else None
+            add(f"R6 {size} stored", tp, base_tp, tp / base_tp if base_tp else None)
+            if "r3" in figures:
+                base_p99 = base["r3"]["p99_ms"] if base and "r3" in base else None
+                add(f"R6 {size} stored p99", figures["r3"]["p99_ms"], base_p99, None, " ms")
     if r6:
         few_many = list(r6["conversations"].items())
         if len(few_many) == 2:
