@@ -77,6 +77,11 @@ beat_schedule = {
         "task": "parley.maintenance.release_idempotency_keys",
         "schedule": timedelta(minutes=10),
     },
+    # Tenants' data retention (days): hourly is precise enough, and each sweep scans.
+    "apply-retention": {
+        "task": "parley.maintenance.apply_retention",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # Benchmark switches, read here once and by nothing else (``make bench``, scenarios R4 and R5).

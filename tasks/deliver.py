@@ -46,7 +46,8 @@ def _pace(task: Task, c: WorkerClients, config: ChannelConfig, reply_to: dict[st
     if pace is None:
         return
     scope = config.account_id if pace.scope == "account" else str(reply_to.get(pace.scope, ""))
-    delay = c.pacer.take(f"{config.channel}:{config.account_id}:{scope}", pace.rate, pace.burst)
+    bucket = f"{config.tenant_id}:{config.channel}:{config.account_id}:{scope}"
+    delay = c.pacer.take(bucket, pace.rate, pace.burst)
     if delay > 0:
         wait(task, f"pacing {config.channel} {scope}", countdown=delay)
 
@@ -103,7 +104,8 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     rid = reply_id(message_id)
     reply = c.messages.get(tenant_id, rid)
     if reply["status"] in (Status.GENERATED, Status.SENDING):
-        lease = c.leases.acquire(f"deliver:{rid}", c.settings.channel_send_timeout_seconds * 4)
+        lease_name = f"deliver:{tenant_id}:{rid}"
+        lease = c.leases.acquire(lease_name, c.settings.channel_send_timeout_seconds * 4)
         if lease is None:
             wait(self, f"another worker is delivering {rid}", 1.0)
         try:
@@ -122,7 +124,7 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
                 c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
             return message_id  # dead-lettered, or the next attempt is the reconciler's
         finally:
-            c.leases.release(f"deliver:{rid}", lease)
+            c.leases.release(lease_name, lease)
     c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
     c.order.passed(tenant_id, message["conversation_id"], message_id, "deliver")

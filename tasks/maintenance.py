@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from core.states import Status
 from core.timeutil import utcnow
+from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.redrive import redrive
 from tasks.runtime import WorkerClients, clients
@@ -88,3 +89,22 @@ def release_idempotency_keys(batch: int = 1000) -> int:
     c = clients()
     cutoff = utcnow() - timedelta(seconds=c.settings.idempotency_ttl_seconds)
     return c.messages.release_idempotency_keys(cutoff, batch)
+
+
+@app.task(name="parley.maintenance.apply_retention")
+def apply_retention() -> int:
+    """Delete each tenant's data older than its ``retention_days``; returns messages deleted."""
+    c = clients()
+    swept = RetentionSweeper(c.db).sweep_all()
+    for each in swept:
+        if each.messages or each.conversations:
+            log.info(
+                "retention for %s: %d message(s), %d conversation(s), %d audit record(s), "
+                "%d dead letter(s) deleted",
+                each.tenant_id,
+                each.messages,
+                each.conversations,
+                each.audit,
+                each.dead_letters,
+            )
+    return sum(each.messages for each in swept)
