@@ -18,7 +18,7 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec("process", "prefork", 2),
         QueueSpec("generate", "threads", 8),  # waits on the engine
         QueueSpec("deliver", "threads", 8),  # waits on providers
-        QueueSpec("audit", "prefork", 2),
+        QueueSpec("audit", "threads", 4),  # waits on Kafka's acknowledgements
         QueueSpec("dead_letter", "prefork", 1),
         QueueSpec("maintenance", "prefork", 1),
     )
