@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/mcp_engine.proto\x12\x10parley.engine.v1\x1a\x1cgoogle/protobuf/struct.proto\"w\n\x0cHistoryEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12.\n\tdirection\x18\x02 \x01(\x0e\x32\x1b.parley.engine.v1.Direction\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"\xce\x01\n\x10ProcessingResult\x12\x17\n\x0fnormalized_text\x18\x01 \x01(\t\x12\x14\n\x0cmessage_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x46\n\nattributes\x18\x04 \x03(\x0b\x32\x32.parley.engine.v1.ProcessingResult.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb0\x02\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x07history\x18\x08 \x03(\x0b\x32\x1e.parley.engine.v1.HistoryEntry\x12\x30\n\x0fsession_context\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x36\n\nprocessing\x18\n \x01(\x0b\x32\".parley.engine.v1.ProcessingResult\"5\n\x06\x42utton\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"G\n\x0cQuickReplies\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x03(\x0b\x32\x18.parley.engine.v1.Button\"8\n\x05Media\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\"e\n\x04\x43\x61rd\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x11\n\timage_url\x18\x03 \x01(\t\x12)\n\x07\x62uttons\x18\x04 \x03(\x0b\x32\x18.parley.engine.v1.Button\"\xae\x01\n\tReplyPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x37\n\rquick_replies\x18\x02 \x01(\x0b\x32\x1e.parley.engine.v1.QuickRepliesH\x00\x12(\n\x05media\x18\x03 \x01(\x0b\x32\x17.parley.engine.v1.MediaH\x00\x12&\n\x04\x63\x61rd\x18\x04 \x01(\x0b\x32\x16.parley.engine.v1.CardH\x00\x42\x06\n\x04kind\"D\n\rContextUpdate\x12$\n\x03set\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05unset\x18\x02 \x03(\t\"\xac\x01\n\x10GenerateResponse\x12*\n\x05parts\x18\x01 \x03(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x02 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\"\xcc\x01\n\rResponseChunk\x12\x12\n\ntext_delta\x18\x01 \x01(\t\x12)\n\x04part\x18\x02 \x01(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x34\n\x08response\x18\x05 \x01(\x0b\x32\".parley.engine.v1.GenerateResponse\"s\n\x14UpdateContextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12/\n\x06update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\"A\n\x15UpdateContextResponse\x12(\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x32\xa0\x02\n\tMcpEngine\x12Y\n\x10GenerateResponse\x12!.parley.engine.v1.GenerateRequest\x1a\".parley.engine.v1.GenerateResponse\x12V\n\x0eStreamResponse\x12!.parley.engine.v1.GenerateRequest\x1a\x1f.parley.engine.v1.ResponseChunk0\x01\x12`\n\rUpdateContext\x12&.parley.engine.v1.UpdateContextRequest\x1a\'.parley.engine.v1.UpdateContextResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/mcp_engine.proto\x12\x10parley.engine.v1\x1a\x1cgoogle/protobuf/struct.proto\"w\n\x0cHistoryEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12.\n\tdirection\x18\x02 \x01(\x0e\x32\x1b.parley.engine.v1.Direction\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"\xce\x01\n\x10ProcessingResult\x12\x17\n\x0fnormalized_text\x18\x01 \x01(\t\x12\x14\n\x0cmessage_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x46\n\nattributes\x18\x04 \x03(\x0b\x32\x32.parley.engine.v1.ProcessingResult.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe2\x02\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x07history\x18\x08 \x03(\x0b\x32\x1e.parley.engine.v1.HistoryEntry\x12\x30\n\x0fsession_context\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x36\n\nprocessing\x18\n \x01(\x0b\x32\".parley.engine.v1.ProcessingResult\x12\x30\n\x06\x65ngine\x18\x0b \x01(\x0b\x32 .parley.engine.v1.EngineSettings\"q\n\x0e\x45ngineSettings\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x0btemperature\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rsystem_prompt\x18\x04 \x01(\tB\x0e\n\x0c_temperature\"5\n\x06\x42utton\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"G\n\x0cQuickReplies\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x03(\x0b\x32\x18.parley.engine.v1.Button\"8\n\x05Media\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\"e\n\x04\x43\x61rd\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x11\n\timage_url\x18\x03 \x01(\t\x12)\n\x07\x62uttons\x18\x04 \x03(\x0b\x32\x18.parley.engine.v1.Button\"\xae\x01\n\tReplyPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x37\n\rquick_replies\x18\x02 \x01(\x0b\x32\x1e.parley.engine.v1.QuickRepliesH\x00\x12(\n\x05media\x18\x03 \x01(\x0b\x32\x17.parley.engine.v1.MediaH\x00\x12&\n\x04\x63\x61rd\x18\x04 \x01(\x0b\x32\x16.parley.engine.v1.CardH\x00\x42\x06\n\x04kind\"D\n\rContextUpdate\x12$\n\x03set\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05unset\x18\x02 \x03(\t\"\xac\x01\n\x10GenerateResponse\x12*\n\x05parts\x18\x01 \x03(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x02 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\"\xcc\x01\n\rResponseChunk\x12\x12\n\ntext_delta\x18\x01 \x01(\t\x12)\n\x04part\x18\x02 \x01(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x34\n\x08response\x18\x05 \x01(\x0b\x32\".parley.engine.v1.GenerateResponse\"s\n\x14UpdateContextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12/\n\x06update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\"A\n\x15UpdateContextResponse\x12(\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x32\xa0\x02\n\tMcpEngine\x12Y\n\x10GenerateResponse\x12!.parley.engine.v1.GenerateRequest\x1a\".parley.engine.v1.GenerateResponse\x12V\n\x0eStreamResponse\x12!.parley.engine.v1.GenerateRequest\x1a\x1f.parley.engine.v1.ResponseChunk0\x01\x12`\n\rUpdateContext\x12&.parley.engine.v1.UpdateContextRequest\x1a\'.parley.engine.v1.UpdateContextResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_DIRECTION']._serialized_start=1814
-  _globals['_DIRECTION']._serialized_end=1899
+  _globals['_DIRECTION']._serialized_start=1979
+  _globals['_DIRECTION']._serialized_end=2064
   _globals['_HISTORYENTRY']._serialized_start=75
   _globals['_HISTORYENTRY']._serialized_end=194
   _globals['_PROCESSINGRESULT']._serialized_start=197
@@ -43,27 +43,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._serialized_start=354
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._serialized_end=403
   _globals['_GENERATEREQUEST']._serialized_start=406
-  _globals['_GENERATEREQUEST']._serialized_end=710
-  _globals['_BUTTON']._serialized_start=712
-  _globals['_BUTTON']._serialized_end=765
-  _globals['_QUICKREPLIES']._serialized_start=767
-  _globals['_QUICKREPLIES']._serialized_end=838
-  _globals['_MEDIA']._serialized_start=840
-  _globals['_MEDIA']._serialized_end=896
-  _globals['_CARD']._serialized_start=898
-  _globals['_CARD']._serialized_end=999
-  _globals['_REPLYPART']._serialized_start=1002
-  _globals['_REPLYPART']._serialized_end=1176
-  _globals['_CONTEXTUPDATE']._serialized_start=1178
-  _globals['_CONTEXTUPDATE']._serialized_end=1246
-  _globals['_GENERATERESPONSE']._serialized_start=1249
-  _globals['_GENERATERESPONSE']._serialized_end=1421
-  _globals['_RESPONSECHUNK']._serialized_start=1424
-  _globals['_RESPONSECHUNK']._serialized_end=1628
-  _globals['_UPDATECONTEXTREQUEST']._serialized_start=1630
-  _globals['_UPDATECONTEXTREQUEST']._serialized_end=1745
-  _globals['_UPDATECONTEXTRESPONSE']._serialized_start=1747
-  _globals['_UPDATECONTEXTRESPONSE']._serialized_end=1812
-  _globals['_MCPENGINE']._serialized_start=1902
-  _globals['_MCPENGINE']._serialized_end=2190
+  _globals['_GENERATEREQUEST']._serialized_end=760
+  _globals['_ENGINESETTINGS']._serialized_start=762
+  _globals['_ENGINESETTINGS']._serialized_end=875
+  _globals['_BUTTON']._serialized_start=877
+  _globals['_BUTTON']._serialized_end=930
+  _globals['_QUICKREPLIES']._serialized_start=932
+  _globals['_QUICKREPLIES']._serialized_end=1003
+  _globals['_MEDIA']._serialized_start=1005
+  _globals['_MEDIA']._serialized_end=1061
+  _globals['_CARD']._serialized_start=1063
+  _globals['_CARD']._serialized_end=1164
+  _globals['_REPLYPART']._serialized_start=1167
+  _globals['_REPLYPART']._serialized_end=1341
+  _globals['_CONTEXTUPDATE']._serialized_start=1343
+  _globals['_CONTEXTUPDATE']._serialized_end=1411
+  _globals['_GENERATERESPONSE']._serialized_start=1414
+  _globals['_GENERATERESPONSE']._serialized_end=1586
+  _globals['_RESPONSECHUNK']._serialized_start=1589
+  _globals['_RESPONSECHUNK']._serialized_end=1793
+  _globals['_UPDATECONTEXTREQUEST']._serialized_start=1795
+  _globals['_UPDATECONTEXTREQUEST']._serialized_end=1910
+  _globals['_UPDATECONTEXTRESPONSE']._serialized_start=1912
+  _globals['_UPDATECONTEXTRESPONSE']._serialized_end=1977
+  _globals['_MCPENGINE']._serialized_start=2067
+  _globals['_MCPENGINE']._serialized_end=2355
 # @@protoc_insertion_point(module_scope)

@@ -49,7 +49,7 @@ class ProcessingResult(_message.Message):
     def __init__(self, normalized_text: _Optional[str] = ..., message_type: _Optional[str] = ..., language: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("request_id", "tenant_id", "conversation_id", "channel", "user_id", "message_id", "text", "history", "session_context", "processing")
+    __slots__ = ("request_id", "tenant_id", "conversation_id", "channel", "user_id", "message_id", "text", "history", "session_context", "processing", "engine")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class GenerateRequest(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     SESSION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant_id: str
     conversation_id: str
@@ -70,7 +71,20 @@ class GenerateRequest(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
     session_context: _struct_pb2.Struct
     processing: ProcessingResult
-    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., user_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., session_context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., processing: _Optional[_Union[ProcessingResult, _Mapping]] = ...) -> None: ...
+    engine: EngineSettings
+    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., user_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., session_context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., processing: _Optional[_Union[ProcessingResult, _Mapping]] = ..., engine: _Optional[_Union[EngineSettings, _Mapping]] = ...) -> None: ...
+
+class EngineSettings(_message.Message):
+    __slots__ = ("backend", "model", "temperature", "system_prompt")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    model: str
+    temperature: float
+    system_prompt: str
+    def __init__(self, backend: _Optional[str] = ..., model: _Optional[str] = ..., temperature: _Optional[float] = ..., system_prompt: _Optional[str] = ...) -> None: ...
 
 class Button(_message.Message):
     __slots__ = ("title", "payload", "url")

@@ -6,9 +6,16 @@ Upstream failures become gRPC statuses here, once:
     400, 413, 422                         → INVALID_ARGUMENT (this turn cannot be answered)
     any other non-2xx (401, 403, 404 ...) → FAILED_PRECONDITION (the engine is misconfigured)
     a 2xx without a text completion       → INTERNAL
+
+A turn's ``engine`` settings (the tenant's) override the engine's own per request: ``model``
+replaces the configured model, ``temperature`` is sent only when set (else the API's default
+applies), and ``system_prompt`` replaces ``SYSTEM_PROMPT`` as the system message, whole: a tenant
+writes the complete instructions for its assistant. Empty values mean "the engine's default".
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import grpc
 import httpx
@@ -30,11 +37,13 @@ _INVALID_REQUEST = frozenset({400, 413, 422})
 
 
 def chat_messages(request: mcp_engine_pb2.GenerateRequest) -> list[dict[str, str]]:
-    """The system prompt, the history as user/assistant turns, then the current user text.
+    """The system prompt (the tenant's, else ``SYSTEM_PROMPT``), the history as user/assistant
+    turns, then the current user text.
 
     History entries without a direction are skipped: their speaker is unknown.
     """
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    system_prompt = request.engine.system_prompt or SYSTEM_PROMPT
+    messages = [{"role": "system", "content": system_prompt}]
     messages += [
         {"role": _ROLES[entry.direction], "content": entry.text}
         for entry in request.history
@@ -56,8 +65,19 @@ class OpenAIChatBackend:
             base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_seconds)
         )
 
+    def request_body(self, request: mcp_engine_pb2.GenerateRequest) -> dict[str, Any]:
+        """The chat-completions body for one turn, with the tenant's settings applied."""
+        settings = request.engine
+        body: dict[str, Any] = {
+            "model": settings.model or self._model,
+            "messages": chat_messages(request),
+        }
+        if settings.HasField("temperature"):
+            body["temperature"] = settings.temperature
+        return body
+
     def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
-        body = {"model": self._model, "messages": chat_messages(request)}
+        body = self.request_body(request)
         try:
             answer = self._client.post("chat/completions", json=body)
         except httpx.TimeoutException:

@@ -19,6 +19,7 @@ from core.errors import ConfigurationError
 from core.settings import Settings, get_settings
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
 from services.mcp_engine.backend import Backend
+from services.mcp_engine.chooser import BackendChooser
 from services.mcp_engine.context_store import ContextStore
 from services.mcp_engine.openai_chat import OpenAIChatBackend
 from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
@@ -32,17 +33,34 @@ STOP_GRACE_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
-def build_backend(settings: Settings) -> Backend:
-    """The backend ``settings.engine_backend`` names, ready to answer."""
-    if settings.engine_backend == "openai":
-        return OpenAIChatBackend(
+def build_backend(settings: Settings) -> BackendChooser:
+    """The backends this engine serves, ready to answer: the one ``settings.engine_backend``
+    names answers every turn whose tenant asks for no other, and the other one is served too
+    when it can be — openai when an API key is configured, rules when its file loads.
+
+    The configured backend must build (a bad rules file stops the engine); the other one is
+    optional: when it cannot be built the engine serves only the configured one, and tenants
+    asking for the other are answered by it (``services.mcp_engine.chooser``).
+    """
+    backends: dict[str, Backend] = {}
+    key = settings.openai_api_key
+    if settings.engine_backend == "openai" or (key is not None and key.get_secret_value()):
+        backends["openai"] = OpenAIChatBackend(
             base_url=settings.openai_base_url,
             model=settings.openai_model,
-            api_key=settings.openai_api_key,
+            api_key=key,
             timeout_seconds=settings.openai_timeout_seconds,
         )
     rules_file = Path(settings.engine_rules_file or DEFAULT_RULES_FILE)
-    return RulesBackend.from_file(rules_file)
+    try:
+        backends["rules"] = RulesBackend.from_file(rules_file)
+    except ConfigurationError as exc:
+        if settings.engine_backend == "rules":
+            for backend in backends.values():
+                backend.close()
+            raise
+        log.warning("the rules backend is not served: %s", exc)
+    return BackendChooser(settings.engine_backend, backends)
 
 
 def _start(port: int, backend: Backend, host: str) -> tuple[grpc.Server, HealthServicer]:
@@ -90,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     log.info(
-        "MCP engine serving on %s:%d (%s backend)", args.host, args.port, settings.engine_backend
-    )
+        "MCP engine serving on %s:%d (backends: %s; %s unless a tenant asks for another)",
+        args.host, args.port, ", ".join(backend.names), backend.default,
+    )  # fmt: skip
     stopping.wait()
     log.info("MCP engine stopping")
     health.enter_graceful_shutdown()  # readiness checks see NOT_SERVING while calls drain
