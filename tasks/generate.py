@@ -35,9 +35,28 @@ def _history_entry(message: Message) -> pb.HistoryEntry:
     )
 
 
+def engine_settings(stored: dict[str, Any]) -> pb.EngineSettings | None:
+    """A tenant's stored ``engine`` settings as the engine request carries them; None when there
+    are none (the engine's defaults apply). Values of the wrong type are left out rather than
+    failing the turn (the admin API validates them; this guards documents written otherwise)."""
+    settings = pb.EngineSettings()
+    for name in ("backend", "model", "system_prompt"):
+        value = stored.get(name)
+        if isinstance(value, str):
+            setattr(settings, name, value)
+    temperature = stored.get("temperature")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        settings.temperature = float(temperature)
+    return settings if settings.ListFields() else None
+
+
 def build_request(
-    message: Message, history: list[Message], context: dict[str, Any]
+    message: Message,
+    history: list[Message],
+    context: dict[str, Any],
+    engine: pb.EngineSettings | None = None,
 ) -> pb.GenerateRequest:
+    """The engine request for a turn; ``engine`` is the tenant's settings, if it has any."""
     processing = message.get("processing", {})
     session_context = Struct()
     session_context.update(context)
@@ -55,6 +74,7 @@ def build_request(
             normalized_text=processing.get("normalized_text", message["text"]),
             message_type=processing.get("message_type", "text"),
         ),
+        engine=engine,
     )
 
 
@@ -132,7 +152,9 @@ def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type
     conversation = c.conversations.get(tenant_id, conversation_id)
     history = [m for m in conversation.get("recent", []) if m["_id"] < message["_id"]]
     session = c.sessions.load(tenant_id, conversation_id) or {}
-    request = build_request(message, history, session.get("context", {}))
+    # The tenant's engine settings apply to every turn (cached for PARLEY_TENANT_CACHE_SECONDS).
+    settings = engine_settings(c.engine_settings.get(tenant_id))
+    request = build_request(message, history, session.get("context", {}), settings)
     try:
         response = c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
     except TransientError as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,43 @@ from storage.mongo import connect, database
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
 from storage.sessions import SessionStore
+from storage.tenants import TenantRepository
 from storage.turn_order import TurnOrder
+
+
+class TenantEngineSettings:
+    """Each tenant's stored ``engine`` settings, cached in-process for ``ttl_seconds``, so a
+    turn costs no MongoDB read while a change made with the admin API reaches the engine
+    within that time, without restarts. A tenant with no record or no settings gets ``{}``."""
+
+    def __init__(
+        self,
+        tenants: TenantRepository,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._tenants = tenants
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str) -> dict[str, Any]:
+        now = self._clock()
+        with self._lock:
+            cached = self._entries.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return dict(cached[1])
+        doc = self._tenants.get(tenant_id) or {}
+        engine = doc.get("engine")
+        found = dict(engine) if isinstance(engine, dict) else {}
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()  # a crude bound; entries live a second or two anyway
+            self._entries[tenant_id] = (now + self._ttl, found)
+        return dict(found)
 
 
 @dataclass
@@ -54,6 +92,7 @@ class WorkerClients:
     leases: Leases
     pacer: Pacer
     order: TurnOrder
+    engine_settings: TenantEngineSettings
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerClients:
@@ -80,6 +119,9 @@ class WorkerClients:
             leases=Leases(redis_client),
             pacer=Pacer(redis_client),
             order=TurnOrder(redis_client),
+            engine_settings=TenantEngineSettings(
+                TenantRepository(db), settings.tenant_cache_seconds
+            ),
         )
 
     def close(self) -> None:
