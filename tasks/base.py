@@ -42,7 +42,7 @@ class StageTask(Task):  # type: ignore[type-arg]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
-        if request.id and not request.called_directly and self._delivered_too_often():
+        if request.id and not request.called_directly and self._delivered_too_often(args[0]):
             from tasks.failures import dead_letter
 
             c = clients()
@@ -65,8 +65,8 @@ class StageTask(Task):  # type: ignore[type-arg]
                 exc=busy, countdown=countdown, max_retries=INFRASTRUCTURE_MAX_RETRIES
             ) from exc
 
-    def _delivered_too_often(self) -> bool:
-        key = f"parley:deliveries:{self.request.id}:{self.request.retries}"
+    def _delivered_too_often(self, tenant_id: str) -> bool:
+        key = f"parley:deliveries:{tenant_id}:{self.request.id}:{self.request.retries}"
         try:
             redis = clients().redis
             count = int(redis.incr(key))

@@ -201,14 +201,15 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
     rid = reply_id(message_id)
     if c.messages.find(tenant_id, rid) is None:
         # One engine call per turn: the lease keeps a redelivered copy of this task out.
-        lease = c.leases.acquire(f"engine:{message_id}", c.settings.engine_timeout_seconds + 10)
+        lease_name = f"engine:{tenant_id}:{message_id}"
+        lease = c.leases.acquire(lease_name, c.settings.engine_timeout_seconds + 10)
         if lease is None:
             wait(self, f"another worker is generating {message_id}", 1.0)
         try:
             if c.messages.find(tenant_id, rid) is None and not _ask_engine(self, c, message):
                 return message_id
         finally:
-            c.leases.release(f"engine:{message_id}", lease)
+            c.leases.release(lease_name, lease)
     c.messages.advance(tenant_id, message_id, Status.GENERATED, {"reply_id": rid}, current=message)
     c.order.passed(tenant_id, message["conversation_id"], message_id, "generate")
     return message_id
