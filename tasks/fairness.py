@@ -10,8 +10,8 @@ flooding tenant re-queues and delay, and costs everyone else at most the cap's s
 workers. Re-queueing is a wait, not a failure: no attempt is counted (``tasks.failures.wait``).
 
 The slot is held for the task body and given back in ``finally``; a worker that dies holding it
-frees it after ``HOLD_SECONDS``. Redis being down lets the task run (the broker is Redis too, so
-nothing would run anyway): fairness is a courtesy and never a reason to lose a turn.
+frees it after ``HOLD_SECONDS`` (a minute). Redis being down lets the task run (the broker is
+Redis too, so nothing would run anyway): fairness is a courtesy and never a reason to lose a turn.
 
 Hook (one line, in ``tasks.base.StageTask.__call__``)::
 
@@ -34,8 +34,11 @@ from storage.tenant_slots import TenantSlots
 
 log = logging.getLogger("parley.tasks.fairness")
 
-# Longer than any stage's run (the engine's deadline times its retries, a delivery's timeout).
-HOLD_SECONDS = 300.0
+# How long a slot stays taken when its holder never gives it back (its worker was killed).
+# Longer than a stage's usual run; a task that runs longer just stops counting against the cap
+# (fairness is a courtesy), while a dead worker's slots hold its tenant's stage back only this
+# long.
+HOLD_SECONDS = 60.0
 # A capped task comes back after a jittered wait that doubles with each time it was put back
 # (from 0.25-0.5 s up to 4-8 s): a tenant with hundreds of tasks queued must not spin the
 # workers re-queueing them, and the jitter keeps them from returning in lockstep.
