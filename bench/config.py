@@ -5,9 +5,10 @@
 - ``PARLEY_BENCH_SECONDS`` (10): measured seconds of an R1 load (after ``_WARMUP_SECONDS``, 3)
 - ``PARLEY_BENCH_CONCURRENCY`` (32): R1's connections in a closed loop
 - ``PARLEY_BENCH_MESSAGES`` (60): messages of an R2 load (after ``_WARMUP_MESSAGES``, 20)
-- ``PARLEY_BENCH_WINDOW`` (24): R2's messages sent but not yet delivered: twice what Parley
-  runs at once for one tenant (2 + 4 + 4 + 2 tasks), so every stage stays busy while the backlog
-  stays far below the reconciler's 30 s (older turns would be re-driven, measuring the reconciler)
+- ``PARLEY_BENCH_WINDOW`` (24): R2's messages sent but not yet delivered: about twice what
+  Parley runs at once for one tenant (the tenant cap of 4 tasks a stage, 2 processes for
+  ``process``), so every stage stays busy while the backlog stays well below the reconciler's
+  patience (older turns would be re-driven, and the load would measure the reconciler)
 - ``PARLEY_BENCH_LATENCY_SECONDS`` (20): measured seconds of an R3 load at 70 % of R2
 - ``PARLEY_BENCH_CONVERSATIONS`` (100): conversations a load spreads over
 - ``PARLEY_BENCH_FEW_MANY`` ("10,1000"): R6's few and many concurrent conversations

@@ -117,9 +117,13 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(text) + "\n" + notes
 
 
-def write(results: dict[str, Any], out: Path) -> None:
+def write_json(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    write_json(results, out)
     chart(results, out / "results.png")
 
 

@@ -80,6 +80,7 @@ def main() -> int:
                     **machine.load(),
                     "seconds": round(time.monotonic() - started),
                 }
+                report.write_json(results, config.out)  # a stopped run keeps what it measured
         results["memory"] = session.stack.memory_since(mark)
         results["store"]["after"] = probe(
             session.mongo, session.database_name(), session.settings.redis_url
