@@ -84,6 +84,8 @@ async def serve(host: str, port: int, handler: Handler) -> asyncio.Server:
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is closing: the load is over
         finally:
             writer.close()
 

@@ -29,6 +29,7 @@ from bench.stats import latency_summary
 from bench.traffic import Traffic
 
 SENDERS = 16  # connections a pipeline load keeps open to the ingress
+REQUEST_SECONDS = 30.0  # an ingress that has not answered by then is asked again
 
 
 async def run_accept(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
@@ -125,8 +126,11 @@ async def _pipeline(
                     if send is not None:
                         await send(mid)
                         break
-                    status, _ = await connection.send(traffic.request(i))
-                except (OSError, asyncio.IncompleteReadError):
+                    status, _ = await asyncio.wait_for(
+                        connection.send(traffic.request(i)), REQUEST_SECONDS
+                    )
+                except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                    connection.close()
                     status = 0
                 if status == 200 or status == 202:
                     break
@@ -136,20 +140,37 @@ async def _pipeline(
 
     senders = [asyncio.create_task(sender()) for _ in range(SENDERS)]
     started = time.monotonic()
+    patience = plan.get("drain_seconds", 60.0)
+    issued = 0
     for i in range(total):
-        if window is not None:
-            while i - len(deliveries.at) >= window:
-                deliveries.arrived.clear()
-                await _wait(deliveries.arrived, 0.05)
-        else:
+        if window is not None and not await _room(deliveries, i - window, patience):
+            break  # nothing delivered for a long while (workers gone): the rest count as lost
+        if window is None:
             await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
         await queue.put(i)
+        issued = i + 1
     for _ in senders:
         await queue.put(None)
     await asyncio.gather(*senders)
     sending_seconds = time.monotonic() - started
-    await _drain(deliveries, sent_at, plan.get("drain_seconds", 60.0))
-    return _pipeline_result(traffic, total, warmup, sent_at, deliveries, refused, sending_seconds)
+    await _drain(deliveries, sent_at, patience)
+    result = _pipeline_result(traffic, total, warmup, sent_at, deliveries, refused, sending_seconds)
+    result["unsent"] = total - issued
+    return result
+
+
+async def _room(deliveries: Deliveries, delivered_needed: int, patience: float) -> bool:
+    """Wait until more than ``delivered_needed`` messages were delivered; False when none
+    arrived for ``patience`` seconds."""
+    last, seen = time.monotonic(), len(deliveries.at)
+    while len(deliveries.at) <= delivered_needed:
+        deliveries.arrived.clear()
+        await _wait(deliveries.arrived, 0.05)
+        if len(deliveries.at) != seen:
+            last, seen = time.monotonic(), len(deliveries.at)
+        elif time.monotonic() - last > patience:
+            return False
+    return True
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -178,7 +199,7 @@ def _pipeline_result(
     measured = [traffic.message_id(i) for i in range(warmup, total)]
     done = sorted(deliveries.at[m] for m in measured if m in deliveries.at)
     latencies = [deliveries.at[m] - sent_at[m] for m in measured if m in deliveries.at]
-    first_sent = min(sent_at[m] for m in measured)
+    first_sent = min((sent_at[m] for m in measured if m in sent_at), default=float("nan"))
     span = (done[-1] - first_sent) if done else float("nan")
     return {
         "sent": len(sent_at),
