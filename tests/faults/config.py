@@ -2,7 +2,7 @@
 
 - ``PARLEY_FAULTS_MESSAGES``: webhooks per scenario (500)
 - ``PARLEY_FAULTS_CONVERSATIONS``: users, one conversation each (50)
-- ``PARLEY_FAULTS_RATE``: webhooks per second the load is paced at (2)
+- ``PARLEY_FAULTS_RATE``: webhooks per second the load is paced at (4)
 - ``PARLEY_FAULTS_DRAIN_SECONDS``: the drain fails after this long without progress (180)
 - ``PARLEY_FAULTS_DRAIN_CAP_SECONDS``: ...or after this long in all (1.2 s a message, >= 600)
 - ``PARLEY_FAULTS_EVENTS_SECONDS``: how long expected events may take to reach Kafka (60)
@@ -55,7 +55,7 @@ class FaultsConfig:
         return cls(
             messages=messages,
             conversations=_int_env("PARLEY_FAULTS_CONVERSATIONS", 50),
-            rate=_float_env("PARLEY_FAULTS_RATE", 2.0),
+            rate=_float_env("PARLEY_FAULTS_RATE", 4.0),
             drain_seconds=_float_env("PARLEY_FAULTS_DRAIN_SECONDS", 180.0),
             # A fault-free 500 drains in seconds once the load stops; the cap leaves room for
             # a slow machine and a fault's retry tail, and keeps a stuck run from eating CI.
