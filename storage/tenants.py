@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.collection import Collection
@@ -98,6 +98,7 @@ class TenantStatus:
     active: bool
     rate_limits: dict[str, Any]
     quotas: dict[str, Any]
+    engine: dict[str, Any] = field(default_factory=dict)
 
 
 class TenantDirectory:
@@ -130,6 +131,7 @@ class TenantDirectory:
             active=doc is None or doc.get("state") != DISABLED,
             rate_limits=dict((doc or {}).get("rate_limits") or {}),
             quotas=dict((doc or {}).get("quotas") or {}),
+            engine=dict(engine) if isinstance(engine := (doc or {}).get("engine"), dict) else {},
         )
         with self._lock:
             if len(self._entries) >= self._max:

@@ -33,14 +33,15 @@ from storage.mongo import connect, database
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
 from storage.sessions import SessionStore
-from storage.tenants import TenantRepository
+from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 
 
 class TenantEngineSettings:
-    """Each tenant's stored ``engine`` settings, cached in-process for ``ttl_seconds``, so a
-    turn costs no MongoDB read while a change made with the admin API reaches the engine
-    within that time, without restarts. A tenant with no record or no settings gets ``{}``."""
+    """Each tenant's stored ``engine`` settings, from the same short in-process cache the
+    ingress reads tenants through (``TenantDirectory``): a turn costs no MongoDB read, and a
+    change made with the admin API reaches the engine within ``ttl_seconds``, without restarts.
+    A tenant with no record or no settings gets ``{}``."""
 
     def __init__(
         self,
@@ -49,27 +50,10 @@ class TenantEngineSettings:
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 10_000,
     ) -> None:
-        self._tenants = tenants
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._max = max_entries
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._directory = TenantDirectory(tenants, ttl_seconds, clock, max_entries)
 
     def get(self, tenant_id: str) -> dict[str, Any]:
-        now = self._clock()
-        with self._lock:
-            cached = self._entries.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return dict(cached[1])
-        doc = self._tenants.get(tenant_id) or {}
-        engine = doc.get("engine")
-        found = dict(engine) if isinstance(engine, dict) else {}
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()  # a crude bound; entries live a second or two anyway
-            self._entries[tenant_id] = (now + self._ttl, found)
-        return dict(found)
+        return dict(self._directory.status(tenant_id).engine)
 
 
 @dataclass
