@@ -9,9 +9,12 @@ public key into an HMAC secret. ``exp`` is required, ``nbf`` honoured, both with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
 JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
@@ -38,6 +41,18 @@ class VerifiedClaims:
 
 
 class JwtVerifier:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JwtVerifier:
+        """The verifier the settings describe (the ingress and the Security Hub share it)."""
+        return cls(
+            settings.require_jwt_secret(),
+            settings.jwt_leeway_seconds,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwt_jwks_url,
+            jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
+        )
+
     def __init__(
         self,
         secret: bytes,

@@ -67,14 +67,7 @@ class IngressState:
             if settings.security_hub_addr
             else None
         )
-        tokens = JwtVerifier(
-            settings.require_jwt_secret(),
-            settings.jwt_leeway_seconds,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            jwks_url=settings.jwt_jwks_url,
-            jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
-        )
+        tokens = JwtVerifier.from_settings(settings)
         return cls(
             settings=settings,
             authenticator=Authenticator(

@@ -40,14 +40,7 @@ log = logging.getLogger(__name__)
 def build_servicer(db: Database[Any], settings: Settings) -> SecurityHubServicer:
     """The servicer over ``db``'s keys and tenants; fails fast without a JWT secret."""
     keys, tenants = ApiKeyRepository(db), TenantRepository(db)
-    verifier = JwtVerifier(
-        settings.require_jwt_secret(),
-        settings.jwt_leeway_seconds,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        jwks_url=settings.jwt_jwks_url,
-        jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
-    )
+    verifier = JwtVerifier.from_settings(settings)
     tokens = TokenValidator(keys, tenants, verifier)
     return SecurityHubServicer(tokens, PermissionChecker(keys, tenants))
 
