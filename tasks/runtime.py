@@ -137,10 +137,15 @@ def _open_after_fork(**_: object) -> None:
     clients()
 
 
-@worker_process_shutdown.connect
-def _close_on_exit(**_: object) -> None:
+def close_clients() -> None:
+    """Close this process's clients, if it made any; the next ``clients()`` builds new ones."""
     global _clients
     with _lock:
         if _clients is not None and _owner_pid == os.getpid():
             _clients.close()
             _clients = None
+
+
+@worker_process_shutdown.connect
+def _close_on_exit(**_: object) -> None:
+    close_clients()

@@ -14,6 +14,7 @@ from pymongo.database import Database
 
 from core.settings import Settings, get_settings
 from storage.mongo import connect, database, ensure_indexes
+from tasks.runtime import close_clients
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +59,10 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
 def tenant() -> str:
     """A fresh tenant per test keeps tests independent inside the shared database."""
     return "t_" + secrets.token_hex(4)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_worker_clients() -> Iterator[None]:
+    """Tests that call a stage directly build this process's worker clients; close them."""
+    yield
+    close_clients()
