@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from pymongo import MongoClient
 
 import core.devstack as devstack
-from core.devstack import DevstackError, ManagedProcess, ServiceStatus
+from core.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
 from core.devstack.kafka import PARLEY_TOPICS
 
 PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
@@ -207,3 +207,35 @@ def _is_loopback(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def test_the_ferretdb_patch_replaces_its_one_line_and_refuses_other_sources(
+    tmp_path: Path,
+) -> None:
+    relative, old, new = mongo._ID_LOOKUP_PATCH
+    source = tmp_path / "src"
+    (source / relative).parent.mkdir(parents=True)
+    (source / relative).write_text(f"const (\n\t{old}\n)\n")
+
+    mongo._patch(source, relative, old, new)
+
+    assert (source / relative).read_text() == f"const (\n\t{new}\n)\n"
+    with pytest.raises(DevstackError, match="expected"):
+        mongo._patch(source, relative, old, new)  # already patched: the line is gone
+
+
+def test_a_ferretdb_binary_built_without_the_current_patch_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary = tmp_path / "ferretdb"
+    binary.write_text("#!/bin/sh\necho 'version: v1.24.2'\n")
+    binary.chmod(0o755)
+    built: list[Path] = []
+    monkeypatch.setattr(mongo, "build_ferretdb", built.append)
+
+    mongo._prepare(binary, tmp_path / "data", tmp_path / "state")
+    assert built == [binary]  # no marker: an unpatched build
+
+    mongo._marker(binary).write_text(mongo.FERRETDB_BUILD + "\n")
+    mongo._prepare(binary, tmp_path / "data", tmp_path / "state")
+    assert built == [binary]  # current marker: left alone
