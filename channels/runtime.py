@@ -5,17 +5,13 @@ Built after fork (in the ingress lifespan and per worker process), never at impo
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from core.settings import Settings
-
-T = TypeVar("T")
+from core.ttl_cache import TtlCache
 
 
 @dataclass(frozen=True)
@@ -29,36 +25,12 @@ class ProviderUrls:
     teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 (a URL)
 
 
-class TtlCache:
-    """A small thread-safe cache of values that expire (access tokens, signing keys)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, Any]] = {}
-
-    def get_or_load(self, key: str, load: Callable[[], tuple[T, float]]) -> T:
-        """The cached value, or ``load()`` → (value, ttl seconds) stored and returned."""
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] > self._clock():
-                value: T = hit[1]
-                return value
-        value, ttl = load()
-        with self._lock:
-            self._items[key] = (self._clock() + ttl, value)
-        return value
-
-    def drop(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-
 @dataclass
 class ChannelRuntime:
     http: httpx.Client
     urls: ProviderUrls = field(default_factory=ProviderUrls)
-    cache: TtlCache = field(default_factory=TtlCache)
+    # Access tokens and signing keys, each kept for the lifetime its provider gives it.
+    cache: TtlCache[str, Any] = field(default_factory=TtlCache)
     send_timeout: float = 10.0
 
     @classmethod

@@ -90,9 +90,10 @@ def verify_bearer(
 
 def _metadata(runtime: ChannelRuntime) -> _Metadata:
     url = runtime.urls.teams_openid_metadata
-    return runtime.cache.get_or_load(
+    metadata: _Metadata = runtime.cache.get_or_load_timed(
         f"teams:openid:{url}", lambda: (_fetch_metadata(url, runtime), KEYS_TTL_SECONDS)
     )
+    return metadata
 
 
 def _signing_key(kid: str, runtime: ChannelRuntime) -> Mapping[str, Any]:
@@ -102,10 +103,10 @@ def _signing_key(kid: str, runtime: ChannelRuntime) -> Mapping[str, Any]:
     def load() -> tuple[dict[str, Mapping[str, Any]], float]:
         return _fetch_keys(_metadata(runtime).jwks_uri, runtime), KEYS_TTL_SECONDS
 
-    jwk = runtime.cache.get_or_load(cache_key, load).get(kid)
+    jwk: Mapping[str, Any] | None = runtime.cache.get_or_load_timed(cache_key, load).get(kid)
     if jwk is None and _may_refresh_keys(runtime):
-        runtime.cache.drop(cache_key)
-        jwk = runtime.cache.get_or_load(cache_key, load).get(kid)
+        runtime.cache.forget(cache_key)
+        jwk = runtime.cache.get_or_load_timed(cache_key, load).get(kid)
     if jwk is None:
         raise VerificationFailed("token signed by an unknown key")
     return jwk
@@ -119,7 +120,9 @@ def _may_refresh_keys(runtime: ChannelRuntime) -> bool:
         granted = True
         return True, KEY_REFRESH_INTERVAL_SECONDS
 
-    runtime.cache.get_or_load(f"teams:jwks-refresh:{runtime.urls.teams_openid_metadata}", grant)
+    runtime.cache.get_or_load_timed(
+        f"teams:jwks-refresh:{runtime.urls.teams_openid_metadata}", grant
+    )
     return granted
 
 
@@ -153,14 +156,15 @@ def _get_json(url: str, runtime: ChannelRuntime) -> Mapping[str, Any]:
 
 def access_token(config: ChannelConfig, runtime: ChannelRuntime) -> str:
     """The bot's connector token, cached until five minutes before it expires."""
-    return runtime.cache.get_or_load(
+    token: str = runtime.cache.get_or_load_timed(
         _token_cache_key(config, runtime), lambda: _fetch_token(config, runtime)
     )
+    return token
 
 
 def drop_access_token(config: ChannelConfig, runtime: ChannelRuntime) -> None:
     """Forget the cached token (the connector refused it), so the next send fetches one."""
-    runtime.cache.drop(_token_cache_key(config, runtime))
+    runtime.cache.forget(_token_cache_key(config, runtime))
 
 
 def _token_url(config: ChannelConfig, runtime: ChannelRuntime) -> str:

@@ -36,9 +36,15 @@ class Settings(BaseSettings):
     # How long the ingress trusts the Security Hub's answer about one token.
     security_hub_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     security_hub_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
-    # How long the ingress trusts its copy of a tenant's record (state, limits): disabling a
-    # tenant takes effect within this many seconds, without restarts.
+    # How long the ingress trusts its copy of a tenant's record (state, limits) and of a channel
+    # config a webhook URL names: disabling a tenant, or changing or removing a config, takes
+    # effect within this many seconds, without restarts.
     tenant_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    # How long the ingress remembers that a user's open conversation exists, so a returning
+    # user's messages cost no read. Conversations are never closed yet, and retention removes
+    # only ones silent for days; one removed meanwhile is re-created under the same id by the
+    # first message after the window, exactly as by the first message after a removal today.
+    conversation_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # Rate limits (token buckets): defaults for tenants whose record sets none.
     rate_limit_tenant_per_second: float = Field(default=100.0, gt=0)

@@ -82,15 +82,15 @@ def accept_message(
     tenant = principal.tenant_id
     message_id = new_id("msg")
     if payload.conversation_id is not None:
-        conversation = state.conversations.open_for_user(
+        conversation_id = state.conversations.open_for_user(
             tenant, payload.conversation_id, API_CHANNEL, payload.user_id
-        )
+        )["_id"]
     else:
-        conversation = state.conversations.resolve_open(
+        conversation_id = state.conversations.resolve_open(
             tenant, API_CHANNEL, payload.user_id, started_by=message_id
         )
     doc = _inbound_document(
-        message_id, tenant, conversation["_id"], API_CHANNEL, payload.user_id, payload.text
+        message_id, tenant, conversation_id, API_CHANNEL, payload.user_id, payload.text
     )
     doc["metadata"] = payload.metadata or {}
     doc["submitted_by"] = principal.subject
@@ -119,7 +119,7 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
     message_id = new_id("msg")
     # One conversation per user per provider account: the same person on two of a tenant's
     # WhatsApp numbers holds two conversations.
-    conversation = state.conversations.resolve_open(
+    conversation_id = state.conversations.resolve_open(
         config.tenant_id,
         config.channel,
         message.user_id,
@@ -129,7 +129,7 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
     doc = _inbound_document(
         message_id,
         config.tenant_id,
-        conversation["_id"],
+        conversation_id,
         config.channel,
         message.user_id,
         message.text,

@@ -14,8 +14,6 @@ The tenant comes from the credential only. Nothing here logs or returns a creden
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -23,6 +21,7 @@ from starlette.requests import Request
 from core import scopes as scope_names
 from core.errors import DependencyError
 from core.jwt_verifier import InvalidToken, JwtVerifier
+from core.ttl_cache import TtlCache
 from ingress.problems import Problem
 from protos.security_hub_client import SecurityHubClient
 from storage.credentials import KEY_PREFIX, ApiKeyRepository
@@ -96,7 +95,8 @@ class Authenticator:
         self._hub = hub
         self._hub_timeout = hub_timeout_seconds
         # The hub's permission answers, as briefly as its token answers (the client caches those).
-        self._permissions = PermissionCache(hub_cache_seconds)
+        # (tenant, subject, permission) → the hub's answer.
+        self._permissions: TtlCache[tuple[str, str, str], bool] = TtlCache(hub_cache_seconds)
 
     def authenticate(self, token: str) -> Principal:
         if self._hub is not None:
@@ -112,7 +112,7 @@ class Authenticator:
             raise insufficient_scope(scope)
         if self._hub is not None and principal.credential_id.startswith("key_"):
             question = (principal.tenant_id, principal.subject, scope)
-            allowed = self._permissions.get(question)
+            allowed = self._permissions.peek(question)
             if allowed is None:
                 try:
                     allowed = self._hub.check_permission(
@@ -168,31 +168,6 @@ class Authenticator:
             scopes = set(scope_names.DEFAULT_TENANT_SCOPES)
         credential = info.subject if is_key else f"jwt:{info.subject}"
         return Principal(info.tenant_id, info.subject, _granted(info.tenant_id, scopes), credential)
-
-
-class PermissionCache:
-    """(tenant, subject, permission) → the hub's answer, for ``ttl_seconds``; bounded."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._entries: dict[tuple[str, str, str], tuple[float, bool]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, question: tuple[str, str, str]) -> bool | None:
-        with self._lock:
-            entry = self._entries.get(question)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, question: tuple[str, str, str], allowed: bool) -> None:
-        if self._ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()  # crude, but entries live seconds anyway
-            self._entries[question] = (time.monotonic() + self._ttl, allowed)
 
 
 def _granted(tenant_id: str, scopes: set[str]) -> frozenset[str]:

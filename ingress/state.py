@@ -10,10 +10,12 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
+from channels.base import ChannelConfig
 from channels.runtime import ChannelRuntime, runtime_from_settings
 from core.crypto import SecretBox
 from core.jwt_verifier import JwtVerifier
 from core.settings import Settings
+from core.ttl_cache import TtlCache
 from ingress.auth import Authenticator
 from protos.engine_client import EngineClient
 from protos.security_hub_client import SecurityHubClient
@@ -43,6 +45,9 @@ class IngressState:
     messages: MessageRepository
     conversations: ConversationRepository
     channel_configs: ChannelConfigRepository
+    # (channel, config id) → the config a webhook URL names, for tenant_cache_seconds: a
+    # provider's stream of webhooks costs one read and one decryption per second, not each.
+    webhook_configs: TtlCache[tuple[str, str], ChannelConfig]
     channels: ChannelRuntime
     order: TurnOrder
     keys: ApiKeyRepository
@@ -86,8 +91,9 @@ class IngressState:
             kafka=AdminClient({"bootstrap.servers": settings.kafka_bootstrap}),
             engine=EngineClient(settings.engine_addr),
             messages=MessageRepository(db),
-            conversations=ConversationRepository(db),
+            conversations=ConversationRepository(db, settings.conversation_cache_seconds),
             channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
+            webhook_configs=TtlCache(settings.tenant_cache_seconds),
             channels=runtime_from_settings(settings),
             order=TurnOrder(redis_client),
             keys=keys,

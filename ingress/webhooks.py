@@ -68,7 +68,9 @@ def _config_and_state(
     state: IngressState, channel: str, config_id: str
 ) -> tuple[ChannelConfig, bool]:
     """The config the URL names, and whether its tenant is active (one trip to the pool)."""
-    config = state.channel_configs.for_webhook(channel, config_id)
+    config = state.webhook_configs.get_or_load(
+        (channel, config_id), lambda: state.channel_configs.for_webhook(channel, config_id)
+    )
     return config, state.tenants.status(config.tenant_id).active
 
 

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from core.errors import Conflict, NotFound
 from core.events import conversation_started
 from core.timeutil import utcnow
+from core.ttl_cache import TtlCache
 from storage.by_id import find_by_id, update_by_id, write_filter
 from storage.outbox import PendingEvents, with_outbox
 
@@ -26,9 +27,11 @@ def _open_key(channel: str, user_id: str, scope: str | None) -> str:
 class ConversationRepository:
     """Tenant-scoped access to the ``conversations`` collection."""
 
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], remember_seconds: float = 0.0) -> None:
         self._collection: Collection[Any] = db["conversations"]
         self._pending = PendingEvents(db)
+        # Ids of open conversations this process resolved lately (the ingress sets a time).
+        self._known: TtlCache[str, bool] = TtlCache(remember_seconds)
 
     def resolve_open(
         self,
@@ -37,20 +40,37 @@ class ConversationRepository:
         user_id: str,
         started_by: str,
         scope: str | None = None,
-    ) -> Conversation:
-        """The user's open conversation on this channel, created if there is none.
+    ) -> str:
+        """The id of the user's open conversation on this channel, created if there is none.
 
         The id is derived from (tenant, open key), so the lookup is by ``_id`` (FerretDB v1
         answers ``_id`` lookups from its index but scans for any other filter) and creation is
-        an insert that exactly one of several concurrent requests wins. Closing a conversation
-        (not built yet) must change the open key, e.g. with a generation counter.
+        an insert that exactly one of several concurrent requests wins. An id found or created
+        is remembered for ``remember_seconds``, so a user's further messages cost no read.
+        Closing a conversation (not built yet) must change the open key, e.g. with a generation
+        counter, which also keeps a remembered id from outliving its conversation.
         """
         key = _open_key(channel, user_id, scope)
         digest = hashlib.blake2b(f"{tenant_id}\x1f{key}".encode(), digest_size=12).hexdigest()
         conversation_id = f"conv_{digest}"
+        if self._known.peek(conversation_id):
+            return conversation_id
         found = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
-        if found is not None:
-            return found
+        if found is None:
+            self._create(conversation_id, tenant_id, key, channel, user_id, started_by, scope)
+        self._known.put(conversation_id, True)
+        return conversation_id
+
+    def _create(
+        self,
+        conversation_id: str,
+        tenant_id: str,
+        key: str,
+        channel: str,
+        user_id: str,
+        started_by: str,
+        scope: str | None,
+    ) -> None:
         now = utcnow()
         insert = {
             "_id": conversation_id,
@@ -73,11 +93,10 @@ class ConversationRepository:
         try:
             self._collection.insert_one(insert)
         except DuplicateKeyError:
-            winner = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
-            if winner is None:
+            # Another request created it first; the id is derived from the tenant, so the winner
+            # belongs to this tenant unless the record is not a conversation of ours at all.
+            if find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}) is None:
                 raise Conflict("could not resolve the open conversation") from None
-            return winner
-        return insert
 
     def get(self, tenant_id: str, conversation_id: str) -> Conversation:
         doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})

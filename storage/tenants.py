@@ -8,7 +8,6 @@ tenant); a record with ``state: disabled`` switches all of its traffic off.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
 from core.timeutil import utcnow
+from core.ttl_cache import TtlCache
 
 TenantDocument = dict[str, Any]
 ACTIVE, DISABLED = "active", "disabled"
@@ -113,28 +113,18 @@ class TenantDirectory:
         max_entries: int = 10_000,
     ) -> None:
         self._tenants = tenants
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._max = max_entries
-        self._entries: dict[str, tuple[float, TenantStatus]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, TenantStatus] = TtlCache(ttl_seconds, clock, max_entries)
 
     def status(self, tenant_id: str) -> TenantStatus:
-        now = self._clock()
-        with self._lock:
-            cached = self._entries.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        doc = self._tenants.get(tenant_id)
-        status = TenantStatus(
+        return self._cache.get_or_load(tenant_id, lambda: self._load(tenant_id))
+
+    def _load(self, tenant_id: str) -> TenantStatus:
+        doc = self._tenants.get(tenant_id) or {}
+        engine = doc.get("engine")
+        return TenantStatus(
             tenant_id=tenant_id,
-            active=doc is None or doc.get("state") != DISABLED,
-            rate_limits=dict((doc or {}).get("rate_limits") or {}),
-            quotas=dict((doc or {}).get("quotas") or {}),
-            engine=dict(engine) if isinstance(engine := (doc or {}).get("engine"), dict) else {},
+            active=doc.get("state") != DISABLED,
+            rate_limits=dict(doc.get("rate_limits") or {}),
+            quotas=dict(doc.get("quotas") or {}),
+            engine=dict(engine) if isinstance(engine, dict) else {},
         )
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()  # a crude bound; entries live a second or two anyway
-            self._entries[tenant_id] = (now + self._ttl, status)
-        return status

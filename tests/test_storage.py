@@ -60,7 +60,7 @@ def test_concurrent_first_messages_share_one_open_conversation(
         found = list(
             pool.map(lambda n: repo.resolve_open(tenant, "api", "ana", f"m{n}"), range(10))
         )
-    assert len({c["_id"] for c in found}) == 1
+    assert len(set(found)) == 1
     assert db["conversations"].count_documents({"tenant_id": tenant}) == 1
 
 
@@ -69,14 +69,12 @@ def test_a_conversation_is_scoped_to_tenant_user_and_account(
 ) -> None:
     repo = ConversationRepository(db)
     base = repo.resolve_open(tenant, "whatsapp", "u1", "m1", scope="chc_a")
-    assert repo.resolve_open(tenant, "whatsapp", "u1", "m2", scope="chc_b")["_id"] != base["_id"]
-    assert repo.resolve_open(tenant, "whatsapp", "u2", "m3", scope="chc_a")["_id"] != base["_id"]
-    assert (
-        repo.resolve_open(tenant + "x", "whatsapp", "u1", "m4", scope="chc_a")["_id"] != base["_id"]
-    )
-    assert repo.resolve_open(tenant, "whatsapp", "u1", "m5", scope="chc_a")["_id"] == base["_id"]
+    assert repo.resolve_open(tenant, "whatsapp", "u1", "m2", scope="chc_b") != base
+    assert repo.resolve_open(tenant, "whatsapp", "u2", "m3", scope="chc_a") != base
+    assert repo.resolve_open(tenant + "x", "whatsapp", "u1", "m4", scope="chc_a") != base
+    assert repo.resolve_open(tenant, "whatsapp", "u1", "m5", scope="chc_a") == base
     with pytest.raises(NotFound):
-        repo.get(tenant + "x", base["_id"])
+        repo.get(tenant + "x", base)
 
 
 def test_history_is_bounded_and_oldest_first(db: Database[Any], tenant: str) -> None:
@@ -143,3 +141,18 @@ def test_concurrent_audits_of_one_turn_keep_one_record_and_raise_nothing(
     assert db["audit"].count_documents({"_id": f"turn:{turn}"}) == 1
     assert repo.get_turn(tenant, turn) is not None
     assert repo.get_turn("t_other", turn) is None
+
+
+def test_the_ingress_remembers_a_resolved_conversation_for_its_window(
+    db: Database[Any], tenant: str
+) -> None:
+    remembering, forgetful = ConversationRepository(db, 60), ConversationRepository(db)
+    conversation_id = remembering.resolve_open(tenant, "api", "ana", "m1")
+    db["conversations"].delete_one({"_id": conversation_id})
+
+    # Remembered: answered without a read, so the removal goes unnoticed and nothing is made.
+    assert remembering.resolve_open(tenant, "api", "ana", "m2") == conversation_id
+    assert db["conversations"].count_documents({"tenant_id": tenant}) == 0
+    # Not remembered: looked up, found missing, re-created under the same id.
+    assert forgetful.resolve_open(tenant, "api", "ana", "m3") == conversation_id
+    assert db["conversations"].find_one({"_id": conversation_id})["started_by"] == "m3"

@@ -65,12 +65,12 @@ def engine() -> Iterator[CountingBackend]:
 def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
     """Store an inbound message as the ingress would."""
     message_id = new_id("msg")
-    conversation = ConversationRepository(db).resolve_open(tenant, "api", user, message_id)
+    conversation_id = ConversationRepository(db).resolve_open(tenant, "api", user, message_id)
     now = utcnow()
     doc = {
         "_id": message_id,
         "tenant_id": tenant,
-        "conversation_id": conversation["_id"],
+        "conversation_id": conversation_id,
         "channel": "api",
         "direction": "inbound",
         "user_id": user,

@@ -26,9 +26,10 @@ from channels.base import (
     VerificationFailed,
     Webhook,
 )
-from channels.runtime import ChannelRuntime, ProviderUrls, TtlCache
+from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.teams import TEAMS
 from channels.teams_format import TEXT_LIMIT
+from core.ttl_cache import TtlCache
 from tests.fakes.teams import (
     APP_ID,
     APP_PASSWORD,
@@ -90,7 +91,9 @@ def runtime(fake: FakeTeams, clock: Clock) -> Iterator[ChannelRuntime]:
     urls = ProviderUrls(
         teams_openid_metadata=fake.openid_metadata_url, teams_token_url=fake.token_url_template
     )
-    runtime = ChannelRuntime(http=httpx.Client(), urls=urls, cache=TtlCache(clock), send_timeout=5)
+    runtime = ChannelRuntime(
+        http=httpx.Client(), urls=urls, cache=TtlCache(clock=clock), send_timeout=5
+    )
     yield runtime
     runtime.close()
 
