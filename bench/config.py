@@ -79,7 +79,9 @@ class BenchConfig:
             latency_seconds=float(_env("LATENCY_SECONDS", "5" if quick else "20")),
             conversations=int(_env("CONVERSATIONS", "100")),
             few_many=_ints(_env("FEW_MANY", "10,1000")),
-            stored=tuple(n for n in _ints(_env("STORED", "2000" if quick else "10000,200000")) if n),
+            stored=tuple(
+                n for n in _ints(_env("STORED", "2000" if quick else "10000,200000")) if n
+            ),
             only=only,
             profile=_env("PROFILE", "0") == "1",
             out=Path(_env("OUT", str(ROOT / "bench"))),

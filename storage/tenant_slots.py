@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from redis import Redis
 
-# KEYS[1] the tenant's slots; ARGV: holder, cap, hold seconds. 1 when taken (or held already).
+# KEYS[1] the tenant's slots; ARGV: holder, cap (0: none), hold seconds. 1 when taken (or held
+# already).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -18,7 +19,7 @@ if redis.call('zscore', KEYS[1], ARGV[1]) then
     redis.call('zadd', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
     return 1
 end
-if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then
+if tonumber(ARGV[2]) > 0 and redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then
     return 0
 end
 redis.call('zadd', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
@@ -37,7 +38,8 @@ class TenantSlots:
         return f"{self._prefix}:{stage}:{tenant_id}"
 
     def take(self, stage: str, tenant_id: str, holder: str, cap: int, hold_seconds: float) -> bool:
-        """Whether ``holder`` now holds one of the tenant's ``cap`` slots for ``stage``."""
+        """Whether ``holder`` now holds one of the tenant's ``cap`` slots for ``stage``; with
+        ``cap`` 0 it always does (a slot beyond the cap, still counted against it)."""
         taken = self._take(keys=[self._key(stage, tenant_id)], args=[holder, cap, hold_seconds])
         return bool(int(taken))
 

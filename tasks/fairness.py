@@ -9,6 +9,14 @@ so the free workers take the next tasks, which are the other tenants'. A flood t
 flooding tenant re-queues and delay, and costs everyone else at most the cap's share of the
 workers. Re-queueing is a wait, not a failure: no attempt is counted (``tasks.failures.wait``).
 
+The cap gives way when nobody else is waiting: a task over it runs anyway when every task
+waiting in its stage's queue is its own tenant's and there are at most ``ALONE_LOOK_AT_MOST``
+of them (``tasks.backlog``). Putting it back then would only make the tenant wait for workers
+that have nothing else to do; a lone tenant's burst runs at the speed of the whole platform.
+As soon as another tenant's task waits, or the backlog is longer than can be looked at
+cheaply, the cap holds again. (Tasks a worker holds for a countdown are not in the queue; they
+run when due, behind at most the tasks already running.)
+
 The slot is held for the task body and given back in ``finally``; a worker that dies holding it
 frees it after ``HOLD_SECONDS`` (a minute). Redis being down lets the task run (the broker is
 Redis too, so nothing would run anyway): fairness is a courtesy and never a reason to lose a turn.
@@ -31,6 +39,7 @@ from redis.exceptions import RedisError
 
 from core.settings import get_settings
 from storage.tenant_slots import TenantSlots
+from tasks.backlog import only_tenant_waiting
 
 log = logging.getLogger("parley.tasks.fairness")
 
@@ -44,6 +53,22 @@ HOLD_SECONDS = 60.0
 # workers re-queueing them, and the jitter keeps them from returning in lockstep.
 REQUEUE_FIRST_SECONDS = 0.5
 REQUEUE_MAX_SECONDS = 8.0
+# How many waiting tasks a capped task looks through to find out whether only its own tenant
+# waits (one LRANGE of a few hundred kilobytes at most).
+ALONE_LOOK_AT_MOST = 100
+
+
+def _alone(task: Any, tenant_id: str) -> bool:
+    """Whether only this tenant's tasks wait in the task's stage queue (see the module)."""
+    queue = getattr(task, "stage", "")
+    if not queue:
+        return False
+    from tasks.runtime import clients
+
+    try:
+        return only_tenant_waiting(clients().broker, queue, tenant_id, ALONE_LOOK_AT_MOST)
+    except RedisError:
+        return False
 
 
 def requeue_countdown(times_put_back: int = 0) -> float:
@@ -69,6 +94,8 @@ def tenant_slot(task: Any, tenant_id: str, slots: TenantSlots | None = None) -> 
     except RedisError:
         log.warning("tenant slots unavailable; running %s without a cap", stage)
         taken = None
+    if taken is False and _alone(task, tenant_id):
+        taken = slots.take(stage, tenant_id, holder, 0, HOLD_SECONDS)  # beyond the cap
     if taken is False:
         from tasks.failures import wait
 

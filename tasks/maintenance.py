@@ -9,8 +9,9 @@ from core.states import Status
 from core.timeutil import utcnow
 from storage.retention import RetentionSweeper
 from tasks.app import app
+from tasks.backlog import queue_length
 from tasks.redrive import redrive
-from tasks.runtime import WorkerClients, clients
+from tasks.runtime import clients
 
 log = logging.getLogger("parley.tasks.maintenance")
 
@@ -26,12 +27,6 @@ STAGE_FOR = {
 # A turn quiet this many times ``reconcile_after_seconds`` is re-driven even while its stage's
 # queue is not empty (see ``reconcile``).
 BACKLOG_PATIENCE = 5
-# Kombu's Redis transport keeps a queue's prioritised messages in sibling lists.
-_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
-
-
-def _queue_length(c: WorkerClients, queue: str) -> int:
-    return sum(int(c.broker.llen(f"{queue}{suffix}")) for suffix in _PRIORITY_SUFFIXES)
 
 
 @app.task(name="parley.maintenance.reconcile")
@@ -48,7 +43,7 @@ def reconcile(limit: int = 500) -> int:
     after = c.settings.reconcile_after_seconds
     cutoff = now - timedelta(seconds=after)
     patient_cutoff = now - timedelta(seconds=after * BACKLOG_PATIENCE)
-    backlog = {stage: _queue_length(c, stage) for stage in set(STAGE_FOR.values())}
+    backlog = {stage: queue_length(c.broker, stage) for stage in set(STAGE_FOR.values())}
     claimed = [
         message
         for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit)
