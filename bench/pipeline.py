@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import cpu
 from bench.session import Session, Target
 from bench.stats import median, ratio
 
@@ -27,15 +28,18 @@ PROFILE_SECONDS = 30
 def throughput(session: Session, target: Target, kind: str, conversations: int) -> dict[str, Any]:
     config = session.config
     factor = BARE_FACTOR if kind == "chain" else 1
+    messages = (config.messages + config.warmup_messages) * factor
     plan = {
         "kind": "pipeline",
         "traffic": session.traffic(kind, target, conversations),
         "fake_port": session.fake_port,
-        "messages": (config.messages + config.warmup_messages) * factor,
+        "messages": messages,
         "warmup": config.warmup_messages * factor,
         "window": config.window,
     }
+    before = cpu.snapshot(session.stack)
     result = session.load(plan)
+    result["cpu_per_message"] = cpu.per_message(before, cpu.snapshot(session.stack), messages)
     _print("R2", kind, result)
     return result
 
@@ -61,9 +65,11 @@ def latency(
 
 def _print(what: str, kind: str, result: dict[str, Any]) -> None:
     lat = result["latency"]
+    cpu_ms = result.get("cpu_per_message", {}).get("total_ms")
     print(
         f"    {what} {kind:<9} {result['throughput']:8.1f}/s  p50 {lat['p50_ms']:.0f} ms"
-        f"  p99 {lat['p99_ms']:.0f} ms  lost {result['lost']}  dup {result['duplicates']}",
+        f"  p99 {lat['p99_ms']:.0f} ms  lost {result['lost']}  dup {result['duplicates']}"
+        + (f"  cpu {cpu_ms:.1f} ms/msg" if cpu_ms is not None else ""),
         flush=True,
     )
 
@@ -76,8 +82,23 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": median([r["latency"]["p99_ms"] for r in runs]),
         "p99_over_p50": median([r["latency"]["p99_over_p50"] for r in runs]),
         "lost": sum(r["lost"] for r in runs),
+        **_cpu_summary(runs),
         "duplicates": sum(r["duplicates"] for r in runs),
         "runs": runs,
+    }
+
+
+def _cpu_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median CPU per message over the repetitions (R2 loads only; R3's are not counted)."""
+    counted = [r["cpu_per_message"] for r in runs if "cpu_per_message" in r]
+    if not counted:
+        return {}
+    names = sorted({name for c in counted for name in c["by_process"]})
+    return {
+        "cpu_ms_per_message": median([c["total_ms"] for c in counted]),
+        "cpu_ms_per_message_by_process": {
+            name: median([c["by_process"].get(name, 0.0) for c in counted]) for name in names
+        },
     }
 
 

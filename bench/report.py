@@ -49,6 +49,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     r2 = _get(results, "r2")
     if r2:
         add("R2", r2["parley"]["r2"]["throughput"], r2["bare"]["r2"]["throughput"], r2["r2_ratio"])
+        p2, b2 = r2["parley"]["r2"], r2["bare"]["r2"]
+        if "cpu_ms_per_message" in p2:
+            add(
+                "R2 CPU per message",
+                p2["cpu_ms_per_message"],
+                b2.get("cpu_ms_per_message"),
+                None,
+                " ms",
+            )
         if "r3" in r2["parley"]:
             p, b = r2["parley"]["r3"], r2["bare"]["r3"]
             add("R3 p50", p["p50_ms"], b["p50_ms"], None, " ms")
