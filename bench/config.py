@@ -21,7 +21,7 @@
   (R2) in the run's folder (see bench/profiling.py); a profiled run's figures are not comparable
 - ``PARLEY_BENCH_OUT`` (``bench/``): where results.json and results.png go
 
-The defaults make a full run take about half an hour on a 2-core machine.
+The defaults make a full run take about 15 minutes on a 2-core machine.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench import machine, report
@@ -40,7 +41,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(str(ROOT)),
-        "config": {k: str(v) if k == "out" else v for k, v in vars(config).items()},
+        "config": {k: _shown(v) if k == "out" else v for k, v in vars(config).items()},
         "load": {"before": machine.load()},
         "scenarios": {},
         "errors": {},
@@ -96,3 +97,11 @@ def main() -> int:
     print(report.table(results))
     print(f"\nwritten: {config.out / 'results.json'}, {config.out / 'results.png'}")
     return 1 if results["errors"] else 0
+
+
+def _shown(path: Path) -> str:
+    """A path as results.json keeps it: relative to the repository, never this machine's."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return path.name
