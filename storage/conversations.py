@@ -93,8 +93,7 @@ class ConversationRepository:
         try:
             self._collection.insert_one(insert)
         except DuplicateKeyError:
-            # Another request created it first; the id is derived from the tenant, so the winner
-            # belongs to this tenant unless the record is not a conversation of ours at all.
+            # Another request created it first; it must be this tenant's (the id says so).
             if find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}) is None:
                 raise Conflict("could not resolve the open conversation") from None
 

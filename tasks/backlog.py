@@ -24,10 +24,8 @@ def only_tenant_waiting(broker: Redis, queue: str, tenant_id: str, look_at_most:
     arguments do not plainly start with this tenant (another tenant's, or an id that repr
     quotes differently)."""
     marker = f'"argsrepr": "(\'{tenant_id}\', '.encode()
-    if queue_length(broker, queue) > look_at_most:
-        return False
+    pipe = broker.pipeline(transaction=False)  # one round trip for every priority's list
     for suffix in PRIORITY_SUFFIXES:
-        for raw in broker.lrange(f"{queue}{suffix}", 0, look_at_most):
-            if marker not in raw:
-                return False
-    return True
+        pipe.lrange(f"{queue}{suffix}", 0, look_at_most)  # one more than allowed, if there is
+    waiting = [raw for listed in pipe.execute() for raw in listed]
+    return len(waiting) <= look_at_most and all(marker in raw for raw in waiting)

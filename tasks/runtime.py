@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,17 +38,12 @@ from storage.turn_order import TurnOrder
 class TenantEngineSettings:
     """Each tenant's stored ``engine`` settings, from the same short in-process cache the
     ingress reads tenants through (``TenantDirectory``): a turn costs no MongoDB read, and a
-    change made with the admin API reaches the engine within ``ttl_seconds``, without restarts.
+    change made with the admin API reaches the engine within the directory's ttl, without
+    restarts.
     A tenant with no record or no settings gets ``{}``."""
 
-    def __init__(
-        self,
-        tenants: TenantRepository,
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_entries: int = 10_000,
-    ) -> None:
-        self._directory = TenantDirectory(tenants, ttl_seconds, clock, max_entries)
+    def __init__(self, directory: TenantDirectory) -> None:
+        self._directory = directory
 
     def get(self, tenant_id: str) -> dict[str, Any]:
         return dict(self._directory.status(tenant_id).engine)
@@ -104,7 +97,7 @@ class WorkerClients:
             pacer=Pacer(redis_client),
             order=TurnOrder(redis_client),
             engine_settings=TenantEngineSettings(
-                TenantRepository(db), settings.tenant_cache_seconds
+                TenantDirectory(TenantRepository(db), settings.tenant_cache_seconds)
             ),
         )
 

@@ -23,7 +23,7 @@ from services.mcp_engine.openai_chat import OpenAIChatBackend
 from services.mcp_engine.rules import RulesBackend
 from services.mcp_engine.server import serve
 from storage.messages import reply_id
-from storage.tenants import TenantRepository
+from storage.tenants import TenantDirectory, TenantRepository
 from tasks.generate import generate
 from tasks.process import process
 from tasks.runtime import TenantEngineSettings
@@ -148,7 +148,7 @@ def test_a_settings_change_applies_without_a_restart(
 def test_engine_settings_are_cached_for_the_ttl(db: Database[Any], tenant: str) -> None:
     now = [100.0]
     tenants = TenantRepository(db)
-    cache = TenantEngineSettings(tenants, ttl_seconds=2.0, clock=lambda: now[0])
+    cache = TenantEngineSettings(TenantDirectory(tenants, 2.0, clock=lambda: now[0]))
     assert cache.get(tenant) == {}  # no record: defaults
 
     tenants.create(tenant, "Acme", {"engine": {"model": "m1"}})
