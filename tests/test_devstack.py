@@ -18,6 +18,7 @@ from pymongo import MongoClient
 
 import core.devstack as devstack
 from core.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
+from core.devstack import process as process_module
 from core.devstack.kafka import PARLEY_TOPICS
 
 PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
@@ -141,6 +142,32 @@ def test_managed_process_leaves_a_pid_it_did_not_start_alone(tmp_path: Path) -> 
         own_record.write_text(original)
         worker.stop(timeout=10)
         stranger.stop(timeout=10)
+
+
+def test_the_pid_file_is_written_only_once_exec_has_filled_in_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a moment after the launcher hears of a new pid, /proc shows an empty command line
+    (the kernel fills it in late in exec). That moment is too short to hit on demand, so the
+    first reads of the new process's command line are made to see it; a record written then
+    was judged stale by the next ``pid()`` and removed while the process ran (a ledger run lost
+    track of its restarted Redis that way)."""
+    real_cmdline = process_module._cmdline
+    reads: list[int] = []
+
+    def exec_still_under_way(pid: int) -> tuple[str, ...] | None:
+        reads.append(pid)
+        return () if len(reads) <= 3 else real_cmdline(pid)
+
+    monkeypatch.setattr(process_module, "_cmdline", exec_still_under_way)
+    worker = _sleeper(tmp_path)
+    pid = worker.start()
+    try:
+        assert len(reads) > 3, "start() returned before it saw the command line"
+        assert worker.pid() == pid
+        assert worker.pid_file.exists()
+    finally:
+        assert worker.stop(timeout=10) == pid
 
 
 def test_a_stale_pid_file_is_removed(tmp_path: Path) -> None:

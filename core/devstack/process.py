@@ -40,6 +40,7 @@ os._exit(0)
 
 _LOG_ROTATE_BYTES = 50 * 1024 * 1024
 _KILL_GRACE_SECONDS = 5.0
+_EXEC_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,7 @@ class ManagedProcess:
         if launcher.returncode != 0:
             raise DevstackError(f"{self.name}: could not launch {self.argv[0]}: {launcher.stderr}")
         pid = int(launcher.stdout.split()[-1])
-        started = _start_ticks(pid)
-        if started is None:
-            raise DevstackError(f"{self.name} exited at once; last log lines:\n{self.log_tail()}")
-        self._write_record(_Record(pid, started, self.argv))
+        self._write_record(self._await_exec(pid))
         return pid
 
     def stop(self, timeout: float = 20.0) -> int | None:
@@ -122,6 +120,31 @@ class ManagedProcess:
                 raise DevstackError(f"{self.name} (pid {record.pid}) survived SIGKILL")
         self.pid_file.unlink(missing_ok=True)
         return record.pid
+
+    def _await_exec(self, pid: int) -> _Record:
+        """The new process's record, once /proc shows it running the argv it was started with.
+
+        The launcher hears of the pid as exec begins, and the kernel fills in the command line
+        late in exec: for that moment /proc shows an empty one. A record written then would look
+        stale to the next ``pid()``, which would remove it and lose track of a live process, so
+        the record is written only after the command line has appeared.
+        """
+        deadline = time.monotonic() + _EXEC_WAIT_SECONDS
+        while True:
+            started = _start_ticks(pid)
+            record = _Record(pid, started, self.argv) if started is not None else None
+            if record is None or not _is_alive(record):
+                tail = self.log_tail()
+                raise DevstackError(f"{self.name} exited at once; last log lines:\n{tail}")
+            if _is_running(record):
+                return record
+            if time.monotonic() >= deadline:
+                _signal(pid, signal.SIGKILL)
+                raise DevstackError(
+                    f"{self.name} (pid {pid}) did not show the command it was started with "
+                    f"within {_EXEC_WAIT_SECONDS:.0f} s: {_cmdline(pid)!r}; it was killed"
+                )
+            time.sleep(0.01)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the log, or a note that there is none."""
@@ -177,15 +200,18 @@ def _is_alive(record: _Record) -> bool:
     return fields is not None and fields[0] not in ("Z", "X") and int(fields[19]) == record.started
 
 
+def _cmdline(pid: int) -> tuple[str, ...] | None:
+    """The process's argv as /proc shows it: empty while exec is still under way."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return tuple(arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1])
+
+
 def _is_running(record: _Record) -> bool:
     """Alive and still running the recorded argv."""
-    if not _is_alive(record):
-        return False
-    try:
-        cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return tuple(arg.decode(errors="replace") for arg in cmdline.split(b"\0")[:-1]) == record.argv
+    return _is_alive(record) and _cmdline(record.pid) == record.argv
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
