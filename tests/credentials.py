@@ -15,6 +15,15 @@ from core.settings import Settings
 from ingress.tokens import mint_token
 
 
+def key_secret(plaintext: str) -> str:
+    """The secret part of an API key, ``pk_key_<32 hex>_<43 url-safe characters>``. The secret
+    itself may hold "_", so it is cut from the left: cut at the last "_", a check that it appears
+    nowhere could look for a few characters, or for none, and fail or pass by chance."""
+    prefix, kind, key_hex, secret = plaintext.split("_", 3)
+    assert (prefix, kind, len(key_hex), len(secret)) == ("pk", "key", 32, 43), plaintext
+    return secret
+
+
 def admin_headers(settings: Settings) -> dict[str, str]:
     token = mint_token(
         settings.require_jwt_secret(), PLATFORM_TENANT, "operator", 600, scopes=[ADMIN]
