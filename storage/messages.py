@@ -313,6 +313,18 @@ class MessageRepository:
             },
         )
 
+    def turns_in_flight(self) -> list[tuple[str, str, str]]:
+        """(tenant, conversation, message id) of every turn whose note is open and whose message
+        is stored and not terminal, across tenants: what the turn-order index is rebuilt from."""
+        found: list[tuple[str, str, str]] = []
+        for message_id in self._turns.all_ids():
+            doc = self._collection.find_one(
+                {"_id": message_id}, {"tenant_id": 1, "conversation_id": 1, "status": 1}
+            )
+            if doc is not None and doc["status"] not in TERMINAL:
+                found.append((doc["tenant_id"], doc["conversation_id"], message_id))
+        return found
+
     def stuck(
         self, statuses: Sequence[Status], cutoff: datetime, now: datetime, limit: int
     ) -> list[Message]:

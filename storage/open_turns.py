@@ -43,3 +43,7 @@ class OpenTurns:
     def opened_before(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
         """Notes of turns opened before ``cutoff``, oldest first (the set is small: in flight)."""
         return list(self._collection.find({"at": {"$lt": cutoff}}).sort("at", 1).limit(limit))
+
+    def all_ids(self) -> list[str]:
+        """Every open turn's message id (the turns in flight, however many)."""
+        return [note["_id"] for note in self._collection.find({}, {"_id": 1})]

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import pytest
 import redis
+from celery.exceptions import Retry
 from kafka_reader import EventReader
 from pymongo.database import Database
 from testenv import ENGINE_PORT
@@ -31,6 +32,7 @@ from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository, reply_id
 from storage.outbox import with_outbox
 from storage.sessions import session_key
+from storage.turn_order import INTACT_KEY, TurnOrder
 from tasks.audit import audit
 from tasks.deliver import deliver
 from tasks.generate import generate
@@ -153,6 +155,39 @@ def test_generate_without_an_engine_is_a_transient_error(db: Database[Any], tena
     stored = db["messages"].find_one({"_id": message_id})
     assert stored is not None and stored["status"] == "processed"
     assert db["messages"].find_one({"_id": reply_id(message_id)}) is None
+
+
+def test_a_later_turn_waits_for_an_earlier_one_whose_order_entry_redis_lost(
+    engine: CountingBackend, db: Database[Any], redis_client: redis.Redis, tenant: str
+) -> None:
+    """Redis restarted without its data just after the first turn was accepted: the first
+    turn's order entry (and its task) went with it. The second turn must still wait for the
+    first, not be answered before it (a ledger run saw exactly that overtaking)."""
+    order = TurnOrder(redis_client)
+    order.rebuild([])  # a running platform's index: intact, nothing in flight
+    first = accept(db, tenant, "first")
+    stored = db["messages"].find_one({"_id": first})
+    assert stored is not None
+    conversation = stored["conversation_id"]
+    order.open(tenant, conversation, first)
+
+    redis_client.flushdb()  # Redis comes back empty
+
+    second = accept(db, tenant, "second")
+    order.open(tenant, conversation, second)
+    process(tenant, second)
+    with pytest.raises(Retry):
+        generate(tenant, second)
+    waiting = db["messages"].find_one({"_id": second})
+    assert waiting is not None and waiting["status"] == "processed"
+    assert engine.calls == []
+    assert redis_client.exists(INTACT_KEY), "the index was not rebuilt"
+    assert order.earlier(tenant, conversation, "generate", second) == first
+
+    process(tenant, first)  # the reconciler re-drives the lost turn
+    generate(tenant, first)
+    generate(tenant, second)
+    assert engine.calls == [first, second]
 
 
 def test_deliver_and_audit_complete_the_turn_once(
