@@ -24,6 +24,7 @@ from storage.conversations import ConversationRepository
 from storage.credentials import ApiKeyRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database, ensure_indexes
+from storage.provider_reports import ProviderReports
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
@@ -50,6 +51,7 @@ class IngressState:
     webhook_configs: TtlCache[tuple[str, str], ChannelConfig]
     channels: ChannelRuntime
     order: TurnOrder
+    reports: ProviderReports
     keys: ApiKeyRepository
     tenant_records: TenantRepository
     tenants: TenantDirectory
@@ -96,6 +98,7 @@ class IngressState:
             webhook_configs=TtlCache(settings.tenant_cache_seconds),
             channels=runtime_from_settings(settings),
             order=TurnOrder(redis_client),
+            reports=ProviderReports(redis_client),
             keys=keys,
             tenant_records=tenant_records,
             tenants=TenantDirectory(tenant_records, settings.tenant_cache_seconds),

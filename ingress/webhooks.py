@@ -120,6 +120,8 @@ def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpda
     status = STATUS_FOR[update.state]
     fields = {"delivery_error": dict(update.error)} if update.error else None
     if update.provider_message_id is not None:
+        # Noted first: a reply still being sent is the deliver stage's to move, from the note.
+        state.reports.note(config.tenant_id, update.provider_message_id, status)
         state.messages.apply_provider_status(
             config.tenant_id, update.provider_message_id, status, fields
         )

@@ -214,9 +214,20 @@ class MessageRepository:
         status: Status,
         fields: dict[str, Any] | None = None,
     ) -> int:
-        """Move our outbound message(s) the provider id names forward to ``status``."""
+        """Move our outbound message(s) the provider id names forward to ``status``. A reply
+        still ``sending`` is left to the deliver stage (storage/provider_reports.py), and a
+        failure is taken only from ``sent``: a late or reordered one never undoes delivered or
+        read."""
+        allowed = (
+            [Status.SENT.value]
+            if status is Status.FAILED
+            else [s for s in predecessors(status) if s != Status.SENDING.value]
+        )
         return self._advance_many(
-            {"tenant_id": tenant_id, "provider_message_ids": provider_message_id}, status, fields
+            {"tenant_id": tenant_id, "provider_message_ids": provider_message_id},
+            status,
+            fields,
+            allowed,
         )
 
     def apply_watermark(
@@ -240,12 +251,17 @@ class MessageRepository:
         )
 
     def _advance_many(
-        self, query: dict[str, Any], status: Status, fields: dict[str, Any] | None
+        self,
+        query: dict[str, Any],
+        status: Status,
+        fields: dict[str, Any] | None,
+        allowed: list[str] | None = None,
     ) -> int:
         now = utcnow()
         update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
         update.update(fields or {})
-        behind = {**query, "direction": "outbound", "status": {"$in": predecessors(status)}}
+        allowed = predecessors(status) if allowed is None else allowed
+        behind = {**query, "direction": "outbound", "status": {"$in": allowed}}
         moved = 0
         # FerretDB v1 rewrites whole documents without locking, so a concurrent update of the
         # same message (e.g. a stage's) can undo this one: look, and redo.
@@ -356,11 +372,12 @@ class MessageRepository:
                 found.append(doc)
         return found
 
-    def claim_redrive(self, tenant_id: str, message_id: str, seen_updated_at: datetime) -> bool:
-        """Only one reconciler run re-drives a turn: the one whose view is still current."""
-        return update_by_id(
+    def note_redrive(self, tenant_id: str, message_id: str) -> None:
+        """Count a re-drive on the message (who re-drives is claimed in Redis, atomically:
+        storage/redrive_claims.py) and restart its quiet time."""
+        update_by_id(
             self._collection,
             message_id,
-            {"tenant_id": tenant_id, "updated_at": seen_updated_at},
+            {"tenant_id": tenant_id},
             {"$set": {"updated_at": utcnow()}, "$inc": {"redriven": 1}},
         )

@@ -12,6 +12,12 @@ its marker key exists. The marker is set by ``rebuild`` alone, together with the
 turn still in flight (read from MongoDB's open-turn notes): ``earlier`` reads the marker and the
 range in one transaction and raises ``OrderIndexLost`` when the marker is gone. Entries added by
 ``open`` after a loss wait for that rebuild like the rest.
+
+A turn that must wait parks: it joins its conversation's parked set for the stage and its task
+ends. The turn that passes the stage hands over in the same script that removes it: if the
+first turn still in the index is parked, it is taken out of the parked set (so exactly one
+caller wakes it) and returned, for the caller to enqueue. Waiting thus costs nothing, however
+long the earlier turn takes (see tasks/ordering.py).
 """
 
 from __future__ import annotations
@@ -35,9 +41,32 @@ def _key(tenant_id: str, conversation_id: str, stage: str) -> str:
     return f"parley:order:{stage}:{tenant_id}:{conversation_id}"
 
 
+def _parked_key(tenant_id: str, conversation_id: str, stage: str) -> str:
+    return f"parley:parked:{stage}:{tenant_id}:{conversation_id}"
+
+
+# KEYS: the stage's index, its parked set, the marker; ARGV: the member that passed ("" for
+# none). Removes the member, then takes the index's first turn out of the parked set and
+# returns it if it was parked. An index without its marker wakes nobody: it may miss turns.
+_HAND_OVER = """
+if ARGV[1] ~= '' then
+    redis.call('zrem', KEYS[1], ARGV[1])
+end
+if redis.call('exists', KEYS[3]) == 0 then
+    return false
+end
+local head = redis.call('zrange', KEYS[1], 0, 0)[1]
+if head and redis.call('srem', KEYS[2], head) == 1 then
+    return head
+end
+return false
+"""
+
+
 class TurnOrder:
     def __init__(self, client: Redis) -> None:
         self._redis = client
+        self._pass = client.register_script(_HAND_OVER)
 
     def open(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
         """The turn is on its way through every ordered stage."""
@@ -48,11 +77,54 @@ class TurnOrder:
             pipe.expire(key, TTL_SECONDS)
         pipe.execute()
 
-    def passed(self, tenant_id: str, conversation_id: str, message_id: str, *stages: str) -> None:
-        pipe = self._redis.pipeline()
-        for stage in stages or STAGES:
-            pipe.zrem(_key(tenant_id, conversation_id, stage), message_id)
+    def passed(
+        self, tenant_id: str, conversation_id: str, message_id: str, *stages: str
+    ) -> list[tuple[str, str]]:
+        """The turn passed ``stages`` (every ordered stage if none are named). Returns the
+        (stage, message id) of each parked turn that is now first in line and was taken out of
+        the parked set: the caller must enqueue it. ``message_id=""`` only hands over."""
+        names = stages or STAGES
+        pipe = self._redis.pipeline(transaction=False)
+        for stage in names:
+            keys = [
+                _key(tenant_id, conversation_id, stage),
+                _parked_key(tenant_id, conversation_id, stage),
+                INTACT_KEY,
+            ]
+            self._pass(keys=keys, args=[message_id], client=pipe)
+        woken = pipe.execute()
+        return [
+            (stage, head.decode() if isinstance(head, bytes) else str(head))
+            for stage, head in zip(names, woken, strict=True)
+            if head
+        ]
+
+    def park(self, tenant_id: str, conversation_id: str, stage: str, message_id: str) -> None:
+        """The turn waits at ``stage`` until the turn before it hands over."""
+        key = _parked_key(tenant_id, conversation_id, stage)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.sadd(key, message_id)
+        pipe.expire(key, TTL_SECONDS)
         pipe.execute()
+
+    def unpark(self, tenant_id: str, conversation_id: str, stage: str, message_id: str) -> bool:
+        """Take the turn out of the parked set; False if it was not there (it was woken)."""
+        return bool(self._redis.srem(_parked_key(tenant_id, conversation_id, stage), message_id))
+
+    def parked(self, turns: Iterable[tuple[str, str, str, str]]) -> list[bool]:
+        """For each (tenant, conversation, stage, message id), whether the turn is parked."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tenant_id, conversation_id, stage, message_id in turns:
+            pipe.sismember(_parked_key(tenant_id, conversation_id, stage), message_id)
+        return [bool(member) for member in pipe.execute()]
+
+    def head(self, tenant_id: str, conversation_id: str, stage: str) -> str | None:
+        """The first turn of the conversation that has not passed ``stage``, if any."""
+        found = self._redis.zrange(_key(tenant_id, conversation_id, stage), 0, 0)
+        if not found:
+            return None
+        first = found[0]
+        return first.decode() if isinstance(first, bytes) else str(first)
 
     def earlier(
         self, tenant_id: str, conversation_id: str, stage: str, message_id: str

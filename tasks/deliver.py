@@ -23,13 +23,11 @@ from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.failures import dead_letter, retry_or_dead_letter, wait
-from tasks.ordering import earlier_unfinished
+from tasks.ordering import UNFINISHED, may_go, pass_stage
 from tasks.policy import PACES, delivery_policy, infrastructure_retry
 from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.deliver")
-
-NOT_YET_DELIVERED = (Status.ACCEPTED, Status.PROCESSED, Status.GENERATED)
 
 
 def _config(c: WorkerClients, reply: Message) -> ChannelConfig:
@@ -61,7 +59,11 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
     parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
     c.messages.advance(tenant_id, reply["_id"], Status.SENDING, current=reply)
     delivered = True
+    ids = list(reply.get("provider_message_ids", []))
     for index in range(int(reply.get("sent_parts", 0)), len(parts)):
+        if ids and c.reports.furthest(tenant_id, ids) is Status.FAILED:
+            # The provider failed a part already sent: the rest would arrive out of context.
+            raise SendRejected(f"the provider reported part {len(ids)} of the reply failed")
         _pace(task, c, config, reply_to)
         outbound = Outbound(
             tenant_id=tenant_id,
@@ -74,6 +76,7 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
         )
         receipt = adapter.send(outbound, config, c.channels)
         c.messages.record_part_sent(tenant_id, reply["_id"], index, receipt.provider_message_ids)
+        ids.extend(receipt.provider_message_ids)
         delivered = delivered and receipt.delivered
     sent = c.messages.get(tenant_id, reply["_id"])
     ids = list(sent.get("provider_message_ids", []))
@@ -85,9 +88,13 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
         events=[message_sent(sent, ids, utcnow())],
         current=sent,
     )
-    if delivered:  # channels without delivery callbacks
+    # Channels without delivery callbacks count an accepted send as delivered; the others
+    # may have reported on the parts while the reply was still being sent.
+    reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, ids)
+    if reported is not None:
         current = {**sent, "status": Status.SENT.value} if moved else None
-        c.messages.advance(tenant_id, reply["_id"], Status.DELIVERED, current=current)
+        fields = {"delivery_error": {"reported": "failed"}} if reported is Status.FAILED else None
+        c.messages.advance(tenant_id, reply["_id"], reported, fields, current=current)
 
 
 @app.task(
@@ -96,11 +103,15 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
 def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
-    if message is None or message["status"] != Status.GENERATED:
+    if message is None:
         return message_id
-    earlier = earlier_unfinished(c, message, "deliver", NOT_YET_DELIVERED)
-    if earlier is not None:
-        wait(self, f"{message_id} waits for {earlier}")
+    if message["status"] != Status.GENERATED:
+        if message["status"] not in UNFINISHED["deliver"]:
+            # Delivered by an earlier run, which may have died before handing over.
+            pass_stage(c, tenant_id, message["conversation_id"], message_id, "deliver")
+        return message_id
+    if not may_go(self, c, message, "deliver"):
+        return message_id  # parked: the turn before it hands over
     rid = reply_id(message_id)
     reply = c.messages.get(tenant_id, rid)
     if reply["status"] in (Status.GENERATED, Status.SENDING):
@@ -127,5 +138,5 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
             c.leases.release(lease_name, lease)
     c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
-    c.order.passed(tenant_id, message["conversation_id"], message_id, "deliver")
+    pass_stage(c, tenant_id, message["conversation_id"], message_id, "deliver")
     return message_id

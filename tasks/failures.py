@@ -22,6 +22,7 @@ from core.events import message_failed
 from core.states import Status
 from core.timeutil import as_utc, utcnow
 from storage.messages import Message
+from tasks.ordering import pass_stage
 from tasks.policy import MAX_COUNTDOWN, WAIT_COUNTDOWN, RetryPolicy
 from tasks.runtime import WorkerClients
 
@@ -75,7 +76,7 @@ def dead_letter(
             events=[message_failed(message, stage, classification, detail, now)],
         )
         # A parked turn no longer holds back the turns after it.
-        c.order.passed(message["tenant_id"], message["conversation_id"], message["_id"])
+        pass_stage(c, message["tenant_id"], message["conversation_id"], message["_id"])
     log.warning(
         "dead-lettered %s at %s (%s after %d attempts): %s",
         message["_id"],

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from core.states import Status
 from core.timeutil import utcnow
 from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
+from tasks.ordering import nudge
 from tasks.redrive import redrive
 from tasks.runtime import clients
 
@@ -34,35 +36,47 @@ def reconcile(limit: int = 500) -> int:
     """Re-drive turns that made no progress for a while and are not waiting for a due retry:
     lost with a broker that dropped its queues, or held by a worker that died.
 
-    A turn is also quiet while its task waits behind a backlog, and re-driving it then only
-    adds copies to the backlog (each a no-op, but work for an overloaded platform). So while
-    the stage's queue holds messages, only turns quiet ``BACKLOG_PATIENCE`` times longer are
-    re-driven: a lost task is still found, a little later, and overload is not amplified."""
+    A turn parked behind an earlier turn of its conversation is waiting, not stuck: it is never
+    re-driven, only woken when nothing is ahead of it any more (its hand-over was lost, see
+    tasks/ordering.py). A turn is also quiet while its task waits behind a backlog, and
+    re-driving it then only adds copies to the backlog, so while the stage's queue holds
+    messages only turns quiet ``BACKLOG_PATIENCE`` times longer are re-driven. Each re-drive of
+    a turn from a stage is claimed in Redis for as long, so two reconcilers (or two runs) never
+    re-drive it twice."""
     c = clients()
     now = utcnow()
     after = c.settings.reconcile_after_seconds
     cutoff = now - timedelta(seconds=after)
     patient_cutoff = now - timedelta(seconds=after * BACKLOG_PATIENCE)
+    stuck = c.messages.stuck(list(STAGE_FOR), cutoff, now, limit)
+    stages = [STAGE_FOR[Status(message["status"])] for message in stuck]
+    parked = c.order.parked(
+        (m["tenant_id"], m["conversation_id"], stage, m["_id"])
+        for m, stage in zip(stuck, stages, strict=True)
+    )
     backlog = {stage: queue_length(c.broker, stage) for stage in set(STAGE_FOR.values())}
-    claimed = [
-        message
-        for message in c.messages.stuck(list(STAGE_FOR), cutoff, now, limit)
-        if (
-            not backlog[STAGE_FOR[Status(message["status"])]]
-            or message["updated_at"] < patient_cutoff
-        )
-        and c.messages.claim_redrive(message["tenant_id"], message["_id"], message["updated_at"])
-    ]
+    waiting: set[tuple[str, str, str]] = set()
+    claimed: list[tuple[str, dict[str, Any]]] = []
+    for message, stage, is_parked in zip(stuck, stages, parked, strict=True):
+        if is_parked:
+            waiting.add((message["tenant_id"], message["conversation_id"], stage))
+            continue
+        if backlog[stage] and message["updated_at"] >= patient_cutoff:
+            continue
+        if c.redrives.claim(message["tenant_id"], message["_id"], stage, after * BACKLOG_PATIENCE):
+            claimed.append((stage, message))
+    for tenant_id, conversation_id, stage in sorted(waiting):
+        nudge(c, tenant_id, conversation_id, stage)
     # Rebuild every claimed turn's place in its conversation's order (lost if Redis lost its
     # data) before any of them moves, so none overtakes an earlier one.
-    for message in claimed:
+    for _, message in claimed:
         c.order.open(message["tenant_id"], message["conversation_id"], message["_id"])
-    for message in claimed:
-        redrive(STAGE_FOR[Status(message["status"])], message["tenant_id"], message["_id"])
-    redriven = len(claimed)
-    if redriven:
-        log.warning("reconciler re-drove %d stuck turn(s)", redriven)
-    return redriven
+    for stage, message in claimed:
+        c.messages.note_redrive(message["tenant_id"], message["_id"])
+        redrive(stage, message["tenant_id"], message["_id"])
+    if claimed:
+        log.warning("reconciler re-drove %d stuck turn(s)", len(claimed))
+    return len(claimed)
 
 
 @app.task(name="parley.maintenance.relay_outbox")

@@ -1,16 +1,27 @@
-"""Per-conversation order: a turn waits while an earlier turn of its conversation has not
-passed the same stage. The Redis index answers fast; MongoDB, read by ``_id``, has the last word
-on whether an earlier turn is really unfinished, and is what the index is rebuilt from when Redis
-lost it (see storage/turn_order.py)."""
+"""Per-conversation order: a turn goes through a stage only after every earlier turn of its
+conversation has passed it. The Redis index answers fast; MongoDB, read by ``_id``, has the last
+word on whether an earlier turn is really unfinished, and is what the index is rebuilt from when
+Redis lost it (see storage/turn_order.py).
+
+Waiting is not work. A turn that finds an earlier one unfinished parks and its task ends, the
+rest of its chain with it; the turn that passes the stage hands over by enqueuing the parked
+turn that is now first in line, from that stage on. Parking re-checks after joining the parked
+set, so a hand-over between the first look and the parking is never missed, and taking a turn
+out of the parked set is atomic, so it is woken by one caller only. The reconciler wakes a
+parked turn whose hand-over was lost (a crash between a pass and its enqueue) and never
+re-drives one that is still waiting (``nudge``).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+
+from celery import Task
 
 from core.states import Status
 from storage.messages import Message
 from storage.turn_order import OrderIndexLost
+from tasks.chain import chain_from
 from tasks.runtime import WorkerClients
 
 log = logging.getLogger("parley.tasks.ordering")
@@ -18,11 +29,19 @@ log = logging.getLogger("parley.tasks.ordering")
 # More stale entries than this in a row means the index is off; trust MongoDB and go on.
 MAX_STALE = 50
 
+# The statuses of a turn's inbound message that mean it has not passed each ordered stage yet.
+UNFINISHED: dict[str, frozenset[Status]] = {
+    "generate": frozenset({Status.ACCEPTED, Status.PROCESSED}),
+    "deliver": frozenset({Status.ACCEPTED, Status.PROCESSED, Status.GENERATED}),
+}
 
-def earlier_unfinished(
-    c: WorkerClients, message: Message, stage: str, unfinished: Collection[Status]
-) -> str | None:
-    """The id of an earlier turn still in one of ``unfinished`` statuses, or None."""
+
+def _unfinished(doc: Message | None, stage: str) -> bool:
+    return doc is not None and doc["status"] in {status.value for status in UNFINISHED[stage]}
+
+
+def earlier_unfinished(c: WorkerClients, message: Message, stage: str) -> str | None:
+    """The id of an earlier turn that has not passed ``stage``, or None."""
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     for _ in range(MAX_STALE):
         try:
@@ -34,8 +53,57 @@ def earlier_unfinished(
             earlier = c.order.earlier(tenant_id, conversation_id, stage, message["_id"])
         if earlier is None:
             return None
-        doc = c.messages.find(tenant_id, earlier)
-        if doc is not None and doc["status"] in {status.value for status in unfinished}:
+        if _unfinished(c.messages.find(tenant_id, earlier), stage):
             return earlier
-        c.order.passed(tenant_id, conversation_id, earlier, stage)  # stale: it moved on
+        pass_stage(c, tenant_id, conversation_id, earlier, stage)  # stale: it moved on
     return None
+
+
+def may_go(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  # type: ignore[type-arg]
+    """True when the turn may go through ``stage`` now. Otherwise the turn is parked, the rest
+    of this task's chain is dropped, and the caller returns: the hand-over enqueues it again."""
+    earlier = earlier_unfinished(c, message, stage)
+    if earlier is None:
+        return True
+    tenant_id, conversation_id, message_id = (
+        message["tenant_id"],
+        message["conversation_id"],
+        message["_id"],
+    )
+    c.order.park(tenant_id, conversation_id, stage, message_id)
+    # Look again: the earlier turn may have passed (and found nobody parked) meanwhile.
+    earlier = earlier_unfinished(c, message, stage)
+    if earlier is None and c.order.unpark(tenant_id, conversation_id, stage, message_id):
+        return True
+    # Still waiting, or already woken by a hand-over that enqueued the turn afresh.
+    task.request.chain = None
+    log.debug("%s parked at %s behind %s", message_id, stage, earlier)
+    return False
+
+
+def pass_stage(
+    c: WorkerClients, tenant_id: str, conversation_id: str, message_id: str, *stages: str
+) -> None:
+    """The turn passed ``stages`` (every ordered stage if none): hand over to the parked turn
+    now first in line, if there is one."""
+    for stage, woken in c.order.passed(tenant_id, conversation_id, message_id, *stages):
+        _wake(stage, tenant_id, woken)
+
+
+def nudge(c: WorkerClients, tenant_id: str, conversation_id: str, stage: str) -> None:
+    """Wake the conversation's first turn at ``stage`` if it is parked with nothing ahead of it
+    (its hand-over was lost); drop entries of turns that moved on without passing."""
+    for _ in range(MAX_STALE):
+        head = c.order.head(tenant_id, conversation_id, stage)
+        if head is None:
+            return
+        if _unfinished(c.messages.find(tenant_id, head), stage):
+            if c.order.unpark(tenant_id, conversation_id, stage, head):
+                log.warning("%s was parked at %s with nothing ahead of it; woken", head, stage)
+                _wake(stage, tenant_id, head)
+            return
+        pass_stage(c, tenant_id, conversation_id, head, stage)
+
+
+def _wake(stage: str, tenant_id: str, message_id: str) -> None:
+    chain_from(stage, tenant_id, message_id).apply_async()

@@ -1,8 +1,10 @@
-"""The reconciler re-drives quiet turns, and is patient with those that wait behind a backlog."""
+"""The reconciler re-drives quiet turns, is patient with those that wait behind a backlog, never
+re-drives a turn parked behind an earlier one, and wakes a parked turn whose hand-over was lost."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from core.settings import Settings
 from core.states import Status
 from core.timeutil import utcnow
 from storage.messages import MessageRepository
+from storage.turn_order import TurnOrder
 from tasks.maintenance import BACKLOG_PATIENCE, reconcile
 
 
@@ -26,7 +29,9 @@ def generate_queue(broker: redis.Redis) -> Iterator[redis.Redis]:
     broker.delete("generate")
 
 
-def _quiet_turn(db: Database[Any], tenant: str, quiet_seconds: float) -> str:
+def _quiet_turn(
+    db: Database[Any], tenant: str, quiet_seconds: float, conversation_id: str | None = None
+) -> str:
     repo = MessageRepository(db)
     message_id = new_id("msg")
     now = utcnow()
@@ -34,7 +39,7 @@ def _quiet_turn(db: Database[Any], tenant: str, quiet_seconds: float) -> str:
         {
             "_id": message_id,
             "tenant_id": tenant,
-            "conversation_id": "conv_" + message_id[-12:],
+            "conversation_id": conversation_id or "conv_" + message_id[-12:],
             "channel": "api",
             "direction": "inbound",
             "user_id": "ana",
@@ -50,6 +55,13 @@ def _quiet_turn(db: Database[Any], tenant: str, quiet_seconds: float) -> str:
     db["messages"].update_one({"_id": message_id}, {"$set": {"updated_at": quiet_since}})
     db["open_turns"].update_one({"_id": message_id}, {"$set": {"at": quiet_since}})
     return message_id
+
+
+def _queued(queue: redis.Redis, tenant: str) -> list[str]:
+    """The arguments of the tenant's tasks waiting in the generate queue (the reconciler looks
+    at every tenant's quiet turns, other tests' included)."""
+    tasks = [json.loads(raw)["headers"]["argsrepr"] for raw in queue.lrange("generate", 0, -1)]
+    return [args for args in tasks if args.startswith(repr((tenant,))[:-2])]
 
 
 def _redriven(db: Database[Any], message_id: str) -> int:
@@ -75,3 +87,74 @@ def test_a_quiet_turn_waits_while_its_stage_has_a_backlog_then_is_redriven(
     reconcile()
     assert _redriven(db, waiting) == 1
     assert generate_queue.llen("generate") >= 1  # the re-driven turn's task is queued
+
+
+@pytest.fixture
+def order(redis_client: redis.Redis) -> TurnOrder:
+    turns = TurnOrder(redis_client)
+    turns.rebuild([])  # a running platform's index: intact
+    return turns
+
+
+def test_a_turn_parked_behind_an_earlier_one_is_never_redriven_for_waiting(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    generate_queue: redis.Redis,
+    order: TurnOrder,
+) -> None:
+    quiet = settings.reconcile_after_seconds * (BACKLOG_PATIENCE + 1)
+    conversation = "conv_" + new_id("c")[-12:]
+    first = _quiet_turn(db, tenant, quiet, conversation)  # its task was lost
+    second = _quiet_turn(db, tenant, quiet, conversation)  # waits for the first
+    for turn in (first, second):
+        order.open(tenant, conversation, turn)
+    order.park(tenant, conversation, "generate", second)
+
+    reconcile()
+    assert _redriven(db, first) == 1
+    assert _redriven(db, second) == 0
+    assert order.parked([(tenant, conversation, "generate", second)]) == [True]
+    assert _queued(generate_queue, tenant) == [repr((tenant, first))]  # and nothing else
+
+
+def test_a_parked_turn_whose_hand_over_was_lost_is_woken_not_redriven(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    generate_queue: redis.Redis,
+    order: TurnOrder,
+) -> None:
+    quiet = settings.reconcile_after_seconds * (BACKLOG_PATIENCE + 1)
+    conversation = "conv_" + new_id("c")[-12:]
+    first = _quiet_turn(db, tenant, quiet, conversation)
+    second = _quiet_turn(db, tenant, quiet, conversation)
+    for turn in (first, second):
+        order.open(tenant, conversation, turn)
+    order.park(tenant, conversation, "generate", second)
+    # The first turn generated, then its worker died before it handed over.
+    db["messages"].update_one({"_id": first}, {"$set": {"status": Status.GENERATED.value}})
+
+    reconcile()
+    assert _redriven(db, second) == 0
+    assert order.parked([(tenant, conversation, "generate", second)]) == [False]
+    assert _queued(generate_queue, tenant) == [repr((tenant, second))]
+
+
+def test_two_reconcilers_at_once_redrive_a_stuck_turn_once(
+    db: Database[Any], settings: Settings, tenant: str, generate_queue: redis.Redis
+) -> None:
+    stuck = _quiet_turn(db, tenant, settings.reconcile_after_seconds * (BACKLOG_PATIENCE + 1))
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        reconcile()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _queued(generate_queue, tenant) == [repr((tenant, stuck))]
+    assert _redriven(db, stuck) == 1

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from channel_scenarios import MessengerScenario
-from processes import ProcessGroup, running_platform
+from processes import CHAIN_QUEUES, ProcessGroup, running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
 
@@ -176,6 +176,82 @@ def test_ten_quick_messages_are_answered_in_order_while_fifty_conversations_run(
     expected = [f"{inbound[mid]}.r" for mid in mids]
     answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
     assert answered == expected
+
+
+def _task_executions() -> int:
+    """Tasks every worker has run so far (Celery's own counters, by ``inspect stats``)."""
+    from tasks.app import app as celery_app
+
+    stats = celery_app.control.inspect(timeout=2.0).stats() or {}
+    return sum(sum(worker.get("total", {}).values()) for worker in stats.values())
+
+
+def _wait_for_workers(count: int) -> None:
+    from tasks.app import app as celery_app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(celery_app.control.ping(timeout=1.0) or []) >= count:
+            return
+    raise AssertionError(f"fewer than {count} workers answer a ping")
+
+
+def test_a_burst_in_one_conversation_costs_no_more_than_twice_an_unhurried_turn(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    """Turns waiting for an earlier turn of their conversation park instead of polling: a
+    burst costs at most twice the task executions of turns sent one at a time (4 each)."""
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    count = 60
+    mids = [f"m_FAKEburst{n:03d}{scenario.user}" for n in range(count)]
+    # One webhook carrying every message: they arrive at once, in this order.
+    pages = [
+        fb_inbound_text(scenario.account_id, scenario.user, f"hello {n}", mid=mid)
+        for n, mid in enumerate(mids)
+    ]
+    batch = {**pages[0], "entry": [entry for page in pages for entry in page["entry"]]}
+    raw, signed = fb_signed(batch, scenario.app_secret)
+    # Several threads per ordered stage, as deployed: with one, a turn never finds another
+    # still on its way, and nothing would wait.
+    extra = ("generate", "deliver")
+    for queue in extra:
+        stack.group.start(
+            f"burst-{queue}",
+            "worker",
+            queue,
+            "--concurrency",
+            "6",
+            f"--hostname=burst-{queue}@%h",
+            env=stack.env,
+        )
+    try:
+        _wait_for_workers(len(CHAIN_QUEUES) + len(extra))
+        before = _task_executions()
+        # One request accepting every message: it takes a while on a loaded machine.
+        assert httpx.post(url, content=raw, headers=signed, timeout=120).status_code == 200
+        wait_for(
+            lambda: (
+                db["messages"].count_documents(
+                    {"tenant_id": tenant, "direction": "inbound", "status": "completed"}
+                )
+                == count
+            ),
+            f"all {count} turns to complete",
+            timeout=300,
+        )
+        executions = _task_executions() - before
+    finally:
+        for queue in extra:
+            stack.group.stop(f"burst-{queue}")
+    inbound = {
+        m["provider_message_id"]: m["_id"]
+        for m in db["messages"].find({"tenant_id": tenant, "direction": "inbound"})
+    }
+    answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
+    assert answered == [f"{inbound[mid]}.r" for mid in mids]  # in order, each once
+    print(f"{executions} task executions for {count} turns")
+    assert executions <= 2 * 4 * count, f"{executions} task executions for {count} turns"
 
 
 def test_a_worker_stopped_with_sigterm_finishes_its_send_and_nothing_is_sent_twice(

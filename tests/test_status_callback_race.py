@@ -1,0 +1,225 @@
+"""Status callbacks racing a multi-part send: a provider's word on part 1 arrives while the
+deliver stage is still sending part 2. The stage's ``chat.message.sent`` event must not be lost,
+a ``failed`` part must stop the rest, and a late ``failed`` never undoes ``read``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from channel_scenarios import WhatsAppScenario
+from pymongo.database import Database
+from starlette.testclient import TestClient
+
+from channels.runtime import ChannelRuntime, ProviderUrls
+from core.crypto import SecretBox
+from core.ids import new_id
+from core.settings import Settings
+from core.states import Status
+from core.timeutil import utcnow
+from ingress.app import create_app
+from storage.channel_configs import ChannelConfigRepository
+from storage.conversations import ConversationRepository
+from storage.messages import MessageRepository, reply_id
+from storage.turn_order import TurnOrder
+from tasks.deliver import deliver
+from tasks.runtime import clients
+from tests.fakes.whatsapp import FakeWhatsApp
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWhatsApp]:
+    with FakeWhatsApp() as server:
+        yield server
+
+
+@pytest.fixture
+def worker_channels(fake: FakeWhatsApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's worker clients send to the fake (the stage is called in a thread here)."""
+    runtime = ChannelRuntime.create(ProviderUrls(whatsapp_api=fake.base_url), send_timeout=10.0)
+    monkeypatch.setattr(clients(), "channels", runtime)
+    yield
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def ingress(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(tenant_cache_seconds=0))) as client:
+        yield client
+
+
+def _generated_turn(
+    db: Database[Any], settings: Settings, tenant: str, scenario: WhatsAppScenario, parts: int
+) -> tuple[str, str]:
+    """A WhatsApp turn whose reply of ``parts`` text parts is generated; (config id, turn id)."""
+    box = SecretBox(settings.require_master_key())
+    config = ChannelConfigRepository(db, box).create(
+        tenant,
+        "whatsapp",
+        scenario.account_id,
+        {
+            "access_token": scenario.access_token,
+            "app_secret": scenario.app_secret,
+            "verify_token": scenario.verify_token,
+        },
+        {},
+    )
+    message_id = new_id("msg")
+    conversation = ConversationRepository(db).resolve_open(
+        tenant, "whatsapp", scenario.user, message_id
+    )
+    now = utcnow()
+    common = {
+        "tenant_id": tenant,
+        "conversation_id": conversation,
+        "channel": "whatsapp",
+        "channel_config_id": config["_id"],
+        "user_id": scenario.user,
+        "created_at": now,
+        "updated_at": now,
+    }
+    repo = MessageRepository(db)
+    repo.insert_once(
+        {
+            **common,
+            "_id": message_id,
+            "direction": "inbound",
+            "text": "hi",
+            "dedupe_key": f"msg:{message_id}",
+            "status": Status.GENERATED.value,
+            "journey": {"accepted": now, "generated": now},
+        }
+    )
+    texts = [f"part {n}" for n in range(1, parts + 1)]
+    repo.insert_reply(
+        {
+            **common,
+            "_id": reply_id(message_id),
+            "direction": "outbound",
+            "in_reply_to": message_id,
+            "dedupe_key": f"reply:{reply_id(message_id)}",
+            "text": "\n".join(texts),
+            "parts": [{"type": "text", "text": text} for text in texts],
+            "status": Status.GENERATED.value,
+            "journey": {"generated": now},
+        }
+    )
+    TurnOrder(clients().redis).rebuild([(tenant, conversation, message_id)])
+    return config["_id"], message_id
+
+
+def _deliver_while(
+    fake: FakeWhatsApp, tenant: str, message_id: str, callback: Any, parts_before: int = 1
+) -> None:
+    """Run the deliver stage; once ``parts_before`` parts were answered and the next one is at
+    the provider (held back by the fake), call ``callback`` with the answered parts' wamids."""
+    fake.delay_next(0.001, times=parts_before)  # answered at once
+    fake.delay_next(3.0)
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            deliver(tenant, message_id)
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+
+    def held() -> bool:  # the part after them is at the provider, waiting for its answer
+        return len(fake.requests_to("/messages")) > parts_before
+
+    while not held() and not done.is_set() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if failure:
+        raise failure[0]
+    assert held() and len(fake.sent) == parts_before, "the parts never reached the provider"
+    callback([sent.wamid for sent in fake.sent])
+    assert done.wait(30)
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _post_status(
+    ingress: TestClient, config_id: str, scenario: WhatsAppScenario, wamid: str, state: str
+) -> None:
+    raw, headers = scenario.status(wamid, state)
+    answer = ingress.post(f"/webhooks/whatsapp/{config_id}", content=raw, headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_delivered_callback_for_part_one_does_not_lose_the_sent_event(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    fake: FakeWhatsApp,
+    worker_channels: None,
+    ingress: TestClient,
+) -> None:
+    scenario = WhatsAppScenario()
+    config_id, message_id = _generated_turn(db, settings, tenant, scenario, parts=3)
+    _deliver_while(
+        fake,
+        tenant,
+        message_id,
+        lambda wamids: _post_status(ingress, config_id, scenario, wamids[0], "delivered"),
+    )
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    assert reply is not None
+    assert [sent.body["text"]["body"] for sent in fake.sent] == ["part 1", "part 2", "part 3"]
+    assert reply["status"] == Status.DELIVERED.value  # the callback's word, applied after sent
+    assert [event["id"] for event in reply.get("outbox", [])] == [f"{reply['_id']}:sent"]
+    assert list(reply["journey"]) == ["generated", "sending", "sent", "delivered"]
+
+
+def test_a_failed_part_stops_the_parts_after_it(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    fake: FakeWhatsApp,
+    worker_channels: None,
+    ingress: TestClient,
+) -> None:
+    scenario = WhatsAppScenario()
+    config_id, message_id = _generated_turn(db, settings, tenant, scenario, parts=3)
+    _deliver_while(
+        fake,
+        tenant,
+        message_id,
+        lambda wamids: _post_status(ingress, config_id, scenario, wamids[0], "failed"),
+    )
+    # Part 2 was already on its way when part 1's failure arrived; part 3 never goes.
+    assert [sent.body["text"]["body"] for sent in fake.sent] == ["part 1", "part 2"]
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    inbound = db["messages"].find_one({"_id": message_id})
+    assert reply is not None and inbound is not None
+    assert reply["status"] == Status.FAILED.value
+    assert inbound["status"] == Status.DEAD_LETTERED.value
+    assert db["dead_letters"].count_documents({"tenant_id": tenant, "message_id": message_id}) == 1
+
+
+def test_a_late_failed_callback_never_undoes_read(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    fake: FakeWhatsApp,
+    worker_channels: None,
+    ingress: TestClient,
+) -> None:
+    scenario = WhatsAppScenario()
+    config_id, message_id = _generated_turn(db, settings, tenant, scenario, parts=1)
+    deliver(tenant, message_id)
+    wamid = fake.sent[0].wamid
+    for state in ("read", "failed"):
+        _post_status(ingress, config_id, scenario, wamid, state)
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    assert reply is not None and reply["status"] == Status.READ.value
