@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
     channel_send_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
+    # `/health/ready`: each dependency's probe is bounded by this, and one report serves every
+    # request for the cache time, so a flood of probes costs one set of pings per interval.
+    readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
