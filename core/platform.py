@@ -13,29 +13,40 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from core import devstack
+from core import dev_secrets, devstack
 from core.crypto import new_master_key
-from core.devstack.paths import home as parley_home
 from core.errors import ParleyError
+from core.settings import Settings, get_settings
 
 DEMO_TENANT = "demo"
 READY_TIMEOUT = 90.0
 
 
-def _dev_secret(name: str, make: Callable[[], str]) -> str:
-    """A per-checkout development secret, made once and kept in the git-ignored folder."""
-    path = parley_home() / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(make())
-    secret: str = path.read_text().strip()
-    return secret
+def platform_env(settings: Settings) -> dict[str, str]:
+    """The children's environment: ours, the state folder, and the secrets every shell shares.
+
+    Secrets not set in the environment are the checkout's development ones, made on the first
+    run and kept in the state folder (mode 0600), where ``parley token`` in any shell reads them.
+    """
+    env = dict(os.environ)
+    env["PARLEY_HOME"] = str(settings.home)
+    made = {
+        "PARLEY_JWT_SECRET": (
+            settings.jwt_secret,
+            dev_secrets.JWT_SECRET,
+            lambda: secrets.token_urlsafe(32),
+        ),
+        "PARLEY_MASTER_KEY": (settings.master_key, dev_secrets.MASTER_KEY, new_master_key),
+    }
+    for variable, (value, name, make) in made.items():
+        env[variable] = (
+            value.get_secret_value() if value else dev_secrets.ensure(settings.home, name, make)
+        )
+    return env
 
 
 def _seed(env: dict[str, str]) -> None:
@@ -108,14 +119,9 @@ def _stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 20.0) -> 
 
 
 def run_platform(port: int) -> int:
-    env = dict(os.environ)
-    env.setdefault(
-        "PARLEY_JWT_SECRET", _dev_secret("dev-jwt-secret", lambda: secrets.token_urlsafe(32))
-    )
-    env.setdefault("PARLEY_MASTER_KEY", _dev_secret("dev-master-key", new_master_key))
-    for name in ("PARLEY_JWT_SECRET", "PARLEY_MASTER_KEY"):
-        os.environ[name] = env[name]
-    logs = parley_home() / "logs"
+    settings = get_settings()
+    env = platform_env(settings)
+    logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print("starting local services (a first start builds and downloads; later ones take seconds)")
     for status in devstack.up():
@@ -134,7 +140,7 @@ def run_platform(port: int) -> int:
         for name, command in _commands(port).items():
             children[name] = _spawn(command, env, logs / f"{name}.log")
         _wait_ready(f"http://127.0.0.1:{port}/health/ready", children)
-        _print_welcome(port, logs)
+        _print_welcome(settings, env["PARLEY_JWT_SECRET"], port, logs)
         commands = _commands(port)
         while not stopping:
             for name, child in list(children.items()):
@@ -151,11 +157,17 @@ def run_platform(port: int) -> int:
         print("stopped.")
 
 
-def _print_welcome(port: int, logs: Path) -> None:
-    from core.settings import get_settings
+def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -> None:
     from ingress.tokens import mint_token
 
-    token = mint_token(get_settings().require_jwt_secret(), DEMO_TENANT, "demo-user", 24 * 3600)
+    token = mint_token(
+        jwt_secret.encode(),
+        DEMO_TENANT,
+        "demo-user",
+        24 * 3600,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
     base = f"http://127.0.0.1:{port}"
     print(
         f"""
