@@ -233,7 +233,7 @@ def _flower(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from core.platform import run_platform
 
-    return run_platform(port=args.port)
+    return run_platform(port=args.port, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the whole platform locally; Ctrl-C stops all of it")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--quiet", action="store_true", help="do not echo the processes' logs (files only)"
+    )
     run.set_defaults(func=_run)
     return parser
 

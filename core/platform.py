@@ -1,8 +1,9 @@
 """``parley run``: the whole platform on this machine, in the foreground, until Ctrl-C.
 
 Starts the local services, seeds the demo tenant, then the engine, the ingress, one Celery
-worker per queue, beat and Flower as child processes. Ctrl-C (or SIGTERM) stops the children,
-then the services, so nothing of ours is left running.
+worker per queue, beat and Flower as child processes (``core/supervisor.py`` restarts a crashed
+one with backoff), and echoes their logs behind their names unless ``--quiet``. Ctrl-C (or
+SIGTERM) stops the children, then the services, so nothing of ours is left running.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,9 @@ import httpx
 from core import dev_secrets, devstack
 from core.crypto import new_master_key
 from core.errors import ParleyError
+from core.log_tail import LogTail, wants_colour
 from core.settings import Settings, get_settings
+from core.supervisor import Supervisor
 
 DEMO_TENANT = "demo"
 READY_TIMEOUT = 90.0
@@ -75,50 +79,25 @@ def _commands(port: int) -> dict[str, list[str]]:
     return commands
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as log_file:
-        return subprocess.Popen(
-            command,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-
-
-def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]]) -> None:
+def _wait_ready(url: str, supervisor: Supervisor, stopping: Callable[[], bool]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     last = ""
-    while time.monotonic() < deadline:
-        for name, child in children.items():
-            if child.poll() is not None:
-                raise ParleyError(f"{name} exited with {child.returncode} during start-up")
+    while time.monotonic() < deadline and not stopping():
+        supervisor.check_started()
         try:
             response = httpx.get(url, timeout=3)
-            if response.status_code == 200:
+            # Locally every part is ours: wait for all of them, not only what accepting needs.
+            if response.status_code == 200 and response.json().get("status") == "ready":
                 return
             last = response.text
         except httpx.HTTPError as exc:
             last = type(exc).__name__
         time.sleep(0.5)
-    raise ParleyError(f"the platform did not become ready: {last}")
+    if not stopping():
+        raise ParleyError(f"the platform did not become ready: {last}")
 
 
-def _stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 20.0) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-
-
-def run_platform(port: int) -> int:
+def run_platform(port: int, quiet: bool = False) -> int:
     settings = get_settings()
     env = platform_env(settings)
     logs = settings.home / "logs"
@@ -126,7 +105,6 @@ def run_platform(port: int) -> int:
     print("starting local services (a first start builds and downloads; later ones take seconds)")
     for status in devstack.up():
         print(f"  {status.name:<8} {status.state:<9} {status.detail}")
-    children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -135,24 +113,23 @@ def run_platform(port: int) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    tail = None if quiet else LogTail(sys.stdout, colour=wants_colour(sys.stdout))
+    supervisor = Supervisor(
+        _commands(port), env, Path(__file__).resolve().parents[1], logs, tail=tail
+    )
     try:
         _seed(env)
-        for name, command in _commands(port).items():
-            children[name] = _spawn(command, env, logs / f"{name}.log")
-        _wait_ready(f"http://127.0.0.1:{port}/health/ready", children)
-        _print_welcome(settings, env["PARLEY_JWT_SECRET"], port, logs)
-        commands = _commands(port)
+        supervisor.start()
+        _wait_ready(f"http://127.0.0.1:{port}/health/ready", supervisor, lambda: stopping)
+        if not stopping:
+            _print_welcome(settings, env["PARLEY_JWT_SECRET"], port, logs)
         while not stopping:
-            for name, child in list(children.items()):
-                if child.poll() is not None and not stopping:
-                    # Like a container's restart policy: a crashed process is started again.
-                    print(f"{name} exited with {child.returncode}; restarting ({logs}/{name}.log)")
-                    children[name] = _spawn(commands[name], env, logs / f"{name}.log")
-            time.sleep(0.5)
+            supervisor.check()
+            time.sleep(0.25)
         return 0
     finally:
-        print("\nstopping Parley…")
-        _stop(children)
+        print("\nstopping Parley…", flush=True)
+        supervisor.stop()
         devstack.down()
         print("stopped.")
 
@@ -174,10 +151,11 @@ def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -
 Parley is running.
   ingress   {base}  (ready: {base}/health/ready)
   flower    http://127.0.0.1:5555
-  engine    grpc 127.0.0.1:50051
+  engine    grpc {settings.engine_addr}
   logs      {logs}
 
-Demo tenant "{DEMO_TENANT}", bearer token (24 h):
+Demo tenant "{DEMO_TENANT}", bearer token (24 h; `parley token --tenant demo` mints one in any
+shell of this checkout):
   {token}
 
 Try it:
@@ -186,6 +164,7 @@ Try it:
     -d '{{"user_id": "alice", "text": "hello"}}'
   curl -s {base}/v1/conversations/<conversation_id>/messages -H "Authorization: Bearer {token}"
 
+Each process's log follows, behind its name (`parley run --quiet` leaves them to the files).
 Ctrl-C stops everything.
 """,
         flush=True,
