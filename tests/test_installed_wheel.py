@@ -1,8 +1,9 @@
 """Parley installed from its wheel, as the compose image runs it: a non-root user, no checkout.
 
 Docker is not needed: the wheel is built from this checkout and installed into a fresh
-virtualenv whose dependencies are this test run's own (no download), then ``parley beat`` (the
-compose ``beat`` service's command) runs as a non-root user until its schedule sends a task.
+virtualenv whose dependencies are this test run's own (pip fetches only what those lack for the
+interpreter the other user can run, at most a small backport), then ``parley beat`` (the compose
+``beat`` service's command) runs as a non-root user until its schedule sends a task.
 """
 
 from __future__ import annotations
@@ -145,6 +146,14 @@ def test_the_installed_package_keeps_its_state_in_the_users_home(installed: Inst
     )
     # A development secret where a checkout would keep one: an installed Parley never reads it.
     secret_home = installed.home / ".parley"
+    secret_home.mkdir(exist_ok=True)
+    secret = secret_home / "dev-jwt-secret"
+    secret.write_text("s" * 40 + "\n")
+    secret.chmod(0o600)
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for path in (secret_home, secret):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
     log = installed.home.parent / "settings.log"
     child = installed.run([str(installed.venv / "bin" / "python"), "-c", code], {}, log)
     assert child.wait(timeout=120) == 0, log.read_text()
