@@ -65,7 +65,6 @@ task_routes = {
     "parley.generate": {"queue": "generate", "routing_key": "generate"},
     "parley.deliver": {"queue": "deliver", "routing_key": "deliver"},
     "parley.audit": {"queue": "audit", "routing_key": "audit"},
-    "parley.dead_letter": {"queue": "dead_letter", "routing_key": "dead_letter"},
     "parley.maintenance.*": {"queue": "maintenance", "routing_key": "maintenance"},
 }
 

@@ -80,7 +80,8 @@ class Stack:
             self.assert_running()
             try:
                 response = httpx.get(url, timeout=3)
-                if response.status_code == 200:
+                # Readiness is 200 while the engine or Kafka still starts ("degraded"): wait.
+                if response.status_code == 200 and response.json().get("status") != "degraded":
                     return
                 last = f"{response.status_code} {response.text[:200]}"
             except httpx.HTTPError as exc:

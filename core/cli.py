@@ -206,11 +206,19 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _beat(args: argparse.Namespace) -> int:
-    from core.devstack.paths import home as parley_home
+    from core.errors import ConfigurationError
+    from core.settings import get_settings
     from tasks.app import app
 
-    schedule = parley_home() / "run" / "celerybeat-schedule"
-    schedule.parent.mkdir(parents=True, exist_ok=True)
+    home = get_settings().home
+    schedule = home / "run" / "celerybeat-schedule"
+    try:
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"beat keeps its schedule in PARLEY_HOME ({home}), which cannot be written here "
+            f"({exc.strerror}); set PARLEY_HOME to a folder this user may write"
+        ) from None
     app.start(["beat", f"--schedule={schedule}", f"--loglevel={args.loglevel}"])
     return 0
 
@@ -225,7 +233,7 @@ def _flower(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from core.platform import run_platform
 
-    return run_platform(port=args.port)
+    return run_platform(port=args.port, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the whole platform locally; Ctrl-C stops all of it")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--quiet", action="store_true", help="do not echo the processes' logs (files only)"
+    )
     run.set_defaults(func=_run)
     return parser
 

@@ -1,8 +1,9 @@
 """``parley run``: the whole platform on this machine, in the foreground, until Ctrl-C.
 
 Starts the local services, seeds the demo tenant, then the engine, the ingress, one Celery
-worker per queue, beat and Flower as child processes. Ctrl-C (or SIGTERM) stops the children,
-then the services, so nothing of ours is left running.
+worker per queue, beat and Flower as child processes (``core/supervisor.py`` restarts a crashed
+one with backoff), and echoes their logs behind their names unless ``--quiet``. Ctrl-C (or
+SIGTERM) stops the children, then the services, so nothing of ours is left running.
 """
 
 from __future__ import annotations
@@ -18,24 +19,38 @@ from pathlib import Path
 
 import httpx
 
-from core import devstack
+from core import dev_secrets, devstack
 from core.crypto import new_master_key
-from core.devstack.paths import home as parley_home
 from core.errors import ParleyError
+from core.log_tail import LogTail, wants_colour
+from core.settings import Settings, get_settings
+from core.supervisor import Supervisor
 
 DEMO_TENANT = "demo"
 READY_TIMEOUT = 90.0
 
 
-def _dev_secret(name: str, make: Callable[[], str]) -> str:
-    """A per-checkout development secret, made once and kept in the git-ignored folder."""
-    path = parley_home() / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(make())
-    secret: str = path.read_text().strip()
-    return secret
+def platform_env(settings: Settings) -> dict[str, str]:
+    """The children's environment: ours, the state folder, and the secrets every shell shares.
+
+    Secrets not set in the environment are the checkout's development ones, made on the first
+    run and kept in the state folder (mode 0600), where ``parley token`` in any shell reads them.
+    """
+    env = dict(os.environ)
+    env["PARLEY_HOME"] = str(settings.home)
+    made = {
+        "PARLEY_JWT_SECRET": (
+            settings.jwt_secret,
+            dev_secrets.JWT_SECRET,
+            lambda: secrets.token_urlsafe(32),
+        ),
+        "PARLEY_MASTER_KEY": (settings.master_key, dev_secrets.MASTER_KEY, new_master_key),
+    }
+    for variable, (value, name, make) in made.items():
+        env[variable] = (
+            value.get_secret_value() if value else dev_secrets.ensure(settings.home, name, make)
+        )
+    return env
 
 
 def _seed(env: dict[str, str]) -> None:
@@ -64,63 +79,32 @@ def _commands(port: int) -> dict[str, list[str]]:
     return commands
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as log_file:
-        return subprocess.Popen(
-            command,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-
-
-def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]]) -> None:
+def _wait_ready(url: str, supervisor: Supervisor, stopping: Callable[[], bool]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     last = ""
-    while time.monotonic() < deadline:
-        for name, child in children.items():
-            if child.poll() is not None:
-                raise ParleyError(f"{name} exited with {child.returncode} during start-up")
+    while time.monotonic() < deadline and not stopping():
+        supervisor.check_started()
         try:
             response = httpx.get(url, timeout=3)
-            if response.status_code == 200:
+            # Locally every part is ours: wait for all of them, not only what accepting needs.
+            if response.status_code == 200 and response.json().get("status") == "ready":
                 return
             last = response.text
         except httpx.HTTPError as exc:
             last = type(exc).__name__
         time.sleep(0.5)
-    raise ParleyError(f"the platform did not become ready: {last}")
+    if not stopping():
+        raise ParleyError(f"the platform did not become ready: {last}")
 
 
-def _stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 20.0) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-
-
-def run_platform(port: int) -> int:
-    env = dict(os.environ)
-    env.setdefault(
-        "PARLEY_JWT_SECRET", _dev_secret("dev-jwt-secret", lambda: secrets.token_urlsafe(32))
-    )
-    env.setdefault("PARLEY_MASTER_KEY", _dev_secret("dev-master-key", new_master_key))
-    for name in ("PARLEY_JWT_SECRET", "PARLEY_MASTER_KEY"):
-        os.environ[name] = env[name]
-    logs = parley_home() / "logs"
+def run_platform(port: int, quiet: bool = False) -> int:
+    settings = get_settings()
+    env = platform_env(settings)
+    logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print("starting local services (a first start builds and downloads; later ones take seconds)")
     for status in devstack.up():
         print(f"  {status.name:<8} {status.state:<9} {status.detail}")
-    children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -129,43 +113,49 @@ def run_platform(port: int) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    tail = None if quiet else LogTail(sys.stdout, colour=wants_colour(sys.stdout))
+    supervisor = Supervisor(
+        _commands(port), env, Path(__file__).resolve().parents[1], logs, tail=tail
+    )
     try:
         _seed(env)
-        for name, command in _commands(port).items():
-            children[name] = _spawn(command, env, logs / f"{name}.log")
-        _wait_ready(f"http://127.0.0.1:{port}/health/ready", children)
-        _print_welcome(port, logs)
-        commands = _commands(port)
+        supervisor.start()
+        _wait_ready(f"http://127.0.0.1:{port}/health/ready", supervisor, lambda: stopping)
+        if not stopping:
+            _print_welcome(settings, env["PARLEY_JWT_SECRET"], port, logs)
         while not stopping:
-            for name, child in list(children.items()):
-                if child.poll() is not None and not stopping:
-                    # Like a container's restart policy: a crashed process is started again.
-                    print(f"{name} exited with {child.returncode}; restarting ({logs}/{name}.log)")
-                    children[name] = _spawn(commands[name], env, logs / f"{name}.log")
-            time.sleep(0.5)
+            supervisor.check()
+            time.sleep(0.25)
         return 0
     finally:
-        print("\nstopping Parley…")
-        _stop(children)
+        print("\nstopping Parley…", flush=True)
+        supervisor.stop()
         devstack.down()
         print("stopped.")
 
 
-def _print_welcome(port: int, logs: Path) -> None:
-    from core.settings import get_settings
+def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -> None:
     from ingress.tokens import mint_token
 
-    token = mint_token(get_settings().require_jwt_secret(), DEMO_TENANT, "demo-user", 24 * 3600)
+    token = mint_token(
+        jwt_secret.encode(),
+        DEMO_TENANT,
+        "demo-user",
+        24 * 3600,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
     base = f"http://127.0.0.1:{port}"
     print(
         f"""
 Parley is running.
   ingress   {base}  (ready: {base}/health/ready)
   flower    http://127.0.0.1:5555
-  engine    grpc 127.0.0.1:50051
+  engine    grpc {settings.engine_addr}
   logs      {logs}
 
-Demo tenant "{DEMO_TENANT}", bearer token (24 h):
+Demo tenant "{DEMO_TENANT}", bearer token (24 h; `parley token --tenant demo` mints one in any
+shell of this checkout):
   {token}
 
 Try it:
@@ -174,6 +164,7 @@ Try it:
     -d '{{"user_id": "alice", "text": "hello"}}'
   curl -s {base}/v1/conversations/<conversation_id>/messages -H "Authorization: Bearer {token}"
 
+Each process's log follows, behind its name (`parley run --quiet` leaves them to the files).
 Ctrl-C stops everything.
 """,
         flush=True,

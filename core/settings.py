@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core import dev_secrets
 from core.errors import ConfigurationError
+from core.home import default_home
+
+
+def _dev_secret(name: str) -> Any:
+    """A default that is the checkout's development secret ``name``, if ``parley run`` made it."""
+
+    def read(data: dict[str, Any]) -> SecretStr | None:
+        home = data.get("home")
+        secret = dev_secrets.existing(home, name) if isinstance(home, Path) else None
+        return SecretStr(secret) if secret else None
+
+    return Field(default_factory=read)
 
 
 class Settings(BaseSettings):
@@ -16,6 +30,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore", frozen=True)
 
+    # The state folder (local services' data and logs, beat's schedule, development secrets);
+    # see core/home.py for the default. Declared first: the secrets' defaults read it.
+    home: Path = Field(default_factory=default_home)
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "parley"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -24,8 +41,9 @@ class Settings(BaseSettings):
     engine_addr: str = "127.0.0.1:50051"
     security_hub_addr: str | None = None
 
-    # No default: the ingress refuses to start without it (see ``require_jwt_secret``).
-    jwt_secret: SecretStr | None = None
+    # No default outside a checkout: the ingress refuses to start without it (see
+    # ``require_jwt_secret``); in one, the development secret ``parley run`` made.
+    jwt_secret: SecretStr | None = _dev_secret(dev_secrets.JWT_SECRET)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # Optional: when set, every JWT must carry this ``iss`` / ``aud``.
     jwt_issuer: str | None = None
@@ -56,7 +74,7 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(default=30, ge=1)
 
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
-    master_key: SecretStr | None = None
+    master_key: SecretStr | None = _dev_secret(dev_secrets.MASTER_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
 
@@ -69,6 +87,11 @@ class Settings(BaseSettings):
     )
     teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
     channel_send_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    # `/health/ready`: each dependency's probe is bounded by this, and one report serves every
+    # request for the cache time, so a flood of probes costs one set of pings per interval.
+    readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
@@ -106,12 +129,25 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return default_home()  # PARLEY_HOME= (empty) means unset
+        return value
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
     def require_jwt_secret(self) -> bytes:
         """The JWT signing secret; processes that verify or mint tokens cannot run without it."""
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
         if len(secret) < 32:
             raise ConfigurationError(
-                "PARLEY_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)"
+                "PARLEY_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key); "
+                "in a checkout, `parley run` makes a development one that every shell there uses"
             )
         return secret.encode()
 

@@ -67,6 +67,7 @@ class NotReady(BaseModel):
     status: Literal[503]
     detail: str = Field(description="`unavailable: ` and the failed checks' names")
     checks: dict[str, str] = Field(description="`up`, or `down: <error type>`, per dependency")
+    degraded: list[str] = Field(description="the optional dependencies (kafka, engine) down")
 
 
 class MessageFailure(_Body):
@@ -189,8 +190,11 @@ class Live(_Body):
 
 
 class Ready(_Body):
-    status: Literal["ready"]
-    checks: dict[str, Literal["up"]]
+    status: Literal["ready", "degraded"] = Field(
+        description="`degraded` when Kafka or the engine is down: work is still accepted"
+    )
+    checks: dict[str, str] = Field(description="`up`, or `down: <error type>`, per dependency")
+    degraded: list[str] = Field(description="the optional dependencies (kafka, engine) down")
 
 
 class RateLimits(_Body):

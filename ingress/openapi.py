@@ -674,11 +674,22 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
     ),
     health.ready: Operation(
         "healthReady",
-        "Readiness: Redis, broker, MongoDB, Kafka and the engine answer",
+        "Readiness: Redis, broker and MongoDB answer, so work can be accepted",
         "health",
         (
-            Answer(200, "Every dependency is up.", api.Ready),
-            Answer(503, "A dependency is down.", api.NotReady, media_type=PROBLEM_JSON),
+            Answer(
+                200,
+                "Redis, the broker and MongoDB are up; Kafka or the engine being down makes it "
+                "`degraded`, still 200 (the outbox keeps events, the fallback text answers). "
+                "Reports are reused for `PARLEY_READINESS_CACHE_SECONDS` (1 s).",
+                api.Ready,
+            ),
+            Answer(
+                503,
+                "Redis, the broker or MongoDB is down; `detail` names which.",
+                api.NotReady,
+                media_type=PROBLEM_JSON,
+            ),
         ),
         authenticated=False,
     ),

@@ -17,6 +17,7 @@ from core.jwt_verifier import JwtVerifier
 from core.settings import Settings
 from core.ttl_cache import TtlCache
 from ingress.auth import Authenticator
+from ingress.readiness import Readiness
 from protos.engine_client import EngineClient
 from protos.security_hub_client import SecurityHubClient
 from storage.channel_configs import ChannelConfigRepository
@@ -43,6 +44,7 @@ class IngressState:
     broker: Redis
     kafka: AdminClient
     engine: EngineClient
+    readiness: Readiness
     messages: MessageRepository
     conversations: ConversationRepository
     channel_configs: ChannelConfigRepository
@@ -75,6 +77,8 @@ class IngressState:
             else None
         )
         tokens = JwtVerifier.from_settings(settings)
+        kafka = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        engine = EngineClient(settings.engine_addr)
         return cls(
             settings=settings,
             authenticator=Authenticator(
@@ -90,8 +94,9 @@ class IngressState:
             db=db,
             redis=redis_client,
             broker=Redis.from_url(settings.broker_url, socket_timeout=2),
-            kafka=AdminClient({"bootstrap.servers": settings.kafka_bootstrap}),
-            engine=EngineClient(settings.engine_addr),
+            kafka=kafka,
+            engine=engine,
+            readiness=Readiness.open(settings, db, kafka, engine),
             messages=MessageRepository(db),
             conversations=ConversationRepository(db, settings.conversation_cache_seconds),
             channel_configs=ChannelConfigRepository(db, SecretBox(settings.require_master_key())),
@@ -108,6 +113,7 @@ class IngressState:
         )
 
     def close(self) -> None:
+        self.readiness.close()
         if self.hub is not None:
             self.hub.close()
         self.channels.close()

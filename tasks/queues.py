@@ -19,7 +19,6 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec("generate", "threads", 8),  # waits on the engine
         QueueSpec("deliver", "threads", 8),  # waits on providers
         QueueSpec("audit", "threads", 4),  # waits on Kafka's acknowledgements
-        QueueSpec("dead_letter", "prefork", 1),
         QueueSpec("maintenance", "prefork", 1),
     )
 }

@@ -78,7 +78,8 @@ def wait_http_ok(url: str, group: ProcessGroup, timeout: float = 60.0) -> httpx.
         group.assert_running()
         try:
             response = httpx.get(url, timeout=3)
-            if response.status_code == 200:
+            # Readiness is 200 while the engine or Kafka still starts ("degraded"): wait for all.
+            if response.status_code == 200 and response.json().get("status") != "degraded":
                 return response
             last = f"{response.status_code} {response.text}"
         except httpx.HTTPError as exc:

@@ -25,7 +25,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
 SCHEMA_NAME = "compose-spec.json"
 
-QUEUES = ("process", "generate", "deliver", "audit", "dead_letter", "maintenance")
+QUEUES = ("process", "generate", "deliver", "audit", "maintenance")
 BACKING = {"mongo": "mongo:7", "redis": "redis:7"}
 PARLEY_ENV = {
     "PARLEY_MONGO_URL": "mongodb://mongo:27017/",
@@ -305,6 +305,22 @@ def test_image_is_built_from_this_distribution(compose: dict[str, Any]) -> None:
     modules = {f"{m}.py" for m in pyproject["tool"]["setuptools"].get("py-modules", [])}
     needed = packages | modules | {"pyproject.toml", pyproject["project"]["readme"]}
     assert needed <= copied, f"the image misses {sorted(needed - copied)}"
+
+
+def test_parley_processes_keep_their_state_where_the_image_user_may_write(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    lines = [
+        line.strip() for line in compose["x-parley"]["build"]["dockerfile_inline"].splitlines()
+    ]
+    useradd = shlex.split(next(line for line in lines if line.startswith("RUN useradd ")))
+    user, home = useradd[-1], useradd[useradd.index("--home-dir") + 1]
+    assert "--create-home" in useradd
+    assert [line for line in lines if line.startswith("USER ")][-1] == f"USER {user}"
+    for name, svc in _parley_services(services).items():
+        # Installed, Parley's default state folder is not in a checkout: it must be named.
+        state = _environment(svc).get("PARLEY_HOME")
+        assert state == home or str(state).startswith(home + "/"), name
 
 
 def test_parley_servers_have_healthchecks(services: dict[str, dict[str, Any]]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import stat
+import subprocess
 import sys
 import time
 import uuid
@@ -15,11 +17,18 @@ import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from pymongo import MongoClient
+from starlette.testclient import TestClient
 
 import core.devstack as devstack
+from core import dev_secrets
 from core.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
 from core.devstack import process as process_module
 from core.devstack.kafka import PARLEY_TOPICS
+from core.platform import platform_env
+from core.settings import Settings
+from ingress.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
 KAFKA = os.environ.get("PARLEY_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
@@ -266,3 +275,72 @@ def test_a_ferretdb_binary_built_without_the_current_patch_is_rebuilt(
     mongo._marker(binary).write_text(mongo.FERRETDB_BUILD + "\n")
     mongo._prepare(binary, tmp_path / "data", tmp_path / "state")
     assert built == [binary]  # current marker: left alone
+
+
+# --- the state folder and a checkout's development secrets --------------------------------
+
+
+def test_parley_token_in_another_shell_uses_the_secret_parley_run_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    # What `parley run` does before it starts anything: make the checkout's secrets.
+    env = platform_env(Settings(home=home, jwt_secret=None, master_key=None))
+    jwt_file, key_file = home / dev_secrets.JWT_SECRET, home / dev_secrets.MASTER_KEY
+    assert env["PARLEY_JWT_SECRET"] == jwt_file.read_text().strip()
+    assert env["PARLEY_MASTER_KEY"] == key_file.read_text().strip()
+    for path in (jwt_file, key_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+    # A second shell: no secret in its environment, only the checkout.
+    shell = {
+        k: v for k, v in os.environ.items() if k not in ("PARLEY_JWT_SECRET", "PARLEY_MASTER_KEY")
+    }
+    shell["PARLEY_HOME"] = str(home)
+    minted = subprocess.run(
+        [sys.executable, "-m", "core.cli", "token", "--tenant", "demo"],
+        env=shell,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert minted.returncode == 0, minted.stderr
+    assert env["PARLEY_JWT_SECRET"] not in minted.stdout + minted.stderr
+    token = minted.stdout.strip()
+
+    # The platform started by `parley run` reads the same secret and accepts the token.
+    monkeypatch.delenv("PARLEY_JWT_SECRET")
+    monkeypatch.delenv("PARLEY_MASTER_KEY")
+    monkeypatch.setenv("PARLEY_HOME", str(home))
+    platform = Settings()
+    assert platform.require_jwt_secret() == env["PARLEY_JWT_SECRET"].encode()
+    assert platform.require_master_key() == env["PARLEY_MASTER_KEY"].encode()
+    with TestClient(create_app(platform)) as client:
+        answer = client.get(
+            "/v1/messages/msg_nothing", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 404, answer.text  # authenticated: only the message is missing
+
+
+def test_a_second_parley_run_keeps_the_first_ones_secrets(tmp_path: Path) -> None:
+    first = platform_env(Settings(home=tmp_path, jwt_secret=None, master_key=None))
+    again = platform_env(Settings(home=tmp_path, jwt_secret=None, master_key=None))
+    assert again["PARLEY_JWT_SECRET"] == first["PARLEY_JWT_SECRET"]
+    assert again["PARLEY_MASTER_KEY"] == first["PARLEY_MASTER_KEY"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        dev_secrets.JWT_SECRET,
+        dev_secrets.MASTER_KEY,
+    ]
+
+
+def test_the_state_folder_is_parley_home_else_the_checkouts_dot_parley(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARLEY_HOME", raising=False)
+    assert Settings().home == ROOT / ".parley"
+    monkeypatch.setenv("PARLEY_HOME", "")
+    assert Settings().home == ROOT / ".parley"
+    monkeypatch.setenv("PARLEY_HOME", str(tmp_path / "elsewhere"))
+    assert Settings().home == tmp_path / "elsewhere"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -12,6 +13,7 @@ import pytest
 import redis
 from pymongo.database import Database
 from starlette.testclient import TestClient
+from testenv import free_port
 
 from core.settings import Settings
 from ingress.app import create_app
@@ -302,19 +304,57 @@ def test_invalid_cursor_and_limit_are_problems(
         assert response.status_code == 400, odd
 
 
-def test_health_live_and_ready_names_the_failed_dependency(client: TestClient) -> None:
+def test_health_ready_is_200_and_degraded_while_only_the_engine_is_down(
+    client: TestClient,
+) -> None:
     assert client.get("/health/live").json() == {"status": "live"}
     ready = client.get("/health/ready")  # no engine runs in this module
-    assert ready.status_code == 503
-    assert ready.headers["content-type"] == "application/problem+json"
-    checks = ready.json()["checks"]
-    assert checks["engine"].startswith("down")
-    assert {name for name, state in checks.items() if state == "up"} == {
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "degraded" and body["degraded"] == ["engine"]
+    assert body["checks"]["engine"].startswith("down")
+    assert {name for name, state in body["checks"].items() if state == "up"} == {
         "redis",
         "broker",
         "mongodb",
         "kafka",
     }
+
+
+def test_health_ready_stays_200_without_kafka_and_names_a_failed_store_in_a_503(
+    settings: Settings,
+) -> None:
+    nothing = f"127.0.0.1:{free_port()}"  # a port nobody listens on
+    without_kafka = settings.model_copy(update={"kafka_bootstrap": nothing})
+    with TestClient(create_app(without_kafka)) as degraded:
+        body = degraded.get("/health/ready").json()
+        assert body["status"] == "degraded" and body["degraded"] == ["engine", "kafka"]
+    without_redis = settings.model_copy(update={"redis_url": f"redis://{nothing}/0"})
+    with TestClient(create_app(without_redis)) as failing:
+        ready = failing.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/problem+json"
+        assert ready.json()["detail"] == "unavailable: redis"
+        assert ready.json()["degraded"] == ["engine"]
+
+
+def test_a_flood_of_health_ready_pings_redis_once_per_interval(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    cached = settings.model_copy(update={"readiness_cache_seconds": 60.0})
+    database = int(settings.redis_url.rsplit("/", 1)[1])
+    marker = f"parley-test-flood-done-{free_port()}"
+    with TestClient(create_app(cached)) as flooded, redis_client.monitor() as monitor:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: flooded.get("/health/ready"), range(100)))
+        redis_client.echo(marker)  # the monitor is read up to here: before it, the flood
+        pings = 0
+        for command in monitor.listen():
+            if command["command"] == f"ECHO {marker}":
+                break
+            pings += command["db"] == database and command["command"] == "PING"
+    assert {answer.status_code for answer in answers} == {200}
+    assert pings == 1
 
 
 def test_unknown_route_is_a_problem(client: TestClient) -> None:

@@ -1,18 +1,20 @@
-"""Where the local services keep binaries, data, logs and pid files: ``.parley/`` or PARLEY_HOME."""
+"""Where the local services keep binaries, data, logs and pid files: the state folder.
+
+That is ``PARLEY_HOME``, by default a checkout's ``.parley/`` (see ``core/home.py``).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def home() -> Path:
-    """The devstack's root folder; ``PARLEY_HOME`` is read on each call so tests can redirect it."""
-    override = os.environ.get("PARLEY_HOME", "").strip()
-    return Path(override).expanduser().resolve() if override else REPO_ROOT / ".parley"
+    """The devstack's root folder: the ``home`` setting."""
+    from core.settings import get_settings
+
+    return get_settings().home
 
 
 def bin_dir() -> Path:
