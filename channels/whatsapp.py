@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote as percent_encode
 
 import httpx
 
@@ -106,7 +107,8 @@ class WhatsAppChannel:
         )
         if not bodies:
             raise SendRejected("the reply has no content to send on WhatsApp")
-        url = f"{runtime.urls.whatsapp_api.rstrip('/')}/{config.account_id}/messages"
+        number = percent_encode(config.account_id, safe="")  # one path segment, whatever is stored
+        url = f"{runtime.urls.whatsapp_api.rstrip('/')}/{number}/messages"
         headers = {"Authorization": f"Bearer {token}"}
         ids = [_post(runtime, url, headers, body) for body in bodies]
         return Receipt(provider_message_ids=ids, delivered=False)

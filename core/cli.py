@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from core.errors import ParleyError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from ingress.channels_admin import ChannelConfigIn
 
 
 def _services(args: argparse.Namespace) -> int:
@@ -93,6 +98,8 @@ def _channels(args: argparse.Namespace) -> int:
                 )
             except ValidationError as exc:
                 raise ParleyError(exc.errors()[0]["msg"]) from None
+            check = _prove_account(payload, settings)
+            print(f"parley: {payload.channel} account proven ({check})", file=sys.stderr)
             docs = [
                 repo.create(
                     args.tenant,
@@ -107,6 +114,25 @@ def _channels(args: argparse.Namespace) -> int:
     for doc in docs:
         print(json.dumps(public_view(doc, settings.public_base_url), indent=2))
     return 0
+
+
+def _prove_account(payload: ChannelConfigIn, settings: Settings) -> str:
+    """The provider's word that the secrets are the account's (as the API asks it), or the
+    refusal as an error; nothing is stored before."""
+    from channels.accounts import AccountCheckFailed, AccountNotProven, prove_account
+    from channels.runtime import runtime_from_settings
+
+    runtime = runtime_from_settings(settings)
+    try:
+        return prove_account(
+            payload.channel, payload.account_id, payload.secrets, payload.options, runtime
+        )
+    except AccountNotProven as exc:
+        raise ParleyError(f"account not proven ({exc.check}): {exc}; nothing stored") from None
+    except AccountCheckFailed as exc:
+        raise ParleyError(f"provider unavailable ({exc.check}): {exc}; nothing stored") from None
+    finally:
+        runtime.close()
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -273,7 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     channels = sub.add_parser("channels", help="connect a tenant's provider accounts")
     channels_sub = channels.add_subparsers(dest="action", required=True)
-    add = channels_sub.add_parser("add", help="register a channel config; prints its webhook URL")
+    add = channels_sub.add_parser(
+        "add",
+        help="register a channel config once the provider proves the secrets are the "
+        "account's; prints its webhook URL",
+    )
     add.add_argument("channel", choices=["whatsapp", "messenger", "slack", "teams"])
     add.add_argument("--tenant", required=True)
     add.add_argument(

@@ -55,6 +55,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | SkipJsonSchema[None] = absent(
         "only on `validation-error` (422): each refused field"
     )
+    check: str | SkipJsonSchema[None] = absent(
+        "only on `account-not-proven` and `provider-unavailable`: the provider call that "
+        "was to prove the account"
+    )
 
 
 class NotReady(BaseModel):

@@ -1,21 +1,32 @@
 """Channel configuration routes: a tenant connects its provider accounts here.
 
-Secrets go in once and never come out: every answer lists only which secrets are set.
+Secrets go in once and never come out: every answer lists only which secrets are set. An
+account is stored only once its provider has accepted the credentials as the account's
+(``channels.accounts``): 422 ``account-not-proven`` or 502 ``provider-unavailable`` otherwise.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from channels.accounts import (
+    ACCOUNTS,
+    AccountCheckFailed,
+    AccountNotProven,
+    account_id_for,
+    prove_account,
+)
 from channels.registry import SPECS
+from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
+from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
 from storage.channel_configs import public_view
@@ -30,6 +41,12 @@ class ChannelConfigIn(BaseModel):
     account_id: str = Field(min_length=1, max_length=128)
     secrets: dict[str, Secret] = Field(max_length=16)
     options: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    @field_validator("account_id")
+    @classmethod
+    def _has_the_channel_shape(cls, account_id: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")  # absent when the channel itself was refused
+        return account_id_for(channel, account_id) if channel in ACCOUNTS else account_id
 
     @model_validator(mode="after")
     def _matches_the_channel(self) -> ChannelConfigIn:
@@ -52,18 +69,46 @@ class ChannelConfigIn(BaseModel):
         return self
 
 
+def require_proof(payload: ChannelConfigIn, runtime: ChannelRuntime) -> None:
+    """The provider's word that the credentials are the account's, or the problem to answer."""
+    try:
+        prove_account(
+            payload.channel, payload.account_id, payload.secrets, payload.options, runtime
+        )
+    except AccountNotProven as exc:
+        raise Problem(
+            422,
+            "account-not-proven",
+            "Account not proven",
+            f"{exc}; nothing was stored",
+            check=exc.check,
+        ) from None
+    except AccountCheckFailed as exc:
+        raise Problem(
+            502,
+            "provider-unavailable",
+            "Provider unavailable",
+            f"{exc}; nothing was stored",
+            check=exc.check,
+        ) from None
+
+
 async def create_channel(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
     principal = principal_of(request)
     payload = validate(ChannelConfigIn, await read_json(request, state.settings))
-    doc = await run_in_threadpool(
-        state.channel_configs.create,
-        principal.tenant_id,
-        payload.channel,
-        payload.account_id,
-        payload.secrets,
-        payload.options,
-    )
+
+    def connect() -> dict[str, Any]:
+        require_proof(payload, state.channels)
+        return state.channel_configs.create(
+            principal.tenant_id,
+            payload.channel,
+            payload.account_id,
+            payload.secrets,
+            payload.options,
+        )
+
+    doc = await run_in_threadpool(connect)
     view = public_view(doc, state.settings.public_base_url)
     return JSONResponse(
         view, status_code=201, headers={"Location": f"/v1/admin/channels/{doc['_id']}"}

@@ -349,6 +349,29 @@ TENANT_ID = Param("tenant_id", "path", "The tenant's id.")
 KEY_ID = Param("key_id", "path", "The API key's id (`key_…`).")
 NO_TENANT = "`not-found`: no such tenant."
 NO_KEY = "`not-found`: the tenant has no such active key."
+# Creating a channel config: the body's rules, and the provider's proof of the account.
+CONNECT_BODY = (
+    "`account_id` has the channel's shape (whatsapp `phone_number_id`, messenger page id: "
+    "digits, at most 32; slack team id: `T` and upper-case letters or digits, at most 32; "
+    "teams: the bot's app id, a GUID). `secrets` must hold exactly the channel's secrets "
+    "(whatsapp: access_token, app_secret, verify_token; messenger: page_token, app_secret, "
+    "verify_token; slack: bot_token, signing_secret; teams: app_password), each at most 4096 "
+    "characters; `options` only the channel's options. Before anything is stored the provider "
+    "is asked, with these secrets, whether they are the account's: whatsapp Graph "
+    "`GET /{phone_number_id}` (its `id` must match), messenger Graph `GET /me` with the page "
+    "token (the page it names must be `account_id`), slack `auth.test` (its `team_id` must "
+    "match), teams a Bot Framework token for the app id and password."
+)
+CONNECT_ERRORS = {
+    400: MALFORMED,
+    409: "`conflict`: this provider account is registered already.",
+    413: TOO_LARGE,
+    422: INVALID + " `account-not-proven`: the provider refused the secrets, or they are "
+    "another account's; `check` names the call (`graph-phone-number`, `graph-page-token`, "
+    "`slack-auth-test`, `bot-framework-token`). Nothing was stored.",
+    502: "`provider-unavailable`: the provider could not be asked (unreachable, timed out, "
+    "5xx or throttled); `check` names the call. Nothing was stored; retry later.",
+}
 MESSAGE_ID = Param("message_id", "path", "The message's id (`msg_…`).")
 DEAD_LETTER_ID = Param("dead_letter_id", "path", "The dead letter's id (`dl_…`).")
 
@@ -426,17 +449,9 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
                 headers={"Location": "`/v1/admin/channels/{id}`"},
             ),
         ),
-        {
-            400: MALFORMED,
-            409: "`conflict`: this provider account is registered already.",
-            413: TOO_LARGE,
-            422: INVALID,
-        },
+        CONNECT_ERRORS,
         body=channels_admin.ChannelConfigIn,
-        body_description="`secrets` must hold exactly the channel's secrets (whatsapp: "
-        "access_token, app_secret, verify_token; messenger: page_token, app_secret, "
-        "verify_token; slack: bot_token, signing_secret; teams: app_password), each at most "
-        "4096 characters; `options` only the channel's options.",
+        body_description=CONNECT_BODY,
     ),
     channels_admin.list_channels: Operation(
         "listChannelConfigs",
@@ -501,15 +516,10 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
         "Connect a provider account for a tenant",
         "admin",
         (Answer(201, "Created; secrets are never shown.", api.ChannelConfigView),),
-        {
-            400: MALFORMED,
-            404: NO_TENANT,
-            409: "`conflict`: this provider account is registered already.",
-            413: TOO_LARGE,
-            422: INVALID,
-        },
+        {**CONNECT_ERRORS, 404: NO_TENANT},
         params=(TENANT_ID,),
         body=channels_admin.ChannelConfigIn,
+        body_description=CONNECT_BODY,
     ),
     keys_admin.issue_key: Operation(
         "issueApiKey",

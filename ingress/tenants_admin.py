@@ -1,5 +1,6 @@
 """The platform operator's tenant routes, ``/v1/admin/tenants…``: create, list, show, update
-(settings, ``state: disabled``), and register a channel config for a tenant.
+(settings, ``state: disabled``), and register a channel config for a tenant (proven with the
+provider first, as a tenant's own ``POST /v1/admin/channels`` is).
 
 Every route needs the ``admin`` scope, which only a platform credential carries (see
 ``core.scopes``). Input models forbid unknown fields; settings groups are replaced whole.
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse
 from core.scopes import ADMIN
 from core.timeutil import isoformat
 from ingress.body import read_json, validate
-from ingress.channels_admin import ChannelConfigIn
+from ingress.channels_admin import ChannelConfigIn, require_proof
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
@@ -148,6 +149,7 @@ async def create_tenant_channel(request: Request) -> JSONResponse:
 
     def create() -> dict[str, Any]:
         state.tenant_records.require(tenant_id)
+        require_proof(payload, state.channels)
         return state.channel_configs.create(
             tenant_id, payload.channel, payload.account_id, payload.secrets, payload.options
         )

@@ -2,6 +2,8 @@
 
 A provider account (channel, account id) belongs to at most one tenant: the unique index makes a
 second registration of the same WhatsApp number or Slack team fail instead of splitting traffic.
+``create`` stores what it is given: callers prove the account with its provider first
+(``channels.accounts``), so the first tenant to register an account is one that holds its keys.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pymongo.database import Database
 from core.settings import Settings, get_settings
 from storage.mongo import connect, database, ensure_indexes
 from tasks.runtime import close_clients
+from tests.fakes.accounts import ProviderAccounts
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,13 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def providers() -> Iterator[ProviderAccounts]:
+    """Provider fakes that prove the accounts tests connect (``providers.own(registration)``)."""
+    with ProviderAccounts() as fakes:
+        yield fakes
 
 
 @pytest.fixture

@@ -24,11 +24,14 @@ from tests.credentials import (
     key_secret,
     new_tenant_id,
 )
+from tests.fakes.accounts import ProviderAccounts
 
 
 @pytest.fixture(scope="module")
-def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
-    app = create_app(Settings(tenant_cache_seconds=0))
+def client(
+    db: Database[Any], broker: redis.Redis, providers: ProviderAccounts
+) -> Iterator[TestClient]:
+    app = create_app(providers.settings(Settings(tenant_cache_seconds=0)))
     with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
         yield test_client
 
@@ -149,17 +152,19 @@ def test_a_key_is_shown_once_and_stored_only_as_a_hash(
 
 
 def test_a_tenant_channel_is_registered_by_the_operator(
-    client: TestClient, settings: Settings, db: Database[Any]
+    client: TestClient, settings: Settings, db: Database[Any], providers: ProviderAccounts
 ) -> None:
     tenant = create_tenant(client, settings)
     response = client.post(
         f"/v1/admin/tenants/{tenant}/channels",
         headers=admin_headers(settings),
-        json={
-            "channel": "slack",
-            "account_id": "T-op-" + tenant,
-            "secrets": {"bot_token": "xoxb-op", "signing_secret": "op-secret"},
-        },
+        json=providers.own(
+            {
+                "channel": "slack",
+                "account_id": "TOP" + tenant.upper().replace("-", ""),
+                "secrets": {"bot_token": "xoxb-op-" + tenant, "signing_secret": "op-secret"},
+            }
+        ),
     )
     assert response.status_code == 201
     assert "op-secret" not in response.text and "xoxb-op" not in response.text

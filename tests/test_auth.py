@@ -37,6 +37,7 @@ from tests.credentials import (
     set_state,
     tenant_headers,
 )
+from tests.fakes.accounts import ProviderAccounts
 
 ISSUER = "https://issuer.parley.test/"
 AUDIENCE = "parley-api"
@@ -122,8 +123,10 @@ def strict(
 
 
 @pytest.fixture(scope="module")
-def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
-    app = create_app(Settings(tenant_cache_seconds=0))
+def client(
+    db: Database[Any], broker: redis.Redis, providers: ProviderAccounts
+) -> Iterator[TestClient]:
+    app = create_app(providers.settings(Settings(tenant_cache_seconds=0)))
     with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
         yield test_client
 
@@ -328,18 +331,24 @@ def test_an_api_key_acts_only_in_its_tenant_and_within_its_scopes(
 
 
 def test_a_disabled_tenant_is_refused_everywhere_webhooks_included(
-    client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    broker: redis.Redis,
+    providers: ProviderAccounts,
 ) -> None:
     tenant = create_tenant(client, settings)
     key = issue_key(client, settings, tenant, ["messages:write"])
     channel = client.post(
         "/v1/admin/channels",
         headers=tenant_headers(settings, tenant),
-        json={
-            "channel": "slack",
-            "account_id": "T" + tenant,
-            "secrets": {"bot_token": "xoxb-1", "signing_secret": "s3cret"},
-        },
+        json=providers.own(
+            {
+                "channel": "slack",
+                "account_id": "T" + tenant.upper().replace("-", ""),
+                "secrets": {"bot_token": "xoxb-1-" + tenant, "signing_secret": "s3cret"},
+            }
+        ),
     )
     assert channel.status_code == 201
     set_state(client, settings, tenant, "disabled")

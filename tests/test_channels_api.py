@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,11 +13,11 @@ from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario
 from pymongo.database import Database
 from starlette.testclient import TestClient
 
-from core.ids import new_id
 from core.settings import Settings
 from ingress.app import create_app
 from ingress.tokens import mint_token
 from tests.fakes import slack as sl
+from tests.fakes.accounts import ProviderAccounts
 
 SECRETS = {
     "access_token": "EAAG-FAKE-token",
@@ -26,8 +27,11 @@ SECRETS = {
 
 
 @pytest.fixture(scope="module")
-def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+def client(
+    db: Database[Any], broker: redis.Redis, providers: ProviderAccounts, settings: Settings
+) -> Iterator[TestClient]:
+    app = create_app(providers.settings(settings))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -37,15 +41,33 @@ def auth(settings: Settings, tenant: str) -> dict[str, str]:
     }
 
 
-def register(client: TestClient, settings: Settings, tenant: str, **overrides: Any) -> Any:
-    body = {"channel": "whatsapp", "account_id": new_id("pn"), "secrets": SECRETS, **overrides}
+def register(
+    client: TestClient,
+    settings: Settings,
+    tenant: str,
+    providers: ProviderAccounts | None = None,
+    **overrides: Any,
+) -> Any:
+    """Registers a WhatsApp number; ``providers`` given, the fake proves it is the token's."""
+    number = "2" + str(secrets.randbelow(10**14)).zfill(14)
+    body = {"channel": "whatsapp", "account_id": number, "secrets": SECRETS, **overrides}
+    if providers is not None:
+        providers.own(body)
+    return client.post("/v1/admin/channels", headers=auth(settings, tenant), json=body)
+
+
+def connect(
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts, body: Any
+) -> Any:
+    """Registers ``body``'s account, which the provider fake proves."""
+    providers.own(body)
     return client.post("/v1/admin/channels", headers=auth(settings, tenant), json=body)
 
 
 def test_registering_a_channel_answers_its_webhook_url_and_no_secret(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
-    response = register(client, settings, tenant)
+    response = register(client, settings, tenant, providers)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["webhook_url"] == f"{settings.public_base_url}/webhooks/whatsapp/{body['id']}"
@@ -60,9 +82,9 @@ def test_registering_a_channel_answers_its_webhook_url_and_no_secret(
 
 
 def test_another_tenant_cannot_see_a_channel_config(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
-    created = register(client, settings, tenant).json()
+    created = register(client, settings, tenant, providers).json()
     other = auth(settings, tenant + "-other")
     assert client.get(f"/v1/admin/channels/{created['id']}", headers=other).status_code == 404
     assert client.get("/v1/admin/channels", headers=other).json() == {"data": []}
@@ -93,11 +115,12 @@ def test_invalid_channel_configs_are_refused_and_nothing_is_stored(
 
 
 def test_an_account_belongs_to_one_tenant(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
-    account = new_id("pn")
-    assert register(client, settings, tenant, account_id=account).status_code == 201
-    again = register(client, settings, tenant + "-b", account_id=account)
+    first = register(client, settings, tenant, providers)
+    assert first.status_code == 201
+    account = first.json()["account_id"]
+    again = register(client, settings, tenant + "-b", providers, account_id=account)
     assert again.status_code == 409
 
 
@@ -121,9 +144,9 @@ def test_webhooks_for_unknown_channels_or_configs_are_404(
 
 
 def test_a_webhook_for_a_config_of_another_channel_is_404(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
-    created = register(client, settings, tenant).json()
+    created = register(client, settings, tenant, providers).json()
     assert client.post(f"/webhooks/slack/{created['id']}", content=b"{}").status_code == 404
 
 
@@ -132,13 +155,15 @@ SCENARIOS = {"whatsapp": WhatsAppScenario, "messenger": MessengerScenario, "slac
 
 @pytest.fixture(params=sorted(SCENARIOS))
 def connected(
-    request: pytest.FixtureRequest, client: TestClient, settings: Settings, tenant: str
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    settings: Settings,
+    tenant: str,
+    providers: ProviderAccounts,
 ) -> tuple[Any, str]:
     """A freshly registered provider account of each kind and its webhook path."""
     scenario = SCENARIOS[request.param]()
-    created = client.post(
-        "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
-    )
+    created = connect(client, settings, tenant, providers, scenario.registration())
     assert created.status_code == 201, created.text
     return scenario, f"/webhooks/{scenario.channel}/{created.json()['id']}"
 
@@ -198,12 +223,10 @@ def test_a_signed_webhook_with_emoji_and_accents_is_stored_and_enqueued_once(
 
 
 def test_meta_handshakes_echo_the_challenge_only_for_the_right_token(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
     for scenario in (WhatsAppScenario(), MessengerScenario()):
-        created = client.post(
-            "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
-        ).json()
+        created = connect(client, settings, tenant, providers, scenario.registration()).json()
         path = f"/webhooks/{scenario.channel}/{created['id']}"
         query = {"hub.mode": "subscribe", "hub.challenge": "1158201444"}
         good = client.get(path, params={**query, "hub.verify_token": scenario.verify_token})
@@ -214,12 +237,10 @@ def test_meta_handshakes_echo_the_challenge_only_for_the_right_token(
 
 
 def test_slack_url_verification_answers_the_challenge(
-    client: TestClient, settings: Settings, tenant: str
+    client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
     scenario = SlackScenario()
-    created = client.post(
-        "/v1/admin/channels", headers=auth(settings, tenant), json=scenario.registration()
-    ).json()
+    created = connect(client, settings, tenant, providers, scenario.registration()).json()
     raw, headers = sl.signed_webhook(
         sl.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
         scenario.signing_secret,

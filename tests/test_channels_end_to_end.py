@@ -20,6 +20,7 @@ from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
 from ingress.tokens import mint_token
+from tests.fakes.accounts import ProviderAccounts
 from tests.fakes.messenger import FakeMessenger
 from tests.fakes.slack import FakeSlack
 from tests.fakes.teams import FakeTeams, message_activity, read_receipt
@@ -33,31 +34,26 @@ T = TypeVar("T")
 
 
 class Stack:
-    def __init__(self, base: str, group: ProcessGroup, fakes: dict[str, Any]) -> None:
+    def __init__(self, base: str, group: ProcessGroup, providers: ProviderAccounts) -> None:
         self.base = base
         self.group = group
-        self.fakes = fakes
+        self.providers = providers
+        self.fakes: dict[str, Any] = {
+            "whatsapp": providers.whatsapp,
+            "messenger": providers.messenger,
+            "slack": providers.slack,
+            "teams": providers.teams,
+        }
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Iterator[Stack]:
     logs: Path = tmp_path_factory.mktemp("channel-logs")
     with ExitStack() as stack:
-        fakes = {
-            "whatsapp": stack.enter_context(FakeWhatsApp()),
-            "messenger": stack.enter_context(FakeMessenger()),
-            "slack": stack.enter_context(FakeSlack()),
-            "teams": stack.enter_context(FakeTeams()),
-        }
-        env = {
-            "PARLEY_WHATSAPP_API_BASE": fakes["whatsapp"].base_url,
-            "PARLEY_MESSENGER_API_BASE": fakes["messenger"].base_url,
-            "PARLEY_SLACK_API_BASE": fakes["slack"].base_url,
-            "PARLEY_TEAMS_OPENID_METADATA_URL": fakes["teams"].openid_metadata_url,
-            "PARLEY_TEAMS_TOKEN_URL": fakes["teams"].token_url_template,
-        }
+        providers = stack.enter_context(ProviderAccounts())
+        env = providers.env
         base, group = stack.enter_context(running_platform(logs, ENGINE_PORT, free_port(), env))
-        yield Stack(base, group, fakes)
+        yield Stack(base, group, providers)
 
 
 def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
@@ -71,11 +67,12 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) 
 
 
 def connect(stack: Stack, settings: Settings, tenant: str, scenario: Any) -> str:
+    """Registers the scenario's account, which its provider fake proves."""
     token = mint_token(settings.require_jwt_secret(), tenant, "ops", 600)
     created = httpx.post(
         f"{stack.base}/v1/admin/channels",
         headers={"Authorization": f"Bearer {token}"},
-        json=scenario.registration(),
+        json=stack.providers.own(scenario.registration()),
     )
     assert created.status_code == 201, created.text
     return f"{stack.base}/webhooks/{scenario.channel}/{created.json()['id']}"

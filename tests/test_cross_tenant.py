@@ -35,6 +35,7 @@ from tests.credentials import (
     issue_key,
     tenant_headers,
 )
+from tests.fakes.accounts import ProviderAccounts
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class World:
     b_key: str
     b_secrets: tuple[str, ...]  # strings that only B's data contains
     a_slack_secret: str
+    a_slack_token: str  # proves A's workspace, not B's
+    b_team: str
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def _slack_signed(world: World, body: bytes) -> dict[str, str]:
 
 def _webhook_post(world: World) -> tuple[str, dict[str, Any]]:
     body = json.dumps(
-        {"type": "event_callback", "team_id": "T" + world.b, "event": {"type": "message"}}
+        {"type": "event_callback", "team_id": world.b_team, "event": {"type": "message"}}
     ).encode()
     return f"/webhooks/slack/{world.b_channel}", {
         "content": body,
@@ -104,12 +107,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
             {
                 "json": {
                     "channel": "slack",
-                    "account_id": "T" + w.b,  # B's workspace: taken, and not A's to claim
-                    "secrets": {"bot_token": "xoxb-a", "signing_secret": "a"},
+                    # B's workspace with A's own bot token: Slack says it is A's, not B's.
+                    "account_id": w.b_team,
+                    "secrets": {"bot_token": w.a_slack_token, "signing_secret": "a"},
                 }
             },
         ),
-        frozenset({409}),
+        frozenset({422}),
     ),
     ("get", "/v1/admin/channels"): Probe(lambda w: ("/v1/admin/channels", {}), LISTED),
     ("get", "/v1/admin/channels/{config_id}"): Probe(
@@ -196,8 +200,10 @@ MATRIX: dict[tuple[str, str], Probe] = {
 
 
 @pytest.fixture(scope="module")
-def client(db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
-    app = create_app(Settings(tenant_cache_seconds=0))
+def client(
+    db: Database[Any], broker: redis.Redis, providers: ProviderAccounts
+) -> Iterator[TestClient]:
+    app = create_app(providers.settings(Settings(tenant_cache_seconds=0)))
     with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
         yield test_client
 
@@ -213,8 +219,11 @@ def routed(client: TestClient) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def world(client: TestClient, settings: Settings, db: Database[Any]) -> World:
+def world(
+    client: TestClient, settings: Settings, db: Database[Any], providers: ProviderAccounts
+) -> World:
     a, b = create_tenant(client, settings), create_tenant(client, settings)
+    a_team, b_team = ("T" + t.upper().replace("-", "") for t in (a, b))
     marker = "b-secret-" + secrets.token_hex(6)
     as_b = tenant_headers(settings, b)
     accepted = client.post(
@@ -228,22 +237,27 @@ def world(client: TestClient, settings: Settings, db: Database[Any]) -> World:
     b_channel = client.post(
         "/v1/admin/channels",
         headers=as_b,
-        json={
-            "channel": "slack",
-            "account_id": "T" + b,
-            "secrets": {"bot_token": "xoxb-" + marker, "signing_secret": b_slack_secret},
-        },
+        json=providers.own(
+            {
+                "channel": "slack",
+                "account_id": b_team,
+                "secrets": {"bot_token": "xoxb-" + marker, "signing_secret": b_slack_secret},
+            }
+        ),
     )
     assert b_channel.status_code == 201
     a_slack_secret = "sign-a-" + secrets.token_hex(6)
+    a_slack_token = "xoxb-a-" + secrets.token_hex(6)
     a_channel = client.post(
         "/v1/admin/channels",
         headers=tenant_headers(settings, a),
-        json={
-            "channel": "slack",
-            "account_id": "T" + a,
-            "secrets": {"bot_token": "xoxb-a", "signing_secret": a_slack_secret},
-        },
+        json=providers.own(
+            {
+                "channel": "slack",
+                "account_id": a_team,
+                "secrets": {"bot_token": a_slack_token, "signing_secret": a_slack_secret},
+            }
+        ),
     )
     assert a_channel.status_code == 201
     dead = DeadLetterRepository(db).record(
@@ -274,9 +288,11 @@ def world(client: TestClient, settings: Settings, db: Database[Any]) -> World:
             dead["_id"],
             b_channel.json()["id"],
             key["id"],
-            "T" + b,
+            b_team,
         ),
         a_slack_secret=a_slack_secret,
+        a_slack_token=a_slack_token,
+        b_team=b_team,
     )
 
 

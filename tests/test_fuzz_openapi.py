@@ -38,6 +38,7 @@ from ingress.app import create_app
 from services.mcp_engine import serve as serve_engine
 from services.mcp_engine.rules import RulesBackend
 from tests.credentials import admin_headers, tenant_headers
+from tests.fakes.accounts import ProviderAccounts
 
 EXAMPLES = int(os.environ.get("PARLEY_FUZZ_EXAMPLES", "25"))
 CHECKS = [
@@ -50,20 +51,23 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def base_url(db: Database[Any], broker: redis.Redis) -> Iterator[str]:
+def base_url(db: Database[Any], broker: redis.Redis, providers: ProviderAccounts) -> Iterator[str]:
     # The reference engine runs, so readiness is a 200 like every other dependency's.
     engine_port = free_port()
     backend = RulesBackend.from_file()
     engine = serve_engine(engine_port, backend)
-    # Limits far above what the fuzzer sends: it checks the API's shape, not its limits.
+    # Limits far above what the fuzzer sends: it checks the API's shape, not its limits. The
+    # provider fakes answer the account checks of the channel configs it creates.
     app = create_app(
-        Settings(
-            engine_addr=f"127.0.0.1:{engine_port}",
-            rate_limit_tenant_per_second=10_000,
-            rate_limit_tenant_burst=100_000,
-            rate_limit_credential_per_second=10_000,
-            rate_limit_credential_burst=100_000,
-            auth_failure_burst=100_000,
+        providers.settings(
+            Settings(
+                engine_addr=f"127.0.0.1:{engine_port}",
+                rate_limit_tenant_per_second=10_000,
+                rate_limit_tenant_burst=100_000,
+                rate_limit_credential_per_second=10_000,
+                rate_limit_credential_burst=100_000,
+                auth_failure_burst=100_000,
+            )
         )
     )
     port = free_port()

@@ -33,14 +33,17 @@ from ingress.app import create_app
 from ingress.tokens import mint_token
 from storage.dead_letters import DeadLetterRepository
 from storage.messages import reply_id
+from tests.fakes.accounts import ProviderAccounts
 
 DOCUMENT_URI = "urn:parley:openapi"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 @pytest.fixture(scope="module")
-def app(db: Database[Any], broker: redis.Redis) -> Starlette:
-    return create_app()
+def app(
+    db: Database[Any], broker: redis.Redis, providers: ProviderAccounts, settings: Settings
+) -> Starlette:
+    return create_app(providers.settings(settings))
 
 
 @pytest.fixture(scope="module")
@@ -320,15 +323,26 @@ def insert_failed_reply(
 
 
 def test_channel_configs_and_their_webhooks_answer_as_documented(
-    client: TestClient, document: dict[str, Any], settings: Settings, tenant: str
+    client: TestClient,
+    document: dict[str, Any],
+    settings: Settings,
+    tenant: str,
+    providers: ProviderAccounts,
 ) -> None:
     headers = auth(settings, tenant)
     config = {
         "channel": "whatsapp",
-        "account_id": "pn_" + secrets.token_hex(6),
+        "account_id": str(200000000000000 + secrets.randbelow(10**14)),
         "secrets": {"access_token": "a", "app_secret": "s", "verify_token": "v"},
         "options": {"quote_replies": "true"},
     }
+    unproven = client.post("/v1/admin/channels", headers=headers, json=config)
+    assert unproven.status_code == 422
+    assert_conforms(document, "post", "/v1/admin/channels", unproven)
+    providers.whatsapp.fail_with_server_error()
+    unavailable = client.post("/v1/admin/channels", headers=headers, json=providers.own(config))
+    assert unavailable.status_code == 502
+    assert_conforms(document, "post", "/v1/admin/channels", unavailable)
     created = client.post("/v1/admin/channels", headers=headers, json=config)
     assert created.status_code == 201
     assert_conforms(document, "post", "/v1/admin/channels", created)

@@ -61,6 +61,7 @@ def headers(settings: Settings, tenant: str) -> dict[str, str]:
 
 
 def connect(stack: Stack, settings: Settings, tenant: str, scenario: MessengerScenario) -> str:
+    stack.fake.add_page(scenario.account_id, scenario.page_token)  # the page token proves it
     created = httpx.post(
         f"{stack.base}/v1/admin/channels",
         headers=headers(settings, tenant),

@@ -19,6 +19,12 @@ query parameter (Graph accepts both); a wrong one gets Graph's 190 OAuthExceptio
 It answers ``{"recipient_id", "message_id": "m_..."}`` and rejects, as Graph would with code
 100, a body without a recipient, text over 2000 characters or more than 13 quick replies.
 
+``GET /me`` with a page token answers that token's page, ``{"name", "id"}`` (only ``id`` and the
+asked ``fields``): the fake's own token is ``PAGE_ID``'s, ``fake.add_page(page_id, token)`` makes
+a token another page's (a token is one page's, as in Graph). An unknown token gets code 190.
+``fake.answer_page_as(other_id)`` makes the next ``/me`` answer another page's id. The Send API
+takes any page token the fake knows.
+
 Inbound webhooks: ``inbound_text``, ``delivery`` and ``read`` build realistic ``object: page``
 payloads; ``signed_webhook(payload, app_secret)`` returns the exact bytes Meta would POST (ASCII
 JSON with ``\\uXXXX`` and ``\\/`` escapes) and lower-case headers with ``x-hub-signature-256``.
@@ -32,11 +38,13 @@ import itertools
 import json
 import secrets
 import time
+from collections import deque
 from typing import Any
 
 from tests.fakes.provider import ProviderFake, Recorded, Reply
 
 PAGE_TOKEN = "FAKE_PAGE_TOKEN_messenger_0001"
+PAGE_ID = "100000000000001"
 TEXT_LIMIT = 2000
 QUICK_REPLY_LIMIT = 13
 
@@ -56,15 +64,27 @@ class FakeMessenger(ProviderFake):
         super().__init__()
         self.page_token = page_token
         self._ids = itertools.count(1)
+        self.pages: dict[str, str] = {}  # other page tokens → their page
+        self._answer_as: deque[str] = deque()
+
+    def add_page(self, page_id: str, page_token: str | None = None) -> None:
+        """From now on ``page_token`` (the fake's own by default) is this page's token."""
+        self.pages[page_token or self.page_token] = page_id
+
+    def answer_page_as(self, page_id: str) -> None:
+        """The next ``GET /me`` answers this page id, whatever page the token is."""
+        self._answer_as.append(page_id)
 
     def sent(self) -> list[Any]:
         """The JSON bodies received on ``/me/messages``, in order (faulted ones included)."""
         return [request.json() for request in self.requests_to("/me/messages")]
 
     def handle(self, request: Recorded) -> Reply:
+        if request.method == "GET" and request.path == "/me":
+            return self._me(request)
         if request.method != "POST" or request.path != "/me/messages":
             return Reply(400, graph_error(2500, "Unknown path components"))
-        if self._token(request) != self.page_token:
+        if self._page_of(self._token(request)) is None:
             invalid = "Invalid OAuth access token - Cannot parse access token"
             return Reply(400, graph_error(190, invalid))
         try:
@@ -78,6 +98,22 @@ class FakeMessenger(ProviderFake):
         if "sender_action" in body:
             return Reply(200, {"recipient_id": psid})
         return Reply(200, {"recipient_id": psid, "message_id": f"m_FAKE{next(self._ids):08d}"})
+
+    def _me(self, request: Recorded) -> Reply:
+        """Graph's ``GET /me``: for a page token, the page it belongs to."""
+        page_id = self._page_of(self._token(request))
+        if page_id is None:
+            invalid = "Invalid OAuth access token - Cannot parse access token"
+            return Reply(400, graph_error(190, invalid))
+        page = {
+            "name": "Fake Page",
+            "id": self._answer_as.popleft() if self._answer_as else page_id,
+        }
+        fields = request.query.get("fields")
+        if fields:
+            wanted = {"id", *fields.split(",")}
+            page = {key: value for key, value in page.items() if key in wanted}
+        return Reply(200, page)
 
     def fail_with_rate_limit(
         self, retry_after: float | None = None, status: int = 400, times: int = 1
@@ -105,6 +141,9 @@ class FakeMessenger(ProviderFake):
     def fail_with_server_error(self, status: int = 500) -> None:
         message = "An unexpected error has occurred. Please retry your request later."
         self.fail_next(status, graph_error(2, message, is_transient=True))
+
+    def _page_of(self, token: str) -> str | None:
+        return self.pages.get(token) or (PAGE_ID if token == self.page_token else None)
 
     def _token(self, request: Recorded) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -13,6 +13,11 @@ Server (``base_url`` stands for ``https://slack.com/api``; set ``ProviderUrls.sl
 A wrong bearer token is answered ``{"ok": false, "error": "invalid_auth"}`` (no header:
 ``not_authed``); a success echoes the channel and the message with a fresh, increasing ``ts``.
 
+``auth.test`` answers the token's workspace (``team_id``, ``user_id``, ``bot_id``...): the fake's
+own token is ``team_id``'s, ``slack.add_team(team_id, token)`` makes a token another team's (a
+bot token is one workspace's, as in Slack). ``slack.answer_team_as(other_id)`` makes the next
+``auth.test`` answer another team id. ``chat.postMessage`` takes any token the fake knows.
+
 Webhooks (module functions, no server needed)::
 
     body, headers = signed_webhook(event_message_im(...), SIGNING_SECRET)
@@ -32,6 +37,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,6 +63,16 @@ class FakeSlack(ProviderFake):
         self.bot_user_id = bot_user_id
         self._ticks = itertools.count(1)
         self._tick_lock = threading.Lock()
+        self.teams: dict[str, str] = {}  # other bot tokens → their workspace
+        self._answer_as: deque[str] = deque()
+
+    def add_team(self, team_id: str, bot_token: str | None = None) -> None:
+        """From now on ``bot_token`` (the fake's own by default) is this workspace's."""
+        self.teams[bot_token or self.bot_token] = team_id
+
+    def answer_team_as(self, team_id: str) -> None:
+        """The next ``auth.test`` answers this team id, whatever team the token is."""
+        self._answer_as.append(team_id)
 
     @property
     def posted(self) -> list[Any]:
@@ -72,13 +88,23 @@ class FakeSlack(ProviderFake):
         self.fail_next(status, b"<html>Internal Server Error</html>", times=times)
 
     def handle(self, request: Recorded) -> Reply:
-        if request.method != "POST" or not request.path.endswith("/chat.postMessage"):
+        method = request.path.rsplit("/", 1)[-1]
+        if method not in ("chat.postMessage", "auth.test") or (
+            method == "chat.postMessage" and request.method != "POST"
+        ):
             return Reply(404, {"ok": False, "error": "unknown_method"})
         auth = request.headers.get("authorization", "")
         if not auth:
             return Reply(200, {"ok": False, "error": "not_authed"})
-        if not hmac.compare_digest(auth, f"Bearer {self.bot_token}"):
+        tokens = {self.bot_token: self.team_id, **self.teams}
+        team = next(
+            (t for token, t in tokens.items() if hmac.compare_digest(auth, f"Bearer {token}")),
+            None,
+        )
+        if team is None:
             return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if method == "auth.test":
+            return Reply(200, self._auth_test(team))
         body = _request_body(request)
         if not body.get("channel"):
             return Reply(200, {"ok": False, "error": "channel_not_found"})
@@ -92,10 +118,23 @@ class FakeSlack(ProviderFake):
             "user": self.bot_user_id,
             "ts": ts,
             "app_id": APP_ID,
-            "team": self.team_id,
+            "team": team,
             **{key: body[key] for key in ("blocks", "thread_ts") if key in body},
         }
         return Reply(200, {"ok": True, "channel": body["channel"], "ts": ts, "message": message})
+
+    def _auth_test(self, team: str) -> dict[str, Any]:
+        team = self._answer_as.popleft() if self._answer_as else team
+        return {
+            "ok": True,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "parleybot",
+            "team_id": team,
+            "user_id": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _next_ts(self) -> str:
         with self._tick_lock:

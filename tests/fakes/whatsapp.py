@@ -14,6 +14,13 @@ the webhooks Meta would send, so tests can drive a WhatsApp conversation end to 
     raw, headers = signed_webhook(inbound_text("Hi", phone_number_id="200000000000001"), secret)
     raw, headers = signed_webhook(status_callback(wamid, "read", "200000000000001"), secret)
 
+Graph's phone number node, ``GET /{phone_number_id}``, answers ``{"id", "display_phone_number",
+"verified_name", ...}`` (only ``id`` and the asked ``fields``) to a token that may read the number:
+the fake's own token reads ``DEFAULT_PHONE_NUMBER_ID``, ``fake.add_number(id, token)`` lets a
+token read another one. Any other known token gets Graph's HTTP 400, code 100 / subcode 33 (no
+such object or no permission); an unknown one HTTP 401, code 190.
+``fake.answer_number_as(other_id)`` makes the next look-up answer another number's id.
+
 A wrong or missing bearer token is answered like Graph does (HTTP 401, code 190); a body that
 breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 buttons of
 20 characters, 10 rows of 24) is answered HTTP 400, code 100. Webhook bodies are signed the way
@@ -29,8 +36,10 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes.provider import ProviderFake, Recorded, Reply
 
@@ -39,6 +48,7 @@ DEFAULT_PHONE_NUMBER_ID = "200000000000001"
 DEFAULT_DISPLAY_NUMBER = "15550100001"
 DEFAULT_USER = "15550100099"
 _SEND_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)/messages")
+_NUMBER_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)")
 _TITLES = {
     100: "Invalid parameter",
     131021: "Recipient cannot be sender",
@@ -82,12 +92,28 @@ class FakeWhatsApp(ProviderFake):
         self.access_token = access_token
         self.sent: list[Sent] = []
         self._numbers = itertools.count(1)
+        # other phone_number_ids → the access token that may read them (and send from them)
+        self.readers: dict[str, str] = {}
+        self._answer_as: deque[str] = deque()
+
+    def add_number(self, phone_number_id: str, access_token: str | None = None) -> None:
+        """From now on ``access_token`` (the fake's own by default) may read this number."""
+        self.readers[phone_number_id] = access_token or self.access_token
+
+    def answer_number_as(self, phone_number_id: str) -> None:
+        """The next phone number look-up answers this id, whatever number it asked for."""
+        self._answer_as.append(phone_number_id)
 
     def handle(self, request: Recorded) -> Reply:
+        lookup = _NUMBER_PATH.fullmatch(request.path)
+        if request.method == "GET" and lookup is not None:
+            return self._phone_number(request, unquote(lookup["phone_number_id"]))
         match = _SEND_PATH.fullmatch(request.path)
         if request.method != "POST" or match is None:
             return Reply(400, graph_error_body(100, "Unsupported request"))
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+        number = unquote(match["phone_number_id"])
+        allowed = {f"Bearer {t}" for t in (self.access_token, self._reader_of(number)) if t}
+        if request.headers.get("authorization") not in allowed:
             return Reply(401, graph_error_body(190, "Invalid OAuth access token."))
         try:
             body = request.json()
@@ -100,7 +126,7 @@ class FakeWhatsApp(ProviderFake):
         if problem:
             return Reply(400, graph_error_body(100, details=problem))
         wamid = "wamid.FAKE" + f"{next(self._numbers):06d}" + secrets.token_hex(8).upper()
-        self.sent.append(Sent(wamid, match["phone_number_id"], body))
+        self.sent.append(Sent(wamid, number, body))
         message: dict[str, str] = {"id": wamid}
         if body["type"] == "template":
             message["message_status"] = "accepted"
@@ -113,6 +139,38 @@ class FakeWhatsApp(ProviderFake):
                 "messages": [message],
             },
         )
+
+    def _reader_of(self, phone_number_id: str) -> str | None:
+        if phone_number_id in self.readers:
+            return self.readers[phone_number_id]
+        return self.access_token if phone_number_id == DEFAULT_PHONE_NUMBER_ID else None
+
+    def _phone_number(self, request: Recorded, phone_number_id: str) -> Reply:
+        """Graph's ``GET /{phone_number_id}``: the number, for a token allowed to read it."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in {self.access_token, *self.readers.values()}:
+            return Reply(401, graph_error_body(190, "Invalid OAuth access token."))
+        if self._reader_of(phone_number_id) != token:
+            message = (
+                f"Unsupported get request. Object with ID '{phone_number_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this operation."
+            )
+            body = graph_error_body(100, message)
+            body["error"]["error_subcode"] = 33
+            return Reply(400, body)
+        number = {
+            "id": self._answer_as.popleft() if self._answer_as else phone_number_id,
+            "display_phone_number": "+1 555-010-" + phone_number_id[-4:].rjust(4, "0"),
+            "verified_name": "Fake Business",
+            "code_verification_status": "VERIFIED",
+            "quality_rating": "GREEN",
+            "platform_type": "CLOUD_API",
+        }
+        fields = request.query.get("fields")
+        if fields:
+            wanted = {"id", *fields.split(",")}
+            number = {key: value for key, value in number.items() if key in wanted}
+        return Reply(200, number)
 
     def fail_with_rate_limit(
         self,

@@ -120,6 +120,7 @@ def run_scenario(
             {"PARLEY_MESSENGER_API_BASE": provider.base_url, "PARLEY_MONGO_DB": db.name},
         ) as (base, platform),
     ):
+        provider.add_page(page_id)  # the fake's page token is this page's: it proves it
         url = register_page(base, settings, tenant, page_id, app_secret, provider.page_token)
         tap = EventTap(settings.kafka_bootstrap, tenant)
         context = FaultContext(
