@@ -45,7 +45,10 @@ worker_prefetch_multiplier = 1
 task_send_sent_event = True
 task_track_started = True
 worker_send_task_events = True
-# A hard ceiling per task: no stage may hang a worker forever.
+# A hard ceiling per task on the prefork pools (process, maintenance). Thread pools (generate,
+# deliver, audit) cannot interrupt a thread, so there every blocking call carries its own bound
+# instead: MongoDB's timeouts (storage/mongo.py), Redis socket timeouts (tasks/runtime.py), the
+# engine's gRPC deadline, httpx timeouts on every provider call, Kafka flush timeouts.
 task_time_limit = 300
 task_soft_time_limit = 240
 # Recycle prefork children now and then so a slow leak cannot grow without bound.

@@ -19,6 +19,7 @@ from channels.registry import adapter_for
 from core.events import message_sent
 from core.states import Status
 from core.timeutil import utcnow
+from storage.leases import LeaseLost
 from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
@@ -50,8 +51,16 @@ def _pace(task: Task, c: WorkerClients, config: ChannelConfig, reply_to: dict[st
         wait(task, f"pacing {config.channel} {scope}", countdown=delay)
 
 
-def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -> None:  # type: ignore[type-arg]
-    """Send the parts not sent yet, recording each; then mark the reply sent (event included)."""
+def send_parts(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    inbound: Message,
+    reply: Message,
+    lease: tuple[str, str, float],
+) -> None:
+    """Send the parts not sent yet, recording each; then mark the reply sent (event included).
+    ``lease`` (name, token, time to live) is renewed before each part: a copy that stalled past
+    its lease while another took over stops instead of sending (``LeaseLost``)."""
     tenant_id = reply["tenant_id"]
     adapter = adapter_for(reply["channel"])
     config = _config(c, reply)
@@ -65,6 +74,7 @@ def send_parts(task: Task, c: WorkerClients, inbound: Message, reply: Message) -
             # The provider failed a part already sent: the rest would arrive out of context.
             raise SendRejected(f"the provider reported part {len(ids)} of the reply failed")
         _pace(task, c, config, reply_to)
+        c.leases.hold(*lease)
         outbound = Outbound(
             tenant_id=tenant_id,
             message_id=reply["_id"],
@@ -116,13 +126,17 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     reply = c.messages.get(tenant_id, rid)
     if reply["status"] in (Status.GENERATED, Status.SENDING):
         lease_name = f"deliver:{tenant_id}:{rid}"
-        lease = c.leases.acquire(lease_name, c.settings.channel_send_timeout_seconds * 4)
+        lease_ttl = c.settings.channel_send_timeout_seconds * 4
+        lease = c.leases.acquire(lease_name, lease_ttl)
         if lease is None:
             wait(self, f"another worker is delivering {rid}", 1.0)
         try:
             reply = c.messages.get(tenant_id, rid)  # fresh, under the lease
             if reply["status"] in (Status.GENERATED, Status.SENDING):
-                send_parts(self, c, message, reply)
+                send_parts(self, c, message, reply, (lease_name, lease, lease_ttl))
+        except LeaseLost:
+            log.warning("lost the lease on %s while sending it; its new holder goes on", rid)
+            return message_id
         except SendRejected as exc:
             failure = {"code": exc.code, "message": str(exc)[:500]}
             c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": failure})

@@ -79,14 +79,16 @@ class WorkerClients:
     def build(cls, settings: Settings) -> WorkerClients:
         mongo = connect(settings)
         db = database(mongo, settings)
-        redis_client = Redis.from_url(settings.redis_url, socket_timeout=5)
+        redis_client = Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=5
+        )
         events = EventPublisher(settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}")
         return cls(
             settings=settings,
             mongo=mongo,
             db=db,
             redis=redis_client,
-            broker=Redis.from_url(settings.broker_url, socket_timeout=5),
+            broker=Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5),
             engine=EngineClient(settings.engine_addr),
             events=events,
             messages=MessageRepository(db),

@@ -1,6 +1,8 @@
-"""Status callbacks racing a multi-part send: a provider's word on part 1 arrives while the
-deliver stage is still sending part 2. The stage's ``chat.message.sent`` event must not be lost,
-a ``failed`` part must stop the rest, and a late ``failed`` never undoes ``read``."""
+"""Races with a multi-part send. Status callbacks: a provider's word on part 1 arrives while the
+deliver stage is still sending part 2; the stage's ``chat.message.sent`` event must not be lost,
+a ``failed`` part must stop the rest, and a late ``failed`` never undoes ``read``. A stalled
+copy: the stage's lease expired during a send and another copy took over; the stalled one must
+not send the next part."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from core.timeutil import utcnow
 from ingress.app import create_app
 from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
+from storage.leases import Leases
 from storage.messages import MessageRepository, reply_id
 from storage.turn_order import TurnOrder
 from tasks.deliver import deliver
@@ -223,3 +226,28 @@ def test_a_late_failed_callback_never_undoes_read(
         _post_status(ingress, config_id, scenario, wamid, state)
     reply = db["messages"].find_one({"_id": reply_id(message_id)})
     assert reply is not None and reply["status"] == Status.READ.value
+
+
+def test_a_copy_that_stalled_past_its_lease_sends_no_further_part(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    fake: FakeWhatsApp,
+    worker_channels: None,
+) -> None:
+    scenario = WhatsAppScenario()
+    _, message_id = _generated_turn(db, settings, tenant, scenario, parts=3)
+    rid = reply_id(message_id)
+
+    def take_over(_: list[str]) -> None:
+        # Part 2 hangs past the lease: it expires and a redelivered copy takes it over.
+        name = f"deliver:{tenant}:{rid}"
+        clients().redis.delete(f"parley:lease:{name}")
+        assert Leases(clients().redis).acquire(name, 60) is not None
+
+    _deliver_while(fake, tenant, message_id, take_over)
+    # The stalled copy recorded the part it had sent, and sent nothing after it.
+    assert [sent.body["text"]["body"] for sent in fake.sent] == ["part 1", "part 2"]
+    reply = db["messages"].find_one({"_id": rid})
+    assert reply is not None
+    assert reply["status"] == Status.SENDING.value and reply["sent_parts"] == 2
