@@ -15,6 +15,8 @@ from storage.conversations import ConversationRepository
 from storage.credentials import ApiKeyRepository
 from storage.dead_letters import DeadLetterRepository
 from storage.messages import MessageRepository
+from storage.provider_reports import ProviderReports
+from storage.redrive_claims import RedriveClaims
 from storage.sessions import SessionStore
 from storage.turn_order import TurnOrder
 
@@ -25,6 +27,8 @@ TENANT_REPOSITORIES: list[type] = [
     ApiKeyRepository,
     DeadLetterRepository,
     MessageRepository,
+    ProviderReports,
+    RedriveClaims,
     SessionStore,
     TurnOrder,
 ]
@@ -40,6 +44,7 @@ UNSCOPED: dict[str, str] = {
     "MessageRepository.turns_in_flight": "rebuilding the turn-order index across tenants",
     "SessionStore.save": "the session carries its tenant_id",
     "TurnOrder.rebuild": "each entry it restores carries its tenant_id",
+    "TurnOrder.parked": "the reconciler's look across tenants; each entry names its tenant_id",
 }
 
 
