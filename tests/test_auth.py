@@ -175,17 +175,27 @@ def _bad_tokens(jwks: JwksServer, settings: Settings, tenant: str) -> dict[str, 
         # The public key used as an HMAC secret: the classic algorithm-confusion forgery.
         "alg-confusion": _hmac_forgery(claims(tenant), public_pem),
         "alg-none": jwt.encode(claims(tenant), None, algorithm="none"),
+        # Signed ES256 but naming the RSA key: the key does not fit the algorithm.
+        "es256-naming-an-rsa-key": jwt.encode(
+            claims(tenant), jwks.ec, algorithm="ES256", headers={"kid": "r1"}
+        ),
+        "rs256-naming-an-ec-key": jwt.encode(
+            claims(tenant), jwks.rsa, algorithm="RS256", headers={"kid": "e1"}
+        ),
+        "alg-not-a-string": _hmac_forgery(claims(tenant), hs, header={"alg": ["HS256"]}),
     }
 
 
-def _hmac_forgery(payload: dict[str, Any], secret: bytes) -> str:
+def _hmac_forgery(
+    payload: dict[str, Any], secret: bytes, header: dict[str, Any] | None = None
+) -> str:
     """An HS256 token keyed with ``secret`` (PyJWT refuses PEM keys as HMAC secrets, so sign by
-    hand)."""
+    hand), under ``header`` if given."""
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "r1"}).encode())
+    head = b64(json.dumps(header or {"alg": "HS256", "typ": "JWT", "kid": "r1"}).encode())
     body = b64(json.dumps(payload).encode())
     mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(mac)}"
@@ -205,6 +215,9 @@ def _hmac_forgery(payload: dict[str, Any], secret: bytes) -> str:
         "no-tenant",
         "alg-confusion",
         "alg-none",
+        "es256-naming-an-rsa-key",
+        "rs256-naming-an-ec-key",
+        "alg-not-a-string",
     ],
 )
 def test_a_bad_jwt_is_refused_and_stores_nothing(
