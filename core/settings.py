@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     rate_limit_tenant_burst: int = Field(default=200, ge=1)
     rate_limit_credential_per_second: float = Field(default=50.0, gt=0)
     rate_limit_credential_burst: int = Field(default=100, ge=1)
-    # Failed authentications per source address before it gets 429s instead of 401s.
+    # Failed authentications per source address, and per presented key id or token, before
+    # further failures get 429s instead of 401s (a credential that verifies is still accepted).
     auth_failure_per_second: float = Field(default=1.0, gt=0)
     auth_failure_burst: int = Field(default=30, ge=1)
 
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
 
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
+    # Proxies whose X-Forwarded-For uvicorn believes (comma-separated addresses or networks,
+    # "*" for any): the client they name is the address failed authentications count against.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", min_length=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     page_size_max: int = Field(default=100, ge=1, le=1000)

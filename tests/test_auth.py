@@ -381,18 +381,63 @@ def test_failed_authentications_are_limited_per_source(
         TestClient(app, raise_server_exceptions=False, client=bystander) as good,
     ):
         statuses = [
-            bad.get("/v1/messages/msg_x", headers=bearer("not-a-token")).status_code
-            for _ in range(5)
+            bad.get("/v1/messages/msg_x", headers=bearer(f"not-a-token-{i}")).status_code
+            for i in range(5)
         ]
         assert statuses == [401, 401, 401, 429, 429]
-        locked = bad.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant))
+        locked = bad.get("/v1/messages/msg_x", headers=bearer("not-a-token-again"))
         assert_problem(locked, 429, "rate-limited")
+        assert locked.json()["limit"] == "auth-failures"
         assert int(locked.headers["retry-after"]) >= 1
+        # A valid credential from that address is not refused for the failures made there.
+        valid = bad.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant))
+        assert_problem(valid, 404, "not-found")
         # Another address is not affected.
-        assert (
-            good.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant)).status_code
-            == 404
-        )
+        assert good.get("/v1/messages/msg_x", headers=bearer("not-a-token-0")).status_code == 401
+
+
+def test_sixty_bad_tokens_then_a_valid_one_from_the_same_address_is_accepted(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    key = issue_key(client, settings, tenant, ["messages:write"])
+    wrong_key = key["key"][:-4] + ("AAAA" if not key["key"].endswith("AAAA") else "BBBB")
+    with TestClient(create_app(), raise_server_exceptions=False, client=client_address()) as nat:
+        statuses = [
+            nat.post("/v1/messages", headers=bearer("a-bad-bearer-token"), json=MESSAGE).status_code
+            for _ in range(60)
+        ]
+        assert statuses == [401] * 30 + [429] * 30  # the default allowance: 30
+        for headers in (tenant_headers(settings, tenant), bearer(key["key"])):
+            response = nat.post("/v1/messages", headers=headers, json=MESSAGE)
+            assert response.status_code == 202, response.text
+        # Guessing at another key is still refused there.
+        assert nat.post("/v1/messages", headers=bearer(wrong_key), json=MESSAGE).status_code == 429
+    assert messages_of(db, tenant) == 2
+
+
+def test_a_key_id_guessed_at_from_many_addresses_is_throttled_but_its_holder_gets_in(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    key = issue_key(client, settings, tenant, ["messages:write"])
+    wrong = key["key"][:-4] + ("AAAA" if not key["key"].endswith("AAAA") else "BBBB")
+    app = create_app(Settings(auth_failure_burst=3, auth_failure_per_second=0.01))
+    statuses = []
+    for _ in range(5):  # every guess from an address of its own
+        with TestClient(app, raise_server_exceptions=False, client=client_address()) as guesser:
+            statuses.append(
+                guesser.post("/v1/messages", headers=bearer(wrong), json=MESSAGE).status_code
+            )
+    assert statuses == [401, 401, 401, 429, 429]
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as other:
+        refused = other.post("/v1/messages", headers=bearer(wrong), json=MESSAGE)
+        assert_problem(refused, 429, "rate-limited")
+        assert refused.json()["limit"] == "credential-auth-failures"
+        assert refused.json()["detail"] == "too many failed authentications with this key"
+        holder = other.post("/v1/messages", headers=bearer(key["key"]), json=MESSAGE)
+        assert holder.status_code == 202, holder.text
+    assert messages_of(db, tenant) == 1
 
 
 def test_no_response_or_log_line_carries_a_key_or_token(
@@ -435,7 +480,7 @@ def test_a_jwks_that_cannot_be_fetched_fails_closed_with_503(
     assert messages_of(db, tenant) == 0
 
 
-def test_a_locked_out_source_is_refused_before_its_api_key_is_looked_up(
+def test_an_address_that_used_up_its_failures_on_a_key_is_refused_before_the_key_is_looked_up(
     client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis
 ) -> None:
     tenant = create_tenant(client, settings)

@@ -107,3 +107,21 @@ def test_answers_are_cached_briefly_so_a_hub_blip_does_not_refuse_known_keys(
         assert client.post("/v1/messages", headers=bearer(key), json=MESSAGE).status_code == 202
         assert client.post("/v1/messages", headers=bearer(unseen), json=MESSAGE).status_code == 503
     assert stored(db, tenant) == 2
+
+
+def test_failures_from_an_address_do_not_refuse_a_valid_credential_through_the_hub(
+    hub: Hub, settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str
+) -> None:
+    TenantRepository(db).ensure(tenant, tenant)
+    _, key = ApiKeyRepository(db).issue(tenant, "writer", ["messages:write"])
+    app = create_app(Settings(security_hub_addr=hub.addr, tenant_cache_seconds=0))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as nat:
+        statuses = [
+            nat.post("/v1/messages", headers=bearer(f"bad-{i}"), json=MESSAGE).status_code
+            for i in range(60)
+        ]
+        assert statuses == [401] * 30 + [429] * 30
+        for headers in (tenant_headers(settings, tenant), bearer(key)):
+            response = nat.post("/v1/messages", headers=headers, json=MESSAGE)
+            assert response.status_code == 202, response.text
+    assert stored(db, tenant) == 2
