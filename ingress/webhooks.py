@@ -120,8 +120,14 @@ def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpda
     status = STATUS_FOR[update.state]
     fields = {"delivery_error": dict(update.error)} if update.error else None
     if update.provider_message_id is not None:
+        # A callback speaks only for what was sent through its own config (and to its user).
         state.messages.apply_provider_status(
-            config.tenant_id, update.provider_message_id, status, fields
+            config.tenant_id,
+            update.provider_message_id,
+            status,
+            fields,
+            channel_config_id=config.id,
+            user_id=update.user_id,
         )
     elif update.watermark is not None and update.user_id is not None:
         state.messages.apply_watermark(

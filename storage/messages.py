@@ -213,11 +213,22 @@ class MessageRepository:
         provider_message_id: str,
         status: Status,
         fields: dict[str, Any] | None = None,
+        *,
+        channel_config_id: str | None = None,
+        user_id: str | None = None,
     ) -> int:
-        """Move our outbound message(s) the provider id names forward to ``status``."""
-        return self._advance_many(
-            {"tenant_id": tenant_id, "provider_message_ids": provider_message_id}, status, fields
-        )
+        """Move our outbound message(s) the provider id names forward to ``status``: only those
+        sent through ``channel_config_id`` and, when given, to ``user_id`` (some providers'
+        ids repeat across conversations, e.g. Teams activity ids)."""
+        query: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "provider_message_ids": provider_message_id,
+        }
+        if channel_config_id is not None:
+            query["channel_config_id"] = channel_config_id
+        if user_id is not None:
+            query["user_id"] = user_id
+        return self._advance_many(query, status, fields)
 
     def apply_watermark(
         self,

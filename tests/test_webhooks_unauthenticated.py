@@ -3,6 +3,8 @@ is a 401 problem+json that stores and enqueues nothing, never a 500."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from core.crypto import SecretBox
 from core.settings import Settings
 from ingress.app import create_app
 from storage.channel_configs import ChannelConfigRepository
+from tests.fakes.teams import FakeTeams, message_activity
 
 Scenario = WhatsAppScenario | MessengerScenario | SlackScenario
 
@@ -84,3 +87,41 @@ def test_a_slack_timestamp_of_thousands_of_digits_is_401(
     huge = {**headers, "X-Slack-Request-Timestamp": "9" * 5000}
     response = client.post(path, content=raw, headers=huge)
     assert_refused_leaving_nothing(response, db, broker, tenant, queued)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Iterator[FakeTeams]:
+    with FakeTeams() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def teams_client(teams: FakeTeams, db: Database[Any], broker: redis.Redis) -> Iterator[TestClient]:
+    app = create_app(Settings(teams_openid_metadata_url=teams.openid_metadata_url))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_a_teams_body_nested_a_thousand_deep_is_401(
+    teams: FakeTeams,
+    teams_client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+) -> None:
+    app_id = str(uuid.uuid4())
+    teams.add_app(app_id, "FAKE-password")
+    path = connect(
+        db,
+        settings,
+        tenant,
+        {"channel": "teams", "account_id": app_id, "secrets": {"app_password": "FAKE-password"}},
+    )
+    activity = message_activity(app_id, "hi", "a:conversation", "1", teams.service_url)
+    deep = json.dumps(activity)[:-1].encode() + b', "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    queued = int(broker.llen("process"))
+    for token in ("forged", teams.mint_token(app_id, teams.service_url)):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        response = teams_client.post(path, content=deep, headers=headers)
+        assert_refused_leaving_nothing(response, db, broker, tenant, queued)
