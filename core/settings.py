@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # further failures get 429s instead of 401s (a credential that verifies is still accepted).
     auth_failure_per_second: float = Field(default=1.0, gt=0)
     auth_failure_burst: int = Field(default=30, ge=1)
+    # Failed webhook handshakes (a wrong hub.verify_token) per channel config before every
+    # handshake for it gets 429, the right token too: a verify token is chosen by people.
+    handshake_failure_per_second: float = Field(default=0.01, gt=0)
+    handshake_failure_burst: int = Field(default=10, ge=1)
 
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = None

@@ -6,8 +6,9 @@ A presented credential is named for its failure count by what it shows without a
 API key by its key id (not secret), anything else by its SHA-256 (never the token itself).
 
 Limits come from the tenant's record (``rate_limits``), else from the settings' defaults.
-Webhooks are not limited here: a provider answered 429 retries, and its own send limits already
-bound what it delivers; a disabled tenant's webhooks are refused instead.
+Webhook deliveries are not limited here: a provider answered 429 retries, and its own send
+limits already bound what it delivers; a disabled tenant's webhooks are refused instead. Failed
+webhook handshakes are limited, per channel config.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ def credential_failures(limiter: RateLimiter, settings: Settings, token: str) ->
         key = limiter.key("authfail", "token", hashlib.sha256(token.encode()).hexdigest())
     return Bucket(
         CREDENTIAL_FAILURES, key, settings.auth_failure_per_second, settings.auth_failure_burst
+    )
+
+
+def handshake_failures(limiter: RateLimiter, settings: Settings, config_id: str) -> Bucket:
+    """Failed webhook handshakes for one channel config."""
+    return Bucket(
+        "handshake-failures",
+        limiter.key("handshakefail", config_id),
+        settings.handshake_failure_per_second,
+        settings.handshake_failure_burst,
     )
 
 

@@ -74,7 +74,7 @@ def test_a_read_receipt_moves_only_its_users_reply_through_its_config(
     read = delivered_reply(db, tenant, config, USER_ID)
     other_user = delivered_reply(db, tenant, config, OTHER_USER)
     other_bot = delivered_reply(db, tenant, other_config, USER_ID)
-    app_id = db["channel_configs"].find_one({"_id": config})["account_id"]  # type: ignore[index]
+    app_id = db["channel_configs"].find_one({"_id": config})["account_id"]
 
     receipt = read_receipt(app_id, ACTIVITY_ID, "a:personal-chat", teams.service_url)
     body, headers = teams.signed_webhook(receipt)
