@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-# KEYS: the buckets to spend from, then the gates (buckets that must hold a token but are not
-# spent). ARGV: cost, the number of buckets to spend from, 1 to spend from each bucket that can
-# pay even when another cannot (else 0: all or none), then (rate per second, burst) for every
-# key. Returns {allowed (0/1), wait seconds (string), index of the key that refused (0 if none),
-# then per key: tokens left (string)}.
+# KEYS: the buckets. ARGV: cost, how many of the keys (the first) to spend from (the others are
+# only looked at), 1 to spend from each bucket that can pay even when another cannot (else 0:
+# all or none), then (rate per second, burst) for every key. Returns {allowed (0/1), wait
+# seconds (string), index of the key that refused (0 if none), then per key: tokens left
+# (string)}.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -97,21 +97,18 @@ class RateLimiter:
     def key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
-    def take(
-        self, buckets: Sequence[Bucket], cost: int = 1, gates: Sequence[Bucket] = ()
-    ) -> Verdict:
-        """Spends ``cost`` tokens from every bucket, or none when any lacks them or a gate is
-        empty (gates are looked at, never spent). ``cost=0`` only asks whether a request would
-        pass. One round trip to Redis, however many buckets."""
-        everything = [*buckets, *gates]
-        allowed, wait, refused, levels = self._run(everything, cost, len(buckets), each=False)
-        return _verdict(everything, buckets, allowed, wait, refused, levels)
+    def take(self, buckets: Sequence[Bucket], cost: int = 1) -> Verdict:
+        """Spends ``cost`` tokens from every bucket, or none when any lacks them. ``cost=0``
+        only asks whether a request would pass. One round trip to Redis, however many
+        buckets."""
+        allowed, wait, refused, levels = self._run(buckets, cost, len(buckets), each=False)
+        return _verdict(buckets, allowed, wait, refused, levels)
 
     def take_each(self, buckets: Sequence[Bucket]) -> Verdict:
         """Spends a token from every bucket that holds one; the verdict refuses when any held
         none. One round trip."""
         allowed, wait, refused, levels = self._run(buckets, 1, len(buckets), each=True)
-        return _verdict(buckets, buckets, allowed, wait, refused, levels)
+        return _verdict(buckets, allowed, wait, refused, levels)
 
     def peek(self, buckets: Sequence[Bucket]) -> list[Verdict]:
         """Each bucket's own verdict (would one token pass?), spending nothing. One round
@@ -122,29 +119,24 @@ class RateLimiter:
         ]
 
     def _run(
-        self, everything: Sequence[Bucket], cost: int, spent: int, *, each: bool
+        self, buckets: Sequence[Bucket], cost: int, spent: int, *, each: bool
     ) -> tuple[bool, float, int, list[float]]:
         args: list[float] = [cost, spent, int(each)]
-        for bucket in everything:
+        for bucket in buckets:
             args += [bucket.per_second, bucket.burst]
-        answer = self._take(keys=[b.key for b in everything], args=args)
+        answer = self._take(keys=[b.key for b in buckets], args=args)
         levels = [float(x) for x in answer[3:]]
         return bool(int(answer[0])), float(answer[1]), int(answer[2]), levels
 
 
 def _verdict(
-    everything: Sequence[Bucket],
-    spent: Sequence[Bucket],
-    allowed: bool,
-    wait: float,
-    refused: int,
-    levels: list[float],
+    buckets: Sequence[Bucket], allowed: bool, wait: float, refused: int, levels: list[float]
 ) -> Verdict:
     if refused:
-        shown, level = everything[refused - 1], levels[refused - 1]
+        shown, level = buckets[refused - 1], levels[refused - 1]
     else:
         shown, level = min(
-            zip(spent, levels, strict=False),
+            zip(buckets, levels, strict=True),
             key=lambda pair: (pair[1] / pair[0].burst, pair[0].burst),
         )
     return Verdict(
