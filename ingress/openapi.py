@@ -58,7 +58,7 @@ GUARD_ERRORS = {
     403: "`insufficient-scope`: the credential lacks the route's scope; `tenant-disabled`: "
     "the tenant is switched off.",
     429: "`rate-limited`: the tenant's or the credential's rate limit, or too many failed "
-    "authentications from this address or with this key (a credential that verifies is still "
+    "authentications from this address or with this credential (one that verifies is still "
     "accepted); retry after `Retry-After` seconds.",
     503: "`security-hub-unavailable` or `unavailable`: credentials or rate limits cannot be "
     "checked now (the ingress fails closed).",

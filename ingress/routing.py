@@ -103,5 +103,6 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
 
 
 def _locked_out(verdict: Verdict) -> Problem:
-    by = "from this address" if verdict.bucket == rate_limit.ADDRESS_FAILURES else "with this key"
-    return rate_limit.too_many(verdict, f"too many failed authentications {by}")
+    if verdict.bucket == rate_limit.ADDRESS_FAILURES:
+        return rate_limit.too_many(verdict, "too many failed authentications from this address")
+    return rate_limit.too_many(verdict, "too many failed authentications with this credential")

@@ -434,7 +434,7 @@ def test_a_key_id_guessed_at_from_many_addresses_is_throttled_but_its_holder_get
         refused = other.post("/v1/messages", headers=bearer(wrong), json=MESSAGE)
         assert_problem(refused, 429, "rate-limited")
         assert refused.json()["limit"] == "credential-auth-failures"
-        assert refused.json()["detail"] == "too many failed authentications with this key"
+        assert refused.json()["detail"] == "too many failed authentications with this credential"
         holder = other.post("/v1/messages", headers=bearer(key["key"]), json=MESSAGE)
         assert holder.status_code == 202, holder.text
     assert messages_of(db, tenant) == 1
