@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -376,16 +377,17 @@ def test_failed_authentications_are_limited_per_source(
 ) -> None:
     app = create_app(Settings(auth_failure_burst=3, auth_failure_per_second=0.01))
     attacker, bystander = client_address(), client_address()
+    bad_token = "not-a-token-" + secrets.token_hex(8)  # failures are counted per token too
     with (
         TestClient(app, raise_server_exceptions=False, client=attacker) as bad,
         TestClient(app, raise_server_exceptions=False, client=bystander) as good,
     ):
         statuses = [
-            bad.get("/v1/messages/msg_x", headers=bearer(f"not-a-token-{i}")).status_code
+            bad.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-{i}")).status_code
             for i in range(5)
         ]
         assert statuses == [401, 401, 401, 429, 429]
-        locked = bad.get("/v1/messages/msg_x", headers=bearer("not-a-token-again"))
+        locked = bad.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-again"))
         assert_problem(locked, 429, "rate-limited")
         assert locked.json()["limit"] == "auth-failures"
         assert int(locked.headers["retry-after"]) >= 1
@@ -393,7 +395,7 @@ def test_failed_authentications_are_limited_per_source(
         valid = bad.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant))
         assert_problem(valid, 404, "not-found")
         # Another address is not affected.
-        assert good.get("/v1/messages/msg_x", headers=bearer("not-a-token-0")).status_code == 401
+        assert good.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-0")).status_code == 401
 
 
 def test_sixty_bad_tokens_then_a_valid_one_from_the_same_address_is_accepted(
@@ -402,12 +404,15 @@ def test_sixty_bad_tokens_then_a_valid_one_from_the_same_address_is_accepted(
     tenant = create_tenant(client, settings)
     key = issue_key(client, settings, tenant, ["messages:write"])
     wrong_key = key["key"][:-4] + ("AAAA" if not key["key"].endswith("AAAA") else "BBBB")
-    with TestClient(create_app(), raise_server_exceptions=False, client=client_address()) as nat:
+    bad_token = "a-bad-bearer-token-" + secrets.token_hex(8)
+    # The default allowance (30), refilled so slowly that the counts below are exact.
+    app = create_app(Settings(auth_failure_per_second=0.001))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as nat:
         statuses = [
-            nat.post("/v1/messages", headers=bearer("a-bad-bearer-token"), json=MESSAGE).status_code
+            nat.post("/v1/messages", headers=bearer(bad_token), json=MESSAGE).status_code
             for _ in range(60)
         ]
-        assert statuses == [401] * 30 + [429] * 30  # the default allowance: 30
+        assert statuses == [401] * 30 + [429] * 30
         for headers in (tenant_headers(settings, tenant), bearer(key["key"])):
             response = nat.post("/v1/messages", headers=headers, json=MESSAGE)
             assert response.status_code == 202, response.text
