@@ -43,8 +43,9 @@ def verify_hub_signature(headers: Mapping[str, str], raw_body: bytes, app_secret
         raise VerificationFailed("missing X-Hub-Signature-256")
     if not app_secret:
         raise VerificationFailed("the channel config has no app secret")
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, received.strip().lower()):
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest().encode()
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and the header is the caller's.
+    if not hmac.compare_digest(expected, received.strip().lower().encode()):
         raise VerificationFailed("signature does not match")
 
 

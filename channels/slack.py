@@ -43,6 +43,7 @@ from channels.runtime import ChannelRuntime
 from channels.slack_format import message_bodies
 
 SIGNATURE_WINDOW_SECONDS = 300
+TIMESTAMP_MAX_DIGITS = 12
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -60,7 +61,7 @@ def verify_signature(
     ``X-Slack-Request-Timestamp`` within five minutes of ``now``, either way (replays)."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     received = headers.get("x-slack-signature", "").strip().lower()
-    if not (timestamp.isascii() and timestamp.isdigit()) or not received.startswith("v0="):
+    if not _is_timestamp(timestamp) or not received.startswith("v0="):
         raise VerificationFailed("missing or malformed Slack signature headers")
     if not signing_secret:
         raise VerificationFailed("the channel config has no signing secret")
@@ -70,6 +71,12 @@ def verify_signature(
     expected = "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), received.encode()):
         raise VerificationFailed("Slack signature does not match")
+
+
+def _is_timestamp(value: str) -> bool:
+    """Unix seconds in ASCII digits; a few digits more than today's ten at most, so ``int`` is
+    never asked for thousands (which it refuses, and which no clock sends)."""
+    return value.isascii() and value.isdigit() and len(value) <= TIMESTAMP_MAX_DIGITS
 
 
 @dataclass(frozen=True)

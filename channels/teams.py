@@ -34,7 +34,13 @@ from channels.base import (
     Webhook,
 )
 from channels.runtime import ChannelRuntime
-from channels.teams_auth import access_token, drop_access_token, retry_after, verify_bearer
+from channels.teams_auth import (
+    access_token,
+    drop_access_token,
+    retry_after,
+    verify_activity,
+    verify_bearer,
+)
 from channels.teams_format import activities
 
 READ_RECEIPT = "application/vnd.microsoft.readReceipt"
@@ -64,8 +70,9 @@ class TeamsChannel:
         config: ChannelConfig,
         runtime: ChannelRuntime,
     ) -> None:
-        activity = _activity(raw_body)
-        verify_bearer(headers.get("authorization", ""), activity, config.account_id, runtime)
+        # The token first: nothing an unauthenticated caller sends is parsed before it checks.
+        token = verify_bearer(headers.get("authorization", ""), config.account_id, runtime)
+        verify_activity(token, _activity(raw_body))
 
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
         activity = _activity(raw_body)
@@ -155,7 +162,7 @@ def _activity(raw_body: bytes) -> Mapping[str, Any]:
 def _json(raw: bytes) -> Mapping[str, Any]:
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deep enough to exhaust the parser's stack
         return {}
     return document if isinstance(document, dict) else {}
 
@@ -268,7 +275,9 @@ def _read_receipt(activity: Mapping[str, Any], account_id: str) -> StatusUpdate 
         account_id=account_id,
         state=DeliveryState.READ,
         provider_message_id=str(last_read),
-        user_id=str(sender.get("aadObjectId") or sender.get("id") or "") or None,
+        # The id the user's messages are stored under, so the receipt matches only replies to
+        # this user through this config (activity ids repeat across conversations).
+        user_id=str(sender.get("id") or "") or None,
         at=_timestamp(activity.get("timestamp")),
     )
 

@@ -44,11 +44,18 @@ class _Metadata:
     algorithms: tuple[str, ...]
 
 
-def verify_bearer(
-    authorization: str, activity: Mapping[str, Any], app_id: str, runtime: ChannelRuntime
-) -> None:
+@dataclass(frozen=True)
+class ConnectorToken:
+    """What a verified Bot Connector JWT vouches for, to hold the activity it came with to."""
+
+    service_url: Any  # the ``serviceurl`` claim, as found
+    endorsements: tuple[str, ...] | None  # channels its key is endorsed for; None: any
+
+
+def verify_bearer(authorization: str, app_id: str, runtime: ChannelRuntime) -> ConnectorToken:
     """Raise VerificationFailed unless ``authorization`` is a Bot Connector JWT for ``app_id``
-    that names this activity's ``serviceUrl`` and is signed by a key endorsed for its channel."""
+    signed by a key the Bot Framework publishes. It needs no body: a forged token is refused
+    before the activity is even parsed."""
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -63,12 +70,6 @@ def verify_bearer(
     if algorithm not in _metadata(runtime).algorithms or not isinstance(kid, str):
         raise VerificationFailed("token algorithm or key id not acceptable")
     jwk = _signing_key(kid, runtime)
-    channel_id = activity.get("channelId")
-    endorsements = jwk.get("endorsements")
-    if endorsements is not None and (
-        not isinstance(channel_id, str) or channel_id not in endorsements
-    ):
-        raise VerificationFailed("signing key is not endorsed for the activity's channel")
     try:
         claims = jwt.decode(
             token,
@@ -81,7 +82,28 @@ def verify_bearer(
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise VerificationFailed("bearer token is not valid") from exc
-    claimed, actual = claims.get("serviceurl"), activity.get("serviceUrl")
+    return ConnectorToken(claims.get("serviceurl"), _endorsements(jwk))
+
+
+def _endorsements(jwk: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The channels a key is endorsed for; None when it names none (any channel)."""
+    endorsed = jwk.get("endorsements")
+    if endorsed is None:
+        return None
+    if not isinstance(endorsed, list):  # endorsements that are no list endorse nothing
+        return ()
+    return tuple(channel for channel in endorsed if isinstance(channel, str))
+
+
+def verify_activity(token: ConnectorToken, activity: Mapping[str, Any]) -> None:
+    """Raise VerificationFailed unless the verified token names this activity's ``serviceUrl``
+    and its key is endorsed for the activity's channel."""
+    channel_id = activity.get("channelId")
+    if token.endorsements is not None and (
+        not isinstance(channel_id, str) or channel_id not in token.endorsements
+    ):
+        raise VerificationFailed("signing key is not endorsed for the activity's channel")
+    claimed, actual = token.service_url, activity.get("serviceUrl")
     if not (isinstance(claimed, str) and isinstance(actual, str)) or not hmac.compare_digest(
         claimed.encode(), actual.encode()
     ):
@@ -105,8 +127,11 @@ def _signing_key(kid: str, runtime: ChannelRuntime) -> Mapping[str, Any]:
 
     jwk: Mapping[str, Any] | None = runtime.cache.get_or_load_timed(cache_key, load).get(kid)
     if jwk is None and _may_refresh_keys(runtime):
-        runtime.cache.forget(cache_key)
-        jwk = runtime.cache.get_or_load_timed(cache_key, load).get(kid)
+        # Fetched before the cached set is replaced: a refetch that fails (a forged kid while
+        # the key endpoint is down) leaves the good keys in place.
+        keys, ttl = load()
+        runtime.cache.put(cache_key, keys, ttl)
+        jwk = keys.get(kid)
     if jwk is None:
         raise VerificationFailed("token signed by an unknown key")
     return jwk

@@ -198,7 +198,9 @@ def _ingress(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
-        proxy_headers=False,
+        # The client address behind a trusted proxy, so one caller's failures are not everyone's.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

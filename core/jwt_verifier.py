@@ -1,9 +1,11 @@
 """Bearer JWT verification: HS256 with Parley's secret, RS256/ES256 with keys from a JWKS URL.
 
 The token's own ``alg`` header only picks where the key comes from; the key then has to fit the
-algorithm (an RSA key cannot check an HS256 signature), so no algorithm-confusion trick turns a
-public key into an HMAC secret. ``exp`` is required, ``nbf`` honoured, both with a small leeway;
-``iss`` and ``aud`` are required when configured; ``tenant`` and ``sub`` always.
+algorithm (an RSA key cannot check an HS256 or ES256 signature), so no algorithm-confusion trick
+turns a public key into an HMAC secret. JWKS keys are cached and refetched within bounds
+(``core.jwks``), so tokens naming unknown key ids cannot make every request a fetch. ``exp`` is
+required, ``nbf`` honoured, both with a small leeway; ``iss`` and ``aud`` are required when
+configured; ``tenant`` and ``sub`` always.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from core.jwks import JwksKeys, KeysUnavailable
+
 if TYPE_CHECKING:
     from core.settings import Settings
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
 JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
-JWKS_FETCH_TIMEOUT_SECONDS = 5
 
 
 class InvalidToken(Exception):
@@ -67,37 +70,22 @@ class JwtVerifier:
         self._leeway = leeway_seconds
         self._issuer = issuer
         self._audience = audience
-        self._jwks = (
-            jwt.PyJWKClient(
-                jwks_url,
-                cache_keys=True,
-                lifespan=max(jwks_cache_seconds, 1),
-                timeout=JWKS_FETCH_TIMEOUT_SECONDS,
-            )
-            if jwks_url
-            else None
-        )
+        self._jwks = JwksKeys(jwks_url, jwks_cache_seconds) if jwks_url else None
 
     def verify(self, token: str) -> VerifiedClaims:
         """The token's claims if its signature, times, issuer, audience and claims check out."""
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidToken("the token is not a JWT") from None
+        algorithm, key_id = header.get("alg"), header.get("kid")
+        if not isinstance(algorithm, str):  # e.g. a list, which no set lookup may hash
+            raise InvalidToken("the token's algorithm is not accepted")
         key: Any
         if algorithm in HMAC_ALGORITHMS:
             key = self._secret
         elif algorithm in JWKS_ALGORITHMS and self._jwks is not None:
-            try:
-                key = self._jwks.get_signing_key_from_jwt(token).key
-            except jwt.PyJWKClientConnectionError:
-                raise InvalidToken(
-                    "the token's signing keys could not be fetched", "keys_unavailable"
-                ) from None
-            except jwt.PyJWTError:
-                raise InvalidToken(
-                    "the token's signing key is unknown", "unknown_signing_key"
-                ) from None
+            key = _jwks_key(self._jwks, key_id, algorithm)
         else:
             raise InvalidToken("the token's algorithm is not accepted")
         required = ["exp", "sub", "tenant"]
@@ -107,7 +95,7 @@ class JwtVerifier:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=[str(algorithm)],
+                algorithms=[algorithm],
                 leeway=self._leeway,
                 issuer=self._issuer,
                 audience=self._audience,
@@ -128,6 +116,24 @@ class JwtVerifier:
         except jwt.PyJWTError:
             raise InvalidToken("the token is not valid") from None
         return _claims(claims)
+
+
+def _jwks_key(jwks: JwksKeys, key_id: Any, algorithm: str) -> Any:
+    """The public key the token's ``kid`` names, if it is one for the token's algorithm."""
+    if not isinstance(key_id, str) or not key_id:
+        raise InvalidToken("the token names no signing key", "unknown_signing_key")
+    try:
+        found = jwks.get(key_id)
+    except KeysUnavailable:
+        raise InvalidToken(
+            "the token's signing keys could not be fetched", "keys_unavailable"
+        ) from None
+    if found is None:
+        raise InvalidToken("the token's signing key is unknown", "unknown_signing_key")
+    # The JWK's own algorithm (its ``alg``, else its type and curve) must be the token's.
+    if found.algorithm_name != algorithm:
+        raise InvalidToken("the token's signing key does not fit its algorithm", "wrong_key_type")
+    return found.key
 
 
 def _claims(claims: dict[str, Any]) -> VerifiedClaims:

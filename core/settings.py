@@ -69,9 +69,14 @@ class Settings(BaseSettings):
     rate_limit_tenant_burst: int = Field(default=200, ge=1)
     rate_limit_credential_per_second: float = Field(default=50.0, gt=0)
     rate_limit_credential_burst: int = Field(default=100, ge=1)
-    # Failed authentications per source address before it gets 429s instead of 401s.
+    # Failed authentications per source address, and per presented key id or token, before
+    # further failures get 429s instead of 401s (a credential that verifies is still accepted).
     auth_failure_per_second: float = Field(default=1.0, gt=0)
     auth_failure_burst: int = Field(default=30, ge=1)
+    # Failed webhook handshakes (a wrong hub.verify_token) per channel config before every
+    # handshake for it gets 429, the right token too: a verify token is chosen by people.
+    handshake_failure_per_second: float = Field(default=0.01, gt=0)
+    handshake_failure_burst: int = Field(default=10, ge=1)
 
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = _dev_secret(dev_secrets.MASTER_KEY)
@@ -95,6 +100,9 @@ class Settings(BaseSettings):
 
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
+    # Proxies whose X-Forwarded-For uvicorn believes (comma-separated addresses or networks,
+    # "*" for any): the client they name is the address failed authentications count against.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", min_length=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     page_size_max: int = Field(default=100, ge=1, le=1000)

@@ -6,8 +6,11 @@ The scheme is picked from the credential itself, in this order:
   cached briefly by the client; CheckPermission for API keys). The hub being down fails closed:
   503, never a request let through.
 - ``Bearer pk_…``: a tenant API key, checked against its stored hash.
-- any other ``Bearer`` token: a JWT (``core.jwt_verifier``), refused when its ``jti`` was
-  revoked (``storage.revoked_tokens``).
+- any other ``Bearer`` token: a JWT (``core.jwt_verifier``).
+
+Either way a JWT is refused when its ``jti`` was revoked (``storage.revoked_tokens``, asked on
+every request, so the hub's cached answer does not outlive a revocation), and one without a
+``scope`` claim gets every tenant scope while an empty ``scope`` gets none.
 
 The tenant comes from the credential only. Nothing here logs or returns a credential.
 """
@@ -144,16 +147,17 @@ class Authenticator:
                     headers={"Retry-After": "1"},
                 ) from None
             raise unauthorized(exc.reason) from None
-        revoked = self._revoked
-        if claims.token_id and revoked and revoked.is_revoked(claims.tenant_id, claims.token_id):
-            raise unauthorized("the token was revoked")
-        scopes = scope_names.DEFAULT_TENANT_SCOPES if claims.scopes is None else claims.scopes
+        self._refuse_revoked(claims.tenant_id, claims.token_id)
         return Principal(
             claims.tenant_id,
             claims.subject,
-            _granted(claims.tenant_id, set(scopes)),
+            _granted(claims.tenant_id, _jwt_scopes(claims.scopes)),
             f"jwt:{claims.subject}",
         )
+
+    def _refuse_revoked(self, tenant_id: str, token_id: str | None) -> None:
+        if token_id and self._revoked and self._revoked.is_revoked(tenant_id, token_id):
+            raise unauthorized("the token was revoked")
 
     def _from_hub(self, hub: SecurityHubClient, token: str) -> Principal:
         try:
@@ -162,12 +166,24 @@ class Authenticator:
             raise hub_unavailable() from None
         if info is None:
             raise unauthorized("the credential is not valid")
-        is_key = token.startswith(KEY_PREFIX)
-        scopes = set(info.scopes)
-        if not is_key and not scopes:  # the hub reports a JWT's scope claim, absent or empty
-            scopes = set(scope_names.DEFAULT_TENANT_SCOPES)
-        credential = info.subject if is_key else f"jwt:{info.subject}"
-        return Principal(info.tenant_id, info.subject, _granted(info.tenant_id, scopes), credential)
+        if token.startswith(KEY_PREFIX):
+            scopes = set(info.scopes or ())
+            return Principal(
+                info.tenant_id, info.subject, _granted(info.tenant_id, scopes), info.subject
+            )
+        self._refuse_revoked(info.tenant_id, info.token_id)
+        return Principal(
+            info.tenant_id,
+            info.subject,
+            _granted(info.tenant_id, _jwt_scopes(info.scopes)),
+            f"jwt:{info.subject}",
+        )
+
+
+def _jwt_scopes(claimed: frozenset[str] | None) -> set[str]:
+    """A JWT's scopes: as claimed (an empty claim is none), every tenant scope without a claim
+    (the holder of the signing secret could mint any scope anyway)."""
+    return set(scope_names.DEFAULT_TENANT_SCOPES if claimed is None else claimed)
 
 
 def _granted(tenant_id: str, scopes: set[str]) -> frozenset[str]:

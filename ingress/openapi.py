@@ -58,7 +58,8 @@ GUARD_ERRORS = {
     403: "`insufficient-scope`: the credential lacks the route's scope; `tenant-disabled`: "
     "the tenant is switched off.",
     429: "`rate-limited`: the tenant's or the credential's rate limit, or too many failed "
-    "authentications from this address; retry after `Retry-After` seconds.",
+    "authentications from this address or with this credential (one that verifies is still "
+    "accepted); retry after `Retry-After` seconds.",
     503: "`security-hub-unavailable` or `unavailable`: credentials or rate limits cannot be "
     "checked now (the ingress fails closed).",
 }
@@ -622,18 +623,29 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {
                 "The `hub.challenge`, echoed.",
                 schema={"type": "string"},
                 media_type="text/plain",
+                headers={"X-Content-Type-Options": "`nosniff`"},
             ),
         ),
         {
+            400: "`invalid-challenge`: the token matches but `hub.challenge` is not 1 to 128 "
+            "letters, digits, `-` or `_`; nothing is echoed.",
             401: "`unauthorized`: not a subscribe handshake, the verify token does not match, "
             "or the channel has no GET handshake (Slack, Teams).",
             404: "`not-found`: no active config of this channel with this id.",
+            429: "`rate-limited`: too many failed handshakes for this config "
+            "(`PARLEY_HANDSHAKE_FAILURE_BURST`); until `Retry-After`, the right token too.",
+            503: "`unavailable`: handshakes cannot be limited now (Redis is down).",
         },
         params=(
             *WEBHOOK_PATH,
             Param("hub.mode", "query", "`subscribe`.", {"enum": ["subscribe"]}),
             Param("hub.verify_token", "query", "The config's `verify_token` secret."),
-            Param("hub.challenge", "query", "Echoed back when the token matches."),
+            Param(
+                "hub.challenge",
+                "query",
+                "Echoed back when the token matches.",
+                {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+            ),
         ),
         authenticated=False,
         description="Verified by the config's `verify_token`, not a bearer token.",

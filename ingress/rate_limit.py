@@ -1,19 +1,26 @@
 """Rate limits at the ingress: per tenant and per credential, and failed authentications per
-source address, answered 429 with ``Retry-After`` and ``RateLimit-*`` headers.
+source address and per presented credential, answered 429 with ``Retry-After`` and
+``RateLimit-*`` headers.
+
+A presented credential is named for its failure count by what it shows without a lookup: an
+API key by its key id (not secret), anything else by its SHA-256 (never the token itself).
 
 Limits come from the tenant's record (``rate_limits``), else from the settings' defaults.
-Webhooks are not limited here: a provider answered 429 retries, and its own send limits already
-bound what it delivers; a disabled tenant's webhooks are refused instead.
+Webhook deliveries are not limited here: a provider answered 429 retries, and its own send
+limits already bound what it delivers; a disabled tenant's webhooks are refused instead. Failed
+webhook handshakes are limited, per channel config.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
 from core.settings import Settings
 from ingress.auth import Principal
 from ingress.problems import Problem
+from storage.credentials import presented_key_id
 from storage.rate_limits import Bucket, RateLimiter, Verdict
 
 
@@ -37,12 +44,39 @@ def request_buckets(
     ]
 
 
-def failure_bucket(limiter: RateLimiter, settings: Settings, source: str) -> Bucket:
+ADDRESS_FAILURES = "auth-failures"
+CREDENTIAL_FAILURES = "credential-auth-failures"
+
+
+def address_failures(limiter: RateLimiter, settings: Settings, source: str) -> Bucket:
+    """Failed authentications from one source address."""
     return Bucket(
-        "auth-failures",
-        limiter.key("authfail", source),
+        ADDRESS_FAILURES,
+        limiter.key("authfail", "addr", source),
         settings.auth_failure_per_second,
         settings.auth_failure_burst,
+    )
+
+
+def credential_failures(limiter: RateLimiter, settings: Settings, token: str) -> Bucket:
+    """Failed authentications presenting one API key id, or one token."""
+    key_id = presented_key_id(token)
+    if key_id is not None:
+        key = limiter.key("authfail", "key", key_id)
+    else:
+        key = limiter.key("authfail", "token", hashlib.sha256(token.encode()).hexdigest())
+    return Bucket(
+        CREDENTIAL_FAILURES, key, settings.auth_failure_per_second, settings.auth_failure_burst
+    )
+
+
+def handshake_failures(limiter: RateLimiter, settings: Settings, config_id: str) -> Bucket:
+    """Failed webhook handshakes for one channel config."""
+    return Bucket(
+        "handshake-failures",
+        limiter.key("handshakefail", config_id),
+        settings.handshake_failure_per_second,
+        settings.handshake_failure_burst,
     )
 
 

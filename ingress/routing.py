@@ -1,11 +1,18 @@
 """Routes that need a credential declare the scope they need, next to the path.
 
 ``ApiRoute(path, endpoint, methods=[...], scope=...)`` is a Starlette ``Route`` whose endpoint
-runs behind a guard: authenticate (401), refuse a source with too many failed attempts (429),
-refuse a disabled tenant (403), check the scope (403), spend the tenant's and the credential's
-rate-limit tokens (429), then call the endpoint with ``request.state.principal`` set. The
-route table is the single place that says which route needs what: the OpenAPI generator and
-the cross-tenant test matrix read ``route.scope`` from it.
+runs behind a guard: authenticate (401, or 429 once the failures of its address or of the
+credential it presents exceed their allowance), refuse a disabled tenant (403), check the scope
+(403), spend the tenant's and the credential's rate-limit tokens (429), then call the endpoint
+with ``request.state.principal`` set. The route table is the single place that says which
+route needs what: the OpenAPI generator and the cross-tenant test matrix read ``route.scope``
+from it.
+
+Failures never refuse a credential that verifies: behind a proxy or NAT one address speaks for
+many callers, and a key id is not secret, so neither count may lock out a valid credential.
+The one exception keeps guessing expensive: a credential whose check costs a lookup (an API
+key, or anything with a Security Hub) is refused unchecked when *both* its address and the
+credential it presents have used up their allowance — one address hammering one key.
 """
 
 from __future__ import annotations
@@ -64,22 +71,22 @@ def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
 
 def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal, Verdict]:
     source = request.client.host if request.client else "unknown"
-    failures = rate_limit.failure_bucket(state.limiter, state.settings, source)
+    failures = [rate_limit.address_failures(state.limiter, state.settings, source)]
     try:
         token = bearer_token(request)
-        # Checking a JWT costs only CPU, so a locked-out source is refused after it, in the
-        # same Redis call as the rate limits (one round trip). An API key or a Security Hub
-        # call costs a lookup, so a locked-out source is refused before it. Either way a
-        # locked-out source gets 429 whatever it sends, and learns nothing about a credential.
-        costly = state.hub is not None or token.startswith(KEY_PREFIX)
-        if costly and not state.limiter.take([failures], cost=0).allowed:
-            raise _locked_out(state.limiter.take([failures], cost=0))
+        failures.append(rate_limit.credential_failures(state.limiter, state.settings, token))
+        # A JWT costs only CPU to check, so it is always checked; a lookup is spared when this
+        # address has failed too often with this very credential.
+        if state.hub is not None or token.startswith(KEY_PREFIX):
+            looks = state.limiter.peek(failures)
+            if not any(look.allowed for look in looks):
+                raise _locked_out(min(looks, key=lambda look: look.retry_after))
         principal = state.authenticator.authenticate(token)
     except Problem as problem:
         if problem.status == 401:
             log.info("authentication failed from %s: %s", source, problem.detail)
-            counted = state.limiter.take([failures])
-            if not counted.allowed:
+            counted = state.limiter.take_each(failures)
+            if not counted.allowed:  # past the allowance the caller learns nothing more
                 raise _locked_out(counted) from None
         raise
     tenant = state.tenants.status(principal.tenant_id)
@@ -89,13 +96,13 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     buckets = rate_limit.request_buckets(
         state.limiter, state.settings, principal, tenant.rate_limits
     )
-    verdict = state.limiter.take(buckets, gates=() if costly else (failures,))
+    verdict = state.limiter.take(buckets)
     if not verdict.allowed:
-        if verdict.bucket == failures.name:
-            raise _locked_out(verdict)
         raise rate_limit.too_many(verdict, f"the {verdict.bucket}'s rate limit is exhausted")
     return principal, verdict
 
 
 def _locked_out(verdict: Verdict) -> Problem:
-    return rate_limit.too_many(verdict, "too many failed authentications from this address")
+    if verdict.bucket == rate_limit.ADDRESS_FAILURES:
+        return rate_limit.too_many(verdict, "too many failed authentications from this address")
+    return rate_limit.too_many(verdict, "too many failed authentications with this credential")

@@ -2,13 +2,17 @@
 
 The handler only verifies, parses, dedupes, persists and enqueues, so it answers well inside
 Slack's 3 s and Meta's deadlines. Any verification failure is a 401 that leaves nothing behind;
-an unknown config is a 404. The tenant is the one that owns the config the URL names.
+an unknown config is a 404. The tenant is the one that owns the config the URL names. A GET
+handshake echoes its challenge only when the verify token matches and the challenge is a short
+token; failed handshakes are limited per config.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -26,12 +30,15 @@ from channels.base import (
 from channels.registry import adapter_for, spec_for
 from core.errors import NotFound, TransientError
 from core.states import Status
+from ingress import rate_limit
 from ingress.accept import accept_inbound
 from ingress.body import read_limited
 from ingress.problems import Problem
 from ingress.state import IngressState
 
 log = logging.getLogger("parley.ingress.webhooks")
+# What a handshake may echo: Meta's challenge is a number; nothing that could be markup.
+CHALLENGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 STATUS_FOR = {
     DeliveryState.SENT: Status.SENT,
@@ -75,12 +82,48 @@ def _config_and_state(
 
 
 async def handshake(request: Request) -> Response:
-    _, adapter, config = await _resolve(request)
+    state, adapter, config = await _resolve(request)
+    query = dict(request.query_params)
     try:
-        challenge = adapter.handshake(dict(request.query_params), config)
+        challenge = await run_in_threadpool(_check_handshake, state, adapter, config, query)
+    except RedisError:
+        raise Problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "handshakes cannot be limited right now; retry later",
+            headers={"Retry-After": "1"},
+        ) from None
+    # Echoed only as the short token it was checked to be, and never sniffed as markup.
+    return PlainTextResponse(challenge, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _check_handshake(
+    state: IngressState, adapter: ChannelAdapter, config: ChannelConfig, query: dict[str, str]
+) -> str:
+    """The challenge to echo. A verify token is chosen by people, so guesses are limited per
+    config, and past the limit even the right token is refused: a hit must look like a miss."""
+    failures = rate_limit.handshake_failures(state.limiter, state.settings, config.id)
+    [look] = state.limiter.peek([failures])
+    if not look.allowed:
+        raise rate_limit.too_many(look, "too many failed handshakes for this webhook")
+    try:
+        challenge = adapter.handshake(query, config)
     except VerificationFailed as exc:
+        counted = state.limiter.take_each([failures])
+        if not counted.allowed:
+            raise rate_limit.too_many(
+                counted, "too many failed handshakes for this webhook"
+            ) from None
         raise _unauthorized(config.channel, str(exc)) from None
-    return PlainTextResponse(challenge)
+    if not CHALLENGE.fullmatch(challenge):
+        raise Problem(
+            400,
+            "invalid-challenge",
+            "Invalid challenge",
+            "hub.challenge must be 1 to 128 letters, digits, '-' or '_'",
+        )
+    return challenge
 
 
 async def receive(request: Request) -> Response:
@@ -120,10 +163,16 @@ def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpda
     status = STATUS_FOR[update.state]
     fields = {"delivery_error": dict(update.error)} if update.error else None
     if update.provider_message_id is not None:
+        # A callback speaks only for what was sent through its own config (and to its user).
         # Noted first: a reply still being sent is the deliver stage's to move, from the note.
-        state.reports.note(config.tenant_id, update.provider_message_id, status)
+        state.reports.note(config.tenant_id, config.id, update.provider_message_id, status)
         state.messages.apply_provider_status(
-            config.tenant_id, update.provider_message_id, status, fields
+            config.tenant_id,
+            update.provider_message_id,
+            status,
+            fields,
+            channel_config_id=config.id,
+            user_id=update.user_id,
         )
     elif update.watermark is not None and update.user_id is not None:
         state.messages.apply_watermark(

@@ -52,8 +52,9 @@ class TokenInfo:
 
     tenant_id: str
     subject: str
-    scopes: frozenset[str]
+    scopes: frozenset[str] | None  # None for a JWT without a ``scope`` claim
     expires_at: int  # seconds since the Unix epoch; 0 for a key that does not expire
+    token_id: str | None = None  # a JWT's ``jti``, when it has one
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def _token_info(response: security_hub_pb2.ValidateTokenResponse) -> TokenInfo |
     return TokenInfo(
         tenant_id=response.tenant_id,
         subject=response.subject,
-        scopes=frozenset(response.scopes),
+        scopes=None if response.scope_claim_absent else frozenset(response.scopes),
         expires_at=response.expires_at,
+        token_id=response.token_id or None,
     )

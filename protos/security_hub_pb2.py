@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19protos/security_hub.proto\x12\x12parley.security.v1\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"~\n\x15ValidateTokenResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\"b\n\x16\x43heckPermissionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x12\n\npermission\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\":\n\x17\x43heckPermissionResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xdf\x01\n\x0bSecurityHub\x12\x64\n\rValidateToken\x12(.parley.security.v1.ValidateTokenRequest\x1a).parley.security.v1.ValidateTokenResponse\x12j\n\x0f\x43heckPermission\x12*.parley.security.v1.CheckPermissionRequest\x1a+.parley.security.v1.CheckPermissionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19protos/security_hub.proto\x12\x12parley.security.v1\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\xac\x01\n\x15ValidateTokenResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x10\n\x08token_id\x18\x07 \x01(\t\x12\x1a\n\x12scope_claim_absent\x18\x08 \x01(\x08\"b\n\x16\x43heckPermissionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x12\n\npermission\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\":\n\x17\x43heckPermissionResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xdf\x01\n\x0bSecurityHub\x12\x64\n\rValidateToken\x12(.parley.security.v1.ValidateTokenRequest\x1a).parley.security.v1.ValidateTokenResponse\x12j\n\x0f\x43heckPermission\x12*.parley.security.v1.CheckPermissionRequest\x1a+.parley.security.v1.CheckPermissionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,12 +33,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VALIDATETOKENREQUEST']._serialized_start=49
   _globals['_VALIDATETOKENREQUEST']._serialized_end=86
-  _globals['_VALIDATETOKENRESPONSE']._serialized_start=88
-  _globals['_VALIDATETOKENRESPONSE']._serialized_end=214
-  _globals['_CHECKPERMISSIONREQUEST']._serialized_start=216
-  _globals['_CHECKPERMISSIONREQUEST']._serialized_end=314
-  _globals['_CHECKPERMISSIONRESPONSE']._serialized_start=316
-  _globals['_CHECKPERMISSIONRESPONSE']._serialized_end=374
-  _globals['_SECURITYHUB']._serialized_start=377
-  _globals['_SECURITYHUB']._serialized_end=600
+  _globals['_VALIDATETOKENRESPONSE']._serialized_start=89
+  _globals['_VALIDATETOKENRESPONSE']._serialized_end=261
+  _globals['_CHECKPERMISSIONREQUEST']._serialized_start=263
+  _globals['_CHECKPERMISSIONREQUEST']._serialized_end=361
+  _globals['_CHECKPERMISSIONRESPONSE']._serialized_start=363
+  _globals['_CHECKPERMISSIONRESPONSE']._serialized_end=421
+  _globals['_SECURITYHUB']._serialized_start=424
+  _globals['_SECURITYHUB']._serialized_end=647
 # @@protoc_insertion_point(module_scope)

@@ -13,20 +13,24 @@ class ValidateTokenRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ...) -> None: ...
 
 class ValidateTokenResponse(_message.Message):
-    __slots__ = ("valid", "tenant_id", "subject", "scopes", "expires_at", "reason")
+    __slots__ = ("valid", "tenant_id", "subject", "scopes", "expires_at", "reason", "token_id", "scope_claim_absent")
     VALID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_CLAIM_ABSENT_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     tenant_id: str
     subject: str
     scopes: _containers.RepeatedScalarFieldContainer[str]
     expires_at: int
     reason: str
-    def __init__(self, valid: _Optional[bool] = ..., tenant_id: _Optional[str] = ..., subject: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., expires_at: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    token_id: str
+    scope_claim_absent: bool
+    def __init__(self, valid: _Optional[bool] = ..., tenant_id: _Optional[str] = ..., subject: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., expires_at: _Optional[int] = ..., reason: _Optional[str] = ..., token_id: _Optional[str] = ..., scope_claim_absent: _Optional[bool] = ...) -> None: ...
 
 class CheckPermissionRequest(_message.Message):
     __slots__ = ("tenant_id", "subject", "permission", "resource")

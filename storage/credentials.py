@@ -41,6 +41,12 @@ def _public(doc: KeyDocument) -> KeyDocument:
     return {name: value for name, value in doc.items() if name != _HASH_FIELD}
 
 
+def presented_key_id(plaintext: str) -> str | None:
+    """The key id a plaintext in the key format names (nothing is looked up), else None."""
+    match = _KEY_FORMAT.fullmatch(plaintext)
+    return match.group(1) if match else None
+
+
 @dataclass(frozen=True)
 class KeyCheck:
     """The outcome of checking a plaintext key: the key's public view, or why it was refused."""

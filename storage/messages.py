@@ -213,22 +213,29 @@ class MessageRepository:
         provider_message_id: str,
         status: Status,
         fields: dict[str, Any] | None = None,
+        *,
+        channel_config_id: str | None = None,
+        user_id: str | None = None,
     ) -> int:
-        """Move our outbound message(s) the provider id names forward to ``status``. A reply
-        still ``sending`` is left to the deliver stage (storage/provider_reports.py), and a
-        failure is taken only from ``sent``: a late or reordered one never undoes delivered or
-        read."""
+        """Move our outbound message(s) the provider id names forward to ``status``: only those
+        sent through ``channel_config_id`` and, when given, to ``user_id`` (some providers'
+        ids repeat across conversations, e.g. Teams activity ids). A reply still ``sending`` is
+        left to the deliver stage (storage/provider_reports.py), and a failure is taken only
+        from ``sent``: a late or reordered one never undoes delivered or read."""
+        query: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "provider_message_ids": provider_message_id,
+        }
+        if channel_config_id is not None:
+            query["channel_config_id"] = channel_config_id
+        if user_id is not None:
+            query["user_id"] = user_id
         allowed = (
             [Status.SENT.value]
             if status is Status.FAILED
             else [s for s in predecessors(status) if s != Status.SENDING.value]
         )
-        return self._advance_many(
-            {"tenant_id": tenant_id, "provider_message_ids": provider_message_id},
-            status,
-            fields,
-            allowed,
-        )
+        return self._advance_many(query, status, fields, allowed)
 
     def apply_watermark(
         self,

@@ -22,31 +22,36 @@ TTL_SECONDS = 24 * 3600
 _RANK = {Status.SENT: 1, Status.DELIVERED: 2, Status.READ: 3, Status.FAILED: 4}
 
 
-def _key(tenant_id: str, provider_message_id: str) -> str:
-    return f"parley:report:{tenant_id}:{provider_message_id}"
+def _key(tenant_id: str, channel_config_id: str, provider_message_id: str) -> str:
+    return f"parley:report:{tenant_id}:{channel_config_id}:{provider_message_id}"
 
 
 class ProviderReports:
     def __init__(self, client: Redis) -> None:
         self._redis = client
 
-    def note(self, tenant_id: str, provider_message_id: str, status: Status) -> None:
-        """Remember that the provider reported ``status`` for one of its message ids."""
+    def note(
+        self, tenant_id: str, channel_config_id: str, provider_message_id: str, status: Status
+    ) -> None:
+        """Remember that the provider reported ``status`` for one of its message ids, sent
+        through ``channel_config_id`` (provider ids are unique only per account)."""
         if status not in _RANK:
             return
-        key = _key(tenant_id, provider_message_id)
+        key = _key(tenant_id, channel_config_id, provider_message_id)
         pipe = self._redis.pipeline(transaction=False)
         pipe.sadd(key, status.value)
         pipe.expire(key, TTL_SECONDS)
         pipe.execute()
 
-    def furthest(self, tenant_id: str, provider_message_ids: Sequence[str]) -> Status | None:
+    def furthest(
+        self, tenant_id: str, channel_config_id: str, provider_message_ids: Sequence[str]
+    ) -> Status | None:
         """The furthest state reported for any of these ids (a failure first), if any."""
         if not provider_message_ids:
             return None
         pipe = self._redis.pipeline(transaction=False)
         for provider_message_id in provider_message_ids:
-            pipe.smembers(_key(tenant_id, provider_message_id))
+            pipe.smembers(_key(tenant_id, channel_config_id, provider_message_id))
         reported = {
             Status(raw.decode() if isinstance(raw, bytes) else raw)
             for members in pipe.execute()

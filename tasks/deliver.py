@@ -70,7 +70,7 @@ def send_parts(
     delivered = True
     ids = list(reply.get("provider_message_ids", []))
     for index in range(int(reply.get("sent_parts", 0)), len(parts)):
-        if ids and c.reports.furthest(tenant_id, ids) is Status.FAILED:
+        if ids and c.reports.furthest(tenant_id, config.id, ids) is Status.FAILED:
             # The provider failed a part already sent: the rest would arrive out of context.
             raise SendRejected(f"the provider reported part {len(ids)} of the reply failed")
         _pace(task, c, config, reply_to)
@@ -100,7 +100,7 @@ def send_parts(
     )
     # Channels without delivery callbacks count an accepted send as delivered; the others
     # may have reported on the parts while the reply was still being sent.
-    reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, ids)
+    reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, config.id, ids)
     if reported is not None:
         current = {**sent, "status": Status.SENT.value} if moved else None
         fields = {"delivery_error": {"reported": "failed"}} if reported is Status.FAILED else None

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -178,17 +179,27 @@ def _bad_tokens(jwks: JwksServer, settings: Settings, tenant: str) -> dict[str, 
         # The public key used as an HMAC secret: the classic algorithm-confusion forgery.
         "alg-confusion": _hmac_forgery(claims(tenant), public_pem),
         "alg-none": jwt.encode(claims(tenant), None, algorithm="none"),
+        # Signed ES256 but naming the RSA key: the key does not fit the algorithm.
+        "es256-naming-an-rsa-key": jwt.encode(
+            claims(tenant), jwks.ec, algorithm="ES256", headers={"kid": "r1"}
+        ),
+        "rs256-naming-an-ec-key": jwt.encode(
+            claims(tenant), jwks.rsa, algorithm="RS256", headers={"kid": "e1"}
+        ),
+        "alg-not-a-string": _hmac_forgery(claims(tenant), hs, header={"alg": ["HS256"]}),
     }
 
 
-def _hmac_forgery(payload: dict[str, Any], secret: bytes) -> str:
+def _hmac_forgery(
+    payload: dict[str, Any], secret: bytes, header: dict[str, Any] | None = None
+) -> str:
     """An HS256 token keyed with ``secret`` (PyJWT refuses PEM keys as HMAC secrets, so sign by
-    hand)."""
+    hand), under ``header`` if given."""
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "r1"}).encode())
+    head = b64(json.dumps(header or {"alg": "HS256", "typ": "JWT", "kid": "r1"}).encode())
     body = b64(json.dumps(payload).encode())
     mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(mac)}"
@@ -208,6 +219,9 @@ def _hmac_forgery(payload: dict[str, Any], secret: bytes) -> str:
         "no-tenant",
         "alg-confusion",
         "alg-none",
+        "es256-naming-an-rsa-key",
+        "rs256-naming-an-ec-key",
+        "alg-not-a-string",
     ],
 )
 def test_a_bad_jwt_is_refused_and_stores_nothing(
@@ -372,23 +386,72 @@ def test_failed_authentications_are_limited_per_source(
 ) -> None:
     app = create_app(Settings(auth_failure_burst=3, auth_failure_per_second=0.01))
     attacker, bystander = client_address(), client_address()
+    bad_token = "not-a-token-" + secrets.token_hex(8)  # failures are counted per token too
     with (
         TestClient(app, raise_server_exceptions=False, client=attacker) as bad,
         TestClient(app, raise_server_exceptions=False, client=bystander) as good,
     ):
         statuses = [
-            bad.get("/v1/messages/msg_x", headers=bearer("not-a-token")).status_code
-            for _ in range(5)
+            bad.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-{i}")).status_code
+            for i in range(5)
         ]
         assert statuses == [401, 401, 401, 429, 429]
-        locked = bad.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant))
+        locked = bad.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-again"))
         assert_problem(locked, 429, "rate-limited")
+        assert locked.json()["limit"] == "auth-failures"
         assert int(locked.headers["retry-after"]) >= 1
+        # A valid credential from that address is not refused for the failures made there.
+        valid = bad.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant))
+        assert_problem(valid, 404, "not-found")
         # Another address is not affected.
-        assert (
-            good.get("/v1/messages/msg_x", headers=tenant_headers(settings, tenant)).status_code
-            == 404
-        )
+        assert good.get("/v1/messages/msg_x", headers=bearer(f"{bad_token}-0")).status_code == 401
+
+
+def test_sixty_bad_tokens_then_a_valid_one_from_the_same_address_is_accepted(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    key = issue_key(client, settings, tenant, ["messages:write"])
+    wrong_key = key["key"][:-4] + ("AAAA" if not key["key"].endswith("AAAA") else "BBBB")
+    bad_token = "a-bad-bearer-token-" + secrets.token_hex(8)
+    # The default allowance (30), refilled so slowly that the counts below are exact.
+    app = create_app(Settings(auth_failure_per_second=0.001))
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as nat:
+        statuses = [
+            nat.post("/v1/messages", headers=bearer(bad_token), json=MESSAGE).status_code
+            for _ in range(60)
+        ]
+        assert statuses == [401] * 30 + [429] * 30
+        for headers in (tenant_headers(settings, tenant), bearer(key["key"])):
+            response = nat.post("/v1/messages", headers=headers, json=MESSAGE)
+            assert response.status_code == 202, response.text
+        # Guessing at another key is still refused there.
+        assert nat.post("/v1/messages", headers=bearer(wrong_key), json=MESSAGE).status_code == 429
+    assert messages_of(db, tenant) == 2
+
+
+def test_a_key_id_guessed_at_from_many_addresses_is_throttled_but_its_holder_gets_in(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    key = issue_key(client, settings, tenant, ["messages:write"])
+    wrong = key["key"][:-4] + ("AAAA" if not key["key"].endswith("AAAA") else "BBBB")
+    app = create_app(Settings(auth_failure_burst=3, auth_failure_per_second=0.01))
+    statuses = []
+    for _ in range(5):  # every guess from an address of its own
+        with TestClient(app, raise_server_exceptions=False, client=client_address()) as guesser:
+            statuses.append(
+                guesser.post("/v1/messages", headers=bearer(wrong), json=MESSAGE).status_code
+            )
+    assert statuses == [401, 401, 401, 429, 429]
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as other:
+        refused = other.post("/v1/messages", headers=bearer(wrong), json=MESSAGE)
+        assert_problem(refused, 429, "rate-limited")
+        assert refused.json()["limit"] == "credential-auth-failures"
+        assert refused.json()["detail"] == "too many failed authentications with this credential"
+        holder = other.post("/v1/messages", headers=bearer(key["key"]), json=MESSAGE)
+        assert holder.status_code == 202, holder.text
+    assert messages_of(db, tenant) == 1
 
 
 def test_no_response_or_log_line_carries_a_key_or_token(
@@ -431,7 +494,7 @@ def test_a_jwks_that_cannot_be_fetched_fails_closed_with_503(
     assert messages_of(db, tenant) == 0
 
 
-def test_a_locked_out_source_is_refused_before_its_api_key_is_looked_up(
+def test_an_address_that_used_up_its_failures_on_a_key_is_refused_before_the_key_is_looked_up(
     client: TestClient, settings: Settings, db: Database[Any], broker: redis.Redis
 ) -> None:
     tenant = create_tenant(client, settings)

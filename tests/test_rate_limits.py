@@ -143,3 +143,27 @@ def test_a_daily_message_quota_refuses_past_it_and_counts_no_refusal(
     assert refused.json()["type"].endswith("/quota-exceeded")
     assert 1 <= int(refused.headers["retry-after"]) <= 86_400
     assert stored(db, tenant) == 3
+
+
+def test_a_failure_is_counted_in_every_bucket_that_can_pay(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, prefix="parley:test:" + secrets.token_hex(4))
+    address = Bucket("address", limiter.key("address"), TRICKLE, 1)
+    key = Bucket("key", limiter.key("key"), TRICKLE, 3)
+    assert limiter.take_each([address, key]).allowed
+    refused = limiter.take_each([address, key])  # the address is dry: the key still pays
+    assert not refused.allowed and refused.bucket == "address"
+    assert [look.remaining for look in limiter.peek([address, key])] == [0, 1]
+
+
+def test_peeking_tells_each_bucket_apart_and_spends_nothing(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, prefix="parley:test:" + secrets.token_hex(4))
+    dry = Bucket("dry", limiter.key("dry"), TRICKLE, 1)
+    full = Bucket("full", limiter.key("full"), TRICKLE, 2)
+    assert limiter.take([dry]).allowed
+    for _ in range(3):
+        looks = limiter.peek([dry, full])
+        assert [(look.bucket, look.allowed, look.remaining) for look in looks] == [
+            ("dry", False, 0),
+            ("full", True, 2),
+        ]
+        assert looks[0].retry_after > 0 and looks[1].retry_after == 0

@@ -45,8 +45,10 @@ class SecurityHubServicer(security_hub_pb2_grpc.SecurityHubServicer):
             valid=True,
             tenant_id=verdict.tenant_id,
             subject=verdict.subject,
-            scopes=verdict.scopes,
+            scopes=verdict.scopes or (),
             expires_at=verdict.expires_at,
+            token_id=verdict.token_id,
+            scope_claim_absent=verdict.scopes is None,
         )
 
     def CheckPermission(

@@ -20,8 +20,9 @@ class TokenVerdict:
     reason: str = ""
     tenant_id: str = ""
     subject: str = ""
-    scopes: tuple[str, ...] = ()
+    scopes: tuple[str, ...] | None = ()  # None for a JWT without a ``scope`` claim
     expires_at: int = 0  # seconds since the Unix epoch; 0 for a key that does not expire
+    token_id: str = ""  # a JWT's ``jti``; empty when it has none
 
     @property
     def valid(self) -> bool:
@@ -39,7 +40,8 @@ class TokenValidator:
 
     A JWT carries ``tenant``, ``sub`` and ``exp`` (all required) and an optional ``scope``
     claim of space-separated scopes, as in RFC 8693; the hub reports the scopes as claimed
-    (none when the claim is absent), and the ingress decides what an absent claim grants.
+    (an empty claim is no scopes) and says when the claim is absent, which the ingress decides
+    what grants; and its ``jti``, which the ingress checks against the tokens it revoked.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class TokenValidator:
         return TokenVerdict(
             tenant_id=claims.tenant_id,
             subject=claims.subject,
-            scopes=tuple(sorted(claims.scopes or ())),
+            scopes=None if claims.scopes is None else tuple(sorted(claims.scopes)),
             expires_at=claims.expires_at,
+            token_id=claims.token_id or "",
         )

@@ -126,6 +126,13 @@ def test_timestamps_outside_the_window_are_rejected_either_way(skew: int) -> Non
         )
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "1" * 13, "\uff11" * 10, "-1531420618"])
+def test_timestamps_that_are_not_unix_seconds_are_rejected_as_malformed(timestamp: str) -> None:
+    headers = {**VECTOR_HEADERS, "x-slack-request-timestamp": timestamp}
+    with pytest.raises(VerificationFailed, match="malformed"):
+        verify_signature(headers, VECTOR_BODY, "8f742231b10e8888abcd99yyyzzz85a5", 1531420618)
+
+
 def test_verify_accepts_a_signed_body_with_emoji_and_accents(runtime: ChannelRuntime) -> None:
     payload = event_message_im(
         "T0FAKETEAM1", "D0FAKEDM001", "U0FAKEUSR01", "Ça va? 🚚 Où est ma commande?", "1.2", "Ev1"

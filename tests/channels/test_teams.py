@@ -33,7 +33,6 @@ from core.ttl_cache import TtlCache
 from tests.fakes.teams import (
     APP_ID,
     APP_PASSWORD,
-    USER_AAD_ID,
     USER_ID,
     FakeTeams,
     card_submit,
@@ -294,6 +293,42 @@ def test_a_rotated_signing_key_is_picked_up_without_waiting_for_the_cache(
     verify(fake, runtime, hello(fake), fake.mint_token(APP_ID, fake.service_url))
 
 
+def test_a_forged_key_id_whose_refetch_fails_leaves_the_good_keys_cached(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    verify(fake, runtime, hello(fake), fake.mint_token(APP_ID, fake.service_url))
+    fake.fail_next(503, times=2)  # the key endpoint is down from here on
+    with pytest.raises(VerificationFailed, match="signing keys"):
+        verify(fake, runtime, hello(fake), fake.mint_token(APP_ID, fake.service_url, kid="x"))
+
+    verify(fake, runtime, hello(fake), fake.mint_token(APP_ID, fake.service_url))
+    assert [r.path for r in fake.key_requests] == ["/openid-metadata", "/keys", "/keys"]
+
+
+def deeply_nested(activity: dict[str, Any], depth: int = 1000) -> bytes:
+    """The activity with a field nested ``depth`` lists deep (deeper than the parser's stack)."""
+    return json.dumps(activity)[:-1].encode() + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def test_a_deeply_nested_body_under_a_forged_token_is_refused_before_it_is_parsed(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    body = deeply_nested(hello(fake))
+    for token in ("not.a.jwt", fake.mint_token(APP_ID, fake.service_url, sign_with_other_key=True)):
+        with pytest.raises(VerificationFailed, match="bearer token"):
+            TEAMS.verify({"authorization": f"Bearer {token}"}, body, CONFIG, runtime)
+
+
+def test_a_deeply_nested_body_under_a_valid_token_is_no_activity(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    headers = {"authorization": f"Bearer {fake.mint_token(APP_ID, fake.service_url)}"}
+    with pytest.raises(VerificationFailed, match="not a Bot Framework activity"):
+        TEAMS.verify(headers, deeply_nested(hello(fake)), CONFIG, runtime)
+    with pytest.raises(VerificationFailed):
+        TEAMS.parse(deeply_nested(hello(fake)), JSON_TYPE)
+
+
 @pytest.mark.parametrize("status", [500, 503])
 def test_unreachable_signing_keys_fail_verification_not_the_request(
     fake: FakeTeams, runtime: ChannelRuntime, status: int
@@ -453,7 +488,7 @@ def test_a_read_receipt_marks_messages_read_up_to_its_last_read_id() -> None:
             account_id=APP_ID,
             state=DeliveryState.READ,
             provider_message_id="1750000000120",
-            user_id=USER_AAD_ID,
+            user_id=USER_ID,  # the id the user's messages are stored under, not aadObjectId
             at=datetime(2025, 6, 15, 15, 7, tzinfo=UTC),
         )
     ]

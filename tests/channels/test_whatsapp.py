@@ -129,6 +129,7 @@ def test_verify_rejects_a_wrong_signature_tampered_body_missing_header_or_wrong_
     no_secret = replace(CONFIG, secrets={})
     attempts = [
         ({"x-hub-signature-256": "sha256=" + "0" * 64}, body, CONFIG),
+        ({"x-hub-signature-256": "sha256=" + "é" * 64}, body, CONFIG),
         (headers, body.replace(b"Caf", b"Cab"), CONFIG),
         ({"x-hub-signature": headers["x-hub-signature"]}, body, CONFIG),
         ({}, body, CONFIG),

@@ -95,15 +95,42 @@ def test_a_parley_jwt_is_valid_with_its_claims_and_scopes(
     assert info == TokenInfo(tenant, "user-1", frozenset({"messages:read", "admin"}), expires_at)
 
 
-def test_a_jwt_without_a_scope_claim_has_no_scopes(
-    client: SecurityHubClient, settings: Settings, tenant: str
+def test_a_jwt_without_a_scope_claim_is_reported_as_claiming_none(
+    client: SecurityHubClient, stub: Stub, settings: Settings, tenant: str
 ) -> None:
     token = mint_token(settings.require_jwt_secret(), tenant, "user-1", ttl_seconds=600)
 
     info = client.validate_token(token, TIMEOUT)
 
     assert info is not None
-    assert (info.tenant_id, info.subject, info.scopes) == (tenant, "user-1", frozenset())
+    assert (info.tenant_id, info.subject, info.scopes) == (tenant, "user-1", None)
+    response = stub.ValidateToken(pb.ValidateTokenRequest(token=token), timeout=TIMEOUT)
+    assert (list(response.scopes), response.scope_claim_absent) == ([], True)
+
+
+def test_a_jwt_with_an_empty_scope_claim_has_no_scopes(
+    client: SecurityHubClient, settings: Settings, tenant: str
+) -> None:
+    token = mint_token(settings.require_jwt_secret(), tenant, "user-1", 600, scopes=[])
+
+    info = client.validate_token(token, TIMEOUT)
+
+    assert info is not None and info.scopes == frozenset()
+
+
+def test_a_jwt_reports_its_token_id_and_a_key_none(
+    client: SecurityHubClient, keys: ApiKeyRepository, settings: Settings, tenant: str
+) -> None:
+    token = mint_token(settings.require_jwt_secret(), tenant, "u", 600, token_id="jti_1")
+    _, plaintext = keys.issue(tenant, "ci", ["admin"])
+
+    jwt_info, key_info = (client.validate_token(t, TIMEOUT) for t in (token, plaintext))
+
+    assert jwt_info is not None and jwt_info.token_id == "jti_1"
+    assert key_info is not None and (key_info.token_id, key_info.scopes) == (
+        None,
+        frozenset({"admin"}),
+    )
 
 
 def test_an_expired_jwt_is_refused_as_expired(stub: Stub, settings: Settings, tenant: str) -> None:
