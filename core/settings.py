@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "parley"
+    # Bounds every MongoDB operation (pymongo's timeoutMS), so a server that stops answering
+    # without closing its connections costs a thread this long, not for ever. Above FerretDB's
+    # 10 s SQLite busy timeout, so a busy store answers "busy" before the client gives up.
+    mongo_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str = "redis://127.0.0.1:6379/1"
     kafka_bootstrap: str = "127.0.0.1:9092"
