@@ -6,12 +6,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import dev_secrets
 from core.errors import ConfigurationError
 from core.home import default_home
+
+# What the engine needs beside its backend call within the caller's deadline (the network, its
+# own work, a reconnect).
+ENGINE_DEADLINE_MARGIN_SECONDS = 1.0
 
 
 def _dev_secret(name: str) -> Any:
@@ -35,6 +39,10 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "parley"
+    # Bounds every MongoDB operation (pymongo's timeoutMS), so a server that stops answering
+    # without closing its connections costs a thread this long, not for ever. Above FerretDB's
+    # 10 s SQLite busy timeout, so a busy store answers "busy" before the client gives up.
+    mongo_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str = "redis://127.0.0.1:6379/1"
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -115,7 +123,9 @@ class Settings(BaseSettings):
 
     history_window: int = Field(default=20, ge=1, le=200)
     session_ttl_seconds: int = Field(default=30 * 60, ge=60)
-    engine_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # The caller's deadline for one engine call; it must outlast the engine's own backend
+    # timeout (see ``_engine_deadlines_nest``).
+    engine_timeout_seconds: float = Field(default=25.0, gt=0, le=120)
     engine_retry_max: int = Field(default=5, ge=0, le=20)
 
     # Long enough for a fresh idempotent producer to get its id; an outage costs this per turn.
@@ -135,7 +145,22 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr | None = None
-    openai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    openai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _engine_deadlines_nest(self) -> Settings:
+        # A backend call that outlives the caller's deadline is abandoned, retried and billed
+        # again: the engine must give up on its backend first and say so (UNAVAILABLE).
+        if self.openai_timeout_seconds + ENGINE_DEADLINE_MARGIN_SECONDS > (
+            self.engine_timeout_seconds
+        ):
+            raise ValueError(
+                f"PARLEY_OPENAI_TIMEOUT_SECONDS ({self.openai_timeout_seconds:g}) must be at least"
+                f" {ENGINE_DEADLINE_MARGIN_SECONDS:g} s below PARLEY_ENGINE_TIMEOUT_SECONDS"
+                f" ({self.engine_timeout_seconds:g}): the engine's backend call has to end before"
+                " the caller's deadline, or a slow completion is abandoned and paid for again"
+            )
+        return self
 
     @field_validator("home", mode="before")
     @classmethod
@@ -177,6 +202,8 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"PARLEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"].removeprefix("Value error, ")  # a rule across several settings
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid Parley settings: {problems}") from None

@@ -50,7 +50,8 @@ def replay_dead_letter(
     """Claim the dead letter, rewind its turn and enqueue it from the failed stage.
 
     The claim is the guard: of two concurrent replays only one enqueues. When nothing was
-    enqueued the dead letter is open again.
+    enqueued the dead letter is open again. A replay that died before finishing leaves a claim
+    that expires (``storage.dead_letters.REPLAY_CLAIM_SECONDS``); until then, 409.
     """
     dead_letters = DeadLetterRepository(db)
     claimed = dead_letters.claim_replay(tenant_id, dead_letter_id)
@@ -58,14 +59,14 @@ def replay_dead_letter(
         current = dead_letters.get(tenant_id, dead_letter_id)  # NotFound for another tenant's
         if current["state"] == REPLAYED:
             raise ReplayRefused("already-replayed", f"dead letter {dead_letter_id} was replayed")
-        raise ReplayRefused("not-open", f"dead letter {dead_letter_id} is {current['state']}")
+        raise ReplayRefused("not-open", f"dead letter {dead_letter_id} is being replayed")
     try:
         replayed = replay(messages, claimed["stage"], tenant_id, claimed["message_id"])
     except Exception as exc:
-        dead_letters.finish_replay(tenant_id, dead_letter_id, replayed=False)
+        dead_letters.finish_replay(tenant_id, claimed, replayed=False)
         log.error("replay of %s failed: %s", dead_letter_id, type(exc).__name__)
         raise TransientError("the turn could not be queued; retry later") from exc
-    dead_letters.finish_replay(tenant_id, dead_letter_id, replayed=replayed)
+    dead_letters.finish_replay(tenant_id, claimed, replayed=replayed)
     if not replayed:
         raise ReplayRefused(
             "not-replayable",

@@ -3,6 +3,11 @@
 A key reads ``pk_<key id>_<secret>``. The key id is the document's ``_id`` and is not secret (it
 is the key's name in lists, logs and the Security Hub's ``subject``); the secret is shown once,
 when the key is issued, and never again.
+
+A rotation is claimed in ``api_key_rotations`` (``storage.claims``: a unique-``_id`` insert, which
+FerretDB v1 makes atomic where it does not a conditional update), so of two concurrent rotations
+of one key exactly one issues a successor; the other is a ``Conflict``. A rotation that died
+half-way leaves a claim that expires after ``ROTATION_CLAIM_SECONDS``.
 """
 
 from __future__ import annotations
@@ -11,15 +16,19 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.timeutil import utcnow
+from storage.by_id import update_by_id
+from storage.claims import Claims
 
 KeyDocument = dict[str, Any]
 
@@ -29,6 +38,8 @@ SECRET_BYTES = 32
 _KEY_FORMAT = re.compile(r"pk_(key_[0-9a-f]{32})_([A-Za-z0-9_-]{43})")
 # What no reader outside this module ever sees.
 _HASH_FIELD = "secret_sha256"
+# A rotation is a few writes; a claim this old belongs to a rotation that died.
+ROTATION_CLAIM_SECONDS = 60.0
 
 
 def _hash(secret: str) -> str:
@@ -56,8 +67,9 @@ class KeyCheck:
 
 
 class ApiKeyRepository:
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], clock: Callable[[], datetime] = utcnow) -> None:
         self._collection: Collection[Any] = db["api_keys"]
+        self._rotations = Claims(db["api_key_rotations"], ROTATION_CLAIM_SECONDS, clock)
 
     def issue(
         self, tenant_id: str, name: str, scopes: list[str], *, rotated_from: str | None = None
@@ -121,18 +133,35 @@ class ApiKeyRepository:
     def rotate(self, tenant_id: str, key_id: str) -> tuple[KeyDocument, str]:
         """A new key with the old one's name and scopes; the old one is revoked.
 
-        The new key exists before the old one is revoked, so the tenant is never without a key,
-        and the old one is revoked conditionally, so of two concurrent rotations only one wins.
+        The new key exists before the old one is revoked, so the tenant is never without a key.
+        Of two concurrent rotations one wins and the other raises ``Conflict``, as does rotating
+        a key that was rotated already; a revoked or unknown key is ``NotFound``.
         """
-        old = self.get(tenant_id, key_id)
-        if old is None or old.get("state") != "active":
-            raise NotFound(f"api key {key_id} not found")
-        new, plaintext = self.issue(tenant_id, old["name"], old["scopes"], rotated_from=key_id)
-        revoked = self._collection.update_one(
-            {"_id": key_id, "tenant_id": tenant_id, "state": "active"},
-            {"$set": {"state": "revoked", "revoked_at": utcnow(), "replaced_by": new["_id"]}},
-        )
-        if revoked.modified_count != 1:  # revoked or rotated meanwhile: this rotation lost
-            self._collection.delete_one({"_id": new["_id"]})
-            raise NotFound(f"api key {key_id} not found")
+        self._require_rotatable(tenant_id, key_id)
+        claim = self._rotations.take(key_id, tenant_id)
+        if claim is None:
+            raise Conflict(f"api key {key_id} is being rotated")
+        try:
+            # Holding the claim we are the only rotation; the key may have changed since the read.
+            old = self._require_rotatable(tenant_id, key_id)
+            new, plaintext = self.issue(tenant_id, old["name"], old["scopes"], rotated_from=key_id)
+            revoked = update_by_id(
+                self._collection,
+                key_id,
+                {"tenant_id": tenant_id, "state": "active"},
+                {"$set": {"state": "revoked", "revoked_at": utcnow(), "replaced_by": new["_id"]}},
+            )
+            if not revoked:  # revoked meanwhile: there is nothing left to rotate
+                self._collection.delete_one({"_id": new["_id"]})
+                raise NotFound(f"api key {key_id} not found")
+        finally:
+            self._rotations.release(claim)
         return new, plaintext
+
+    def _require_rotatable(self, tenant_id: str, key_id: str) -> KeyDocument:
+        doc = self.get(tenant_id, key_id)
+        if doc is not None and doc.get("state") == "active":
+            return doc
+        if doc is not None and "replaced_by" in doc:
+            raise Conflict(f"api key {key_id} was rotated already")
+        raise NotFound(f"api key {key_id} not found")

@@ -3,14 +3,18 @@
 A dead letter moves open → replaying → replayed. A turn that fails again after its replay is
 recorded onto the same document, which is open again and keeps its ``replays`` count.
 
-A replay is claimed by inserting a document keyed by the dead letter's id into
-``dead_letter_claims``: FerretDB v1 does not apply a conditional update atomically when two
-requests race, while an insert on a unique ``_id`` is refused for all but one of them.
+A replay is claimed in ``dead_letter_claims`` (``storage.claims``: unique-``_id`` inserts, which
+FerretDB v1 makes atomic where it does not a conditional update). A claim expires after
+``REPLAY_CLAIM_SECONDS``: a replay that died between claiming and finishing leaves the dead
+letter replaying, and a later replay takes it over instead of being refused for ever. The claim's
+token is written on the dead letter, so a replay that outlived its claim cannot finish over its
+successor's.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
@@ -20,7 +24,8 @@ from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
 from core.timeutil import utcnow
-from storage.by_id import find_by_id
+from storage.by_id import find_by_id, find_one_and_update_by_id, update_by_id
+from storage.claims import Claim, Claims
 
 DeadLetter = dict[str, Any]
 
@@ -31,6 +36,9 @@ STAGES = ("process", "generate", "deliver", "audit")
 OPEN, REPLAYING, REPLAYED = "open", "replaying", "replayed"
 STATES = (OPEN, REPLAYING, REPLAYED)
 ERROR_MESSAGE_MAX = 500
+# A replay is one request's work (rewind the turn, enqueue it: milliseconds); a claim this old
+# belongs to a replay that died.
+REPLAY_CLAIM_SECONDS = 60.0
 
 
 def id_for(message_id: str, stage: str) -> str:
@@ -41,9 +49,10 @@ def id_for(message_id: str, stage: str) -> str:
 class DeadLetterRepository:
     """Tenant-scoped access to the ``dead_letters`` collection."""
 
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], clock: Callable[[], datetime] = utcnow) -> None:
         self._collection: Collection[Any] = db["dead_letters"]
-        self._claims: Collection[Any] = db["dead_letter_claims"]
+        self._claims = Claims(db["dead_letter_claims"], REPLAY_CLAIM_SECONDS, clock)
+        self._clock = clock
 
     def record(
         self,
@@ -135,34 +144,45 @@ class DeadLetterRepository:
         return doc
 
     def claim_replay(self, tenant_id: str, dead_letter_id: str) -> DeadLetter | None:
-        """Move an open dead letter to replaying and return it; None if it was not open (or is
-        not the tenant's) or another replay holds the claim, so of two concurrent replays only
-        one goes ahead."""
-        query = {"_id": dead_letter_id, "tenant_id": tenant_id, "state": OPEN}
-        if (
-            find_by_id(self._collection, dead_letter_id, {"tenant_id": tenant_id, "state": OPEN})
-            is None
-        ):
+        """Move an open dead letter (or one whose replay died) to replaying and return it; None
+        if it is not replayable (or not the tenant's) or another replay holds the claim, so of
+        two concurrent replays only one goes ahead. Pass the result to ``finish_replay``."""
+        current = find_by_id(self._collection, dead_letter_id, {"tenant_id": tenant_id})
+        if current is None or not self._replayable(current):
             return None
-        now = utcnow()
-        try:
-            self._claims.insert_one({"_id": dead_letter_id, "tenant_id": tenant_id, "at": now})
-        except DuplicateKeyError:
+        claim = self._claims.take(dead_letter_id, tenant_id)
+        if claim is None:
             return None
         # Holding the claim we are the only replay; the state may still have moved since the read.
-        doc: DeadLetter | None = self._collection.find_one_and_update(
-            query,
-            {"$set": {"state": REPLAYING, "replay_claimed_at": now, "updated_at": now}},
-            return_document=ReturnDocument.AFTER,
+        now = self._clock()
+        doc = find_one_and_update_by_id(
+            self._collection,
+            dead_letter_id,
+            {"tenant_id": tenant_id, "state": {"$in": [OPEN, REPLAYING]}},
+            {
+                "$set": {
+                    "state": REPLAYING,
+                    "replay_claim": {"generation": claim.generation, "token": claim.token},
+                    "replay_claimed_at": now,
+                    "updated_at": now,
+                }
+            },
         )
         if doc is None:
-            self._release(tenant_id, dead_letter_id)
+            self._claims.release(claim)
         return doc
 
-    def finish_replay(self, tenant_id: str, dead_letter_id: str, replayed: bool) -> bool:
-        """End a claimed replay: replayed, or open again when nothing was enqueued. True if the
-        dead letter was still replaying."""
-        now = utcnow()
+    def _replayable(self, doc: DeadLetter) -> bool:
+        if doc["state"] == OPEN:
+            return True
+        claimed_at = doc.get("replay_claimed_at")
+        stale = self._clock() - timedelta(seconds=REPLAY_CLAIM_SECONDS)
+        return doc["state"] == REPLAYING and (claimed_at is None or claimed_at <= stale)
+
+    def finish_replay(self, tenant_id: str, claimed: DeadLetter, replayed: bool) -> bool:
+        """End the replay ``claim_replay`` returned: replayed, or open again when nothing was
+        enqueued. False (and nothing changed) if the dead letter is no longer this replay's."""
+        now = self._clock()
         update: dict[str, Any]
         if replayed:
             update = {
@@ -171,17 +191,25 @@ class DeadLetterRepository:
             }
         else:
             update = {"$set": {"state": OPEN, "updated_at": now}}
-        result = self._collection.update_one(
-            {"_id": dead_letter_id, "tenant_id": tenant_id, "state": REPLAYING}, update
+        update["$unset"] = {"replay_claim": ""}
+        claim = _claim_of(claimed)
+        finished = update_by_id(
+            self._collection,
+            claimed["_id"],
+            {"tenant_id": tenant_id, "state": REPLAYING, "replay_claim.token": claim.token},
+            update,
         )
-        self._release(tenant_id, dead_letter_id)
-        return result.modified_count == 1
+        self._claims.release(claim)
+        return finished
 
     def purge(self, tenant_id: str, dead_letter_id: str) -> bool:
         """Delete the dead letter; False if the tenant has none with this id."""
         result = self._collection.delete_one({"_id": dead_letter_id, "tenant_id": tenant_id})
-        self._release(tenant_id, dead_letter_id)
+        if result.deleted_count == 1:
+            self._claims.forget(dead_letter_id)
         return result.deleted_count == 1
 
-    def _release(self, tenant_id: str, dead_letter_id: str) -> None:
-        self._claims.delete_one({"_id": dead_letter_id, "tenant_id": tenant_id})
+
+def _claim_of(claimed: DeadLetter) -> Claim:
+    held = claimed["replay_claim"]
+    return Claim(claimed["_id"], int(held["generation"]), str(held["token"]))

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 
 from core.settings import Settings
 
 Document = dict[str, object]
+
+# An index build on a large collection can take minutes; start-up may wait that long.
+INDEX_BUILD_TIMEOUT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,17 @@ INDEXES: tuple[IndexSpec, ...] = (
 
 
 def connect(settings: Settings) -> MongoClient[Document]:
-    """A client for this process; call after fork, never at import."""
+    """A client for this process; call after fork, never at import.
+
+    Every operation is bounded by ``PARLEY_MONGO_TIMEOUT_SECONDS`` (``timeoutMS``: server
+    selection, connection, the server's answer and pymongo's own retry together); past it
+    pymongo raises ``NetworkTimeout``, or ``ExecutionTimeout`` when the server stopped the
+    operation, both transient (``tasks.policy``).
+    """
     return MongoClient(
         settings.mongo_url,
         tz_aware=True,
+        timeoutMS=round(settings.mongo_timeout_seconds * 1000),
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=5000,
         appname="parley",
@@ -117,6 +128,11 @@ def ensure_indexes(db: Database[Document]) -> None:
     Only the missing ones are sent: FerretDB v1 drops the connection when a single
     ``createIndexes`` command repeats several indexes that already exist.
     """
+    with pymongo.timeout(INDEX_BUILD_TIMEOUT_SECONDS):
+        _create_missing(db)
+
+
+def _create_missing(db: Database[Document]) -> None:
     existing: dict[str, set[str]] = {}
     for spec in INDEXES:
         names = existing.get(spec.collection)

@@ -1,14 +1,21 @@
 """The base class of Parley's stage tasks: poison messages are dead-lettered, not looped.
 
 With ``acks_late`` and ``reject_on_worker_lost``, a task whose worker dies is delivered again.
-A task that kills its worker every time would loop for ever, so each delivery of the same task
-attempt is counted in Redis and, past ``MAX_REDELIVERIES``, the turn goes to the dead letters.
+A task that kills its worker every time would loop for ever, so each redelivery of the same
+task attempt is counted in Redis and, once the attempt has been delivered more than
+``MAX_REDELIVERIES`` times, the turn goes to the dead letters. Only redeliveries are counted
+(the broker marks them ``redelivered``): a first delivery, nearly every one, costs no round
+trip and leaves nothing in Redis. A counted attempt that ends in any way its worker survives
+(done, retried, failed) deletes its counter; one whose worker died keeps it for the next
+delivery, at most ``MAX_REDELIVERIES + 1`` visibility timeouts (the longest a run of
+redeliveries can take) before it expires.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
@@ -29,10 +36,17 @@ from tasks.runtime import clients
 log = logging.getLogger("parley.tasks")
 
 MAX_REDELIVERIES = 5
+REDELIVERIES_PREFIX = "parley:deliveries:"
 
 
 class PoisonMessage(Exception):
     """The same task attempt was delivered more often than any healthy worker needs."""
+
+
+@dataclass(frozen=True)
+class _Redeliveries:
+    key: str
+    count: int
 
 
 class StageTask(Task):  # type: ignore[type-arg]
@@ -41,8 +55,15 @@ class StageTask(Task):  # type: ignore[type-arg]
     stage = ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        request = self.request
-        if request.id and not request.called_directly and self._delivered_too_often(args[0]):
+        counter = self._count_redelivery(args[0])
+        try:
+            return self._run(counter, *args, **kwargs)
+        finally:
+            if counter is not None:
+                self._forget(counter.key)
+
+    def _run(self, counter: _Redeliveries | None, *args: Any, **kwargs: Any) -> Any:
+        if counter is not None and counter.count >= MAX_REDELIVERIES:
             from tasks.failures import dead_letter
 
             c = clients()
@@ -65,15 +86,30 @@ class StageTask(Task):  # type: ignore[type-arg]
                 exc=busy, countdown=countdown, max_retries=INFRASTRUCTURE_MAX_RETRIES
             ) from exc
 
-    def _delivered_too_often(self, tenant_id: str) -> bool:
-        key = f"parley:deliveries:{tenant_id}:{self.request.id}:{self.request.retries}"
+    def _count_redelivery(self, tenant_id: str) -> _Redeliveries | None:
+        """This attempt's redeliveries so far, this one included; None for a first delivery
+        (or one that cannot be counted), which is never poison."""
+        request = self.request
+        if not request.id or request.called_directly:
+            return None
+        if not (request.delivery_info or {}).get("redelivered"):
+            return None
+        key = f"{REDELIVERIES_PREFIX}{tenant_id}:{request.id}:{request.retries}"
+        ttl = round(self.app.conf.broker_transport_options.get("visibility_timeout", 3600))
         try:
-            redis = clients().redis
-            count = int(redis.incr(key))
-            redis.expire(key, 86400)
+            pipe = clients().redis.pipeline(transaction=False)  # one round trip
+            pipe.incr(key)
+            pipe.expire(key, ttl * (MAX_REDELIVERIES + 1))
+            count, _ = pipe.execute()
         except RedisError:
-            return False  # the broker is Redis too: this delivery cannot be counted; run it
-        return count > MAX_REDELIVERIES
+            return None  # the broker is Redis too: this delivery cannot be counted; run it
+        return _Redeliveries(key, int(count))
+
+    def _forget(self, key: str) -> None:
+        try:
+            clients().redis.delete(key)
+        except RedisError:
+            log.warning("could not delete redelivery counter %s; it expires on its own", key)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         tenant_id, message_id = args[0], args[1]

@@ -14,7 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, OperationFailure
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    OperationFailure,
+    WTimeoutError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,10 +33,15 @@ INFRASTRUCTURE_MAX_RETRIES = 12
 # still on its way (ordering) or the provider account's pace is used up.
 WAIT_COUNTDOWN = 0.5
 
+# A store that did not answer within PARLEY_MONGO_TIMEOUT_SECONDS is down for now, not wrong:
+# NetworkTimeout (no answer), ExecutionTimeout (the server stopped the operation at the client's
+# deadline), WTimeoutError (the write concern was not confirmed in time; stages are idempotent).
 INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect,
     ConnectionFailure,
     NetworkTimeout,
+    ExecutionTimeout,
+    WTimeoutError,
     RedisConnectionError,
     RedisTimeoutError,
 )
@@ -49,7 +61,8 @@ def transient_store_error(exc: Exception) -> bool:
     if not isinstance(exc, OperationFailure):
         return False
     return (
-        exc.code in TRANSIENT_STORE_CODES
+        exc.timeout  # pymongo's own word: the operation ran out of time (e.g. a bulk write's)
+        or exc.code in TRANSIENT_STORE_CODES
         or exc.has_error_label("RetryableWriteError")
         or any(text in str(exc) for text in _TRANSIENT_STORE_TEXT)
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ from core.timeutil import isoformat, utcnow
 from ingress.app import create_app
 from ingress.tokens import mint_token
 from storage import dead_letters
-from storage.dead_letters import DeadLetter, DeadLetterRepository
+from storage.claims import Claims
+from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetter, DeadLetterRepository
 from tasks.chain import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,8 +175,9 @@ def test_a_turn_that_fails_again_after_its_replay_is_open_again_and_keeps_its_re
 ) -> None:
     message_id = new_id("msg")
     letter = record(repo, tenant, message_id, attempts=5)
-    assert repo.claim_replay(tenant, letter["_id"]) is not None
-    assert repo.finish_replay(tenant, letter["_id"], replayed=True) is True
+    claimed = repo.claim_replay(tenant, letter["_id"])
+    assert claimed is not None
+    assert repo.finish_replay(tenant, claimed, replayed=True) is True
     replayed = repo.get(tenant, letter["_id"])
     assert (replayed["state"], replayed["replays"]) == ("replayed", 1)
 
@@ -189,9 +191,10 @@ def test_a_replay_that_enqueued_nothing_leaves_the_dead_letter_open(
     repo: DeadLetterRepository, tenant: str
 ) -> None:
     letter = record(repo, tenant, new_id("msg"))
-    assert repo.claim_replay(tenant, letter["_id"]) is not None
+    claimed = repo.claim_replay(tenant, letter["_id"])
+    assert claimed is not None
     assert repo.claim_replay(tenant, letter["_id"]) is None
-    assert repo.finish_replay(tenant, letter["_id"], replayed=False) is True
+    assert repo.finish_replay(tenant, claimed, replayed=False) is True
     reopened = repo.get(tenant, letter["_id"])
     assert (reopened["state"], reopened["replays"]) == ("open", 0)
 
@@ -217,6 +220,85 @@ def test_of_many_racing_claims_exactly_one_wins(repo: DeadLetterRepository, tena
     assert repo.get(tenant, letter["_id"])["state"] == "replaying"
 
 
+def after_the_claim_expired() -> datetime:
+    """The clock of a replay that comes once a claim taken now has expired."""
+    return utcnow() + timedelta(seconds=REPLAY_CLAIM_SECONDS + 1)
+
+
+def test_a_replay_that_died_before_finishing_is_taken_over_once_its_claim_expires(
+    db: Database[Any], repo: DeadLetterRepository, tenant: str
+) -> None:
+    letter = record(repo, tenant, new_id("msg"))
+    assert repo.claim_replay(tenant, letter["_id"]) is not None  # its process dies here
+    assert repo.claim_replay(tenant, letter["_id"]) is None  # a live claim is respected
+    later = DeadLetterRepository(db, clock=after_the_claim_expired)
+
+    claimed = later.claim_replay(tenant, letter["_id"])
+
+    assert claimed is not None
+    assert later.finish_replay(tenant, claimed, replayed=True) is True
+    stored = repo.get(tenant, letter["_id"])
+    assert (stored["state"], stored["replays"]) == ("replayed", 1)
+    assert list(db["dead_letter_claims"].find({"tenant_id": tenant})) == []
+
+
+def test_a_replay_that_died_between_its_claim_and_the_state_change_is_taken_over_too(
+    db: Database[Any], repo: DeadLetterRepository, tenant: str
+) -> None:
+    letter = record(repo, tenant, new_id("msg"))
+    assert Claims(db["dead_letter_claims"], REPLAY_CLAIM_SECONDS).take(letter["_id"], tenant)
+    assert repo.claim_replay(tenant, letter["_id"]) is None
+    later = DeadLetterRepository(db, clock=after_the_claim_expired)
+
+    claimed = later.claim_replay(tenant, letter["_id"])
+
+    assert claimed is not None
+    assert later.finish_replay(tenant, claimed, replayed=False) is True
+    assert repo.get(tenant, letter["_id"])["state"] == "open"
+
+
+def test_of_many_replays_racing_to_take_over_a_dead_claim_exactly_one_wins(
+    db: Database[Any], repo: DeadLetterRepository, tenant: str
+) -> None:
+    letter = record(repo, tenant, new_id("msg"))
+    assert repo.claim_replay(tenant, letter["_id"]) is not None  # its process dies here
+    later = DeadLetterRepository(db, clock=after_the_claim_expired)
+    start = threading.Barrier(8)
+    won: list[DeadLetter] = []
+
+    def claim() -> None:
+        start.wait()
+        claimed = later.claim_replay(tenant, letter["_id"])
+        if claimed is not None:
+            won.append(claimed)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [doc["state"] for doc in won] == ["replaying"]
+
+
+def test_a_replay_that_outlived_its_claim_cannot_finish_over_its_successor(
+    db: Database[Any], repo: DeadLetterRepository, tenant: str
+) -> None:
+    letter = record(repo, tenant, new_id("msg"))
+    slow = repo.claim_replay(tenant, letter["_id"])
+    assert slow is not None
+    later = DeadLetterRepository(db, clock=after_the_claim_expired)
+    successor = later.claim_replay(tenant, letter["_id"])
+    assert successor is not None
+
+    assert repo.finish_replay(tenant, slow, replayed=False) is False
+
+    assert repo.get(tenant, letter["_id"])["state"] == "replaying"
+    assert repo.claim_replay(tenant, letter["_id"]) is None  # the successor's claim holds
+    assert later.finish_replay(tenant, successor, replayed=True) is True
+    assert repo.get(tenant, letter["_id"])["state"] == "replayed"
+
+
 def test_the_list_shows_each_dead_letter_and_filters_by_channel_stage_reason_and_state(
     client: TestClient, settings: Settings, repo: DeadLetterRepository, tenant: str
 ) -> None:
@@ -227,8 +309,9 @@ def test_the_list_shows_each_dead_letter_and_filters_by_channel_stage_reason_and
     )
     poison = record(repo, tenant, new_id("msg"), stage="process", classification="poison")
     replayed = record(repo, tenant, new_id("msg"))
-    repo.claim_replay(tenant, replayed["_id"])
-    repo.finish_replay(tenant, replayed["_id"], replayed=True)
+    claimed = repo.claim_replay(tenant, replayed["_id"])
+    assert claimed is not None
+    repo.finish_replay(tenant, claimed, replayed=True)
     headers = auth(settings, tenant)
 
     everything_open = client.get("/v1/dead-letters", headers=headers)

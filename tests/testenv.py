@@ -27,6 +27,7 @@ _defaults = {
     "PARLEY_BROKER_URL": "redis://127.0.0.1:6379/14",
     "PARLEY_JWT_SECRET": "test-secret-" + secrets.token_hex(16),
     "PARLEY_ENGINE_TIMEOUT_SECONDS": "3",
+    "PARLEY_OPENAI_TIMEOUT_SECONDS": "2",
     "PARLEY_MASTER_KEY": Fernet.generate_key().decode(),
 }
 for _name, _value in _defaults.items():

@@ -11,6 +11,7 @@ import grpc
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
 from services.mcp_engine.backend import Backend, BackendError
 from services.mcp_engine.context_store import ContextStore
+from services.mcp_engine.turn_calls import TurnCalls, turn_key
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,15 @@ def _require_conversation(
 
 
 class McpEngineServicer(mcp_engine_pb2_grpc.McpEngineServicer):
-    """Serves the three engine RPCs from one backend and one context store."""
+    """Serves the three engine RPCs from one backend and one context store; a turn asked for
+    again while its first call runs gets that call's reply (``turn_calls``)."""
 
-    def __init__(self, backend: Backend, contexts: ContextStore) -> None:
+    def __init__(
+        self, backend: Backend, contexts: ContextStore, calls: TurnCalls | None = None
+    ) -> None:
         self._backend = backend
         self._contexts = contexts
+        self._calls = calls or TurnCalls()
 
     def GenerateResponse(
         self, request: mcp_engine_pb2.GenerateRequest, context: grpc.ServicerContext
@@ -77,7 +82,11 @@ class McpEngineServicer(mcp_engine_pb2_grpc.McpEngineServicer):
         # What UpdateContext stored wins over the session context the caller sent.
         turn.session_context.update(self._contexts.get(request.tenant_id, request.conversation_id))
         try:
-            reply = self._backend.generate(turn)
+            reply = self._calls.answer(
+                turn_key(request),
+                lambda: self._backend.generate(turn),
+                context.time_remaining(),
+            )
         except BackendError as exc:
             log.warning(
                 "turn %s of tenant %s not answered: %s", request.request_id, request.tenant_id, exc

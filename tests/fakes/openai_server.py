@@ -1,8 +1,9 @@
 """A fake OpenAI-compatible chat-completions server: real HTTP on 127.0.0.1, for tests.
 
 It records every request, answers ``POST /v1/chat/completions`` with a completion, and can be
-told to answer an error status or to hang. Its error bodies echo the Authorization header on
-purpose, so a test can prove that the engine never passes upstream bodies on.
+told to answer an error status, to hang, or to hold its answers until told to go on. Its error
+bodies echo the Authorization header on purpose, so a test can prove that the engine never
+passes upstream bodies on.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.status = 200
         self.hanging = False
+        self.holding = False
+        self._let_go = threading.Event()
         self.raw_reply: bytes | None = None  # when set, sent as-is with the status
         self.release = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -52,6 +55,15 @@ class FakeOpenAI:
         """Accept requests but answer none of them until the fake stops."""
         self.hanging = True
 
+    def hold(self) -> None:
+        """Answer requests only once ``let_go()`` is called (a slow completion)."""
+        self.holding = True
+
+    def let_go(self) -> None:
+        """Answer the held requests, and the next ones at once."""
+        self.holding = False
+        self._let_go.set()
+
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
@@ -63,6 +75,7 @@ class FakeOpenAI:
         traceback: TracebackType | None,
     ) -> None:
         self.release.set()
+        self._let_go.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -102,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.release.wait(HANG_LIMIT_SECONDS)
             self.close_connection = True
             return
+        if fake.holding:
+            fake._let_go.wait(HANG_LIMIT_SECONDS)
         if self.path != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
         elif fake.raw_reply is not None:
