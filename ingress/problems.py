@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, TransientError
+from tasks.policy import INFRASTRUCTURE_ERRORS
 
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
 
@@ -79,14 +80,29 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request)
 
 
+async def handle_unavailable(request: Request, exc: Exception) -> Response:
+    # A store or service that timed out or went away is the platform's passing trouble, not
+    # the caller's: 503 with a retry hint (a provider retries its webhook), never a 500.
+    problem = Problem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        f"a service Parley depends on did not answer ({type(exc).__name__}); try again",
+        headers={"Retry-After": "1"},
+    )
+    return problem_response(problem, request)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(
         Problem(500, "internal", "Internal error", "the error was logged"), request
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Problem: handle_problem,
     NotFound: handle_not_found,
     Conflict: handle_conflict,
+    TransientError: handle_unavailable,
+    **dict.fromkeys(INFRASTRUCTURE_ERRORS, handle_unavailable),
 }

@@ -72,3 +72,33 @@ def test_the_stores_timeout_errors_are_retried_by_every_stage(error: Exception) 
 
 def test_a_server_side_time_limit_is_a_passing_store_refusal() -> None:
     assert transient_store_error(ExecutionTimeout("operation exceeded time limit", 50))
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_the_ingress_answers_503_problem_when_mongodb_stops_answering(
+    settings: Settings, tenant: str
+) -> None:
+    from starlette.testclient import TestClient
+
+    from ingress.app import create_app
+    from ingress.tokens import mint_token
+
+    host, port = parse_uri(settings.mongo_url)["nodelist"][0]
+    with StallingProxy(port, host) as proxy:
+        through_proxy = Settings(
+            mongo_url=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+            mongo_db=settings.mongo_db,
+            mongo_timeout_seconds=1.0,
+            tenant_cache_seconds=0,
+        )
+        token = mint_token(settings.require_jwt_secret(), tenant, "ops", 600)
+        with TestClient(create_app(through_proxy), raise_server_exceptions=False) as client:
+            proxy.stall()
+            answer = client.get(
+                "/v1/messages/msg_none", headers={"Authorization": f"Bearer {token}"}
+            )
+            proxy.close()  # first: the client's goodbye to a stalled server would wait
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["type"].endswith("unavailable")
