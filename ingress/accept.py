@@ -58,17 +58,25 @@ def _inbound_document(
 
 def _store_and_enqueue(state: IngressState, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Insert unless the dedupe key exists; only the inserting request enqueues the chain.
-    The ``received`` event is born with the message (see storage/outbox.py)."""
+    The ``received`` event is born with the message (see storage/outbox.py).
+
+    The turn takes its place in its conversation's order *before* the insert: an insert that
+    timed out may still be applied by the server, and that stored turn (re-driven later by the
+    reconciler, its provider's retry being a duplicate) must not be overtaken meanwhile. An
+    entry whose message was never stored is dropped by the first check that meets it."""
+    tenant_id, conversation_id, message_id = doc["tenant_id"], doc["conversation_id"], doc["_id"]
+    state.order.open(tenant_id, conversation_id, message_id)
     stored, created = state.messages.insert_once(with_outbox(doc, [message_received(doc)]))
-    if created:
-        try:
-            state.order.open(doc["tenant_id"], doc["conversation_id"], doc["_id"])
-            turn_chain(doc["tenant_id"], doc["_id"]).apply_async()
-        except Exception as exc:
-            log.error("enqueue failed for message %s: %s", doc["_id"], type(exc).__name__)
-            state.messages.delete_unqueued(doc["tenant_id"], doc["_id"])
-            raise TransientError("the message could not be queued; retry later") from exc
-    return stored, created
+    if not created:
+        state.order.forget(tenant_id, conversation_id, message_id)  # the first copy has one
+        return stored, False
+    try:
+        turn_chain(tenant_id, message_id).apply_async()
+    except Exception as exc:
+        log.error("enqueue failed for message %s: %s", message_id, type(exc).__name__)
+        state.messages.delete_unqueued(tenant_id, message_id)
+        raise TransientError("the message could not be queued; retry later") from exc
+    return stored, True
 
 
 def accept_message(

@@ -312,14 +312,18 @@ class MessageRepository:
         )
 
     def count_attempt(
-        self, tenant_id: str, message_id: str, stage: str, now: datetime
+        self, tenant_id: str, message_id: str, stage: str, now: datetime, counted: bool = True
     ) -> Message | None:
-        """One more failed attempt at ``stage``; the message after it, None if it is gone."""
+        """One more failed attempt at ``stage`` (``counted=False``: only its time is noted);
+        the message after it, None if it is gone."""
         return find_one_and_update_by_id(
             self._collection,
             message_id,
             {"tenant_id": tenant_id},
-            {"$inc": {f"attempts.{stage}": 1}, "$min": {f"first_attempt_at.{stage}": now}},
+            {
+                "$inc": {f"attempts.{stage}": 1 if counted else 0},
+                "$min": {f"first_attempt_at.{stage}": now},
+            },
         )
 
     def record_part_sent(

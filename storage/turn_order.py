@@ -99,6 +99,14 @@ class TurnOrder:
             if head
         ]
 
+    def forget(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
+        """Drop the entries of a turn that was never stored (no turn can be parked behind it:
+        a check that meets such an entry finds no message and passes it)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for stage in STAGES:
+            pipe.zrem(_key(tenant_id, conversation_id, stage), message_id)
+        pipe.execute()
+
     def park(self, tenant_id: str, conversation_id: str, stage: str, message_id: str) -> None:
         """The turn waits at ``stage`` until the turn before it hands over."""
         key = _parked_key(tenant_id, conversation_id, stage)

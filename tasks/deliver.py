@@ -145,7 +145,8 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
         except (RateLimited, SendFailed) as exc:
             hint = exc.retry_after if isinstance(exc, RateLimited) else None
             policy = delivery_policy(message["channel"], c.settings.delivery_max_attempts)
-            if retry_or_dead_letter(self, c, message, "deliver", policy, exc, hint):
+            throttled = isinstance(exc, RateLimited)
+            if retry_or_dead_letter(self, c, message, "deliver", policy, exc, hint, throttled):
                 c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
             return message_id  # dead-lettered, or the next attempt is the reconciler's
         finally:

@@ -33,13 +33,16 @@ log = logging.getLogger("parley.tasks.failures")
 NO_CELERY_LIMIT = 1_000_000
 
 
-def count_attempt(c: WorkerClients, message: Message, stage: str) -> tuple[int, Any]:
-    """One more failed attempt at ``stage``: (attempts so far, first attempt time)."""
+def count_attempt(
+    c: WorkerClients, message: Message, stage: str, counted: bool = True
+) -> tuple[int, Any]:
+    """One more failed attempt at ``stage`` (not counted when ``counted`` is False, e.g. a
+    throttled send): (attempts so far, first attempt time)."""
     now = utcnow()
-    doc = c.messages.count_attempt(message["tenant_id"], message["_id"], stage, now)
+    doc = c.messages.count_attempt(message["tenant_id"], message["_id"], stage, now, counted)
     if doc is None:
         return 1, now
-    return int(doc["attempts"][stage]), as_utc(doc["first_attempt_at"][stage])
+    return int(doc.get("attempts", {}).get(stage, 0)), as_utc(doc["first_attempt_at"][stage])
 
 
 def dead_letter(
@@ -95,10 +98,12 @@ def retry_or_dead_letter(
     policy: RetryPolicy,
     error: Exception,
     hint: float | None = None,
+    throttled: bool = False,
 ) -> bool:
     """Retry by ``policy`` (raises celery's Retry, or returns False when the wait is left to
-    the reconciler) or dead-letter the turn (returns True)."""
-    verdict, attempts = schedule_retry(task, c, message, stage, policy, error, hint)
+    the reconciler) or dead-letter the turn (returns True). A ``throttled`` refusal is not
+    counted as an attempt: it is waited out within the policy's age."""
+    verdict, attempts = schedule_retry(task, c, message, stage, policy, error, hint, throttled)
     if verdict is None:
         return False
     dead_letter(c, message, stage, error, verdict, attempts)
@@ -113,15 +118,16 @@ def schedule_retry(
     policy: RetryPolicy,
     error: Exception,
     hint: float | None = None,
+    throttled: bool = False,
 ) -> tuple[str | None, int]:
     """Count the attempt; raise celery's Retry when a retry is due soon, return (None, n) when
     it is due later than a countdown may wait, or (verdict, n) when the policy gives up."""
-    attempts, first_at = count_attempt(c, message, stage)
+    attempts, first_at = count_attempt(c, message, stage, counted=not throttled)
     now = utcnow()
-    verdict = policy.verdict(attempts, first_at, now)
+    verdict = policy.verdict(attempts, first_at, now, throttled)
     if verdict is not None:
         return verdict, attempts
-    delay = policy.delay(attempts, hint)
+    delay = policy.delay(max(attempts, 1), hint)
     c.messages.set_next_attempt(
         message["tenant_id"], message["_id"], now + timedelta(seconds=delay)
     )

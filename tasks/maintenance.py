@@ -11,7 +11,7 @@ from core.timeutil import utcnow
 from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
-from tasks.ordering import nudge
+from tasks.ordering import REDRIVE_PATIENCE, nudge
 from tasks.redrive import redrive
 from tasks.runtime import clients
 
@@ -26,9 +26,7 @@ STAGE_FOR = {
 }
 
 
-# A turn quiet this many times ``reconcile_after_seconds`` is re-driven even while its stage's
-# queue is not empty (see ``reconcile``).
-BACKLOG_PATIENCE = 5
+BACKLOG_PATIENCE = REDRIVE_PATIENCE  # see ``reconcile``
 
 
 @app.task(name="parley.maintenance.reconcile")

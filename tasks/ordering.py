@@ -28,6 +28,9 @@ log = logging.getLogger("parley.tasks.ordering")
 
 # More stale entries than this in a row means the index is off; trust MongoDB and go on.
 MAX_STALE = 50
+# A turn quiet this many times ``reconcile_after_seconds`` is re-driven even while its stage's
+# queue is not empty; each re-drive (and each wake) is claimed for as long.
+REDRIVE_PATIENCE = 5
 
 # The statuses of a turn's inbound message that mean it has not passed each ordered stage yet.
 UNFINISHED: dict[str, frozenset[Status]] = {
@@ -87,7 +90,7 @@ def pass_stage(
     """The turn passed ``stages`` (every ordered stage if none): hand over to the parked turn
     now first in line, if there is one."""
     for stage, woken in c.order.passed(tenant_id, conversation_id, message_id, *stages):
-        _wake(stage, tenant_id, woken)
+        _wake(c, stage, tenant_id, woken)
 
 
 def nudge(c: WorkerClients, tenant_id: str, conversation_id: str, stage: str) -> None:
@@ -100,10 +103,14 @@ def nudge(c: WorkerClients, tenant_id: str, conversation_id: str, stage: str) ->
         if _unfinished(c.messages.find(tenant_id, head), stage):
             if c.order.unpark(tenant_id, conversation_id, stage, head):
                 log.warning("%s was parked at %s with nothing ahead of it; woken", head, stage)
-                _wake(stage, tenant_id, head)
+                _wake(c, stage, tenant_id, head)
             return
         pass_stage(c, tenant_id, conversation_id, head, stage)
 
 
-def _wake(stage: str, tenant_id: str, message_id: str) -> None:
+def _wake(c: WorkerClients, stage: str, tenant_id: str, message_id: str) -> None:
+    # A woken turn has been quiet for as long as it waited: claim its re-drive for the
+    # reconciler's patience, so its task is not re-driven while it waits in the queue.
+    hold = c.settings.reconcile_after_seconds * REDRIVE_PATIENCE
+    c.redrives.claim(tenant_id, message_id, stage, hold)
     chain_from(stage, tenant_id, message_id).apply_async()

@@ -82,9 +82,13 @@ class RetryPolicy:
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)  # noqa: S311 (jitter, not security)
 
-    def verdict(self, attempts: int, first_attempt_at: datetime, now: datetime) -> str | None:
-        """Why to stop retrying (``exhausted`` or ``expired``), or None to go on."""
-        if attempts >= self.max_attempts:
+    def verdict(
+        self, attempts: int, first_attempt_at: datetime, now: datetime, throttled: bool = False
+    ) -> str | None:
+        """Why to stop retrying (``exhausted`` or ``expired``), or None to go on. A provider
+        that throttles (``throttled``: it said when to come back) is waited out for as long as
+        the policy's age allows, however many refusals that takes: it refused nothing for good."""
+        if attempts >= self.max_attempts and not throttled:
             return "exhausted"
         if now - first_attempt_at > timedelta(seconds=self.max_age_seconds):
             return "expired"

@@ -158,3 +158,29 @@ def test_two_reconcilers_at_once_redrive_a_stuck_turn_once(
         thread.join()
     assert _queued(generate_queue, tenant) == [repr((tenant, stuck))]
     assert _redriven(db, stuck) == 1
+
+
+def test_a_woken_turn_waiting_in_its_queue_is_not_redriven_as_well(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    generate_queue: redis.Redis,
+    order: TurnOrder,
+) -> None:
+    from tasks.ordering import pass_stage
+    from tasks.runtime import clients
+
+    quiet = settings.reconcile_after_seconds * (BACKLOG_PATIENCE + 1)
+    conversation = "conv_" + new_id("c")[-12:]
+    first = _quiet_turn(db, tenant, quiet, conversation)
+    second = _quiet_turn(db, tenant, quiet, conversation)  # parked for a long while
+    for turn in (first, second):
+        order.open(tenant, conversation, turn)
+    order.park(tenant, conversation, "generate", second)
+    db["messages"].update_one({"_id": first}, {"$set": {"status": Status.COMPLETED.value}})
+    db["open_turns"].delete_one({"_id": first})
+    pass_stage(clients(), tenant, conversation, first, "generate")  # hands over: second woken
+
+    reconcile()
+    assert _queued(generate_queue, tenant) == [repr((tenant, second))]  # the wake, only
+    assert _redriven(db, second) == 0

@@ -90,12 +90,36 @@ def wait_for(probe: Any, what: str, timeout: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_rate_limited_sends_wait_for_retry_after_then_dead_letter_and_replay_once(
+def test_a_throttling_provider_is_waited_out_at_its_retry_after_whatever_the_attempts(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    """More refusals than the policy's attempts: throttling refuses nothing for good, so the
+    reply waits each Retry-After out and goes, nothing dead-lettered."""
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    stack.fake.fail_with_rate_limit(retry_after=3, status=429, times=MAX_ATTEMPTS + 1)
+    raw, signed = scenario.inbound_text("What are your opening hours?")
+    assert httpx.post(url, content=raw, headers=signed).status_code == 200
+
+    wait_for(
+        lambda: db["messages"].find_one({"tenant_id": tenant, "status": "completed"}),
+        "the throttled turn to complete",
+        timeout=120,
+    )
+    attempts = sends_to(stack.fake, scenario.user)
+    assert len(attempts) == MAX_ATTEMPTS + 2  # every refusal, then the send that went
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(attempts)]
+    assert all(gap >= 3.0 for gap in gaps), gaps
+    assert db["dead_letters"].count_documents({"tenant_id": tenant}) == 0
+
+
+def test_failing_sends_dead_letter_when_the_attempts_run_out_and_replay_once(
     stack: Stack, settings: Settings, db: Database[Any], tenant: str
 ) -> None:
     scenario = MessengerScenario()
     url = connect(stack, settings, tenant, scenario)
-    stack.fake.fail_with_rate_limit(retry_after=3, status=429, times=MAX_ATTEMPTS)
+    for _ in range(MAX_ATTEMPTS):
+        stack.fake.fail_with_server_error()
     raw, signed = scenario.inbound_text("What are your opening hours?")
     assert httpx.post(url, content=raw, headers=signed).status_code == 200
 
@@ -104,16 +128,14 @@ def test_rate_limited_sends_wait_for_retry_after_then_dead_letter_and_replay_onc
             f"{stack.base}/v1/dead-letters", headers=headers(settings, tenant)
         ).json()["data"],
         "the dead letter",
+        timeout=120,
     )
-    attempts = sends_to(stack.fake, scenario.user)
-    assert len(attempts) == MAX_ATTEMPTS
-    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(attempts)]
-    assert all(gap >= 3.0 for gap in gaps), gaps
+    assert len(sends_to(stack.fake, scenario.user)) == MAX_ATTEMPTS
     (letter,) = dead
     assert letter["stage"] == "deliver"
     assert letter["attempts"] == MAX_ATTEMPTS
     assert letter["last_error"]["classification"] == "exhausted"
-    assert letter["last_error"]["type"] == "RateLimited"
+    assert letter["last_error"]["type"] == "SendFailed"
 
     replay = f"{stack.base}/v1/dead-letters/{letter['id']}/replay"
     assert httpx.post(replay, headers=headers(settings, tenant)).status_code == 202

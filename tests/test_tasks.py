@@ -240,3 +240,49 @@ def test_status_never_moves_backwards(db: Database[Any], tenant: str) -> None:
     assert not repo.advance(tenant + "x", message_id, Status.COMPLETED)
     stored = db["messages"].find_one({"_id": message_id})
     assert stored is not None and stored["status"] == "read"
+
+
+def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
+    engine: CountingBackend,
+    db: Database[Any],
+    settings: Settings,
+    redis_client: redis.Redis,
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server applied the insert but its answer timed out: the ingress answered an error,
+    nothing was enqueued, and the provider's retry is a duplicate. A later turn of the same
+    conversation must still wait for it (the reconciler re-drives it), not overtake it."""
+    from pymongo.errors import NetworkTimeout
+
+    from ingress.accept import _inbound_document, _store_and_enqueue
+    from ingress.state import IngressState
+
+    TurnOrder(redis_client).rebuild([])
+    conversation = ConversationRepository(db).resolve_open(tenant, "api", "ana", new_id("msg"))
+    state = IngressState.open(settings)
+    try:
+        applied = state.messages.insert_once
+
+        def applied_then_timed_out(doc: dict[str, Any]) -> Any:
+            applied(doc)
+            raise NetworkTimeout("the insert's answer never came")
+
+        first = _inbound_document(new_id("msg"), tenant, conversation, "api", "ana", "first")
+        first["dedupe_key"] = "msg:first"
+        monkeypatch.setattr(state.messages, "insert_once", applied_then_timed_out)
+        with pytest.raises(NetworkTimeout):
+            _store_and_enqueue(state, first)
+        monkeypatch.undo()
+        second = _inbound_document(new_id("msg"), tenant, conversation, "api", "ana", "second")
+        second["dedupe_key"] = "msg:second"
+        _store_and_enqueue(state, second)
+    finally:
+        state.close()
+    process(tenant, second["_id"])
+    generate(tenant, second["_id"])  # parks behind the first
+    assert engine.calls == []
+    process(tenant, first["_id"])  # the reconciler re-drives the first
+    generate(tenant, first["_id"])
+    generate(tenant, second["_id"])
+    assert engine.calls == [first["_id"], second["_id"]]
