@@ -32,7 +32,7 @@ faults: $(STAMP)
 	$(BIN)/pytest tests/faults -p no:cacheprovider -s $(FAULTS_ARGS)
 
 ## The benchmark suite (never run by CI): every scenario against a baseline measured in the same
-## run; writes bench/results.json and bench/results.png and prints the ratios. About 15 min;
+## run; writes bench/results.json and bench/results.png and prints the ratios. About 20 min;
 ## PARLEY_BENCH_QUICK=1 runs every scenario briefly; other PARLEY_BENCH_* knobs in bench/config.py.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

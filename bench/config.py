@@ -16,12 +16,17 @@
   stored, each seeded first into a fresh database ("0" drops that part). Seeding takes a few
   minutes at 200,000 (insert_many on FerretDB v1 here); the turns after it read by ``_id`` from
   FerretDB's index (core/devstack/mongo.py), so they should cost what they cost on an empty one.
-- ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6 (R3 runs with R2)
+- ``PARLEY_BENCH_BURST`` (1000; 100 when quick): R7's messages to one conversation, posted at
+  once and then one at a time
+- ``PARLEY_BENCH_BURST_REPETITIONS`` (1): R7's repetitions; a load of 1,000 messages averages
+  over minutes already, and three would add a quarter of an hour
+- ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6,r7 (R3 runs with R2)
 - ``PARLEY_BENCH_PROFILE=1``: py-spy profiles of the ingress (R1) and the chain's workers
   (R2) in the run's folder (see bench/profiling.py); a profiled run's figures are not comparable
 - ``PARLEY_BENCH_OUT`` (``bench/``): where results.json and results.png go
+- ``PARLEY_BENCH_CHART=0``: no results.png (matplotlib, of the ``bench`` extra, is not needed)
 
-The defaults make a full run take about 15 minutes on a 2-core machine.
+The defaults make a full run take about 20 minutes on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("r1", "r2", "r4", "r5", "r6")
+SCENARIOS = ("r1", "r2", "r4", "r5", "r6", "r7")
 
 
 def _env(name: str, default: str) -> str:
@@ -56,9 +61,12 @@ class BenchConfig:
     conversations: int
     few_many: tuple[int, ...]
     stored: tuple[int, ...]
+    burst: int
+    burst_repetitions: int
     only: tuple[str, ...]
     profile: bool
     out: Path
+    chart: bool
 
     @classmethod
     def from_env(cls) -> BenchConfig:
@@ -82,9 +90,12 @@ class BenchConfig:
             stored=tuple(
                 n for n in _ints(_env("STORED", "2000" if quick else "10000,200000")) if n
             ),
+            burst=int(_env("BURST", "100" if quick else "1000")),
+            burst_repetitions=int(_env("BURST_REPETITIONS", "1")),
             only=only,
             profile=_env("PROFILE", "0") == "1",
             out=Path(_env("OUT", str(ROOT / "bench"))),
+            chart=_env("CHART", "1") != "0",
         )
 
     def wants(self, scenario: str) -> bool:

@@ -9,7 +9,9 @@ It runs apart from everything it measures. Two kinds of plan:
   its delivery are timed on one clock. ``window`` keeps that many messages sent but not yet
   delivered (the most the pipeline can do, with a bounded queue: a backlog older than the
   reconciler's patience would be re-driven); ``rate`` sends at a fixed pace. The first
-  ``warmup`` messages are left out of every figure.
+  ``warmup`` messages are left out of every figure. ``senders`` (16) connections carry the
+  sends; with one, messages reach the ingress in the order of their numbers, so the order of
+  the replies at the fake is checked against it, per conversation (``out_of_order``; R7).
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ async def run_accept(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
 
 
 class Deliveries:
-    """The provider fake's memory: when each message's reply first arrived."""
+    """The provider fake's memory: when each message's reply first arrived, and in what order."""
 
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
+        self.order: list[str] = []
         self.duplicates = 0
         self.arrived = asyncio.Event()
         self._numbers = itertools.count(1)
@@ -86,6 +89,7 @@ class Deliveries:
                 self.duplicates += 1
             else:
                 self.at[quoted] = now
+                self.order.append(quoted)
                 self.arrived.set()
         wamid = f"wamid.BENCHOUT{next(self._numbers):010d}"
         answer = {
@@ -138,7 +142,7 @@ async def _pipeline(
                 await asyncio.sleep(0.2)
         connection.close()
 
-    senders = [asyncio.create_task(sender()) for _ in range(SENDERS)]
+    senders = [asyncio.create_task(sender()) for _ in range(plan.get("senders", SENDERS))]
     started = time.monotonic()
     patience = plan.get("drain_seconds", 60.0)
     issued = 0
@@ -154,7 +158,10 @@ async def _pipeline(
     await asyncio.gather(*senders)
     sending_seconds = time.monotonic() - started
     await _drain(deliveries, sent_at, patience)
-    result = _pipeline_result(traffic, total, warmup, sent_at, deliveries, refused, sending_seconds)
+    in_order = len(senders) == 1 and traffic.kind != "chain"
+    result = _pipeline_result(
+        traffic, total, warmup, sent_at, deliveries, refused, sending_seconds, in_order
+    )
     result["unsent"] = total - issued
     return result
 
@@ -195,7 +202,10 @@ def _pipeline_result(
     deliveries: Deliveries,
     refused: dict[str, int],
     sending_seconds: float,
+    in_order: bool,
 ) -> dict[str, Any]:
+    """The load's figures; ``in_order``: messages were sent in the order of their numbers, so
+    their replies are checked for order too (bare chains promise none)."""
     measured = [traffic.message_id(i) for i in range(warmup, total)]
     done = sorted(deliveries.at[m] for m in measured if m in deliveries.at)
     latencies = [deliveries.at[m] - sent_at[m] for m in measured if m in deliveries.at]
@@ -212,7 +222,25 @@ def _pipeline_result(
         "seconds": span,
         "throughput": len(done) / span if done else 0.0,
         "latency": latency_summary(latencies),
+        "out_of_order": _out_of_order(traffic, total, deliveries) if in_order else None,
     }
+
+
+def _out_of_order(traffic: Traffic, total: int, deliveries: Deliveries) -> int:
+    """Replies that reached the fake after the reply to a later message of their conversation."""
+    number = {traffic.message_id(i): i for i in range(total)}
+    latest: dict[int, int] = {}  # conversation -> the latest message answered so far
+    late = 0
+    for mid in deliveries.order:
+        i = number.get(mid)
+        if i is None:
+            continue
+        conversation = i % traffic.conversations
+        if i < latest.get(conversation, -1):
+            late += 1
+        else:
+            latest[conversation] = i
+    return late
 
 
 def _chain_sender(traffic: Traffic) -> Any:

@@ -14,6 +14,9 @@ TARGETS = {
     "R3 p99/p50": "<= 3",
     "R4": ">= 0.85",
     "R5": ">= 0.9",
+    "R7 burst in one conv": ">= 0.5",
+    "R7 executions/turn": "<= 2",
+    "R7 once, in order": "all",
 }
 
 
@@ -30,13 +33,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(figure, Parley, baseline, ratio, target) for every figure the run has."""
     out: list[tuple[str, str, str, str, str]] = []
 
-    def add(name: str, value: Any, base: Any, ratio: Any, unit: str = "/s") -> None:
+    def add(
+        name: str, value: Any, base: Any, ratio: Any, unit: str = "/s", digits: int = 1
+    ) -> None:
         if value is None:
             return
 
         def fmt(v: Any) -> str:
             missing = v is None or (isinstance(v, float) and math.isnan(v))
-            return "-" if missing else f"{v:.1f}{unit}"
+            return "-" if missing else f"{v:.{digits}f}{unit}"
 
         r = "-" if ratio is None or math.isnan(ratio) else f"{ratio:.3f}"
         out.append((name, fmt(value), fmt(base), r, TARGETS.get(name, "")))
@@ -97,6 +102,20 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     None,
                     " ms",
                 )
+    r7 = _get(results, "r7")
+    if r7:
+        burst, sequential = r7["burst"], r7["sequential"]
+        add("R7 burst in one conv", burst["throughput"], sequential["throughput"], r7["r7_ratio"])
+        add(
+            "R7 executions/turn",
+            burst["executions_per_turn"],
+            sequential["executions_per_turn"],
+            r7["executions_ratio"],
+            "",
+            digits=2,
+        )
+        name = "R7 once, in order"
+        out.append((name, _verdict(burst), _verdict(sequential), "", TARGETS[name]))
     store = results.get("store", {}).get("before")
     if store:
         mongo, redis = store["mongo_insert_p50_ms"], store["redis_lpush_p50_ms"]
@@ -113,6 +132,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return out
 
 
+def _verdict(figures: dict[str, Any]) -> str:
+    """Whether every message was answered exactly once and in order: "ok", or what went wrong."""
+    found = {"lost": "lost", "duplicates": "twice", "out_of_order": "out of order"}
+    wrong = [f"{figures[key]} {what}" for key, what in found.items() if figures[key]]
+    return "FAILED: " + ", ".join(wrong) if wrong else "ok"
+
+
 def table(results: dict[str, Any]) -> str:
     header = ("figure", "Parley", "baseline", "ratio", "target")
     lines = [header, *rows(results)]
@@ -121,9 +147,12 @@ def table(results: dict[str, Any]) -> str:
     text.insert(1, "  ".join("-" * w for w in widths))
     notes = (
         "(store rows: MongoDB against Redis, Parley's store against the baselines';"
-        " RSS rows: steady and peak of the largest process, not a ratio)"
+        " RSS rows: steady and peak of the largest process, not a ratio;"
+        " R7: a burst in one conversation against the same messages sent one at a time)"
     )
-    return "\n".join(text) + "\n" + notes
+    failed = [f"{name}: {error}" for name, error in results.get("errors", {}).items()]
+    alarm = "".join(f"\n!! {line}" for line in failed)
+    return "\n".join(text) + "\n" + notes + alarm
 
 
 def write_json(results: dict[str, Any], out: Path) -> None:
@@ -131,9 +160,10 @@ def write_json(results: dict[str, Any], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
 
 
-def write(results: dict[str, Any], out: Path) -> None:
+def write(results: dict[str, Any], out: Path, png: bool = True) -> None:
     write_json(results, out)
-    chart(results, out / "results.png")
+    if png:
+        chart(results, out / "results.png")
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
@@ -160,6 +190,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
         r = _get(results, key)
         if r:
             bars.append((key.upper(), r[a]["throughput"], r[b]["throughput"]))
+    r7 = _get(results, "r7")
+    if r7:
+        bars.append(("R7", r7["burst"]["throughput"], r7["sequential"]["throughput"]))
     r6 = _get(results, "r6")
     if r6:
         for group, label in (("stored", "stored"), ("conversations", "conv")):

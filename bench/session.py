@@ -55,6 +55,7 @@ class Target:
     webhook_path: str = ""
     app_secret: str = ""
     token: str = ""
+    database: str = ""  # Parley's MongoDB database, for figures read after a load (R7)
 
 
 class Session:
@@ -173,7 +174,9 @@ class Session:
 
                 self.stack.wait_workers(set(QUEUES))
             print(f"  parley up ({label})", flush=True)
-            yield Target(self.ingress_port, tenancy.webhook_path, tenancy.app_secret, tenancy.token)
+            yield Target(
+                self.ingress_port, tenancy.webhook_path, tenancy.app_secret, tenancy.token, name
+            )
         finally:
             self.stack.stop(names)
             self._forget_queues()
