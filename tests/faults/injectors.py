@@ -8,8 +8,11 @@ time since the load started, for the report.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +57,12 @@ class Scenario:
     dead_letter_reasons: frozenset[str] = frozenset()  # the reasons this fault explains
     crash: bool = False  # a process dies mid-task: a rare duplicate send is expected
     services: tuple[str, ...] = ()  # devstack services the fault stops (must be ours to stop)
+    messages: float = 1.0  # the share of PARLEY_FAULTS_MESSAGES this scenario sends
+    conversations: float = 1.0  # the share of PARLEY_FAULTS_CONVERSATIONS it spreads them over
+    load_seconds: float | None = None  # how long the load lasts (None: PARLEY_FAULTS_RATE's)
+    reply_parts: int = 1  # more than 1: the engine answers every turn in this many parts
+    status_callbacks: bool = False  # the provider's delivery and read webhooks race each send
+    bounded_executions: bool = False  # the task executions per turn must stay within a bound
 
 
 def kill_worker_children(ctx: FaultContext, per_queue: int = 2) -> None:
@@ -164,6 +173,54 @@ def _server_errors(provider: RecordingMessenger, times: int) -> None:
         provider.fail_with_server_error()
 
 
+# A throttling provider is to be waited out, however long: three minutes of nothing but 429s.
+THROTTLE_SECONDS = 180.0
+THROTTLE_RETRY_AFTER = (5, 30)  # seconds, drawn for each refusal (Graph's hints vary like this)
+
+
+def provider_throttle(ctx: FaultContext, seconds: float = THROTTLE_SECONDS) -> None:
+    """Every Send API call answered 429 (Graph 613, Retry-After 5-30 s) for three minutes while
+    the load goes on, so each conversation's turns queue behind its first throttled one."""
+    low, high = THROTTLE_RETRY_AFTER
+    ctx.provider.throttle(seconds, lambda: ctx.rng.randint(low, high))
+    ctx.note(f"provider: every send answered 429 (Retry-After {low}-{high} s) for {seconds:.0f} s")
+    try:
+        ctx.stop.wait(seconds)
+    finally:
+        ctx.provider.throttle(0.0, lambda: 0.0)
+        refused = ctx.provider.throttled
+        ctx.note(
+            f"provider: throttling over; {sum(refused.values())} sends of {len(refused)} replies "
+            f"were refused, at most {max(refused.values(), default=0)} of one reply"
+        )
+
+
+def mongo_stall(ctx: FaultContext, seconds: float = 20.0) -> None:
+    """The MongoDB-wire server frozen for 20 s (SIGSTOP, then SIGCONT): its connections stay
+    open and accept requests, and nothing answers them."""
+    (status,) = devstack.status(["mongo"])
+    if status.state != "up" or status.pid is None:
+        raise RuntimeError(f"mongo is {status.state}: only a server we started can be frozen")
+    pid = status.pid
+    # Should this process die mid-stall, a shell of its own still wakes the shared server.
+    waker = subprocess.Popen(
+        ["/bin/sh", "-c", f"sleep {seconds + 10:.0f}; kill -CONT {pid}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        ctx.note(f"mongo: pid {pid} stopped (SIGSTOP)")
+        time.sleep(seconds)  # not cut short: the stall is the scenario
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        ctx.note(f"mongo: pid {pid} continued (SIGCONT)")
+        with contextlib.suppress(ProcessLookupError):  # it woke the server already
+            os.killpg(waker.pid, signal.SIGKILL)
+        waker.wait(timeout=10)
+
+
 def engine_outage(ctx: FaultContext, seconds: float = 20.0) -> None:
     """The engine process stopped for 20 s, then started again."""
     try:
@@ -188,4 +245,23 @@ SCENARIOS = (
     Scenario(
         "engine-outage-20s", engine_outage, dead_letter_reasons=frozenset({"engine_unavailable"})
     ),
+    # 200 turns over 20 conversations in 200 s (with the defaults), the throttle from 10 s to
+    # 190 s: turns keep arriving all through it, ten per conversation behind its first.
+    Scenario(
+        "provider-throttle",
+        provider_throttle,
+        at=0.05,
+        messages=0.4,
+        conversations=0.4,
+        load_seconds=200.0,
+        bounded_executions=True,
+    ),
+    Scenario(
+        "callbacks-race",
+        None,
+        messages=0.3,
+        reply_parts=3,
+        status_callbacks=True,
+    ),
+    Scenario("mongo-stall", mongo_stall, messages=0.5, services=("mongo",)),
 )

@@ -1,8 +1,9 @@
 """The ledger of one scenario: what was accepted, sent, dead-lettered and published, counted.
 
 Pure counting over what three witnesses saw (see ``witnesses``): the provider fake's accepted
-sends, MongoDB's inbound statuses and dead letters, and the event ids read back from Kafka.
-None of them is the platform's own word for what it did.
+sends, MongoDB's inbound statuses, replies and dead letters, and the event ids read back from
+Kafka. None of them is the platform's own word for what it did. (The task executions per turn
+are Celery's own counters: a cost, not a fact about the turns.)
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class StoredReply:
+    message_id: str
+    parts: int  # reply parts the engine answered (an empty list is sent as one text)
+    status: str
+
+
+@dataclass(frozen=True)
 class Store:
     """What MongoDB says about the scenario's tenant."""
 
     inbound: list[Inbound]
     dead_letters: list[DeadLetter]
+    replies: list[StoredReply] = field(default_factory=list)
 
 
 @dataclass
@@ -63,9 +72,18 @@ class Ledger:
     drain: str  # "drained", "stalled" (no progress for a while) or "cap" (still moving)
     not_terminal: int
     failed: int
+    incomplete: int = 0  # completed turns of which some reply part never reached the provider
     statuses: dict[str, int] = field(default_factory=dict)  # of turns not delivered
     samples: dict[str, list[str]] = field(default_factory=dict)  # a few ids behind each count
     crashed: dict[str, int] = field(default_factory=dict)  # processes that exited on their own
+    executions: int | None = None  # chain tasks the workers ran during the scenario, if counted
+    extras: dict[str, object] = field(default_factory=dict)  # a scenario's own counts
+
+    @property
+    def executions_per_turn(self) -> float | None:
+        if self.executions is None or not self.accepted:
+            return None
+        return self.executions / self.accepted
 
     def line(self, name: str) -> str:
         reasons = json.dumps(dict(sorted(self.reasons.items())), separators=(",", ":"))
@@ -74,13 +92,18 @@ class Ledger:
             drain = f">{self.drain_seconds:.0f}s({self.drain})"
         undelivered = json.dumps(dict(sorted(self.statuses.items())), separators=(",", ":"))
         crashed = json.dumps(dict(sorted(self.crashed.items())), separators=(",", ":"))
+        per_turn = self.executions_per_turn
+        executions = "?" if per_turn is None else f"{per_turn:.2f}"
+        extras = "".join(f" {key}={value}" for key, value in self.extras.items())
         return (
             f"ledger {name}: accepted={self.accepted} delivered={self.delivered} "
             f"duplicates={self.duplicates} lost={self.lost} out_of_order={self.out_of_order} "
             f"dead_lettered={self.dead_lettered} {reasons} "
             f"missing_events={self.missing_events} duplicated_events={self.duplicated_events} "
             f"drain={drain} refused={self.refused} not_terminal={self.not_terminal} "
-            f"failed={self.failed} undelivered_by_status={undelivered} crashed={crashed}"
+            f"failed={self.failed} incomplete={self.incomplete} "
+            f"undelivered_by_status={undelivered} crashed={crashed} "
+            f"executions_per_turn={executions}{extras}"
         )
 
 
@@ -119,16 +142,43 @@ def expected_events(view: TurnView, accepted: Iterable[str]) -> set[str]:
     return ids
 
 
-def count_inversions(first_sends: list[int]) -> int:
-    """Pairs (i < j) whose first sends came in the opposite order to the user's messages."""
-    return sum(
-        1
-        for i, j in itertools.combinations(range(len(first_sends)), 2)
-        if first_sends[i] > first_sends[j]
-    )
+def count_inversions(values: list[int]) -> int:
+    """Pairs (i < j) with ``values[i] > values[j]``: for turn numbers in the order their replies
+    went out, the pairs that came in the opposite order to the user's messages."""
+    return sum(1 for i, j in itertools.combinations(range(len(values)), 2) if values[i] > values[j])
 
 
-def _second(pair: tuple[int, int]) -> int:
+def turns_in_send_order(sends: dict[int, list[ProviderSend]]) -> list[int]:
+    """A conversation's turn numbers in the order the provider accepted their reply parts, each
+    distinct part once (its first send): a later turn's part before an earlier turn's is out of
+    order, even when the earlier turn's first part led. ``sends`` maps turn number to sends."""
+    first: dict[tuple[int, str], int] = {}
+    for seq, turn_sends in sends.items():
+        for send in turn_sends:
+            key = (seq, send.body)
+            first[key] = min(first.get(key, send.seq), send.seq)
+    return [seq for (seq, _), _ in sorted(first.items(), key=_second)]
+
+
+def incomplete_turns(
+    view: TurnView, replies: Iterable[StoredReply], accepted: Iterable[str]
+) -> list[str]:
+    """Completed turns whose reply has fewer distinct parts at the provider than it was given
+    (a channel may send one part as several messages, never as fewer)."""
+    parts = {reply.message_id.removesuffix(".r"): reply.parts for reply in replies}
+    incomplete = []
+    for label in accepted:
+        for message in view.inbound.get(label, []):
+            wanted = parts.get(message.message_id)
+            if message.status != "completed" or wanted is None:
+                continue
+            bodies = {send.body for send in view.sends.get(label, [])}
+            if len(bodies) < max(1, wanted):
+                incomplete.append(label)
+    return sorted(incomplete)
+
+
+def _second(pair: tuple[object, int]) -> int:
     return pair[1]
 
 
@@ -179,14 +229,13 @@ def tally(
         for label in accepted
         if not view.inbound.get(label) or any(m.status not in TERMINAL for m in view.inbound[label])
     )
-    conversations: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    conversation_sends: dict[int, dict[int, list[ProviderSend]]] = defaultdict(dict)
     for label in delivered:
         conversation, seq = seq_of(label)
-        conversations[conversation].append((seq, min(s.seq for s in view.sends[label])))
-    inversions = {
-        conversation: count_inversions([first for _, first in sorted(turns)])
-        for conversation, turns in conversations.items()
-    }
+        conversation_sends[conversation][seq] = view.sends[label]
+    send_order = {c: turns_in_send_order(turns) for c, turns in conversation_sends.items()}
+    inversions = {c: count_inversions(order) for c, order in send_order.items()}
+    incomplete = incomplete_turns(view, store.replies, accepted)
     expected = expected_events(view, accepted)
     samples = {
         "lost": sorted(lost),
@@ -196,13 +245,14 @@ def tally(
             f"c{c} replies went out for "
             + " ".join(
                 f"m{seq}={view.inbound[f'c{c}-m{seq}'][0].message_id}"
-                for seq, _ in sorted(turns, key=_second)
+                for seq, _ in itertools.groupby(order)
             )
-            for c, turns in sorted(conversations.items())
+            for c, order in sorted(send_order.items())
             if inversions[c]
         ],
         "missing_events": sorted(expected - set(events)),
         "duplicated_events": sorted(i for i, n in events.items() if n > 1),
+        "incomplete": incomplete,
     }
     undelivered: Counter[str] = Counter(
         (view.inbound[label][0].status if view.inbound.get(label) else "missing")
@@ -223,6 +273,7 @@ def tally(
         drain=drain,
         not_terminal=not_terminal,
         failed=statuses.count("failed"),
+        incomplete=len(incomplete),
         statuses=dict(undelivered),
         samples={name: ids[:5] for name, ids in samples.items() if ids},
     )

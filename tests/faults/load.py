@@ -107,13 +107,15 @@ def _send_share(
             due = result.started + k / plan.rate
             if stop.wait(max(0.0, due - time.monotonic())):
                 return
-            ok, answer, attempts = _deliver(client, url, plan.webhook(turn), stop)
+            ok, answer, attempts = post_webhook(client, url, plan.webhook(turn), stop)
             result.record(turn, ok, answer, attempts)
 
 
-def _deliver(
+def post_webhook(
     client: httpx.Client, url: str, signed: tuple[bytes, dict[str, str]], stop: threading.Event
 ) -> tuple[bool, str, int]:
+    """POST one signed webhook, again after each failure as Meta would: (answered 200, the last
+    answer, attempts)."""
     raw, headers = signed
     answer = ""
     for attempt, delay in enumerate(_with_final(RETRY_DELAYS), start=1):

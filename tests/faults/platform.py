@@ -158,3 +158,20 @@ def wait_for_workers(platform: FaultPlatform, queues: tuple[str, ...], timeout: 
         if names >= set(queues):
             return
     raise AssertionError(f"workers did not answer a ping: only {sorted(names)}")
+
+
+def task_executions(queues: tuple[str, ...] = CHAIN_QUEUES, timeout: float = 5.0) -> int | None:
+    """Tasks the queues' workers ran since they started (Celery's ``stats()`` ``total``, which
+    counts every execution: a retry, a wait or a re-queue is one more), or None when a worker
+    did not answer."""
+    from tasks.app import app as celery_app
+
+    with celery_app.connection_for_write() as connection:
+        inspect = celery_app.control.inspect(
+            timeout=timeout, connection=connection, limit=len(ALL_QUEUES)
+        )
+        replies = inspect.stats() or {}
+    totals = {name.split("@")[0]: stats.get("total", {}) for name, stats in replies.items()}
+    if not set(queues) <= set(totals):
+        return None
+    return sum(sum(totals[queue].values()) for queue in queues)

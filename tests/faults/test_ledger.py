@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import statistics
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -24,7 +26,9 @@ from testenv import ENGINE_PORT, free_port
 from core import devstack
 from core.settings import Settings
 from ingress.tokens import mint_token
+from tests.faults.callbacks import StatusCallbacks
 from tests.faults.config import OUTPUT_DIR, FaultsConfig
+from tests.faults.engine_rules import multi_part_rules
 from tests.faults.injectors import SCENARIOS, FaultContext, Scenario
 from tests.faults.ledger import (
     DeadLetter,
@@ -32,13 +36,15 @@ from tests.faults.ledger import (
     Ledger,
     ProviderSend,
     Store,
+    StoredReply,
     count_inversions,
     expected_events,
     tally,
+    turns_in_send_order,
     view_turns,
 )
 from tests.faults.load import LoadPlan, LoadResult, send_load
-from tests.faults.platform import running_platform
+from tests.faults.platform import CHAIN_QUEUES, running_platform, task_executions
 from tests.faults.witnesses import EventTap, RecordingMessenger, read_store, wait_terminal
 
 pytestmark = pytest.mark.faults
@@ -97,6 +103,32 @@ def test_every_accepted_turn_is_delivered_once_in_order_despite_the_fault(
     assert set(ledger.reasons) <= scenario.dead_letter_reasons, line
     allowed = ledger.accepted // 100 if scenario.crash else 0
     assert ledger.duplicates <= allowed, line
+    assert ledger.incomplete == 0, line
+    if scenario.bounded_executions:
+        assert ledger.executions is not None, f"the workers' task counts were not read: {line}"
+        assert ledger.executions <= int(ledger.extras["executions_bound"]), line
+    if scenario.status_callbacks:
+        assert ledger.extras["callbacks_refused"] == 0, line
+        assert ledger.extras["unconfirmed"] == 0, line
+        # The race was run: some callbacks were applied while their reply was still being sent.
+        assert int(ledger.extras["raced"]) > 0, line
+
+
+# Process, generate, deliver, audit: one execution each for a turn nothing held up.
+UNHURRIED_EXECUTIONS = 4
+
+
+def execution_bound(accepted: int, throttled: Counter[str]) -> int:
+    """The most chain task executions the scenario may cost: twice an unhurried turn's for every
+    turn (a turn parked behind an earlier one costs one more deliver, and one more generate if
+    it parked there too: 6 at most, and 2 more leave room for a lease or tenant-slot wait),
+    plus one deliver execution per send the provider refused. The delivery policy
+    (tasks/policy.py) retries a throttled send once per refusal, at the provider's Retry-After
+    (``RetryPolicy.delay`` returns the hint), and gives up on a reply after ``max_attempts``
+    refusals (8 for Messenger). Turns queued behind a throttled one cost nothing while they
+    wait, so per turn the bound grows only with the provider's own refusals, never with polls."""
+    retries = sum(throttled.values())
+    return 2 * UNHURRIED_EXECUTIONS * accepted + retries
 
 
 def run_scenario(
@@ -107,29 +139,39 @@ def run_scenario(
     tenant = "t_" + secrets.token_hex(4)
     page_id = "1" + run + f"{secrets.randbelow(10**8):08d}"
     app_secret = "FAKE-fb-app-secret-" + secrets.token_hex(8)
-    plan = LoadPlan(run, page_id, app_secret, config.messages, config.conversations, config.rate)
+    plan = load_plan(scenario, config, run, page_id, app_secret)
     mid_prefix = f"m_FAULTS{run}-"
     stop = threading.Event()
     log_dir = OUTPUT_DIR / "logs" / scenario.name
+    env = {"PARLEY_MONGO_DB": db.name}
+    if scenario.reply_parts > 1:
+        rules = multi_part_rules(log_dir / "engine_rules.json", scenario.reply_parts)
+        env["PARLEY_ENGINE_RULES_FILE"] = str(rules)
     with (
         RecordingMessenger() as provider,
         running_platform(
             log_dir,
             ENGINE_PORT,
             free_port(),
-            {"PARLEY_MESSENGER_API_BASE": provider.base_url, "PARLEY_MONGO_DB": db.name},
+            {**env, "PARLEY_MESSENGER_API_BASE": provider.base_url},
         ) as (base, platform),
+        ExitStack() as stack,
     ):
         provider.add_page(page_id)  # the fake's page token is this page's: it proves it
         url = register_page(base, settings, tenant, page_id, app_secret, provider.page_token)
+        callbacks = None
+        if scenario.status_callbacks:
+            callbacks = stack.enter_context(StatusCallbacks(url, page_id, app_secret))
+            provider.on_accept = callbacks.on_send
         tap = EventTap(settings.kafka_bootstrap, tenant)
+        executions_before = _executions(notes)
         context = FaultContext(
             platform=platform,
             provider=provider,
             rng=Random(f"{config.seed}:{scenario.name}"),
             stop=stop,
             load_started=time.monotonic(),
-            load_seconds=config.load_seconds,
+            load_seconds=plan.messages / plan.rate,
             notes=notes,
         )
         failures: list[BaseException] = []
@@ -170,10 +212,85 @@ def run_scenario(
                 seconds,
             )
             ledger.crashed = dict(Counter(name for _, name, _ in platform.crashes))
+            executions_after = _executions(notes)
+            restarted = {name for _, name, _ in platform.crashes} & CHAIN_WORKERS
+            if executions_before is not None and executions_after is not None and not restarted:
+                # A restarted worker counts from 0 again: no count rather than a low one.
+                ledger.executions = executions_after - executions_before
+            if scenario.bounded_executions:
+                bound = execution_bound(ledger.accepted, provider.throttled)
+                ledger.extras["executions_bound"] = bound
+                ledger.extras["bound_per_turn"] = f"{bound / max(1, ledger.accepted):.2f}"
+            if provider.throttled:
+                refused = provider.throttled
+                ledger.extras["throttled"] = f"{sum(refused.values())}/{len(refused)}"
+            if callbacks is not None:
+                provider.on_accept = None
+                stack.close()  # every callback answered before the replies are looked at
+                ledger.extras.update(_callback_counts(callbacks, db, tenant, mid_prefix, notes))
         finally:
             stop.set()
             fault.join(timeout=120)
     return ledger
+
+
+CHAIN_WORKERS = frozenset(f"worker-{queue}" for queue in CHAIN_QUEUES)
+
+
+def load_plan(
+    scenario: Scenario, config: FaultsConfig, run: str, page_id: str, app_secret: str
+) -> LoadPlan:
+    """The configured load, scaled by the scenario's shares and spread over its length."""
+    messages = max(1, round(config.messages * scenario.messages))
+    conversations = max(1, min(messages, round(config.conversations * scenario.conversations)))
+    rate = messages / scenario.load_seconds if scenario.load_seconds else config.rate
+    return LoadPlan(run, page_id, app_secret, messages, conversations, rate)
+
+
+def _executions(notes: list[str]) -> int | None:
+    """The chain workers' task executions so far; a failure to count never fails a scenario."""
+    try:
+        return task_executions()
+    except Exception as exc:
+        notes.append(f"task executions not counted: {exc!r}")
+        return None
+
+
+def _callback_counts(
+    callbacks: StatusCallbacks, db: Any, tenant: str, mid_prefix: str, notes: list[str]
+) -> dict[str, object]:
+    """How many status webhooks went out, how many were refused, and how many replies a
+    delivery webhook was accepted for still stand below ``delivered``."""
+    replies = {
+        reply.message_id: reply.status
+        for reply in _read_store_again(db, tenant, mid_prefix).replies
+    }
+    unconfirmed = sorted(
+        reply_id
+        for reply_id in callbacks.confirmed
+        if replies.get(reply_id) not in {"delivered", "read"}
+    )
+    notes.extend(f"callback refused: {answer}" for answer in callbacks.refused[:5])
+    if unconfirmed:
+        notes.append(
+            "e.g. unconfirmed: "
+            + str([f"{reply_id}={replies.get(reply_id)}" for reply_id in unconfirmed[:5]])
+        )
+    posted = ",".join(f"{kind}:{n}" for kind, n in sorted(callbacks.posted.items()))
+    return {
+        "callbacks": posted or "0",
+        "callbacks_retried": callbacks.retried,
+        "callbacks_refused": len(callbacks.refused),
+        "raced": callbacks.raced,
+        # Median/longest: from the part's send to the callback's 200, and the ingress's answer.
+        "callback_after_send_s": _median_max(callbacks.latencies),
+        "callback_answer_s": _median_max(callbacks.answer_seconds),
+        "unconfirmed": len(unconfirmed),
+    }
+
+
+def _median_max(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}/{max(values):.2f}" if values else "-"
 
 
 def _inject(scenario: Scenario, context: FaultContext, failures: list[BaseException]) -> None:
@@ -253,3 +370,35 @@ def test_the_ledger_counts_a_resent_reply_a_lost_turn_and_a_dead_letter() -> Non
     assert (ledger.delivered, ledger.duplicates, ledger.out_of_order) == (2, 1, 1)
     assert (ledger.lost, ledger.dead_lettered, ledger.reasons) == (1, 1, {"engine_unavailable": 1})
     assert (ledger.missing_events, ledger.duplicated_events, ledger.failed) == (1, 1, 1)
+
+
+def test_the_ledger_counts_a_later_turns_part_sent_between_an_earlier_turns_parts() -> None:
+    sends = {
+        0: [ProviderSend(0, "msg_a.r", "part 1"), ProviderSend(2, "msg_a.r", "part 2")],
+        1: [ProviderSend(1, "msg_b.r", "part 1")],
+    }
+    assert turns_in_send_order(sends) == [0, 1, 0]
+    assert count_inversions(turns_in_send_order(sends)) == 1
+
+
+def test_the_ledger_counts_a_completed_turn_missing_a_part_and_a_part_sent_twice() -> None:
+    store = Store(
+        inbound=[Inbound("msg_a", "c0-m0", "completed"), Inbound("msg_b", "c0-m1", "completed")],
+        dead_letters=[],
+        replies=[StoredReply("msg_a.r", 3, "delivered"), StoredReply("msg_b.r", 2, "read")],
+    )
+    sends = [
+        ProviderSend(0, "msg_a.r", "part 1"),
+        ProviderSend(1, "msg_a.r", "part 2"),
+        ProviderSend(2, "msg_a.r", "part 3"),
+        ProviderSend(3, "msg_b.r", "part 1"),
+        ProviderSend(4, "msg_b.r", "part 1"),
+    ]
+    ledger = tally({"c0-m0", "c0-m1"}, 0, store, sends, Counter(), "drained", 1.0)
+    assert (ledger.delivered, ledger.incomplete, ledger.duplicates) == (2, 1, 1)
+    assert ledger.out_of_order == 0
+
+
+def test_the_execution_bound_allows_one_retry_per_provider_refusal() -> None:
+    assert execution_bound(10, Counter()) == 80
+    assert execution_bound(10, Counter({"msg_a.r": 3, "msg_b.r": 8})) == 80 + 11

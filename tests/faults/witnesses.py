@@ -3,22 +3,23 @@ the test itself, and a Kafka consumer of our own."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from tests.fakes.messenger import FakeMessenger
+from tests.fakes.messenger import FakeMessenger, graph_error
 from tests.fakes.provider import Recorded, Reply
-from tests.faults.ledger import TERMINAL, DeadLetter, Inbound, ProviderSend, Store
+from tests.faults.ledger import TERMINAL, DeadLetter, Inbound, ProviderSend, Store, StoredReply
 
 EVENT_TOPICS = (
     "chat.message.received",
@@ -29,24 +30,62 @@ EVENT_TOPICS = (
 )
 
 
+# Told of each send the fake accepted: the send, its recipient (PSID) and the mid it answered.
+SendListener = Callable[[ProviderSend, str, str], None]
+
+
 class RecordingMessenger(FakeMessenger):
-    """The Messenger fake, also keeping every send it accepted; faulted requests never get here."""
+    """The Messenger fake, also keeping every send it accepted; faulted requests never get here.
+
+    ``throttle(seconds, retry_after)`` answers every Send API call 429 (Graph 613) for a while,
+    counting the refusals per reply in ``throttled``; ``on_accept`` is told of each accepted
+    send before the fake answers it, as a provider's webhooks may outrun its API's answer.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.accepted: list[ProviderSend] = []
+        self.throttled: Counter[str] = Counter()  # reply id -> sends answered 429
+        self.on_accept: SendListener | None = None
         self._order = itertools.count()
         self._accepted_lock = threading.Lock()
+        self._throttle_until = 0.0
+        self._retry_after: Callable[[], float] = lambda: 1.0
+
+    def throttle(self, seconds: float, retry_after: Callable[[], float]) -> None:
+        """For ``seconds`` from now, every send gets 429 with ``Retry-After: retry_after()``."""
+        with self._accepted_lock:
+            self._retry_after = retry_after
+            self._throttle_until = time.monotonic() + seconds
 
     def handle(self, request: Recorded) -> Reply:
+        if request.method == "POST" and request.path == "/me/messages":
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
         reply = super().handle(request)
         if reply.status == 200 and isinstance(reply.body, dict) and "message_id" in reply.body:
-            message = dict(request.json()["message"])
+            sent = request.json()
+            message = dict(sent["message"])
             reply_id = str(message.pop("metadata", ""))
             body = json.dumps(message, sort_keys=True)
             with self._accepted_lock:
-                self.accepted.append(ProviderSend(next(self._order), reply_id, body))
+                send = ProviderSend(next(self._order), reply_id, body)
+                self.accepted.append(send)
+            if self.on_accept is not None:
+                self.on_accept(send, str(sent["recipient"]["id"]), str(reply.body["message_id"]))
         return reply
+
+    def _refusal(self, request: Recorded) -> Reply | None:
+        with self._accepted_lock:
+            if time.monotonic() >= self._throttle_until:
+                return None
+            retry_after = self._retry_after()
+            # A malformed send is refused too: throttling comes before reading the body.
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                self.throttled[str(request.json()["message"].get("metadata", ""))] += 1
+        body = graph_error(613, "(#613) Calls to this api have exceeded the rate limit.")
+        return Reply(429, body, {"Retry-After": f"{retry_after:g}"})
 
 
 def read_store(db: Database[Any], tenant: str, mid_prefix: str) -> Store:
@@ -67,7 +106,13 @@ def read_store(db: Database[Any], tenant: str, mid_prefix: str) -> Store:
         )
         for doc in db["dead_letters"].find({"tenant_id": tenant})
     ]
-    return Store(inbound, dead)
+    replies = [
+        StoredReply(doc["_id"], len(doc.get("parts") or []), doc["status"])
+        for doc in db["messages"].find(
+            {"tenant_id": tenant, "direction": "outbound"}, {"parts": 1, "status": 1}
+        )
+    ]
+    return Store(inbound, dead, replies)
 
 
 def wait_terminal(
