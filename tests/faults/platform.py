@@ -19,7 +19,7 @@ from processes import ROOT, ProcessGroup, wait_http_ok
 from tasks.queues import QUEUES
 
 CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
-ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus dead_letter and maintenance
+ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus maintenance
 
 
 class FaultPlatform(ProcessGroup):
