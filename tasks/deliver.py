@@ -24,7 +24,7 @@ from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.failures import dead_letter, retry_or_dead_letter, wait
-from tasks.ordering import UNFINISHED, may_go, pass_stage
+from tasks.ordering import pass_stage, ready
 from tasks.policy import PACES, delivery_policy, infrastructure_retry
 from tasks.runtime import WorkerClients, clients
 
@@ -113,15 +113,8 @@ def send_parts(
 def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
-    if message is None:
-        return message_id
-    if message["status"] != Status.GENERATED:
-        if message["status"] not in UNFINISHED["deliver"]:
-            # Delivered by an earlier run, which may have died before handing over.
-            pass_stage(c, tenant_id, message["conversation_id"], message_id, "deliver")
-        return message_id
-    if not may_go(self, c, message, "deliver"):
-        return message_id  # parked: the turn before it hands over
+    if message is None or not ready(self, c, message, "deliver"):
+        return message_id  # gone, not generated yet, parked, or delivered already
     rid = reply_id(message_id)
     reply = c.messages.get(tenant_id, rid)
     if reply["status"] in (Status.GENERATED, Status.SENDING):

@@ -22,6 +22,7 @@ from core.states import Status
 from storage.messages import Message
 from storage.turn_order import OrderIndexLost
 from tasks.chain import chain_from
+from tasks.redrive import BEFORE_STAGE
 from tasks.runtime import WorkerClients
 
 log = logging.getLogger("parley.tasks.ordering")
@@ -60,6 +61,17 @@ def earlier_unfinished(c: WorkerClients, message: Message, stage: str) -> str | 
             return earlier
         pass_stage(c, tenant_id, conversation_id, earlier, stage)  # stale: it moved on
     return None
+
+
+def ready(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  # type: ignore[type-arg]
+    """True when the turn waits for ``stage`` and may go through it now. False when it is not
+    there yet, is parked (``may_go``), or already passed it; in that last case it hands over
+    again, since the run that passed it may have died before it did."""
+    if message["status"] != BEFORE_STAGE[stage]:
+        if message["status"] not in UNFINISHED[stage]:
+            pass_stage(c, message["tenant_id"], message["conversation_id"], message["_id"], stage)
+        return False
+    return may_go(task, c, message, stage)
 
 
 def may_go(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  # type: ignore[type-arg]
