@@ -384,8 +384,8 @@ class MessageRepository:
         return found
 
     def note_redrive(self, tenant_id: str, message_id: str) -> None:
-        """Count a re-drive on the message (who re-drives is claimed in Redis, atomically:
-        storage/redrive_claims.py) and restart its quiet time."""
+        """Count a re-drive on the message (who re-drives is claimed atomically, as a Redis
+        lease: storage/leases.py) and restart its quiet time."""
         update_by_id(
             self._collection,
             message_id,

@@ -69,12 +69,14 @@ def send_parts(
     c.messages.advance(tenant_id, reply["_id"], Status.SENDING, current=reply)
     delivered = True
     ids = list(reply.get("provider_message_ids", []))
-    for index in range(int(reply.get("sent_parts", 0)), len(parts)):
+    first = int(reply.get("sent_parts", 0))
+    for index in range(first, len(parts)):
         if ids and c.reports.furthest(tenant_id, config.id, ids) is Status.FAILED:
             # The provider failed a part already sent: the rest would arrive out of context.
             raise SendRejected(f"the provider reported part {len(ids)} of the reply failed")
         _pace(task, c, config, reply_to)
-        c.leases.hold(*lease)
+        if index > first:  # the lease was just taken for the first part
+            c.leases.hold(*lease)
         outbound = Outbound(
             tenant_id=tenant_id,
             message_id=reply["_id"],

@@ -11,7 +11,7 @@ from core.timeutil import utcnow
 from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
-from tasks.ordering import REDRIVE_PATIENCE, nudge
+from tasks.ordering import REDRIVE_PATIENCE, claim_redrive, nudge
 from tasks.redrive import redrive
 from tasks.runtime import clients
 
@@ -61,7 +61,7 @@ def reconcile(limit: int = 500) -> int:
             continue
         if backlog[stage] and message["updated_at"] >= patient_cutoff:
             continue
-        if c.redrives.claim(message["tenant_id"], message["_id"], stage, after * BACKLOG_PATIENCE):
+        if claim_redrive(c, message["tenant_id"], message["_id"], stage):
             claimed.append((stage, message))
     for tenant_id, conversation_id, stage in sorted(waiting):
         nudge(c, tenant_id, conversation_id, stage)

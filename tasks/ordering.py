@@ -123,6 +123,14 @@ def nudge(c: WorkerClients, tenant_id: str, conversation_id: str, stage: str) ->
 def _wake(c: WorkerClients, stage: str, tenant_id: str, message_id: str) -> None:
     # A woken turn has been quiet for as long as it waited: claim its re-drive for the
     # reconciler's patience, so its task is not re-driven while it waits in the queue.
-    hold = c.settings.reconcile_after_seconds * REDRIVE_PATIENCE
-    c.redrives.claim(tenant_id, message_id, stage, hold)
+    claim_redrive(c, tenant_id, message_id, stage)
     chain_from(stage, tenant_id, message_id).apply_async()
+
+
+def claim_redrive(c: WorkerClients, tenant_id: str, message_id: str, stage: str) -> bool:
+    """True if this caller may re-drive the turn from ``stage`` now: a lease nobody releases,
+    held for the reconciler's patience (atomic on every server, unlike FerretDB's conditional
+    updates), so two reconcilers, or a wake and a reconciler, never re-drive it twice, and a
+    turn still quiet once it expires (its task was lost again) can be re-driven once more."""
+    hold = c.settings.reconcile_after_seconds * REDRIVE_PATIENCE
+    return c.leases.acquire(f"redrive:{stage}:{tenant_id}:{message_id}", hold) is not None

@@ -31,7 +31,6 @@ from storage.mongo import connect, database
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
 from storage.provider_reports import ProviderReports
-from storage.redrive_claims import RedriveClaims
 from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
@@ -71,7 +70,6 @@ class WorkerClients:
     leases: Leases
     pacer: Pacer
     order: TurnOrder
-    redrives: RedriveClaims
     reports: ProviderReports
     engine_settings: TenantEngineSettings
 
@@ -102,7 +100,6 @@ class WorkerClients:
             leases=Leases(redis_client),
             pacer=Pacer(redis_client),
             order=TurnOrder(redis_client),
-            redrives=RedriveClaims(redis_client),
             reports=ProviderReports(redis_client),
             engine_settings=TenantEngineSettings(
                 TenantDirectory(TenantRepository(db), settings.tenant_cache_seconds)

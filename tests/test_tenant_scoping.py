@@ -16,7 +16,6 @@ from storage.credentials import ApiKeyRepository
 from storage.dead_letters import DeadLetterRepository
 from storage.messages import MessageRepository
 from storage.provider_reports import ProviderReports
-from storage.redrive_claims import RedriveClaims
 from storage.sessions import SessionStore
 from storage.turn_order import TurnOrder
 
@@ -28,7 +27,6 @@ TENANT_REPOSITORIES: list[type] = [
     DeadLetterRepository,
     MessageRepository,
     ProviderReports,
-    RedriveClaims,
     SessionStore,
     TurnOrder,
 ]
