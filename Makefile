@@ -52,6 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 ## Regenerate the committed protobuf/gRPC modules from protos/*.proto.
 protos: $(STAMP)

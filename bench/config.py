@@ -15,7 +15,7 @@
 - ``PARLEY_BENCH_STORED`` ("10000,200000"; "2000" when quick): R6's sizes of messages already
   stored, each seeded first into a fresh database ("0" drops that part). Seeding takes a few
   minutes at 200,000 (insert_many on FerretDB v1 here); the turns after it read by ``_id`` from
-  FerretDB's index (core/devstack/mongo.py), so they should cost what they cost on an empty one.
+  FerretDB's index (services/devstack/mongo.py), so they should cost what they cost on an empty one.
 - ``PARLEY_BENCH_BURST`` (1000; 100 when quick): R7's messages to one conversation, posted at
   once and then one at a time
 - ``PARLEY_BENCH_BURST_REPETITIONS`` (1): R7's repetitions; a load of 1,000 messages averages

@@ -21,7 +21,7 @@ from bench.config import ROOT, BenchConfig
 
 def _wait_for_services(timeout: float = 300.0) -> None:
     """The services are shared: if one is being restarted by someone else, wait for it."""
-    from core import devstack
+    from services import devstack
 
     deadline = time.monotonic() + timeout
     while True:

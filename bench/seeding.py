@@ -20,7 +20,7 @@ from core.crypto import SecretBox
 from core.events import message_received, message_sent
 from core.settings import Settings
 from core.timeutil import utcnow
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from storage.channel_configs import ChannelConfigRepository
 from storage.messages import reply_id
 from storage.mongo import ensure_indexes

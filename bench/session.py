@@ -160,7 +160,7 @@ class Session:
         if not workers:
             commands = {"ingress": commands["ingress"]}
         if flower:
-            commands["flower"] = ["-m", "core.cli", "flower", "--port", str(free_port())]
+            commands["flower"] = ["-m", "cli", "flower", "--port", str(free_port())]
         names = list(commands)
         extra = {"PARLEY_MONGO_DB": name, **(env or {})}
         try:

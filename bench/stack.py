@@ -157,7 +157,7 @@ def _tree_rss(pid: int) -> list[int]:
 def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]:
     """``parley run``'s processes: engine, a worker per queue (pools as in ``tasks.queues``),
     beat and the ingress."""
-    cli = ["-m", "core.cli"]
+    cli = ["-m", "cli"]
     commands = {"engine": [*cli, "engine", "--port", str(engine_port)]}
     for queue in QUEUES:
         commands[f"worker-{queue}"] = [*cli, "worker", queue, "--loglevel=WARNING"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from channels.base import ChannelConfig, Outbound, Receipt, VerificationFailed, Webhook
+from channels.base import VerificationFailed
 from channels.runtime import ChannelRuntime
+from core.envelopes import ChannelConfig, Outbound, Receipt, Webhook
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,19 @@ from typing import Any
 
 import httpx
 
-from channels.base import (
+from channels.base import SendFailed, SendRejected, VerificationFailed
+from channels.messenger_format import messages_for
+from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.runtime import ChannelRuntime
+from core.envelopes import (
     ChannelConfig,
     DeliveryState,
     InboundMessage,
     Outbound,
     Receipt,
-    SendFailed,
-    SendRejected,
     StatusUpdate,
-    VerificationFailed,
     Webhook,
 )
-from channels.messenger_format import messages_for
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
-from channels.runtime import ChannelRuntime
 
 # Outside the 24-hour window (10), no such user / bad parameter (100), token (190),
 # permission (200), person unavailable (551): refused for good even when answered with a 5xx.

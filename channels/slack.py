@@ -28,19 +28,10 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from channels.base import (
-    ChannelConfig,
-    InboundMessage,
-    Outbound,
-    RateLimited,
-    Receipt,
-    SendFailed,
-    SendRejected,
-    VerificationFailed,
-    Webhook,
-)
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
 from channels.slack_format import message_bodies
+from core.envelopes import ChannelConfig, InboundMessage, Outbound, Receipt, Webhook
 
 SIGNATURE_WINDOW_SECONDS = 300
 TIMESTAMP_MAX_DIGITS = 12

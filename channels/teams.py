@@ -19,20 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from channels.base import (
-    ChannelConfig,
-    ChannelError,
-    DeliveryState,
-    InboundMessage,
-    Outbound,
-    RateLimited,
-    Receipt,
-    SendFailed,
-    SendRejected,
-    StatusUpdate,
-    VerificationFailed,
-    Webhook,
-)
+from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
 from channels.teams_auth import (
     access_token,
@@ -42,6 +29,15 @@ from channels.teams_auth import (
     verify_bearer,
 )
 from channels.teams_format import activities
+from core.envelopes import (
+    ChannelConfig,
+    DeliveryState,
+    InboundMessage,
+    Outbound,
+    Receipt,
+    StatusUpdate,
+    Webhook,
+)
 
 READ_RECEIPT = "application/vnd.microsoft.readReceipt"
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"

@@ -17,14 +17,9 @@ from urllib.parse import quote
 import httpx
 import jwt
 
-from channels.base import (
-    ChannelConfig,
-    RateLimited,
-    SendFailed,
-    SendRejected,
-    VerificationFailed,
-)
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
+from core.envelopes import ChannelConfig
 
 ISSUER = "https://api.botframework.com"
 SCOPE = "https://api.botframework.com/.default"

@@ -20,21 +20,19 @@ from urllib.parse import quote as percent_encode
 
 import httpx
 
-from channels.base import (
+from channels.base import SendFailed, SendRejected, VerificationFailed
+from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.runtime import ChannelRuntime
+from channels.whatsapp_format import message_bodies
+from core.envelopes import (
     ChannelConfig,
     DeliveryState,
     InboundMessage,
     Outbound,
     Receipt,
-    SendFailed,
-    SendRejected,
     StatusUpdate,
-    VerificationFailed,
     Webhook,
 )
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
-from channels.runtime import ChannelRuntime
-from channels.whatsapp_format import message_bodies
 
 # Graph codes that stay refused even when Meta answers them with a 5xx: recipient and window
 # problems, bad requests and templates, credentials and permissions, account and policy blocks.

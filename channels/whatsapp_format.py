@@ -21,8 +21,8 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from channels.base import Outbound
 from channels.content import ReplyPart, degrade_to_text, split_text, truncate
+from core.envelopes import Outbound
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024  # media captions and interactive body text

@@ -25,7 +25,7 @@ TENANT_SCOPES = frozenset(
         DEADLETTERS_MANAGE,
     }
 )
-# A token without a ``scope`` claim (``parley token``, ``ingress.tokens.mint_token``) may do
+# A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do
 # everything a tenant may: the holder of the signing secret could mint any scope anyway.
 DEFAULT_TENANT_SCOPES = TENANT_SCOPES
 

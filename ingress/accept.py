@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from channels.base import ChannelConfig, InboundMessage
+from core.envelopes import ChannelConfig, InboundMessage
 from core.errors import Conflict, TransientError
 from core.events import message_received
 from core.ids import new_id

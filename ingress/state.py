@@ -10,9 +10,9 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
-from channels.base import ChannelConfig
 from channels.runtime import ChannelRuntime, runtime_from_settings
 from core.crypto import SecretBox
+from core.envelopes import ChannelConfig
 from core.jwt_verifier import JwtVerifier
 from core.settings import Settings
 from core.ttl_cache import TtlCache

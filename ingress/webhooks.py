@@ -18,16 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from channels.base import (
-    ChannelAdapter,
-    ChannelConfig,
-    DeliveryState,
-    StatusUpdate,
-    UnknownChannel,
-    VerificationFailed,
-    Webhook,
-)
+from channels.base import ChannelAdapter, UnknownChannel, VerificationFailed
 from channels.registry import adapter_for, spec_for
+from core.envelopes import ChannelConfig, DeliveryState, StatusUpdate, Webhook
 from core.errors import NotFound, TransientError
 from core.states import Status
 from ingress import rate_limit

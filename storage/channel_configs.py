@@ -14,8 +14,8 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from channels.base import ChannelConfig
 from core.crypto import SecretBox
+from core.envelopes import ChannelConfig
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.timeutil import utcnow

@@ -13,9 +13,10 @@ from typing import Any
 
 from celery import Task
 
-from channels.base import ChannelConfig, Outbound, RateLimited, SendFailed, SendRejected
+from channels.base import RateLimited, SendFailed, SendRejected
 from channels.content import degrade_to_text
 from channels.registry import adapter_for
+from core.envelopes import ChannelConfig, Outbound
 from core.events import message_sent
 from core.states import Status
 from core.timeutil import utcnow

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from core.scopes import ADMIN, PLATFORM_TENANT
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 
 
 def key_secret(plaintext: str) -> str:

@@ -123,7 +123,7 @@ def main() -> None:
     ingress = subprocess.Popen(
         [
             sys.executable,
-            *("-m", "core.cli", "ingress", "--port", str(port), "--workers", str(args.workers)),
+            *("-m", "cli", "ingress", "--port", str(port), "--workers", str(args.workers)),
         ],
         env={**os.environ},
     )

@@ -26,7 +26,7 @@ class ProcessGroup:
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         with (self.log_dir / f"{name}.log").open("wb") as log:
             self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", *args],
+                [sys.executable, "-m", "cli", *args],
                 cwd=ROOT,
                 env={**os.environ, **(env or {})},
                 stdout=log,

@@ -16,7 +16,7 @@ import redis
 from pymongo.database import Database
 from starlette.testclient import TestClient
 
-from core.cli import main
+from cli.main import main
 from core.errors import Conflict, NotFound
 from core.settings import Settings
 from core.timeutil import utcnow

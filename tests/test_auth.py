@@ -26,8 +26,8 @@ from starlette.testclient import TestClient
 from testenv import free_port
 
 from core.settings import Settings
+from core.tokens import mint_token
 from ingress.app import create_app
-from ingress.tokens import mint_token
 from tests.credentials import (
     admin_headers,
     bearer,
@@ -559,7 +559,7 @@ def test_a_revoked_jwt_is_refused_and_no_other_token_is(
 def test_parley_token_gives_every_token_an_id_to_revoke(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from core.cli import main
+    from cli.main import main
 
     assert main(["token", "--tenant", "t-jti"]) == 0
     claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})

@@ -15,8 +15,8 @@ from pymongo.database import Database
 from starlette.testclient import TestClient
 
 from core.settings import Settings
+from core.tokens import mint_token
 from ingress.app import create_app
-from ingress.tokens import mint_token
 from storage.credentials import ApiKeyRepository
 from storage.tenants import TenantRepository
 from tests.credentials import admin_headers, bearer, client_address, tenant_headers

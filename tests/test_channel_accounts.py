@@ -22,9 +22,9 @@ from pymongo.database import Database
 from starlette.testclient import TestClient
 
 from channels.accounts import AccountNotProven, prove_account
-from channels.base import ChannelConfig, Outbound
 from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.whatsapp import WHATSAPP
+from core.envelopes import ChannelConfig, Outbound
 from core.settings import Settings
 from ingress.app import create_app
 from tests.credentials import admin_headers, client_address, create_tenant, tenant_headers
@@ -359,7 +359,7 @@ def _cli(providers: ProviderAccounts, body: Registration, tenant: str) -> Any:
     ]
     return subprocess.run(
         [
-            *(sys.executable, "-m", "core.cli", "channels", "add", body["channel"]),
+            *(sys.executable, "-m", "cli", "channels", "add", body["channel"]),
             *("--tenant", tenant, "--account-id", body["account_id"], *secrets_args),
         ],
         cwd=ROOT,

@@ -14,8 +14,8 @@ from pymongo.database import Database
 from starlette.testclient import TestClient
 
 from core.settings import Settings
+from core.tokens import mint_token
 from ingress.app import create_app
-from ingress.tokens import mint_token
 from tests.fakes import slack as sl
 from tests.fakes.accounts import ProviderAccounts
 

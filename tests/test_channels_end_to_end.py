@@ -19,7 +19,7 @@ from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from tests.fakes.accounts import ProviderAccounts
 from tests.fakes.messenger import FakeMessenger
 from tests.fakes.slack import FakeSlack

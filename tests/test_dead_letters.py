@@ -23,8 +23,8 @@ from core.errors import Conflict
 from core.ids import new_id
 from core.settings import Settings
 from core.timeutil import isoformat, utcnow
+from core.tokens import mint_token
 from ingress.app import create_app
-from ingress.tokens import mint_token
 from storage import dead_letters
 from storage.claims import Claims
 from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetter, DeadLetterRepository
@@ -552,7 +552,7 @@ def test_purging_deletes_the_dead_letter_once(
 
 def parley(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", "dlq", *args],
+        [sys.executable, "-m", "cli", "dlq", *args],
         cwd=ROOT,
         env=dict(os.environ),
         capture_output=True,

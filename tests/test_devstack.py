@@ -19,14 +19,14 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from pymongo import MongoClient
 from starlette.testclient import TestClient
 
-import core.devstack as devstack
+import services.devstack as devstack
+from cli.platform import platform_env
 from core import dev_secrets
-from core.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
-from core.devstack import process as process_module
-from core.devstack.kafka import PARLEY_TOPICS
-from core.platform import platform_env
 from core.settings import Settings
 from ingress.app import create_app
+from services.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
+from services.devstack import process as process_module
+from services.devstack.kafka import PARLEY_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -298,7 +298,7 @@ def test_parley_token_in_another_shell_uses_the_secret_parley_run_made(
     }
     shell["PARLEY_HOME"] = str(home)
     minted = subprocess.run(
-        [sys.executable, "-m", "core.cli", "token", "--tenant", "demo"],
+        [sys.executable, "-m", "cli", "token", "--tenant", "demo"],
         env=shell,
         cwd=ROOT,
         capture_output=True,

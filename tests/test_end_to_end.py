@@ -14,7 +14,7 @@ from processes import CHAIN_QUEUES, running_platform
 from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from tasks.app import app as celery_app
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from testenv import free_port
 
 from core.settings import Settings
+from core.tokens import mint_token
 from ingress.app import create_app
-from ingress.tokens import mint_token
 
 QUEUES = ("process", "generate", "deliver", "audit")
 

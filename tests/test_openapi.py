@@ -28,9 +28,9 @@ from starlette.testclient import TestClient
 
 from core.settings import Settings
 from core.timeutil import utcnow
+from core.tokens import mint_token
 from ingress import openapi
 from ingress.app import create_app
-from ingress.tokens import mint_token
 from storage.dead_letters import DeadLetterRepository
 from storage.messages import reply_id
 from tests.fakes.accounts import ProviderAccounts

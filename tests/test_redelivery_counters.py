@@ -19,7 +19,7 @@ from testenv import ENGINE_PORT, free_port
 from core.ids import new_id
 from core.settings import Settings
 from core.timeutil import utcnow
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from storage.dead_letters import DeadLetterRepository
 from tasks.base import MAX_REDELIVERIES, REDELIVERIES_PREFIX
 from tasks.process import process

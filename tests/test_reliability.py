@@ -21,7 +21,7 @@ from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from tests.fakes.messenger import FakeMessenger
 from tests.fakes.messenger import inbound_text as fb_inbound_text
 from tests.fakes.messenger import signed_webhook as fb_signed

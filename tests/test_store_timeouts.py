@@ -80,8 +80,8 @@ def test_the_ingress_answers_503_problem_when_mongodb_stops_answering(
 ) -> None:
     from starlette.testclient import TestClient
 
+    from core.tokens import mint_token
     from ingress.app import create_app
-    from ingress.tokens import mint_token
 
     host, port = parse_uri(settings.mongo_url)["nodelist"][0]
     with StallingProxy(port, host) as proxy:

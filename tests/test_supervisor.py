@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import build_parser
+from cli.main import build_parser
 from core.errors import ParleyError
-from core.log_tail import LogTail, wants_colour
-from core.supervisor import RestartPolicy, Supervisor
+from services.devstack.log_tail import LogTail, wants_colour
+from services.devstack.supervisor import RestartPolicy, Supervisor
 
 QUICK = RestartPolicy(first_delay=0.01, max_delay=0.04, stable_after=3600, max_exits=4)
 

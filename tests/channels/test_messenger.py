@@ -15,19 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.base import (
-    ChannelConfig,
-    DeliveryState,
-    InboundMessage,
-    Outbound,
-    RateLimited,
-    SendFailed,
-    SendRejected,
-    StatusUpdate,
-    VerificationFailed,
-)
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.messenger import MESSENGER
 from channels.runtime import ChannelRuntime, ProviderUrls
+from core.envelopes import ChannelConfig, DeliveryState, InboundMessage, Outbound, StatusUpdate
 from tests.fakes.messenger import (
     PAGE_TOKEN,
     FakeMessenger,

@@ -14,18 +14,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from channels.base import (
-    ChannelConfig,
-    InboundMessage,
-    Outbound,
-    RateLimited,
-    SendFailed,
-    SendRejected,
-    VerificationFailed,
-    Webhook,
-)
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.slack import SLACK, verify_signature
+from core.envelopes import ChannelConfig, InboundMessage, Outbound, Webhook
 from tests.fakes.slack import (
     BOT_TOKEN,
     SIGNING_SECRET,

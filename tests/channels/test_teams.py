@@ -13,22 +13,19 @@ import httpx
 import jwt
 import pytest
 
-from channels.base import (
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
+from channels.runtime import ChannelRuntime, ProviderUrls
+from channels.teams import TEAMS
+from channels.teams_format import TEXT_LIMIT
+from core.envelopes import (
     ChannelConfig,
     DeliveryState,
     InboundMessage,
     Outbound,
-    RateLimited,
     Receipt,
-    SendFailed,
-    SendRejected,
     StatusUpdate,
-    VerificationFailed,
     Webhook,
 )
-from channels.runtime import ChannelRuntime, ProviderUrls
-from channels.teams import TEAMS
-from channels.teams_format import TEXT_LIMIT
 from core.ttl_cache import TtlCache
 from tests.fakes.teams import (
     APP_ID,

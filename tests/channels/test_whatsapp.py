@@ -13,18 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.base import (
-    ChannelConfig,
-    DeliveryState,
-    Outbound,
-    RateLimited,
-    SendFailed,
-    SendRejected,
-    StatusUpdate,
-    VerificationFailed,
-)
+from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.whatsapp import WHATSAPP
+from core.envelopes import ChannelConfig, DeliveryState, Outbound, StatusUpdate
 from tests.fakes.whatsapp import FakeWhatsApp, inbound_text, signed_webhook, status_callback
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "channels" / "payloads" / "whatsapp"

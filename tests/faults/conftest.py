@@ -19,8 +19,8 @@ import pytest
 import redis
 from pymongo import MongoClient
 
-from core import devstack
 from core.settings import Settings, get_settings
+from services import devstack
 from storage.mongo import connect, ensure_indexes
 from tests.faults.config import OUTPUT_DIR, FaultsConfig
 

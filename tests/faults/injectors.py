@@ -21,8 +21,8 @@ from random import Random
 
 import psutil
 
-from core import devstack
-from core.devstack import paths
+from services import devstack
+from services.devstack import paths
 from tests.faults.platform import ALL_QUEUES, CHAIN_QUEUES, FaultPlatform
 from tests.faults.witnesses import RecordingMessenger
 

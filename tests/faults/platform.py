@@ -73,7 +73,7 @@ class FaultPlatform(ProcessGroup):
             log.write(f"\n--- start {time.strftime('%H:%M:%S')} ---\n".encode())
             log.flush()
             self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", *self.commands[name]],
+                [sys.executable, "-m", "cli", *self.commands[name]],
                 cwd=ROOT,
                 env={**os.environ, **self.env, **self.extra_env[name]},
                 stdout=log,

@@ -23,9 +23,9 @@ import pytest
 from pymongo.errors import PyMongoError
 from testenv import ENGINE_PORT, free_port
 
-from core import devstack
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
+from services import devstack
 from tests.faults.callbacks import StatusCallbacks
 from tests.faults.config import OUTPUT_DIR, FaultsConfig
 from tests.faults.engine_rules import multi_part_rules

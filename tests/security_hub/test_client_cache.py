@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import TransientError
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from protos.security_hub_client import AnswerCache, TokenInfo
 from storage.credentials import ApiKeyRepository
 from tests.security_hub.hub import ConnectClient, FakeClock, Hub

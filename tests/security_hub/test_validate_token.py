@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from core.settings import Settings
-from ingress.tokens import mint_token
+from core.tokens import mint_token
 from protos import security_hub_pb2 as pb
 from protos import security_hub_pb2_grpc
 from protos.security_hub_client import SecurityHubClient, TokenInfo

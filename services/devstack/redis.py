@@ -10,10 +10,10 @@ from pathlib import Path
 
 import redis as redis_client
 
-from core.devstack import paths
-from core.devstack.errors import DevstackError
-from core.devstack.process import ManagedProcess
-from core.devstack.service import Service, tcp_open
+from services.devstack import paths
+from services.devstack.errors import DevstackError
+from services.devstack.process import ManagedProcess
+from services.devstack.service import Service, tcp_open
 
 HOST = "127.0.0.1"
 PORT = 6379

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from core.devstack.errors import DevstackError
-from core.devstack.process import ManagedProcess
+from services.devstack.errors import DevstackError
+from services.devstack.process import ManagedProcess
 
 ServiceState = Literal["up", "down", "external"]
 

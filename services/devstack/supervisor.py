@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ParleyError
-from core.log_tail import LogTail
+from services.devstack.log_tail import LogTail
 
 
 @dataclass(frozen=True)

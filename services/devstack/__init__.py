@@ -16,10 +16,10 @@ import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from core.devstack import kafka, mongo, paths, redis
-from core.devstack.errors import DevstackError
-from core.devstack.process import ManagedProcess
-from core.devstack.service import (
+from services.devstack import kafka, mongo, paths, redis
+from services.devstack.errors import DevstackError
+from services.devstack.process import ManagedProcess
+from services.devstack.service import (
     Service,
     ServiceState,
     ServiceStatus,

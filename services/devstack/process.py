@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.devstack import paths
-from core.devstack.errors import DevstackError
+from services.devstack import paths
+from services.devstack.errors import DevstackError
 
 # Runs in a throw-away interpreter so the service is re-parented at once: the caller never
 # owns a child it would have to reap, and Popen never warns about a child left running.

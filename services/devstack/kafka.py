@@ -18,10 +18,10 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # implicit re-export
 
-from core.devstack import paths
-from core.devstack.errors import DevstackError
-from core.devstack.process import ManagedProcess
-from core.devstack.service import Service, tcp_open
+from services.devstack import paths
+from services.devstack.errors import DevstackError
+from services.devstack.process import ManagedProcess
+from services.devstack.service import Service, tcp_open
 
 PARLEY_TOPICS: tuple[str, ...] = (
     "chat.message.received",

@@ -1,9 +1,10 @@
 """``parley run``: the whole platform on this machine, in the foreground, until Ctrl-C.
 
 Starts the local services, seeds the demo tenant, then the engine, the ingress, one Celery
-worker per queue, beat and Flower as child processes (``core/supervisor.py`` restarts a crashed
-one with backoff), and echoes their logs behind their names unless ``--quiet``. Ctrl-C (or
-SIGTERM) stops the children, then the services, so nothing of ours is left running.
+worker per queue, beat and Flower as child processes (``services/devstack/supervisor.py``
+restarts a crashed one with backoff), and echoes their logs behind their names unless
+``--quiet``. Ctrl-C (or SIGTERM) stops the children, then the services, so nothing of ours is
+left running.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from core import dev_secrets, devstack
+from core import dev_secrets
 from core.crypto import new_master_key
 from core.errors import ParleyError
-from core.log_tail import LogTail, wants_colour
 from core.settings import Settings, get_settings
-from core.supervisor import Supervisor
+from services import devstack
+from services.devstack.log_tail import LogTail, wants_colour
+from services.devstack.supervisor import Supervisor
 
 DEMO_TENANT = "demo"
 READY_TIMEOUT = 90.0
@@ -67,7 +69,7 @@ def _seed(env: dict[str, str]) -> None:
 def _commands(port: int) -> dict[str, list[str]]:
     from tasks.queues import QUEUES
 
-    parley = [sys.executable, "-m", "core.cli"]
+    parley = [sys.executable, "-m", "cli"]
     commands = {
         "engine": [*parley, "engine"],
         "ingress": [*parley, "ingress", "--port", str(port)],
@@ -135,7 +137,7 @@ def run_platform(port: int, quiet: bool = False) -> int:
 
 
 def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -> None:
-    from ingress.tokens import mint_token
+    from core.tokens import mint_token
 
     token = mint_token(
         jwt_secret.encode(),

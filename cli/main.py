@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _services(args: argparse.Namespace) -> int:
-    from core import devstack
+    from services import devstack
 
     action = {"up": devstack.up, "down": devstack.down, "status": devstack.status}[args.action]
     statuses = action(args.names or None)
@@ -30,7 +30,7 @@ def _token(args: argparse.Namespace) -> int:
     from core.ids import new_id
     from core.scopes import ADMIN, PLATFORM_TENANT
     from core.settings import get_settings
-    from ingress.tokens import mint_token
+    from core.tokens import mint_token
 
     settings = get_settings()
     if args.admin == bool(args.tenant):
@@ -259,13 +259,13 @@ def _flower(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.platform import run_platform
+    from cli.platform import run_platform
 
     return run_platform(port=args.port, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core import cli_tenants
+    from cli import tenants as cli_tenants
     from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
 
