@@ -76,8 +76,9 @@ def _channels(args: argparse.Namespace) -> int:
 
     from core.crypto import SecretBox
     from core.settings import get_settings
+    from ingress.api_models import ChannelConfigView, json_of
     from ingress.channels_admin import ChannelConfigIn
-    from storage.channel_configs import ChannelConfigRepository, public_view
+    from storage.channel_configs import ChannelConfigRepository
     from storage.mongo import connect, database, ensure_indexes
 
     settings = get_settings()
@@ -112,7 +113,7 @@ def _channels(args: argparse.Namespace) -> int:
     finally:
         client.close()
     for doc in docs:
-        print(json.dumps(public_view(doc, settings.public_base_url), indent=2))
+        print(json.dumps(json_of(ChannelConfigView.of(doc, settings.public_base_url)), indent=2))
     return 0
 
 
@@ -140,10 +141,11 @@ def _dlq(args: argparse.Namespace) -> int:
 
     from core.errors import NotFound
     from core.settings import get_settings
-    from ingress.dead_letters import dead_letter_view, replay_dead_letter
+    from ingress.api_models import DeadLetterView, ReplayAccepted, json_of
     from storage.dead_letters import DeadLetterRepository
     from storage.messages import MessageRepository
     from storage.mongo import connect, database, ensure_indexes
+    from tasks.redrive import replay_dead_letter
 
     settings = get_settings()
     client = connect(settings)
@@ -163,17 +165,12 @@ def _dlq(args: argparse.Namespace) -> int:
                 after=args.after,
                 limit=args.limit,
             )
-            lines = [dead_letter_view(doc) for doc in docs]
+            lines = [json_of(DeadLetterView.model_validate(doc)) for doc in docs]
         elif args.action == "replay":
-            doc = replay_dead_letter(db, MessageRepository(db), args.tenant, args.dead_letter_id)
-            lines = [
-                {
-                    "id": doc["_id"],
-                    "message_id": doc["message_id"],
-                    "stage": doc["stage"],
-                    "state": "replayed",
-                }
-            ]
+            doc = replay_dead_letter(
+                dead_letters, MessageRepository(db), args.tenant, args.dead_letter_id
+            )
+            lines = [json_of(ReplayAccepted.of(doc))]
         else:
             if not dead_letters.purge(args.tenant, args.dead_letter_id):
                 raise NotFound(f"dead letter {args.dead_letter_id} not found")

@@ -55,7 +55,8 @@ def _settings_arg(text: str | None) -> dict[str, Any]:
 
 
 def tenants(args: argparse.Namespace) -> int:
-    from ingress.tenants_admin import TenantIn, TenantPatch, settings_of, tenant_view
+    from ingress.api_models import TenantView, json_of
+    from ingress.tenants_admin import TenantIn, TenantPatch, settings_of
     from storage.tenants import TenantRepository
 
     with _database() as db:
@@ -74,12 +75,13 @@ def tenants(args: argparse.Namespace) -> int:
                 body = {"state": "disabled" if args.action == "disable" else "active"}
             docs = [repo.update(args.tenant_id, settings_of(_validated(TenantPatch, body)))]
     for doc in docs:
-        print(json.dumps(tenant_view(doc)))
+        print(json.dumps(json_of(TenantView.model_validate(doc))))
     return 0
 
 
 def keys(args: argparse.Namespace) -> int:
-    from ingress.keys_admin import ApiKeyIn, key_view
+    from ingress.api_models import ApiKeyView, IssuedApiKey, json_of
+    from ingress.keys_admin import ApiKeyIn
     from storage.credentials import ApiKeyRepository
     from storage.tenants import TenantRepository
 
@@ -90,12 +92,12 @@ def keys(args: argparse.Namespace) -> int:
             payload = _validated(ApiKeyIn, {"name": args.name, "scopes": args.scope})
             TenantRepository(db).require(args.tenant)
             doc, plaintext = repo.issue(args.tenant, payload.name, list(payload.scopes))
-            lines = [{**key_view(doc), "key": plaintext}]
+            lines = [json_of(IssuedApiKey.of(doc, plaintext))]
         elif args.action == "list":
-            lines = [key_view(doc) for doc in repo.list(args.tenant)]
+            lines = [json_of(ApiKeyView.model_validate(doc)) for doc in repo.list(args.tenant)]
         elif args.action == "rotate":
             doc, plaintext = repo.rotate(args.tenant, args.key_id)
-            lines = [{**key_view(doc), "key": plaintext}]
+            lines = [json_of(IssuedApiKey.of(doc, plaintext))]
         else:
             if not repo.revoke(args.tenant, args.key_id):
                 raise NotFound(f"api key {args.key_id} not found")

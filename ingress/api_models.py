@@ -1,25 +1,44 @@
-"""What the ingress answers, as pydantic models: they describe the JSON for `/openapi.json`.
+"""What the ingress answers, as pydantic models: each handler builds its body with one of
+them, so the JSON it sends and the schema ``/openapi.json`` shows are one description.
 
-The handlers build their bodies as dicts (`messages.message_view`, `public_view` and the
-like); these models mirror those bodies field for field and are never instantiated. Response
-bodies forbid unknown fields, so `tests/test_openapi.py` fails when a handler grows one the
-document does not show. Problems stay open: RFC 9457 lets them carry extension members.
+A response model reads the stored document: ids come from ``_id``, internal fields (dedupe
+keys, digests, hashes, sealed secrets) are not fields and stay inside, and a field marked
+``absent()`` is left out of the JSON, not set to null, when it has no value. Their schemas
+forbid unknown fields and require every field but the absent ones. Problems stay open:
+RFC 9457 lets them carry extension members.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    RootModel,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from core.states import Status
-from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
+from core.timeutil import isoformat
+from storage.dead_letters import CLASSIFICATIONS, REPLAYED, STAGES, STATES
+
+# RFC 3339 with milliseconds and a ``Z``, as every timestamp the API shows.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda at: cast(str, isoformat(at)), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _is_none(value: Any) -> bool:
+    return value is None
 
 
 def _drop_default(schema: dict[str, Any]) -> None:
@@ -27,8 +46,25 @@ def _drop_default(schema: dict[str, Any]) -> None:
 
 
 def absent(description: str | None = None) -> Any:
-    """A field the handler leaves out (rather than sets to null) when it has no value."""
-    return Field(default=None, description=description, json_schema_extra=_drop_default)
+    """A field left out of the JSON (rather than set to null) when it has no value."""
+    return Field(
+        default=None, description=description, exclude_if=_is_none, json_schema_extra=_drop_default
+    )
+
+
+def _exactly_these_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Every field is always sent but the absent ones, and no other: say so in the schema."""
+    fields = model.model_fields
+    schema["additionalProperties"] = False
+    required = [name for name, info in fields.items() if info.exclude_if is None]
+    if required:
+        schema["required"] = required
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)  # a default fills a field the stored document lacks
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_exactly_these_fields)
 
 
 class FieldError(_Body):
@@ -39,7 +75,7 @@ class FieldError(_Body):
     type: str = Field(description="pydantic's error type, e.g. `missing`, `string_too_long`")
 
 
-class Problem(BaseModel):
+class ProblemDetails(BaseModel):
     """RFC 9457 problem details; every error the ingress answers has this shape."""
 
     model_config = ConfigDict(extra="allow")
@@ -80,24 +116,33 @@ class MessageFailure(_Body):
 
 
 class _MessageViewBase(_Body):
-    message_id: str
+    message_id: str = Field(validation_alias="_id")
     conversation_id: str
     channel: str = Field(description="`api`, `web`, or a provider channel")
     user_id: str
     text: str
     status: Status
-    created_at: datetime
-    journey: dict[str, datetime] = Field(
-        description="when the message reached each stage, keyed by status or stage name"
+    created_at: Timestamp
+    journey: dict[str, Timestamp] = Field(
+        default_factory=dict,
+        description="when the message reached each stage, keyed by status or stage name",
     )
     failure: MessageFailure | SkipJsonSchema[None] = absent("only when `status` is `failed`")
+
+    @field_validator("failure")
+    @classmethod
+    def _only_when_failed(
+        cls, failure: MessageFailure | None, info: ValidationInfo
+    ) -> MessageFailure | None:
+        # A replayed turn keeps the failure it had; it is shown only while it stands.
+        return failure if info.data.get("status") == Status.FAILED else None
 
 
 class InboundMessageView(_MessageViewBase):
     """A message a user sent."""
 
     direction: Literal["inbound"]
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] = Field(default_factory=dict)
     reply_id: str | SkipJsonSchema[None] = absent("the bot's reply")
 
 
@@ -106,10 +151,11 @@ class OutboundMessageView(_MessageViewBase):
 
     direction: Literal["outbound"]
     parts: list[dict[str, Any]] = Field(
+        default_factory=list,
         description="the engine's reply parts (text, quick_replies, media, card); "
-        "`text` is their plain-text rendering"
+        "`text` is their plain-text rendering",
     )
-    in_reply_to: str | None
+    in_reply_to: str | None = None
 
 
 class MessageView(
@@ -127,14 +173,19 @@ class ConversationMessagesPage(_Body):
 class ChannelConfigView(_Body):
     """A channel config as the API shows it: never a secret, only which ones are set."""
 
-    id: str
+    id: str = Field(validation_alias="_id")
     channel: str
     account_id: str
-    options: dict[str, str]
-    secrets_set: list[str]
+    options: dict[str, str] = Field(default_factory=dict)
+    secrets_set: list[str] = Field(default_factory=list, validation_alias="secret_names")
     state: str
     webhook_url: str = Field(description="where to point the provider's webhook")
-    created_at: datetime
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, doc: Any, base_url: str) -> ChannelConfigView:
+        url = f"{base_url.rstrip('/')}/webhooks/{doc['channel']}/{doc['_id']}"
+        return cls.model_validate({**doc, "webhook_url": url})
 
 
 class ChannelConfigList(_Body):
@@ -150,17 +201,17 @@ class DeadLetterError(_Body):
 class DeadLetterView(_Body):
     """A turn that failed for good at one stage."""
 
-    id: str
+    id: str = Field(validation_alias="_id")
     message_id: str
     conversation_id: str
     channel: str
     stage: str = Field(json_schema_extra={"enum": [*STAGES]})
     attempts: int
     last_error: DeadLetterError
-    first_attempt_at: datetime
-    last_attempt_at: datetime
+    first_attempt_at: Timestamp
+    last_attempt_at: Timestamp
     state: str = Field(json_schema_extra={"enum": [*STATES]})
-    replays: int
+    replays: int = 0
 
 
 class DeadLetterPage(_Body):
@@ -169,10 +220,14 @@ class DeadLetterPage(_Body):
 
 
 class ReplayAccepted(_Body):
-    id: str
+    id: str = Field(validation_alias="_id")
     message_id: str
     stage: str = Field(json_schema_extra={"enum": [*STAGES]})
     state: Literal["replayed"]
+
+    @classmethod
+    def of(cls, dead_letter: Any) -> ReplayAccepted:
+        return cls.model_validate({**dead_letter, "state": REPLAYED})
 
 
 class WebhookAck(_Body):
@@ -222,15 +277,15 @@ class EngineSettings(_Body):
 class TenantView(_Body):
     """A tenant as the admin API shows it; a settings group left out means the defaults."""
 
-    id: str
+    id: str = Field(validation_alias="_id")
     name: str
     state: Literal["active", "disabled"]
     rate_limits: RateLimits | SkipJsonSchema[None] = absent()
     quotas: Quotas | SkipJsonSchema[None] = absent()
     engine: EngineSettings | SkipJsonSchema[None] = absent()
     retention_days: int | SkipJsonSchema[None] = absent()
-    created_at: datetime
-    updated_at: datetime | SkipJsonSchema[None] = absent()
+    created_at: Timestamp
+    updated_at: Timestamp | SkipJsonSchema[None] = absent()
 
 
 class TenantPage(_Body):
@@ -241,13 +296,13 @@ class TenantPage(_Body):
 class ApiKeyView(_Body):
     """An API key as the admin API shows it: never its secret."""
 
-    id: str
+    id: str = Field(validation_alias="_id")
     tenant_id: str
     name: str
     scopes: list[str]
     state: Literal["active", "revoked"]
-    created_at: datetime
-    revoked_at: datetime | SkipJsonSchema[None] = absent()
+    created_at: Timestamp
+    revoked_at: Timestamp | SkipJsonSchema[None] = absent()
     rotated_from: str | SkipJsonSchema[None] = absent("the key this one replaced")
     replaced_by: str | SkipJsonSchema[None] = absent("the key that replaced this one")
 
@@ -255,6 +310,15 @@ class ApiKeyView(_Body):
 class IssuedApiKey(ApiKeyView):
     key: str = Field(description="`pk_<id>_<secret>`: shown in this answer only, never again")
 
+    @classmethod
+    def of(cls, doc: Any, plaintext: str) -> IssuedApiKey:
+        return cls.model_validate({**doc, "key": plaintext})
+
 
 class ApiKeyList(_Body):
     data: list[ApiKeyView]
+
+
+def json_of(model: BaseModel) -> Any:
+    """The JSON a response model stands for."""
+    return model.model_dump(mode="json")

@@ -24,12 +24,21 @@ from channels.accounts import (
 from channels.registry import SPECS
 from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
+from ingress.api_models import ChannelConfigList, ChannelConfigView, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
+from ingress.operations import (
+    INVALID,
+    MALFORMED,
+    TOO_LARGE,
+    Answer,
+    Operation,
+    Param,
+    documented,
+)
 from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
-from storage.channel_configs import public_view
 
 Secret = str
 
@@ -69,6 +78,31 @@ class ChannelConfigIn(BaseModel):
         return self
 
 
+# Creating a channel config: the body's rules, and the provider's proof of the account.
+CONNECT_BODY = (
+    "`account_id` has the channel's shape (whatsapp `phone_number_id`, messenger page id: "
+    "digits, at most 32; slack team id: `T` and upper-case letters or digits, at most 32; "
+    "teams: the bot's app id, a GUID). `secrets` must hold exactly the channel's secrets "
+    "(whatsapp: access_token, app_secret, verify_token; messenger: page_token, app_secret, "
+    "verify_token; slack: bot_token, signing_secret; teams: app_password), each at most 4096 "
+    "characters; `options` only the channel's options. Before anything is stored the provider "
+    "is asked, with these secrets, whether they are the account's: whatsapp Graph "
+    "`GET /{phone_number_id}` (its `id` must match), messenger Graph `GET /me` with the page "
+    "token (the page it names must be `account_id`), slack `auth.test` (its `team_id` must "
+    "match), teams a Bot Framework token for the app id and password."
+)
+CONNECT_ERRORS = {
+    400: MALFORMED,
+    409: "`conflict`: this provider account is registered already.",
+    413: TOO_LARGE,
+    422: INVALID + " `account-not-proven`: the provider refused the secrets, or they are "
+    "another account's; `check` names the call (`graph-phone-number`, `graph-page-token`, "
+    "`slack-auth-test`, `bot-framework-token`). Nothing was stored.",
+    502: "`provider-unavailable`: the provider could not be asked (unreachable, timed out, "
+    "5xx or throttled); `check` names the call. Nothing was stored; retry later.",
+}
+
+
 def require_proof(payload: ChannelConfigIn, runtime: ChannelRuntime) -> None:
     """The provider's word that the credentials are the account's, or the problem to answer."""
     try:
@@ -93,6 +127,24 @@ def require_proof(payload: ChannelConfigIn, runtime: ChannelRuntime) -> None:
         ) from None
 
 
+@documented(
+    Operation(
+        "createChannelConfig",
+        "Connect a provider account",
+        "channels",
+        (
+            Answer(
+                201,
+                "Created; the answer lists which secrets are set, never their values.",
+                ChannelConfigView,
+                headers={"Location": "`/v1/admin/channels/{id}`"},
+            ),
+        ),
+        CONNECT_ERRORS,
+        body=ChannelConfigIn,
+        body_description=CONNECT_BODY,
+    )
+)
 async def create_channel(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
     principal = principal_of(request)
@@ -109,12 +161,21 @@ async def create_channel(request: Request) -> JSONResponse:
         )
 
     doc = await run_in_threadpool(connect)
-    view = public_view(doc, state.settings.public_base_url)
+    view = ChannelConfigView.of(doc, state.settings.public_base_url)
     return JSONResponse(
-        view, status_code=201, headers={"Location": f"/v1/admin/channels/{doc['_id']}"}
+        json_of(view), status_code=201, headers={"Location": f"/v1/admin/channels/{view.id}"}
     )
 
 
+@documented(
+    Operation(
+        "listChannelConfigs",
+        "The tenant's channel configs",
+        "channels",
+        (Answer(200, "Every channel config of the tenant.", ChannelConfigList),),
+        {},
+    )
+)
 async def list_channels(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
     principal = principal_of(request)
@@ -122,16 +183,27 @@ async def list_channels(request: Request) -> JSONResponse:
         state.channel_configs.list, principal.tenant_id
     )
     base = state.settings.public_base_url
-    return JSONResponse({"data": [public_view(doc, base) for doc in docs]})
+    answer = ChannelConfigList(data=[ChannelConfigView.of(doc, base) for doc in docs])
+    return JSONResponse(json_of(answer))
 
 
+@documented(
+    Operation(
+        "getChannelConfig",
+        "One channel config",
+        "channels",
+        (Answer(200, "The channel config.", ChannelConfigView),),
+        {404: "`not-found`: no such channel config for this tenant."},
+        params=(Param("config_id", "path", "The channel config's id (`chc_…`)."),),
+    )
+)
 async def get_channel(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
     principal = principal_of(request)
     doc = await run_in_threadpool(
         state.channel_configs.get, principal.tenant_id, request.path_params["config_id"]
     )
-    return JSONResponse(public_view(doc, state.settings.public_base_url))
+    return JSONResponse(json_of(ChannelConfigView.of(doc, state.settings.public_base_url)))
 
 
 routes = [

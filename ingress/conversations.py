@@ -7,13 +7,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core import scopes
+from ingress.api_models import ConversationMessagesPage, json_of
 from ingress.auth import principal_of
-from ingress.messages import message_view
+from ingress.operations import CURSOR, LIMIT, PAGE, Answer, Operation, Param, documented
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
 
 
+@documented(
+    Operation(
+        "listConversationMessages",
+        "A conversation's messages, oldest first",
+        "conversations",
+        (Answer(200, "One page of messages.", ConversationMessagesPage),),
+        {400: PAGE, 404: "`not-found`: no such conversation for this tenant."},
+        params=(
+            Param("conversation_id", "path", "The conversation's id."),
+            LIMIT,
+            CURSOR,
+        ),
+    )
+)
 async def list_conversation_messages(request: Request) -> JSONResponse:
     state: IngressState = request.state.parley
     principal = principal_of(request)
@@ -29,13 +44,14 @@ async def list_conversation_messages(request: Request) -> JSONResponse:
     page = await run_in_threadpool(load)
     more = len(page) > limit
     page = page[:limit]
-    return JSONResponse(
+    answer = ConversationMessagesPage.model_validate(
         {
             "conversation_id": conversation_id,
-            "data": [message_view(m) for m in page],
+            "data": page,
             "next_cursor": encode_cursor(str(page[-1]["_id"])) if more else None,
         }
     )
+    return JSONResponse(json_of(answer))
 
 
 routes = [

@@ -2,95 +2,34 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from pymongo.database import Database
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.errors import Conflict, NotFound, TransientError
+from core.errors import NotFound
 from core.scopes import DEADLETTERS_MANAGE, DEADLETTERS_READ
-from core.timeutil import isoformat
+from ingress.api_models import DeadLetterPage, DeadLetterView, ReplayAccepted, json_of
 from ingress.auth import principal_of
+from ingress.operations import (
+    CURSOR,
+    LIMIT,
+    PAGE,
+    UNAVAILABLE,
+    Answer,
+    Operation,
+    Param,
+    documented,
+)
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
-from storage.dead_letters import (
-    CLASSIFICATIONS,
-    OPEN,
-    REPLAYED,
-    STAGES,
-    STATES,
-    DeadLetter,
-    DeadLetterRepository,
-)
-from storage.messages import MessageRepository
-from tasks.redrive import replay
-
-log = logging.getLogger("parley.ingress")
+from storage.dead_letters import CLASSIFICATIONS, OPEN, STAGES, STATES, DeadLetterRepository
+from tasks.redrive import ReplayRefused, replay_dead_letter
 
 EVERY_STATE = "all"
-
-
-class ReplayRefused(Conflict):
-    """The dead letter cannot be replayed now; ``slug`` says why (``already-replayed``,
-    ``not-open`` or ``not-replayable``)."""
-
-    def __init__(self, slug: str, detail: str) -> None:
-        super().__init__(detail)
-        self.slug = slug
-
-
-def replay_dead_letter(
-    db: Database[Any], messages: MessageRepository, tenant_id: str, dead_letter_id: str
-) -> DeadLetter:
-    """Claim the dead letter, rewind its turn and enqueue it from the failed stage.
-
-    The claim is the guard: of two concurrent replays only one enqueues. When nothing was
-    enqueued the dead letter is open again. A replay that died before finishing leaves a claim
-    that expires (``storage.dead_letters.REPLAY_CLAIM_SECONDS``); until then, 409.
-    """
-    dead_letters = DeadLetterRepository(db)
-    claimed = dead_letters.claim_replay(tenant_id, dead_letter_id)
-    if claimed is None:
-        current = dead_letters.get(tenant_id, dead_letter_id)  # NotFound for another tenant's
-        if current["state"] == REPLAYED:
-            raise ReplayRefused("already-replayed", f"dead letter {dead_letter_id} was replayed")
-        raise ReplayRefused("not-open", f"dead letter {dead_letter_id} is being replayed")
-    try:
-        replayed = replay(messages, claimed["stage"], tenant_id, claimed["message_id"])
-    except Exception as exc:
-        dead_letters.finish_replay(tenant_id, claimed, replayed=False)
-        log.error("replay of %s failed: %s", dead_letter_id, type(exc).__name__)
-        raise TransientError("the turn could not be queued; retry later") from exc
-    dead_letters.finish_replay(tenant_id, claimed, replayed=replayed)
-    if not replayed:
-        raise ReplayRefused(
-            "not-replayable",
-            f"message {claimed['message_id']} is neither failed nor dead-lettered",
-        )
-    return claimed
-
-
-def dead_letter_view(doc: DeadLetter) -> dict[str, Any]:
-    """A dead letter as the API and the CLI show it."""
-    error = doc["last_error"]
-    return {
-        "id": doc["_id"],
-        "message_id": doc["message_id"],
-        "conversation_id": doc["conversation_id"],
-        "channel": doc["channel"],
-        "stage": doc["stage"],
-        "attempts": doc["attempts"],
-        "last_error": {k: error[k] for k in ("type", "message", "classification")},
-        "first_attempt_at": isoformat(doc["first_attempt_at"]),
-        "last_attempt_at": isoformat(doc["last_attempt_at"]),
-        "state": doc["state"],
-        "replays": doc.get("replays", 0),
-    }
+DEAD_LETTER_ID = Param("dead_letter_id", "path", "The dead letter's id (`dl_…`).")
+NO_DEAD_LETTER = "`not-found`: no such dead letter for this tenant."
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
@@ -107,6 +46,28 @@ def _state(request: Request) -> IngressState:
     return state
 
 
+@documented(
+    Operation(
+        "listDeadLetters",
+        "The tenant's dead letters, filtered",
+        "dead-letters",
+        (Answer(200, "One page of dead letters.", DeadLetterPage),),
+        {400: PAGE + " `invalid-filter`: a filter is not one of its values."},
+        params=(
+            Param(
+                "state",
+                "query",
+                f"`{OPEN}` by default; `{EVERY_STATE}` for every state.",
+                {"enum": [*STATES, EVERY_STATE], "default": OPEN},
+            ),
+            Param("channel", "query", "Only turns that came in on this channel."),
+            Param("stage", "query", "Only turns that failed at this stage.", {"enum": [*STAGES]}),
+            Param("reason", "query", "Only turns that gave up so.", {"enum": [*CLASSIFICATIONS]}),
+            LIMIT,
+            CURSOR,
+        ),
+    )
+)
 async def list_dead_letters(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
@@ -125,14 +86,22 @@ async def list_dead_letters(request: Request) -> JSONResponse:
     )
     more = len(page) > limit
     page = page[:limit]
-    return JSONResponse(
-        {
-            "data": [dead_letter_view(doc) for doc in page],
-            "next_cursor": encode_cursor(str(page[-1]["_id"])) if more else None,
-        }
+    answer = DeadLetterPage.model_validate(
+        {"data": page, "next_cursor": encode_cursor(str(page[-1]["_id"])) if more else None}
     )
+    return JSONResponse(json_of(answer))
 
 
+@documented(
+    Operation(
+        "getDeadLetter",
+        "One dead letter",
+        "dead-letters",
+        (Answer(200, "The dead letter.", DeadLetterView),),
+        {404: NO_DEAD_LETTER},
+        params=(DEAD_LETTER_ID,),
+    )
+)
 async def get_dead_letter(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
@@ -141,16 +110,31 @@ async def get_dead_letter(request: Request) -> JSONResponse:
         principal.tenant_id,
         request.path_params["dead_letter_id"],
     )
-    return JSONResponse(dead_letter_view(doc))
+    return JSONResponse(json_of(DeadLetterView.model_validate(doc)))
 
 
+@documented(
+    Operation(
+        "replayDeadLetter",
+        "Replay a dead letter's turn from its failed stage",
+        "dead-letters",
+        (Answer(202, "The turn is queued again.", ReplayAccepted),),
+        {
+            404: NO_DEAD_LETTER,
+            409: "`already-replayed`, `not-open` (a replay is running) or `not-replayable` "
+            "(the message is neither failed nor dead-lettered).",
+            503: UNAVAILABLE,
+        },
+        params=(DEAD_LETTER_ID,),
+    )
+)
 async def replay_dead_letter_route(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
     try:
         doc = await run_in_threadpool(
             replay_dead_letter,
-            state.db,
+            DeadLetterRepository(state.db),
             state.messages,
             principal.tenant_id,
             request.path_params["dead_letter_id"],
@@ -158,21 +142,19 @@ async def replay_dead_letter_route(request: Request) -> JSONResponse:
     except ReplayRefused as exc:
         title = exc.slug.replace("-", " ").capitalize()
         raise Problem(409, exc.slug, title, str(exc)) from None
-    except TransientError as exc:
-        raise Problem(
-            503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
-        ) from None
-    return JSONResponse(
-        {
-            "id": doc["_id"],
-            "message_id": doc["message_id"],
-            "stage": doc["stage"],
-            "state": REPLAYED,
-        },
-        status_code=202,
+    return JSONResponse(json_of(ReplayAccepted.of(doc)), status_code=202)
+
+
+@documented(
+    Operation(
+        "purgeDeadLetter",
+        "Delete a dead letter",
+        "dead-letters",
+        (Answer(204, "Deleted."),),
+        {404: NO_DEAD_LETTER},
+        params=(DEAD_LETTER_ID,),
     )
-
-
+)
 async def purge_dead_letter(request: Request) -> Response:
     state = _state(request)
     principal = principal_of(request)

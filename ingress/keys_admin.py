@@ -9,7 +9,7 @@ ingress checks keys against MongoDB on every request (the Security Hub caches it
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -18,11 +18,16 @@ from starlette.responses import JSONResponse, Response
 
 from core.errors import NotFound
 from core.scopes import ADMIN, TENANT_SCOPES
-from core.timeutil import isoformat
+from ingress.api_models import ApiKeyList, IssuedApiKey, json_of
 from ingress.body import read_json, validate
+from ingress.operations import INVALID, MALFORMED, TOO_LARGE, Answer, Operation, Param, documented
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
+from ingress.tenants_admin import NO_TENANT, TENANT_ID
 from storage.credentials import KeyDocument
+
+KEY_ID = Param("key_id", "path", "The API key's id (`key_…`).")
+NO_KEY = "`not-found`: the tenant has no such active key."
 
 TenantScope = Literal[
     "messages:write",
@@ -43,24 +48,6 @@ class ApiKeyIn(BaseModel):
     scopes: list[TenantScope] = Field(min_length=1, max_length=len(TENANT_SCOPES))
 
 
-def key_view(doc: KeyDocument) -> dict[str, Any]:
-    """A key as the API and the CLI show it: never its secret or its hash."""
-    view: dict[str, Any] = {
-        "id": doc["_id"],
-        "tenant_id": doc["tenant_id"],
-        "name": doc["name"],
-        "scopes": doc["scopes"],
-        "state": doc["state"],
-        "created_at": isoformat(doc["created_at"]),
-    }
-    if "revoked_at" in doc:
-        view["revoked_at"] = isoformat(doc["revoked_at"])
-    for link in ("rotated_from", "replaced_by"):
-        if link in doc:
-            view[link] = doc[link]
-    return view
-
-
 def _state(request: Request) -> IngressState:
     state: IngressState = request.state.parley
     return state
@@ -68,12 +55,23 @@ def _state(request: Request) -> IngressState:
 
 def _issued(doc: KeyDocument, plaintext: str) -> JSONResponse:
     return JSONResponse(
-        {**key_view(doc), "key": plaintext},
+        json_of(IssuedApiKey.of(doc, plaintext)),
         status_code=201,
         headers={"Cache-Control": "no-store"},  # the only time the key is shown
     )
 
 
+@documented(
+    Operation(
+        "issueApiKey",
+        "Issue an API key for a tenant",
+        "admin",
+        (Answer(201, "Issued; `key` is shown this once.", IssuedApiKey),),
+        {400: MALFORMED, 404: NO_TENANT, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=ApiKeyIn,
+    )
+)
 async def issue_key(request: Request) -> JSONResponse:
     state = _state(request)
     tenant_id = request.path_params["tenant_id"]
@@ -86,6 +84,16 @@ async def issue_key(request: Request) -> JSONResponse:
     return _issued(*await run_in_threadpool(issue))
 
 
+@documented(
+    Operation(
+        "listApiKeys",
+        "A tenant's API keys, revoked ones included, never their secrets",
+        "admin",
+        (Answer(200, "The keys, oldest first.", ApiKeyList),),
+        {404: NO_TENANT},
+        params=(TENANT_ID,),
+    )
+)
 async def list_keys(request: Request) -> JSONResponse:
     state = _state(request)
     tenant_id = request.path_params["tenant_id"]
@@ -94,9 +102,20 @@ async def list_keys(request: Request) -> JSONResponse:
         state.tenant_records.require(tenant_id)
         return state.keys.list(tenant_id)
 
-    return JSONResponse({"data": [key_view(doc) for doc in await run_in_threadpool(load)]})
+    docs = await run_in_threadpool(load)
+    return JSONResponse(json_of(ApiKeyList.model_validate({"data": docs})))
 
 
+@documented(
+    Operation(
+        "rotateApiKey",
+        "Replace a key by a new one with its name and scopes; the old one is revoked",
+        "admin",
+        (Answer(201, "The new key; `key` is shown this once.", IssuedApiKey),),
+        {404: NO_KEY},
+        params=(TENANT_ID, KEY_ID),
+    )
+)
 async def rotate_key(request: Request) -> JSONResponse:
     state = _state(request)
     params = request.path_params
@@ -106,6 +125,16 @@ async def rotate_key(request: Request) -> JSONResponse:
     return _issued(doc, plaintext)
 
 
+@documented(
+    Operation(
+        "revokeApiKey",
+        "Revoke a key: refused from the next request on",
+        "admin",
+        (Answer(204, "Revoked."),),
+        {404: NO_KEY},
+        params=(TENANT_ID, KEY_ID),
+    )
+)
 async def revoke_key(request: Request) -> Response:
     state = _state(request)
     tenant_id, key_id = request.path_params["tenant_id"], request.path_params["key_id"]

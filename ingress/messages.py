@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core import scopes
-from core.errors import TransientError
-from core.states import Status
-from core.timeutil import isoformat
 from ingress.accept import IdempotencyKeyReused, accept_message, body_digest
+from ingress.api_models import MessageView, json_of
 from ingress.auth import principal_of
 from ingress.body import parse_json, read_limited, validate
+from ingress.operations import (
+    INVALID,
+    MALFORMED,
+    TOO_LARGE,
+    UNAVAILABLE,
+    Answer,
+    Operation,
+    Param,
+    documented,
+)
 from ingress.problems import Problem
 from ingress.routing import ApiRoute
-from ingress.schemas import MessageIn
+from ingress.schemas import Accepted, MessageIn
 from ingress.state import IngressState
 from storage.quotas import DAY_SECONDS
 
 IDEMPOTENCY_KEY_MAX = 255
+MESSAGE_ID = Param("message_id", "path", "The message's id (`msg_…`).")
 
 
 def _state(request: Request) -> IngressState:
@@ -45,6 +53,49 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+@documented(
+    Operation(
+        "postMessage",
+        "Accept a user's message and queue its turn",
+        "messages",
+        (
+            Answer(
+                202,
+                "Accepted: stored and queued, or the first answer to this `Idempotency-Key`.",
+                Accepted,
+                headers={
+                    "Location": "`/v1/messages/{message_id}`",
+                    "Idempotent-Replayed": "`true` when this repeats an earlier request's answer",
+                },
+            ),
+        ),
+        {
+            400: MALFORMED + " `invalid-idempotency-key`: not 1 to 255 printable characters.",
+            404: "`not-found`: `conversation_id` names none of the tenant's conversations.",
+            409: "`conflict`: the conversation is closed, or could not be resolved.",
+            413: TOO_LARGE,
+            422: INVALID + " `idempotency-key-reused`: the key came with another body.",
+            429: "`quota-exceeded`: the tenant's `quotas.messages_per_day` is used up "
+            "(`Retry-After`: seconds to midnight UTC).",
+            503: UNAVAILABLE,
+        },
+        params=(
+            Param(
+                "Idempotency-Key",
+                "header",
+                "A retry with the same key and body gets the first answer and queues nothing; "
+                "the same key with another body is refused (422). Keys live "
+                "`PARLEY_IDEMPOTENCY_TTL_SECONDS` (24 h by default).",
+                # Printable ASCII with something besides spaces: a subset of what the handler takes.
+                {"type": "string", "maxLength": 255, "pattern": r"^[ -~]*[!-~][ -~]*$"},
+            ),
+        ),
+        body=MessageIn,
+        body_description="`text` must not be blank; `metadata` keys may not be empty, start "
+        "with `$` or contain `.`; its arrays may not hold arrays directly, its integers must "
+        "fit in 64 bits; it nests at most 8 deep.",
+    )
+)
 async def post_message(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
@@ -59,12 +110,7 @@ async def post_message(request: Request) -> JSONResponse:
     except IdempotencyKeyReused as exc:
         await _give_back(state, principal.tenant_id, counted)
         raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from None
-    except TransientError as exc:
-        await _give_back(state, principal.tenant_id, counted)
-        raise Problem(
-            503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
-        ) from None
-    except Exception:
+    except Exception:  # a TransientError answers 503 (``ingress.problems``)
         await _give_back(state, principal.tenant_id, counted)
         raise
     if counted and not created:  # an idempotent replay stores nothing new
@@ -102,38 +148,23 @@ def seconds_to_midnight() -> int:
     return max(1, DAY_SECONDS - (now.hour * 3600 + now.minute * 60 + now.second))
 
 
-def message_view(message: dict[str, Any]) -> dict[str, Any]:
-    """A message as the API shows it; internal fields (dedupe keys, digests) stay inside."""
-    view: dict[str, Any] = {
-        "message_id": message["_id"],
-        "conversation_id": message["conversation_id"],
-        "direction": message["direction"],
-        "channel": message["channel"],
-        "user_id": message["user_id"],
-        "text": message["text"],
-        "status": message["status"],
-        "created_at": isoformat(message["created_at"]),
-        "journey": {stage: isoformat(at) for stage, at in message.get("journey", {}).items()},
-    }
-    if message["direction"] == "outbound":
-        view["parts"] = message.get("parts", [])
-        view["in_reply_to"] = message.get("in_reply_to")
-    else:
-        view["metadata"] = message.get("metadata", {})
-        if "reply_id" in message:
-            view["reply_id"] = message["reply_id"]
-    if message["status"] == Status.FAILED and "failure" in message:
-        view["failure"] = {k: message["failure"][k] for k in ("stage", "error")}
-    return view
-
-
+@documented(
+    Operation(
+        "getMessage",
+        "A message's status and journey",
+        "messages",
+        (Answer(200, "The message.", MessageView),),
+        {404: "`not-found`: no such message for this tenant."},
+        params=(MESSAGE_ID,),
+    )
+)
 async def get_message(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
     message = await run_in_threadpool(
         state.messages.get, principal.tenant_id, request.path_params["message_id"]
     )
-    return JSONResponse(message_view(message))
+    return JSONResponse(json_of(MessageView.model_validate(message)))
 
 
 routes = [

@@ -1,4 +1,9 @@
-"""RFC 9457 problem details: every error the ingress answers is ``application/problem+json``."""
+"""RFC 9457 problem details: every error the ingress answers is ``application/problem+json``.
+
+``Problem`` is the exception a handler raises; its body is an ``api_models.ProblemDetails``.
+``EXCEPTION_HANDLERS`` maps the error tree to problems once: ``NotFound`` → 404, ``Conflict``
+→ 409, and ``TransientError`` or a store's connection error → 503 with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.errors import Conflict, NotFound, TransientError
+from ingress.api_models import ProblemDetails, json_of
 from tasks.policy import INFRASTRUCTURE_ERRORS
 
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
 
 
 class Problem(Exception):
@@ -33,21 +40,20 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra
 
-    def body(self, instance: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": PROBLEM_TYPE_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "instance": instance,
-        }
-        if self.detail:
-            body["detail"] = self.detail
-        body.update(self.extra)
-        return body
+    def body(self, instance: str) -> Any:
+        details = ProblemDetails(
+            type=PROBLEM_TYPE_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            instance=instance,
+            detail=self.detail or None,
+            **self.extra,
+        )
+        return json_of(details)
 
 
 class ProblemResponse(JSONResponse):
-    media_type = "application/problem+json"
+    media_type = PROBLEM_JSON
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
@@ -83,12 +89,14 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 async def handle_unavailable(request: Request, exc: Exception) -> Response:
     # A store or service that timed out or went away is the platform's passing trouble, not
     # the caller's: 503 with a retry hint (a provider retries its webhook), never a 500.
+    # Our own TransientErrors say what could not be done; a driver's error only its type.
+    detail = (
+        str(exc)
+        if isinstance(exc, TransientError)
+        else f"a service Parley depends on did not answer ({type(exc).__name__}); try again"
+    )
     problem = Problem(
-        503,
-        "unavailable",
-        "Service unavailable",
-        f"a service Parley depends on did not answer ({type(exc).__name__}); try again",
-        headers={"Retry-After": "1"},
+        503, "unavailable", "Service unavailable", detail, headers={"Retry-After": "1"}
     )
     return problem_response(problem, request)
 

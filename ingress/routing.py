@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
 
+from core.errors import TransientError
 from ingress import rate_limit
 from ingress.auth import Principal, bearer_token
 from ingress.problems import Problem
@@ -42,7 +43,7 @@ class ApiRoute(Route):
     def __init__(self, path: str, endpoint: Endpoint, *, methods: list[str], scope: str) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.scope = scope
-        # ``self.endpoint`` stays the handler itself (the OpenAPI table is keyed by it).
+        # ``self.endpoint`` stays the handler itself: its ``@documented`` entry is keyed by it.
         self.app = request_response(_guarded(endpoint, scope))
 
 
@@ -52,14 +53,8 @@ def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
         state: IngressState = request.state.parley
         try:
             principal, verdict = await run_in_threadpool(_admit, state, request, scope)
-        except RedisError:
-            raise Problem(
-                503,
-                "unavailable",
-                "Service unavailable",
-                "rate limits cannot be checked right now; retry later",
-                headers={"Retry-After": "1"},
-            ) from None
+        except RedisError as exc:  # answered 503 by ``ingress.problems``
+            raise TransientError("rate limits cannot be checked right now; retry later") from exc
         request.state.principal = principal
         request.state.answer_headers = rate_limit.headers(verdict)  # errors carry them too
         response = await endpoint(request)

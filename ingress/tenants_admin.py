@@ -16,16 +16,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.scopes import ADMIN
-from core.timeutil import isoformat
+from ingress.api_models import ChannelConfigView, TenantPage, TenantView, json_of
 from ingress.body import read_json, validate
-from ingress.channels_admin import ChannelConfigIn, require_proof
+from ingress.channels_admin import CONNECT_BODY, CONNECT_ERRORS, ChannelConfigIn, require_proof
+from ingress.operations import (
+    CURSOR,
+    INVALID,
+    LIMIT,
+    MALFORMED,
+    PAGE,
+    TOO_LARGE,
+    Answer,
+    Operation,
+    Param,
+    documented,
+)
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
-from storage.channel_configs import public_view
-from storage.tenants import SETTINGS, TenantDocument
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+TENANT_ID = Param("tenant_id", "path", "The tenant's id.")
+NO_TENANT = "`not-found`: no such tenant."
 
 
 class _In(BaseModel):
@@ -85,32 +97,49 @@ def settings_of(payload: BaseModel) -> dict[str, Any]:
     }
 
 
-def tenant_view(doc: TenantDocument) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": doc["_id"], "name": doc["name"], "state": doc["state"]}
-    for name in SETTINGS:
-        if doc.get(name) is not None:
-            view[name] = doc[name]
-    view["created_at"] = isoformat(doc["created_at"])
-    if "updated_at" in doc:
-        view["updated_at"] = isoformat(doc["updated_at"])
-    return view
-
-
 def _state(request: Request) -> IngressState:
     state: IngressState = request.state.parley
     return state
 
 
+@documented(
+    Operation(
+        "createTenant",
+        "Create a tenant",
+        "admin",
+        (
+            Answer(
+                201,
+                "Created, active.",
+                TenantView,
+                headers={"Location": "`/v1/admin/tenants/{id}`"},
+            ),
+        ),
+        {400: MALFORMED, 409: "`conflict`: the id is taken.", 413: TOO_LARGE, 422: INVALID},
+        body=TenantIn,
+    )
+)
 async def create_tenant(request: Request) -> JSONResponse:
     state = _state(request)
     payload = validate(TenantIn, await read_json(request, state.settings))
     fields = settings_of(payload)
     doc = await run_in_threadpool(state.tenant_records.create, payload.id, payload.name, fields)
+    view = TenantView.model_validate(doc)
     return JSONResponse(
-        tenant_view(doc), status_code=201, headers={"Location": f"/v1/admin/tenants/{doc['_id']}"}
+        json_of(view), status_code=201, headers={"Location": f"/v1/admin/tenants/{view.id}"}
     )
 
 
+@documented(
+    Operation(
+        "listTenants",
+        "Every tenant, in id order",
+        "admin",
+        (Answer(200, "One page of tenants.", TenantPage),),
+        {400: PAGE},
+        params=(LIMIT, CURSOR),
+    )
+)
 async def list_tenants(request: Request) -> JSONResponse:
     state = _state(request)
     limit = page_limit(request, state.settings.page_size_max)
@@ -119,29 +148,66 @@ async def list_tenants(request: Request) -> JSONResponse:
     page = await run_in_threadpool(state.tenant_records.list, after, limit + 1)
     more = len(page) > limit
     page = page[:limit]
-    return JSONResponse(
+    answer = TenantPage.model_validate(
         {
-            "data": [tenant_view(doc) for doc in page],
+            "data": page,
             "next_cursor": encode_cursor(f"tenant:{page[-1]['_id']}") if more else None,
         }
     )
+    return JSONResponse(json_of(answer))
 
 
+@documented(
+    Operation(
+        "getTenant",
+        "One tenant",
+        "admin",
+        (Answer(200, "The tenant.", TenantView),),
+        {404: NO_TENANT},
+        params=(TENANT_ID,),
+    )
+)
 async def get_tenant(request: Request) -> JSONResponse:
     state = _state(request)
     doc = await run_in_threadpool(state.tenant_records.require, request.path_params["tenant_id"])
-    return JSONResponse(tenant_view(doc))
+    return JSONResponse(json_of(TenantView.model_validate(doc)))
 
 
+@documented(
+    Operation(
+        "updateTenant",
+        "Change a tenant's name, state or settings",
+        "admin",
+        (Answer(200, "The tenant as it is now.", TenantView),),
+        {400: MALFORMED, 404: NO_TENANT, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=TenantPatch,
+        body_description="Only the fields given change; a settings group given is replaced "
+        "whole. `state: disabled` refuses all of the tenant's traffic, webhooks included, "
+        "within `PARLEY_TENANT_CACHE_SECONDS`.",
+    )
+)
 async def update_tenant(request: Request) -> JSONResponse:
     state = _state(request)
     payload = validate(TenantPatch, await read_json(request, state.settings))
     doc = await run_in_threadpool(
         state.tenant_records.update, request.path_params["tenant_id"], settings_of(payload)
     )
-    return JSONResponse(tenant_view(doc))
+    return JSONResponse(json_of(TenantView.model_validate(doc)))
 
 
+@documented(
+    Operation(
+        "createTenantChannelConfig",
+        "Connect a provider account for a tenant",
+        "admin",
+        (Answer(201, "Created; secrets are never shown.", ChannelConfigView),),
+        {**CONNECT_ERRORS, 404: NO_TENANT},
+        params=(TENANT_ID,),
+        body=ChannelConfigIn,
+        body_description=CONNECT_BODY,
+    )
+)
 async def create_tenant_channel(request: Request) -> JSONResponse:
     state = _state(request)
     tenant_id = request.path_params["tenant_id"]
@@ -155,7 +221,8 @@ async def create_tenant_channel(request: Request) -> JSONResponse:
         )
 
     doc = await run_in_threadpool(create)
-    return JSONResponse(public_view(doc, state.settings.public_base_url), status_code=201)
+    view = ChannelConfigView.of(doc, state.settings.public_base_url)
+    return JSONResponse(json_of(view), status_code=201)
 
 
 TENANT = "/v1/admin/tenants/{tenant_id}"

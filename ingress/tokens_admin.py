@@ -13,8 +13,10 @@ from starlette.responses import Response
 
 from core.scopes import ADMIN
 from ingress.body import read_json, validate
+from ingress.operations import INVALID, MALFORMED, TOO_LARGE, Answer, Operation, documented
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
+from ingress.tenants_admin import TENANT_ID
 
 
 class TokenRevocationIn(BaseModel):
@@ -26,6 +28,17 @@ class TokenRevocationIn(BaseModel):
     )
 
 
+@documented(
+    Operation(
+        "revokeToken",
+        "Refuse a tenant's JWT (by `jti`) until it expires",
+        "admin",
+        (Answer(204, "Revoked: refused from the next request on."),),
+        {400: MALFORMED, 413: TOO_LARGE, 422: INVALID},
+        params=(TENANT_ID,),
+        body=TokenRevocationIn,
+    )
+)
 async def revoke_token(request: Request) -> Response:
     state: IngressState = request.state.parley
     payload = validate(TokenRevocationIn, await read_json(request, state.settings))

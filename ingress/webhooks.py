@@ -19,19 +19,34 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from channels.base import ChannelAdapter, UnknownChannel, VerificationFailed
-from channels.registry import adapter_for, spec_for
+from channels.registry import SPECS, adapter_for, spec_for
 from core.envelopes import ChannelConfig, DeliveryState, StatusUpdate, Webhook
 from core.errors import NotFound, TransientError
 from core.states import Status
 from ingress import rate_limit
 from ingress.accept import accept_inbound
+from ingress.api_models import WebhookAnswer, json_of
 from ingress.body import read_limited
+from ingress.operations import UNAVAILABLE, Answer, Operation, Param, documented
 from ingress.problems import Problem
 from ingress.state import IngressState
 
 log = logging.getLogger("parley.ingress.webhooks")
 # What a handshake may echo: Meta's challenge is a number; nothing that could be markup.
 CHALLENGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+WEBHOOK_PATH = (
+    Param("channel", "path", "The provider.", {"enum": sorted(SPECS)}),
+    Param("config_id", "path", "The channel config's `id`: it names the tenant's account."),
+)
+NO_WEBHOOK = "`not-found`: no active config of this channel with this id."
+WEBHOOK_SECURITY = (
+    "Not bearer-authenticated: every request is verified by the provider's signature over the "
+    "raw body: Meta's `X-Hub-Signature-256` (HMAC-SHA256 with the app secret), Slack's "
+    "`X-Slack-Signature` over `v0:<timestamp>:<body>` within 5 minutes of "
+    "`X-Slack-Request-Timestamp`, and for Teams a Bot Framework JWT in `Authorization`. "
+    "Anything unverified is answered 401 and leaves nothing behind."
+)
 
 STATUS_FOR = {
     DeliveryState.SENT: Status.SENT,
@@ -74,19 +89,52 @@ def _config_and_state(
     return config, state.tenants.status(config.tenant_id).active
 
 
+@documented(
+    Operation(
+        "webhookHandshake",
+        "A provider's subscription handshake (Meta: WhatsApp, Messenger)",
+        "webhooks",
+        (
+            Answer(
+                200,
+                "The `hub.challenge`, echoed.",
+                schema={"type": "string"},
+                media_type="text/plain",
+                headers={"X-Content-Type-Options": "`nosniff`"},
+            ),
+        ),
+        {
+            400: "`invalid-challenge`: the token matches but `hub.challenge` is not 1 to 128 "
+            "letters, digits, `-` or `_`; nothing is echoed.",
+            401: "`unauthorized`: not a subscribe handshake, the verify token does not match, "
+            "or the channel has no GET handshake (Slack, Teams).",
+            404: NO_WEBHOOK,
+            429: "`rate-limited`: too many failed handshakes for this config "
+            "(`PARLEY_HANDSHAKE_FAILURE_BURST`); until `Retry-After`, the right token too.",
+            503: "`unavailable`: handshakes cannot be limited now (Redis is down).",
+        },
+        params=(
+            *WEBHOOK_PATH,
+            Param("hub.mode", "query", "`subscribe`.", {"enum": ["subscribe"]}),
+            Param("hub.verify_token", "query", "The config's `verify_token` secret."),
+            Param(
+                "hub.challenge",
+                "query",
+                "Echoed back when the token matches.",
+                {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+            ),
+        ),
+        authenticated=False,
+        description="Verified by the config's `verify_token`, not a bearer token.",
+    )
+)
 async def handshake(request: Request) -> Response:
     state, adapter, config = await _resolve(request)
     query = dict(request.query_params)
     try:
         challenge = await run_in_threadpool(_check_handshake, state, adapter, config, query)
-    except RedisError:
-        raise Problem(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "handshakes cannot be limited right now; retry later",
-            headers={"Retry-After": "1"},
-        ) from None
+    except RedisError as exc:
+        raise TransientError("handshakes cannot be limited right now; retry later") from exc
     # Echoed only as the short token it was checked to be, and never sniffed as markup.
     return PlainTextResponse(challenge, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -119,6 +167,45 @@ def _check_handshake(
     return challenge
 
 
+@documented(
+    Operation(
+        "receiveWebhook",
+        "A provider's events: messages and delivery statuses",
+        "webhooks",
+        (
+            Answer(
+                200,
+                "Verified and stored. Slack's `url_verification` gets its challenge back.",
+                WebhookAnswer,
+            ),
+        ),
+        {
+            401: "`unauthorized`: the signature, token or body could not be verified, "
+            "or it names an account that is not the config's.",
+            404: NO_WEBHOOK,
+            409: "`conflict`: the user's open conversation could not be resolved.",
+            413: "`payload-too-large`: the body exceeds `PARLEY_MAX_WEBHOOK_BYTES` (1 MiB).",
+            503: UNAVAILABLE,
+        },
+        params=(
+            *WEBHOOK_PATH,
+            Param("X-Hub-Signature-256", "header", "Meta: `sha256=<hex HMAC-SHA256>`."),
+            Param("X-Slack-Signature", "header", "Slack: `v0=<hex HMAC-SHA256>`."),
+            Param("X-Slack-Request-Timestamp", "header", "Slack: Unix seconds."),
+        ),
+        body={
+            "application/json": {"type": "object", "description": "The provider's event."},
+            "application/x-www-form-urlencoded": {
+                "type": "object",
+                "properties": {"payload": {"type": "string", "description": "JSON"}},
+                "description": "Slack interactivity: the interaction as JSON in `payload`.",
+            },
+        },
+        body_description="The raw bytes are verified before they are parsed.",
+        authenticated=False,
+        description=WEBHOOK_SECURITY,
+    )
+)
 async def receive(request: Request) -> Response:
     state, adapter, config = await _resolve(request)
     raw = await read_limited(request, state.settings.max_webhook_bytes)
@@ -131,15 +218,9 @@ async def receive(request: Request) -> Response:
     foreign = webhook.account_ids - {config.account_id}
     if foreign:
         raise _unauthorized(config.channel, f"names accounts {sorted(foreign)} not in the config")
-    try:
-        await run_in_threadpool(_apply, state, config, webhook)
-    except TransientError as exc:
-        raise Problem(
-            503, "unavailable", "Service unavailable", str(exc), headers={"Retry-After": "1"}
-        ) from None
-    if webhook.response is not None:
-        return JSONResponse(dict(webhook.response))
-    return JSONResponse({"status": "ok"})
+    await run_in_threadpool(_apply, state, config, webhook)  # TransientError: 503, retried
+    answer = WebhookAnswer.model_validate(webhook.response or {"status": "ok"})
+    return JSONResponse(json_of(answer))
 
 
 def _apply(state: IngressState, config: ChannelConfig, webhook: Webhook) -> None:

@@ -82,17 +82,3 @@ class ChannelConfigRepository:
             options=dict(doc.get("options", {})),
             secrets=self._box.open(doc["sealed_secrets"]),
         )
-
-
-def public_view(doc: ConfigDocument, base_url: str) -> dict[str, Any]:
-    """What an API or CLI may show of a config: never a secret, only which ones are set."""
-    return {
-        "id": doc["_id"],
-        "channel": doc["channel"],
-        "account_id": doc["account_id"],
-        "options": doc.get("options", {}),
-        "secrets_set": doc.get("secret_names", []),
-        "state": doc["state"],
-        "webhook_url": f"{base_url.rstrip('/')}/webhooks/{doc['channel']}/{doc['_id']}",
-        "created_at": doc["created_at"].isoformat(),
-    }

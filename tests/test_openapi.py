@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -29,7 +30,8 @@ from starlette.testclient import TestClient
 from core.settings import Settings
 from core.timeutil import utcnow
 from core.tokens import mint_token
-from ingress import openapi
+from ingress import api_models, openapi
+from ingress.api_models import json_of
 from ingress.app import create_app
 from storage.dead_letters import DeadLetterRepository
 from storage.messages import reply_id
@@ -416,3 +418,47 @@ def test_health_and_the_document_itself_answer_as_documented(
     # 200 or the not-ready problem, depending on which services run: either is documented.
     assert_conforms(document, "get", "/health/ready", client.get("/health/ready"))
     assert_conforms(document, "get", "/openapi.json", client.get("/openapi.json"))
+
+
+def test_a_response_model_shows_only_its_fields_and_leaves_out_those_without_a_value() -> None:
+    created = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    stored = {
+        "_id": "key_1",
+        "tenant_id": "acme",
+        "name": "ci",
+        "scopes": ["messages:write"],
+        "state": "active",
+        "created_at": created,
+        "secret_hash": "never shown",
+    }
+    assert json_of(api_models.ApiKeyView.model_validate(stored)) == {
+        "id": "key_1",
+        "tenant_id": "acme",
+        "name": "ci",
+        "scopes": ["messages:write"],
+        "state": "active",
+        "created_at": "2024-05-01T12:00:00.123Z",
+    }
+    schema = api_models.ApiKeyView.model_json_schema(mode="serialization")
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"id", "tenant_id", "name", "scopes", "state", "created_at"}
+
+
+def test_a_message_shows_its_failure_only_while_it_is_failed() -> None:
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+    failed = {
+        "_id": "msg_1",
+        "conversation_id": "conv_1",
+        "direction": "outbound",
+        "channel": "api",
+        "user_id": "ana",
+        "text": "hi",
+        "status": "failed",
+        "created_at": at,
+        "failure": {"stage": "deliver", "reason": "permanent", "error": "SendFailed: 400"},
+    }
+    shown = json_of(api_models.MessageView.model_validate(failed))
+    assert shown["failure"] == {"stage": "deliver", "error": "SendFailed: 400"}
+    assert (shown["parts"], shown["in_reply_to"], shown["journey"]) == ([], None, {})
+    replayed = json_of(api_models.MessageView.model_validate({**failed, "status": "generated"}))
+    assert "failure" not in replayed

@@ -14,7 +14,8 @@ from core.crypto import SecretBox
 from core.errors import ConfigurationError, Conflict, NotFound
 from core.ids import new_id
 from core.timeutil import utcnow
-from storage.channel_configs import ChannelConfigRepository, public_view
+from ingress.api_models import ChannelConfigView, json_of
+from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
 from storage.sessions import SessionStore, session_key
@@ -115,7 +116,7 @@ def test_channel_secrets_are_sealed_at_rest_and_never_shown(db: Database[Any], t
     assert config.tenant_id == tenant
     assert config.secrets == secrets
     assert "xoxb" not in repr(config)
-    view = public_view(doc, "https://parley.example")
+    view = json_of(ChannelConfigView.of(doc, "https://parley.example"))
     assert view["webhook_url"] == f"https://parley.example/webhooks/slack/{doc['_id']}"
     assert view["secrets_set"] == ["bot_token", "signing_secret"]
     assert not any(value in str(view) for value in secrets.values())
