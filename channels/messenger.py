@@ -16,7 +16,6 @@ per delivered mid; ``read`` gives a watermark update. Echoes of the Page's own s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.messenger_format import messages_for
-from channels.meta import MetaWebhooks, graph_error, retry_after_seconds
+from channels.meta import MetaWebhooks, graph_error, retry_after_seconds, webhook_json
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
@@ -50,10 +49,7 @@ class MessengerChannel(MetaWebhooks):
     name: str = "messenger"
 
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
-        try:
-            body = json.loads(raw_body)
-        except ValueError as exc:
-            raise VerificationFailed("the Messenger webhook body is not JSON") from exc
+        body = webhook_json(raw_body, "Messenger")
         if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
             raise VerificationFailed("not a Messenger webhook")
         if body.get("object") != "page":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -39,6 +40,14 @@ class MetaWebhooks:
         runtime: ChannelRuntime,
     ) -> None:
         verify_hub_signature(headers, raw_body, config.secrets.get("app_secret", ""))
+
+
+def webhook_json(raw_body: bytes, provider: str) -> Any:
+    """The webhook body as JSON; a signed body that is not JSON is no webhook of ours."""
+    try:
+        return json.loads(raw_body)
+    except ValueError as exc:
+        raise VerificationFailed(f"the {provider} webhook body is not JSON") from exc
 
 
 def hub_handshake(query: Mapping[str, str], verify_token: str) -> str:

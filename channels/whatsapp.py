@@ -11,7 +11,6 @@ receipts are never ``delivered``: sent/delivered/read/failed arrive later as sta
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,7 @@ from urllib.parse import quote as percent_encode
 import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
-from channels.meta import MetaWebhooks, graph_error, retry_after_seconds
+from channels.meta import MetaWebhooks, graph_error, retry_after_seconds, webhook_json
 from channels.runtime import ChannelRuntime
 from channels.whatsapp_format import message_bodies
 from core.envelopes import (
@@ -53,10 +52,7 @@ class WhatsAppChannel(MetaWebhooks):
     name: str = "whatsapp"
 
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
-        try:
-            body = json.loads(raw_body)
-        except ValueError as exc:
-            raise VerificationFailed("the WhatsApp webhook body is not JSON") from exc
+        body = webhook_json(raw_body, "WhatsApp")
         if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
             raise VerificationFailed("not a WhatsApp Business Account webhook")
         messages: list[InboundMessage] = []
