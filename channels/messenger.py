@@ -26,7 +26,7 @@ import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.messenger_format import messages_for
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.meta import graph_error, hub_handshake, verify_hub_signature
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
@@ -37,6 +37,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Outside the 24-hour window (10), no such user / bad parameter (100), token (190),
 # permission (200), person unavailable (551): refused for good even when answered with a 5xx.

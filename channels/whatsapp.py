@@ -21,7 +21,7 @@ from urllib.parse import quote as percent_encode
 import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.meta import graph_error, hub_handshake, verify_hub_signature
 from channels.runtime import ChannelRuntime
 from channels.whatsapp_format import message_bodies
 from core.envelopes import (
@@ -33,6 +33,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Graph codes that stay refused even when Meta answers them with a 5xx: recipient and window
 # problems, bad requests and templates, credentials and permissions, account and policy blocks.
