@@ -24,7 +24,7 @@ import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.messenger_format import messages_for
-from channels.meta import MetaWebhooks, graph_error, retry_after_seconds, webhook_json
+from channels.meta import MetaWebhooks, graph_error, webhook_json
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
@@ -35,6 +35,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Outside the 24-hour window (10), no such user / bad parameter (100), token (190),
 # permission (200), person unavailable (551): refused for good even when answered with a 5xx.

@@ -99,12 +99,3 @@ def graph_error(
         return SendRejected(label, code=None)
     # The subcode tells Messenger's "outside the 24-hour window" (10/2018278) from other 10s.
     return SendRejected(label, code=f"{code}/{subcode}" if subcode else str(code))
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """A ``Retry-After`` header in seconds, when present and numeric."""
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -19,7 +19,7 @@ from urllib.parse import quote as percent_encode
 import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
-from channels.meta import MetaWebhooks, graph_error, retry_after_seconds, webhook_json
+from channels.meta import MetaWebhooks, graph_error, webhook_json
 from channels.runtime import ChannelRuntime
 from channels.whatsapp_format import message_bodies
 from core.envelopes import (
@@ -31,6 +31,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Graph codes that stay refused even when Meta answers them with a 5xx: recipient and window
 # problems, bad requests and templates, credentials and permissions, account and policy blocks.

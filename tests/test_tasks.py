@@ -260,7 +260,7 @@ def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
 
     TurnOrder(redis_client).rebuild([])
     conversation = ConversationRepository(db).resolve_open(tenant, "api", "ana", new_id("msg"))
-    state = IngressState.open(settings)
+    state = IngressState(settings)
     try:
         applied = state.messages.insert_once
 
