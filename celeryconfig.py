@@ -11,7 +11,8 @@ from datetime import timedelta
 from kombu import Exchange, Queue
 
 from core.settings import get_settings
-from tasks.queues import QUEUES
+from core.stages import CHAIN, PROCESS
+from tasks.queues import MAINTENANCE, QUEUES
 
 _settings = get_settings()
 
@@ -59,16 +60,13 @@ timezone = "UTC"
 
 _exchange = Exchange("parley", type="direct")
 task_queues = tuple(Queue(name, _exchange, routing_key=name) for name in QUEUES)
-task_default_queue = "process"
+task_default_queue = PROCESS.queue
 task_default_exchange = "parley"
-task_default_routing_key = "process"
+task_default_routing_key = PROCESS.queue
 # Each stage on its own queue so each scales on its own.
 task_routes = {
-    "parley.process": {"queue": "process", "routing_key": "process"},
-    "parley.generate": {"queue": "generate", "routing_key": "generate"},
-    "parley.deliver": {"queue": "deliver", "routing_key": "deliver"},
-    "parley.audit": {"queue": "audit", "routing_key": "audit"},
-    "parley.maintenance.*": {"queue": "maintenance", "routing_key": "maintenance"},
+    **{stage.task: {"queue": stage.queue, "routing_key": stage.queue} for stage in CHAIN},
+    "parley.maintenance.*": {"queue": MAINTENANCE, "routing_key": MAINTENANCE},
 }
 
 # Beat jobs on the maintenance queue.

@@ -185,7 +185,8 @@ class Session:
     @contextmanager
     def bare(self) -> Iterator[Target]:
         """The baselines: the bare ingress (R1) and the bare chain's workers (R2, R3)."""
-        from bench.stack import CHAIN, bare_worker_commands
+        from bench.stack import bare_worker_commands
+        from core.stages import NAMES
 
         commands = {
             "bare-ingress": ["-m", "bench.bare_ingress", "--port", str(self.bare_port)],
@@ -194,7 +195,7 @@ class Session:
         try:
             for name, argv in commands.items():
                 self.stack.start(name, argv)
-            self.stack.wait_workers({f"bare-{stage}" for stage in CHAIN})
+            self.stack.wait_workers({f"bare-{stage}" for stage in NAMES})
             yield Target(self.bare_port)
         finally:
             self.stack.stop(list(commands))

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from redis import Redis
 
 from core.errors import TransientError
+from core.stages import ORDERED
 
-STAGES = ("generate", "deliver")
 TTL_SECONDS = 7 * 24 * 3600
 INTACT_KEY = "parley:order:intact"
 
@@ -71,7 +71,7 @@ class TurnOrder:
     def open(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
         """The turn is on its way through every ordered stage."""
         pipe = self._redis.pipeline()
-        for stage in STAGES:
+        for stage in ORDERED:
             key = _key(tenant_id, conversation_id, stage)
             pipe.zadd(key, {message_id: 0})
             pipe.expire(key, TTL_SECONDS)
@@ -83,7 +83,7 @@ class TurnOrder:
         """The turn passed ``stages`` (every ordered stage if none are named). Returns the
         (stage, message id) of each parked turn that is now first in line and was taken out of
         the parked set: the caller must enqueue it. ``message_id=""`` only hands over."""
-        names = stages or STAGES
+        names = stages or ORDERED
         pipe = self._redis.pipeline(transaction=False)
         for stage in names:
             keys = [
@@ -103,7 +103,7 @@ class TurnOrder:
         """Drop the entries of a turn that was never stored (no turn can be parked behind it:
         a check that meets such an entry finds no message and passes it)."""
         pipe = self._redis.pipeline(transaction=False)
-        for stage in STAGES:
+        for stage in ORDERED:
             pipe.zrem(_key(tenant_id, conversation_id, stage), message_id)
         pipe.execute()
 
@@ -158,7 +158,7 @@ class TurnOrder:
         pipe = self._redis.pipeline(transaction=True)
         added = 0
         for tenant_id, conversation_id, message_id in in_flight:
-            for stage in STAGES:
+            for stage in ORDERED:
                 key = _key(tenant_id, conversation_id, stage)
                 pipe.zadd(key, {message_id: 0})
                 pipe.expire(key, TTL_SECONDS)
