@@ -26,15 +26,11 @@ from collections.abc import Iterable
 
 from redis import Redis
 
-from core.errors import TransientError
 from core.stages import ORDERED
+from storage.errors import OrderIndexLost
 
 TTL_SECONDS = 7 * 24 * 3600
 INTACT_KEY = "parley:order:intact"
-
-
-class OrderIndexLost(TransientError):
-    """The order index lost its data since it was last rebuilt; rebuild it before trusting it."""
 
 
 def _key(tenant_id: str, conversation_id: str, stage: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from core.events import conversation_updated
+from core.chat_events import conversation_updated
 from core.stages import AUDIT
 from core.timeutil import utcnow
 from storage.messages import Message, reply_id

@@ -16,12 +16,12 @@ from celery import Task
 from channels.base import RateLimited, SendFailed, SendRejected
 from channels.content import degrade_to_text
 from channels.registry import adapter_for
+from core.chat_events import message_sent
 from core.envelopes import ChannelConfig, Outbound
-from core.events import message_sent
 from core.stages import DELIVER
 from core.states import Status
 from core.timeutil import utcnow
-from storage.leases import LeaseLost
+from storage.errors import LeaseLost
 from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask

@@ -20,8 +20,8 @@ from celery import Task
 
 from core.stages import ORDERED, stage_named, unfinished
 from core.states import Status
+from storage.errors import OrderIndexLost
 from storage.messages import Message
-from storage.turn_order import OrderIndexLost
 from tasks.chain import chain_from
 from tasks.runtime import WorkerClients
 

@@ -24,7 +24,7 @@ from storage.audit import AuditRepository
 from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.dead_letters import DeadLetterRepository
-from storage.events import EventPublisher
+from storage.kafka_producer import EventPublisher
 from storage.leases import Leases
 from storage.messages import MessageRepository
 from storage.mongo import connect, database
