@@ -5,7 +5,6 @@ Workers and the ingress both load this module (``app.config_from_object("celeryc
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from kombu import Exchange, Queue
@@ -83,16 +82,3 @@ beat_schedule = {
         "schedule": timedelta(hours=1),
     },
 }
-
-# Benchmark switches, read here once and by nothing else (``make bench``, scenarios R4 and R5).
-# Unset — always, outside a benchmark — every setting above stands exactly as written.
-if os.environ.get("PARLEY_BENCH_CELERY_DEFAULTS") == "1":
-    # R4: Celery's own defaults for every reliability flag above, to price them.
-    task_acks_late = False
-    task_reject_on_worker_lost = False
-    worker_cancel_long_running_tasks_on_connection_loss = False
-    worker_prefetch_multiplier = 4
-if os.environ.get("PARLEY_BENCH_TASK_EVENTS") == "0":
-    # R5: no task events, to price them (and Flower, which needs them).
-    task_send_sent_event = False
-    worker_send_task_events = False
