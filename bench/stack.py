@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from core.stages import NAMES
 from services.devstack import process
 from tasks.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAIN = ("process", "generate", "deliver", "audit")
 MB = 1024 * 1024
 
 
@@ -157,7 +157,7 @@ def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]
 def bare_worker_commands() -> dict[str, list[str]]:
     """One worker per bare stage, each with the pool and concurrency of Parley's stage."""
     commands = {}
-    for stage in CHAIN:
+    for stage in NAMES:
         spec = QUEUES[stage]
         commands[f"bare-{stage}"] = [
             "-m",

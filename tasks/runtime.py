@@ -17,7 +17,7 @@ from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
 from storage.audit import AuditRepository
 from storage.dead_letters import DeadLetterRepository
-from storage.events import EventPublisher
+from storage.kafka_producer import EventPublisher
 from storage.leases import Leases
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from core.stages import NAMES
 from services.devstack import process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ def wait_http_ok(url: str, group: ProcessGroup, timeout: float = 60.0) -> httpx.
     raise AssertionError(f"{url} not ready within {timeout}s: {last}")
 
 
-CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
+CHAIN_QUEUES = NAMES
 
 
 @contextmanager

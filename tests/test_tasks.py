@@ -18,8 +18,8 @@ from kafka_reader import EventReader
 from pymongo.database import Database
 from testenv import ENGINE_PORT
 
+from core.chat_events import message_received
 from core.errors import TransientError
-from core.events import message_received
 from core.ids import new_id
 from core.settings import Settings
 from core.states import Status

@@ -14,10 +14,11 @@ from pathlib import Path
 import psutil
 from processes import ROOT, ProcessGroup, wait_http_ok
 
+from core.stages import NAMES
 from services.devstack import process
 from tasks.queues import QUEUES
 
-CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
+CHAIN_QUEUES = NAMES
 ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus maintenance
 
 
