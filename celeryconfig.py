@@ -5,13 +5,13 @@ Workers and the ingress both load this module (``app.config_from_object("celeryc
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from kombu import Exchange, Queue
 
 from core.settings import get_settings
-from tasks.queues import QUEUES
+from core.stages import CHAIN, PROCESS
+from tasks.queues import MAINTENANCE, QUEUES
 
 _settings = get_settings()
 
@@ -59,16 +59,13 @@ timezone = "UTC"
 
 _exchange = Exchange("parley", type="direct")
 task_queues = tuple(Queue(name, _exchange, routing_key=name) for name in QUEUES)
-task_default_queue = "process"
+task_default_queue = PROCESS.queue
 task_default_exchange = "parley"
-task_default_routing_key = "process"
+task_default_routing_key = PROCESS.queue
 # Each stage on its own queue so each scales on its own.
 task_routes = {
-    "parley.process": {"queue": "process", "routing_key": "process"},
-    "parley.generate": {"queue": "generate", "routing_key": "generate"},
-    "parley.deliver": {"queue": "deliver", "routing_key": "deliver"},
-    "parley.audit": {"queue": "audit", "routing_key": "audit"},
-    "parley.maintenance.*": {"queue": "maintenance", "routing_key": "maintenance"},
+    **{stage.task: {"queue": stage.queue, "routing_key": stage.queue} for stage in CHAIN},
+    "parley.maintenance.*": {"queue": MAINTENANCE, "routing_key": MAINTENANCE},
 }
 
 # Beat jobs on the maintenance queue.
@@ -85,16 +82,3 @@ beat_schedule = {
         "schedule": timedelta(hours=1),
     },
 }
-
-# Benchmark switches, read here once and by nothing else (``make bench``, scenarios R4 and R5).
-# Unset — always, outside a benchmark — every setting above stands exactly as written.
-if os.environ.get("PARLEY_BENCH_CELERY_DEFAULTS") == "1":
-    # R4: Celery's own defaults for every reliability flag above, to price them.
-    task_acks_late = False
-    task_reject_on_worker_lost = False
-    worker_cancel_long_running_tasks_on_connection_loss = False
-    worker_prefetch_multiplier = 4
-if os.environ.get("PARLEY_BENCH_TASK_EVENTS") == "0":
-    # R5: no task events, to price them (and Flower, which needs them).
-    task_send_sent_event = False
-    worker_send_task_events = False

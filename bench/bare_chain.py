@@ -17,14 +17,14 @@ from celery import Celery, chain
 from celery.canvas import Signature
 from kombu import Exchange, Queue
 
-STAGES = ("process", "generate", "deliver", "audit")
+from core.stages import NAMES
 
 app = Celery("bench-bare")
 app.config_from_object("celeryconfig")
 _exchange = Exchange("parley-bare", type="direct")
 app.conf.update(
-    task_queues=tuple(Queue(f"bare.{s}", _exchange, routing_key=f"bare.{s}") for s in STAGES),
-    task_routes={f"bare.{s}": {"queue": f"bare.{s}", "routing_key": f"bare.{s}"} for s in STAGES},
+    task_queues=tuple(Queue(f"bare.{s}", _exchange, routing_key=f"bare.{s}") for s in NAMES),
+    task_routes={f"bare.{s}": {"queue": f"bare.{s}", "routing_key": f"bare.{s}"} for s in NAMES},
     task_default_queue="bare.process",
     task_default_exchange="parley-bare",
     task_default_routing_key="bare.process",

@@ -11,11 +11,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.stack import CHAIN
+from core.stages import CHAIN
 from tasks.queues import QUEUES
 
 UNHURRIED = len(CHAIN)
-TASKS = tuple(f"parley.{stage}" for stage in CHAIN)
+TASKS = tuple(stage.task for stage in CHAIN)
 STATS_TIMEOUT = 2.0
 
 

@@ -15,12 +15,13 @@ from typing import Any
 from bench import cpu
 from bench.session import Session, Target
 from bench.stats import median, ratio
+from core.stages import NAMES
 
 BARE_FACTOR = 5
 LATENCY_SHARE = 0.7
 PROFILED = (
     "ingress",
-    *(f"worker-{stage}" for stage in ("process", "generate", "deliver", "audit")),
+    *(f"worker-{stage}" for stage in NAMES),
 )
 PROFILE_SECONDS = 30
 

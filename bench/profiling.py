@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.config import ROOT
+from services.devstack import process
 
 PARLEY_PACKAGES = ("ingress/", "tasks/", "storage/", "channels/", "processors/", "core/", "protos/")
 RATE = 100  # samples a second
@@ -43,14 +44,13 @@ class Profiler:
         argv = [py_spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(RATE)]
         argv += ["-f", "raw", "-o", str(self.folder / f"{name}.txt"), "--nonblocking"]
         argv += ["--subprocesses", "--threads"]
-        log = (self.folder / f"{name}.log").open("wb")
-        self._running.append((name, subprocess.Popen(argv, stdout=log, stderr=log, cwd=ROOT)))
+        self._running.append((name, process.launch(argv, self.folder / f"{name}.log", cwd=ROOT)))
 
     def finish(self) -> dict[str, str]:
         """Wait for every profile started; their summaries, by name."""
         summaries: dict[str, str] = {}
-        for name, process in self._running:
-            process.wait()
+        for name, spy in self._running:
+            spy.wait()
             raw = self.folder / f"{name}.txt"
             if raw.exists():
                 text = summarize(raw)

@@ -20,9 +20,9 @@ from bench import cpu, executions
 from bench.session import Session, Target
 from bench.stats import median, ratio
 from bench.traffic import Traffic
+from core.stages import ORDERED
 
 SHAPES = ("burst", "sequential")
-ORDERED = ("generate", "deliver")  # the stages where a turn waits for the one before it
 
 
 def _plan(session: Session, target: Target, messages: int, window: int) -> dict[str, Any]:

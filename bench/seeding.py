@@ -16,8 +16,8 @@ from typing import Any
 
 from pymongo.database import Database
 
+from core.chat_events import message_received, message_sent
 from core.crypto import SecretBox
-from core.events import message_received, message_sent
 from core.settings import Settings
 from core.timeutil import utcnow
 from core.tokens import mint_token

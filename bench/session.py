@@ -140,12 +140,14 @@ class Session:
     def parley(
         self,
         label: str,
-        env: dict[str, str] | None = None,
+        celery: dict[str, Any] | None = None,
         workers: bool = True,
         flower: bool = False,
         stored: int = 0,
     ) -> Iterator[Target]:
-        """Parley's platform on a fresh database (``stored`` messages seeded first)."""
+        """Parley's platform on a fresh database (``stored`` messages seeded first), its Celery
+        settings overridden by ``celery`` (``bench.celery_overrides``) when given."""
+        from bench.celery_overrides import command as overridden
         from bench.seeding import prepare, seed_history
         from bench.stack import parley_commands
 
@@ -157,12 +159,14 @@ class Session:
             print(f"  seeded {stored} messages in {seconds:.0f} s", flush=True)
             self.seeding_seconds = seconds
         commands = parley_commands(self.engine_port, self.ingress_port)
+        if celery:
+            commands = {each: overridden(argv, celery) for each, argv in commands.items()}
         if not workers:
             commands = {"ingress": commands["ingress"]}
         if flower:
             commands["flower"] = ["-m", "cli", "flower", "--port", str(free_port())]
         names = list(commands)
-        extra = {"PARLEY_MONGO_DB": name, **(env or {})}
+        extra = {"PARLEY_MONGO_DB": name}
         try:
             for each, argv in commands.items():
                 own = {"PARLEY_HOME": str(self.home / "home")} if each == "beat" else {}
@@ -185,7 +189,8 @@ class Session:
     @contextmanager
     def bare(self) -> Iterator[Target]:
         """The baselines: the bare ingress (R1) and the bare chain's workers (R2, R3)."""
-        from bench.stack import CHAIN, bare_worker_commands
+        from bench.stack import bare_worker_commands
+        from core.stages import NAMES
 
         commands = {
             "bare-ingress": ["-m", "bench.bare_ingress", "--port", str(self.bare_port)],
@@ -194,7 +199,7 @@ class Session:
         try:
             for name, argv in commands.items():
                 self.stack.start(name, argv)
-            self.stack.wait_workers({f"bare-{stage}" for stage in CHAIN})
+            self.stack.wait_workers({f"bare-{stage}" for stage in NAMES})
             yield Target(self.bare_port)
         finally:
             self.stack.stop(list(commands))

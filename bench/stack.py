@@ -7,8 +7,6 @@ so each scenario can report steady-state and peak RSS per process.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,10 +17,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from core.stages import NAMES
+from services.devstack import process
 from tasks.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAIN = ("process", "generate", "deliver", "audit")
 MB = 1024 * 1024
 
 
@@ -40,15 +39,12 @@ class Stack:
         self._sampler: threading.Thread | None = None
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        with (self.log_dir / f"{name}.log").open("ab") as log:
-            child = subprocess.Popen(
-                [sys.executable, *argv],
-                cwd=ROOT,
-                env={**os.environ, **self.env, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        child = process.launch(
+            [sys.executable, *argv],
+            self.log_dir / f"{name}.log",
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+        )
         with self._lock:
             self.children[name] = child
 
@@ -56,15 +52,7 @@ class Stack:
         with self._lock:
             chosen = [n for n in (names or list(self.children)) if n in self.children]
             stopping = [self.children.pop(n) for n in chosen]
-        for child in stopping:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in stopping:
-            try:
-                child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+        process.stop(stopping, timeout)
 
     def assert_running(self) -> None:
         with self._lock:
@@ -169,7 +157,7 @@ def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]
 def bare_worker_commands() -> dict[str, list[str]]:
     """One worker per bare stage, each with the pool and concurrency of Parley's stage."""
     commands = {}
-    for stage in CHAIN:
+    for stage in NAMES:
         spec = QUEUES[stage]
         commands[f"bare-{stage}"] = [
             "-m",

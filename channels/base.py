@@ -61,8 +61,19 @@ class RateLimited(SendFailed):
 
 
 class ChannelAdapter(Protocol):
+    """What the deliver stage needs of every channel: a name and ``send``."""
+
     @property
     def name(self) -> str: ...
+
+    def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
+        """One logical reply (one HTTP call per chunk), explicit timeout, typed errors."""
+        ...
+
+
+class WebhookAdapter(ChannelAdapter, Protocol):
+    """A channel whose provider posts to Parley's webhook routes: the handshake, the check of a
+    request's authenticity, and the parse of its body."""
 
     def handshake(self, query: Mapping[str, str], config: ChannelConfig) -> str:
         """The body to answer a GET verification handshake with; VerificationFailed if the
@@ -83,8 +94,4 @@ class ChannelAdapter(Protocol):
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
         """Pure: the webhook's messages and status updates. Raises VerificationFailed for a
         body that cannot be understood (it was signed, but it is not a webhook)."""
-        ...
-
-    def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
-        """One logical reply (one HTTP call per chunk), explicit timeout, typed errors."""
         ...

@@ -16,8 +16,6 @@ per delivered mid; ``read`` gives a watermark update. Echoes of the Page's own s
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +24,7 @@ import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.messenger_format import messages_for
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.meta import MetaWebhooks, graph_error, webhook_json
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
@@ -37,6 +35,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Outside the 24-hour window (10), no such user / bad parameter (100), token (190),
 # permission (200), person unavailable (551): refused for good even when answered with a 5xx.
@@ -47,26 +46,11 @@ MEDIA_TYPES = {"image", "video", "audio", "file", "reel", "ig_reel"}
 
 
 @dataclass(frozen=True)
-class MessengerChannel:
+class MessengerChannel(MetaWebhooks):
     name: str = "messenger"
 
-    def handshake(self, query: Mapping[str, str], config: ChannelConfig) -> str:
-        return hub_handshake(query, config.secrets.get("verify_token", ""))
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
-        verify_hub_signature(headers, raw_body, config.secrets.get("app_secret", ""))
-
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
-        try:
-            body = json.loads(raw_body)
-        except ValueError as exc:
-            raise VerificationFailed("the Messenger webhook body is not JSON") from exc
+        body = webhook_json(raw_body, "Messenger")
         if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
             raise VerificationFailed("not a Messenger webhook")
         if body.get("object") != "page":

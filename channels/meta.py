@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
+from channels.runtime import ChannelRuntime
+from core.envelopes import ChannelConfig
 
 # Throttling codes: throughput (130429), pair rate (131056), WABA/app/user Graph limits
 # (80007, 4, 17), Messenger's per-call limit (613).
@@ -20,6 +23,31 @@ RATE_LIMIT_CODES = frozenset({130429, 131056, 80007, 4, 17, 613})
 # Unknown / service unavailable / unexpected, and media transfer hiccups: retry with backoff.
 # Messenger's 1200 is a temporary send failure.
 TRANSIENT_CODES = frozenset({1, 2, 1200, 131000, 131016, 131052, 131053})
+
+
+class MetaWebhooks:
+    """The webhook half WhatsApp and Messenger share: Meta's subscribe handshake answered with the
+    config's ``verify_token``, and ``X-Hub-Signature-256`` checked under its ``app_secret``."""
+
+    def handshake(self, query: Mapping[str, str], config: ChannelConfig) -> str:
+        return hub_handshake(query, config.secrets.get("verify_token", ""))
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        config: ChannelConfig,
+        runtime: ChannelRuntime,
+    ) -> None:
+        verify_hub_signature(headers, raw_body, config.secrets.get("app_secret", ""))
+
+
+def webhook_json(raw_body: bytes, provider: str) -> Any:
+    """The webhook body as JSON; a signed body that is not JSON is no webhook of ours."""
+    try:
+        return json.loads(raw_body)
+    except ValueError as exc:
+        raise VerificationFailed(f"the {provider} webhook body is not JSON") from exc
 
 
 def hub_handshake(query: Mapping[str, str], verify_token: str) -> str:
@@ -71,12 +99,3 @@ def graph_error(
         return SendRejected(label, code=None)
     # The subcode tells Messenger's "outside the 24-hour window" (10/2018278) from other 10s.
     return SendRejected(label, code=f"{code}/{subcode}" if subcode else str(code))
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """A ``Retry-After`` header in seconds, when present and numeric."""
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -5,19 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.api import ApiChannel
-from channels.base import ChannelAdapter, UnknownChannel
+from channels.base import ChannelAdapter, UnknownChannel, WebhookAdapter
 from channels.messenger import MESSENGER
 from channels.slack import SLACK
 from channels.teams import TEAMS
 from channels.whatsapp import WHATSAPP
 
-ADAPTERS: dict[str, ChannelAdapter] = {
-    "api": ApiChannel(name="api"),
-    "web": ApiChannel(name="web"),
+# The channels whose providers post to ``/webhooks/{channel}/…``.
+WEBHOOK_ADAPTERS: dict[str, WebhookAdapter] = {
     "whatsapp": WHATSAPP,
     "messenger": MESSENGER,
     "slack": SLACK,
     "teams": TEAMS,
+}
+# Every channel the deliver stage can answer on.
+ADAPTERS: dict[str, ChannelAdapter] = {
+    "api": ApiChannel(name="api"),
+    "web": ApiChannel(name="web"),
+    **WEBHOOK_ADAPTERS,
 }
 
 
@@ -47,6 +52,13 @@ def adapter_for(channel: str) -> ChannelAdapter:
         return ADAPTERS[channel]
     except KeyError:
         raise UnknownChannel(f"no channel adapter named {channel!r}") from None
+
+
+def webhook_adapter_for(channel: str) -> WebhookAdapter:
+    try:
+        return WEBHOOK_ADAPTERS[channel]
+    except KeyError:
+        raise UnknownChannel(f"no channel named {channel!r} takes webhooks") from None
 
 
 def spec_for(channel: str) -> ChannelSpec:

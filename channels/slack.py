@@ -32,6 +32,7 @@ from channels.base import RateLimited, SendFailed, SendRejected, VerificationFai
 from channels.runtime import ChannelRuntime
 from channels.slack_format import message_bodies
 from core.envelopes import ChannelConfig, InboundMessage, Outbound, Receipt, Webhook
+from core.retry_after import retry_after_seconds
 
 SIGNATURE_WINDOW_SECONDS = 300
 TIMESTAMP_MAX_DIGITS = 12
@@ -299,7 +300,7 @@ def _post_message(
     error = str(data.get("error") or "")
     label = f"Slack chat.postMessage: {error or 'no error code'} (HTTP {status})"
     if status == 429 or error in RATE_LIMIT_ERRORS:
-        raise RateLimited(label, _retry_after(response.headers))
+        raise RateLimited(label, retry_after_seconds(response.headers))
     if status >= 500 or error in TRANSIENT_ERRORS:
         raise SendFailed(label)
     ts = data.get("ts")
@@ -308,10 +309,3 @@ def _post_message(
     if error or status >= 400:
         raise SendRejected(label, code=error or f"http_{status}")
     raise SendFailed(label)  # a 2xx that is not Slack's answer (a proxy page): try again later
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    try:
-        return max(0.0, float(headers["retry-after"]))
-    except (KeyError, ValueError):
-        return None

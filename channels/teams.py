@@ -24,7 +24,6 @@ from channels.runtime import ChannelRuntime
 from channels.teams_auth import (
     access_token,
     drop_access_token,
-    retry_after,
     verify_activity,
     verify_bearer,
 )
@@ -38,6 +37,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 READ_RECEIPT = "application/vnd.microsoft.readReceipt"
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
@@ -142,7 +142,7 @@ def _connector_error(response: httpx.Response) -> ChannelError:
     code = str(error["code"]) if error.get("code") else None
     label = f"Teams connector HTTP {status} {code or ''}: {str(error.get('message', ''))[:200]}"
     if status == 429:
-        return RateLimited(label, retry_after(response.headers))
+        return RateLimited(label, retry_after_seconds(response.headers))
     if status in (401, 408, 412) or status >= 500:
         return SendFailed(label)
     return SendRejected(label, code)

@@ -20,6 +20,7 @@ import jwt
 from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
 from core.envelopes import ChannelConfig
+from core.retry_after import retry_after_seconds
 
 ISSUER = "https://api.botframework.com"
 SCOPE = "https://api.botframework.com/.default"
@@ -216,7 +217,7 @@ def _fetch_token(config: ChannelConfig, runtime: ChannelRuntime) -> tuple[str, f
         raise SendFailed(f"Teams token endpoint unreachable ({type(exc).__name__})") from exc
     body = _json_or_empty(response)
     if response.status_code == 429:
-        raise RateLimited("Teams token endpoint throttled", retry_after(response.headers))
+        raise RateLimited("Teams token endpoint throttled", retry_after_seconds(response.headers))
     if response.status_code >= 500:
         raise SendFailed(f"Teams token endpoint failed (HTTP {response.status_code})")
     if response.status_code != 200:
@@ -238,11 +239,3 @@ def _json_or_empty(response: httpx.Response) -> Mapping[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """A ``Retry-After`` header in seconds, when present and numeric."""
-    try:
-        return max(0.0, float(headers["retry-after"]))
-    except (KeyError, ValueError):
-        return None

@@ -11,8 +11,6 @@ receipts are never ``delivered``: sent/delivered/read/failed arrive later as sta
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +19,7 @@ from urllib.parse import quote as percent_encode
 import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
-from channels.meta import graph_error, hub_handshake, retry_after_seconds, verify_hub_signature
+from channels.meta import MetaWebhooks, graph_error, webhook_json
 from channels.runtime import ChannelRuntime
 from channels.whatsapp_format import message_bodies
 from core.envelopes import (
@@ -33,6 +31,7 @@ from core.envelopes import (
     StatusUpdate,
     Webhook,
 )
+from core.retry_after import retry_after_seconds
 
 # Graph codes that stay refused even when Meta answers them with a 5xx: recipient and window
 # problems, bad requests and templates, credentials and permissions, account and policy blocks.
@@ -50,26 +49,11 @@ Reading = tuple[str, str, dict[str, Any]]  # kind, text, content
 
 
 @dataclass(frozen=True)
-class WhatsAppChannel:
+class WhatsAppChannel(MetaWebhooks):
     name: str = "whatsapp"
 
-    def handshake(self, query: Mapping[str, str], config: ChannelConfig) -> str:
-        return hub_handshake(query, config.secrets.get("verify_token", ""))
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
-        verify_hub_signature(headers, raw_body, config.secrets.get("app_secret", ""))
-
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
-        try:
-            body = json.loads(raw_body)
-        except ValueError as exc:
-            raise VerificationFailed("the WhatsApp webhook body is not JSON") from exc
+        body = webhook_json(raw_body, "WhatsApp")
         if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
             raise VerificationFailed("not a WhatsApp Business Account webhook")
         messages: list[InboundMessage] = []

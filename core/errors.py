@@ -4,8 +4,10 @@ ParleyError
 ├── ConfigurationError      settings missing or invalid (fail fast at start-up)
 ├── NotFound                a record that does not exist for this tenant
 ├── Conflict                a request that collides with existing state
+├── InvalidToken            a bearer JWT that is not acceptable (core.jwt_verifier)
 └── DependencyError         a service we call failed
     ├── TransientError      worth retrying (timeouts, unavailable, 5xx)
+    │   └── KeysUnavailable a JWKS that cannot be fetched, with no usable copy (core.jwks)
     └── PermanentError      retrying cannot help (bad request, rejected credentials)
 """
 
@@ -28,6 +30,16 @@ class Conflict(ParleyError):
     """The request collides with state that already exists."""
 
 
+class InvalidToken(ParleyError):
+    """The token is not acceptable; ``reason`` is safe to show (it never quotes the token) and
+    ``code`` names it for machines (the Security Hub's ``reason``)."""
+
+    def __init__(self, reason: str, code: str = "malformed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
 class DependencyError(ParleyError):
     """A service Parley depends on failed."""
 
@@ -38,3 +50,7 @@ class TransientError(DependencyError):
 
 class PermanentError(DependencyError):
     """A failure that will not succeed however often it is retried."""
+
+
+class KeysUnavailable(TransientError):
+    """The key set could not be fetched and no usable copy is cached."""

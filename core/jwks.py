@@ -18,12 +18,10 @@ from typing import Any
 
 import jwt
 
+from core.errors import KeysUnavailable
+
 FETCH_TIMEOUT_SECONDS = 5
 REFETCH_SECONDS = 10.0
-
-
-class KeysUnavailable(Exception):
-    """The key set could not be fetched and no usable copy is cached."""
 
 
 class JwksKeys:

@@ -15,23 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from core.jwks import JwksKeys, KeysUnavailable
+from core.errors import InvalidToken, KeysUnavailable
+from core.jwks import JwksKeys
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
 JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
-
-
-class InvalidToken(Exception):
-    """The token is not acceptable; ``reason`` is safe to show (it never quotes the token) and
-    ``code`` names it for machines (the Security Hub's ``reason``)."""
-
-    def __init__(self, reason: str, code: str = "malformed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 @dataclass(frozen=True)

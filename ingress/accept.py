@@ -12,9 +12,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from core.chat_events import message_received
 from core.envelopes import ChannelConfig, InboundMessage
 from core.errors import Conflict, TransientError
-from core.events import message_received
 from core.ids import new_id
 from core.states import Status
 from core.timeutil import as_utc, utcnow

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        state = await run_in_threadpool(IngressState.open, settings)
+        state = await run_in_threadpool(IngressState, settings)
         log.info("ingress ready")
         try:
             yield {"parley": state}

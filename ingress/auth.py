@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from core import scopes as scope_names
-from core.errors import DependencyError
-from core.jwt_verifier import InvalidToken, JwtVerifier
+from core.errors import DependencyError, InvalidToken
+from core.jwt_verifier import JwtVerifier
 from core.ttl_cache import TtlCache
 from ingress.problems import Problem
 from protos.security_hub_client import SecurityHubClient

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from channels.base import ChannelAdapter, UnknownChannel, VerificationFailed
-from channels.registry import SPECS, adapter_for, spec_for
+from channels.base import UnknownChannel, VerificationFailed, WebhookAdapter
+from channels.registry import SPECS, spec_for, webhook_adapter_for
 from core.envelopes import ChannelConfig, DeliveryState, StatusUpdate, Webhook
 from core.errors import NotFound, TransientError
 from core.states import Status
@@ -62,12 +62,12 @@ def _unauthorized(channel: str, reason: str) -> Problem:
     return Problem(401, "unauthorized", "Unauthorized", "the webhook could not be verified")
 
 
-async def _resolve(request: Request) -> tuple[IngressState, ChannelAdapter, ChannelConfig]:
+async def _resolve(request: Request) -> tuple[IngressState, WebhookAdapter, ChannelConfig]:
     state: IngressState = request.state.parley
     channel = request.path_params["channel"]
     try:
         spec_for(channel)
-        adapter = adapter_for(channel)
+        adapter = webhook_adapter_for(channel)
         config, active = await run_in_threadpool(
             _config_and_state, state, channel, request.path_params["config_id"]
         )
@@ -140,7 +140,7 @@ async def handshake(request: Request) -> Response:
 
 
 def _check_handshake(
-    state: IngressState, adapter: ChannelAdapter, config: ChannelConfig, query: dict[str, str]
+    state: IngressState, adapter: WebhookAdapter, config: ChannelConfig, query: dict[str, str]
 ) -> str:
     """The challenge to echo. A verify token is chosen by people, so guesses are limited per
     config, and past the limit even the right token is refused: a hit must look like a miss."""

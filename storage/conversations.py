@@ -10,8 +10,8 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.chat_events import conversation_started
 from core.errors import Conflict, NotFound
-from core.events import conversation_started
 from core.timeutil import utcnow
 from core.ttl_cache import TtlCache
 from storage.by_id import find_by_id, update_by_id, write_filter

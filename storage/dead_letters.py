@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.errors import Conflict, NotFound
+from core.stages import NAMES
 from core.timeutil import utcnow
 from storage.by_id import find_by_id, find_one_and_update_by_id, update_by_id
 from storage.claims import Claim, Claims
@@ -31,8 +32,8 @@ DeadLetter = dict[str, Any]
 
 # Why the turn gave up; the API filters on it as ``reason``.
 CLASSIFICATIONS = ("permanent", "exhausted", "expired", "poison", "engine_unavailable")
-# The turn's stages, as in ``tasks.chain.STAGES`` (a test keeps the two equal).
-STAGES = ("process", "generate", "deliver", "audit")
+# A turn may fail for good at any of its stages.
+STAGES = NAMES
 OPEN, REPLAYING, REPLAYED = "open", "replaying", "replayed"
 STATES = (OPEN, REPLAYING, REPLAYED)
 ERROR_MESSAGE_MAX = 500

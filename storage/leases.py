@@ -12,7 +12,7 @@ import secrets
 
 from redis import Redis
 
-from core.errors import Conflict
+from storage.errors import LeaseLost
 
 # Delete the key only if it still holds our token.
 _RELEASE = """
@@ -29,10 +29,6 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-class LeaseLost(Conflict):
-    """The lease expired and may be another's now: its former owner must not act on it."""
 
 
 class Leases:

@@ -35,7 +35,7 @@ from pymongo.errors import BulkWriteError
 
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
-from storage.events import EventPublisher, StagedEvent
+from storage.kafka_producer import EventPublisher, StagedEvent
 from storage.open_turns import OpenTurns
 
 log = logging.getLogger("parley.outbox")

@@ -26,15 +26,11 @@ from collections.abc import Iterable
 
 from redis import Redis
 
-from core.errors import TransientError
+from core.stages import ORDERED
+from storage.errors import OrderIndexLost
 
-STAGES = ("generate", "deliver")
 TTL_SECONDS = 7 * 24 * 3600
 INTACT_KEY = "parley:order:intact"
-
-
-class OrderIndexLost(TransientError):
-    """The order index lost its data since it was last rebuilt; rebuild it before trusting it."""
 
 
 def _key(tenant_id: str, conversation_id: str, stage: str) -> str:
@@ -71,7 +67,7 @@ class TurnOrder:
     def open(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
         """The turn is on its way through every ordered stage."""
         pipe = self._redis.pipeline()
-        for stage in STAGES:
+        for stage in ORDERED:
             key = _key(tenant_id, conversation_id, stage)
             pipe.zadd(key, {message_id: 0})
             pipe.expire(key, TTL_SECONDS)
@@ -83,7 +79,7 @@ class TurnOrder:
         """The turn passed ``stages`` (every ordered stage if none are named). Returns the
         (stage, message id) of each parked turn that is now first in line and was taken out of
         the parked set: the caller must enqueue it. ``message_id=""`` only hands over."""
-        names = stages or STAGES
+        names = stages or ORDERED
         pipe = self._redis.pipeline(transaction=False)
         for stage in names:
             keys = [
@@ -103,7 +99,7 @@ class TurnOrder:
         """Drop the entries of a turn that was never stored (no turn can be parked behind it:
         a check that meets such an entry finds no message and passes it)."""
         pipe = self._redis.pipeline(transaction=False)
-        for stage in STAGES:
+        for stage in ORDERED:
             pipe.zrem(_key(tenant_id, conversation_id, stage), message_id)
         pipe.execute()
 
@@ -158,7 +154,7 @@ class TurnOrder:
         pipe = self._redis.pipeline(transaction=True)
         added = 0
         for tenant_id, conversation_id, message_id in in_flight:
-            for stage in STAGES:
+            for stage in ORDERED:
                 key = _key(tenant_id, conversation_id, stage)
                 pipe.zadd(key, {message_id: 0})
                 pipe.expire(key, TTL_SECONDS)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from core.events import conversation_updated
-from core.states import Status
+from core.chat_events import conversation_updated
+from core.stages import AUDIT
 from core.timeutil import utcnow
 from storage.messages import Message, reply_id
 from tasks.app import app
@@ -20,11 +20,11 @@ from tasks.runtime import WorkerClients, clients
 log = logging.getLogger("parley.tasks.audit")
 
 
-@app.task(name="parley.audit", base=StageTask, stage="audit", **infrastructure_retry())
+@app.task(name=AUDIT.task, base=StageTask, stage=AUDIT.name, **infrastructure_retry())
 def audit(tenant_id: str, message_id: str) -> str:
     c = clients()
     inbound = c.messages.find(tenant_id, message_id)
-    if inbound is None or inbound["status"] != Status.DELIVERED:
+    if inbound is None or inbound["status"] != AUDIT.before:
         return message_id
     reply = c.messages.find(tenant_id, reply_id(message_id))
     conversation = c.conversations.get(tenant_id, inbound["conversation_id"])
@@ -49,7 +49,7 @@ def audit(tenant_id: str, message_id: str) -> str:
     c.messages.advance(
         tenant_id,
         message_id,
-        Status.COMPLETED,
+        AUDIT.after,
         events=[conversation_updated(inbound, reply, utcnow())],
         current=inbound,
     )

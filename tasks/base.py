@@ -24,11 +24,11 @@ from pymongo.errors import OperationFailure
 from redis.exceptions import RedisError
 
 from core.errors import TransientError
+from tasks.errors import PoisonMessage, StoreBusy
 from tasks.fairness import tenant_slot
 from tasks.policy import (
     INFRASTRUCTURE_ERRORS,
     INFRASTRUCTURE_MAX_RETRIES,
-    StoreBusy,
     transient_store_error,
 )
 from tasks.runtime import clients
@@ -37,10 +37,6 @@ log = logging.getLogger("parley.tasks")
 
 MAX_REDELIVERIES = 5
 REDELIVERIES_PREFIX = "parley:deliveries:"
-
-
-class PoisonMessage(Exception):
-    """The same task attempt was delivered more often than any healthy worker needs."""
 
 
 @dataclass(frozen=True)

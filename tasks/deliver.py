@@ -16,11 +16,12 @@ from celery import Task
 from channels.base import RateLimited, SendFailed, SendRejected
 from channels.content import degrade_to_text
 from channels.registry import adapter_for
+from core.chat_events import message_sent
 from core.envelopes import ChannelConfig, Outbound
-from core.events import message_sent
+from core.stages import DELIVER
 from core.states import Status
 from core.timeutil import utcnow
-from storage.leases import LeaseLost
+from storage.errors import LeaseLost
 from storage.messages import Message, reply_id
 from tasks.app import app
 from tasks.base import StageTask
@@ -111,12 +112,12 @@ def send_parts(
 
 
 @app.task(
-    name="parley.deliver", base=StageTask, stage="deliver", bind=True, **infrastructure_retry()
+    name=DELIVER.task, base=StageTask, stage=DELIVER.name, bind=True, **infrastructure_retry()
 )
 def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
-    if message is None or not ready(self, c, message, "deliver"):
+    if message is None or not ready(self, c, message, DELIVER.name):
         return message_id  # gone, not generated yet, parked, or delivered already
     rid = reply_id(message_id)
     reply = c.messages.get(tenant_id, rid)
@@ -136,18 +137,18 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
         except SendRejected as exc:
             failure = {"code": exc.code, "message": str(exc)[:500]}
             c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": failure})
-            dead_letter(c, message, "deliver", exc, "permanent", 1)
+            dead_letter(c, message, DELIVER.name, exc, "permanent", 1)
             return message_id
         except (RateLimited, SendFailed) as exc:
             hint = exc.retry_after if isinstance(exc, RateLimited) else None
             policy = delivery_policy(message["channel"], c.settings.delivery_max_attempts)
             throttled = isinstance(exc, RateLimited)
-            if retry_or_dead_letter(self, c, message, "deliver", policy, exc, hint, throttled):
+            if retry_or_dead_letter(self, c, message, DELIVER.name, policy, exc, hint, throttled):
                 c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
             return message_id  # dead-lettered, or the next attempt is the reconciler's
         finally:
             c.leases.release(lease_name, lease)
     c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
-    pass_stage(c, tenant_id, message["conversation_id"], message_id, "deliver")
+    pass_stage(c, tenant_id, message["conversation_id"], message_id, DELIVER.name)
     return message_id

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from celery import Task
 
-from core.events import message_failed
+from core.chat_events import message_failed
 from core.states import Status
 from core.timeutil import as_utc, utcnow
 from storage.messages import Message

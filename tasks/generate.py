@@ -11,6 +11,7 @@ from google.protobuf.struct_pb2 import Struct
 
 from channels.content import degrade_to_text
 from core.errors import PermanentError, TransientError
+from core.stages import GENERATE
 from core.states import Status
 from core.timeutil import utcnow
 from protos import mcp_engine_pb2 as pb
@@ -159,7 +160,7 @@ def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type
         response = c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
     except TransientError as exc:
         policy = engine_policy(c.settings.engine_retry_max)
-        verdict, attempts = schedule_retry(task, c, message, "generate", policy, exc)
+        verdict, attempts = schedule_retry(task, c, message, GENERATE.name, policy, exc)
         if verdict is None:
             return False  # due later than a countdown may wait: the reconciler asks again
         _fall_back(c, message, exc, attempts)
@@ -181,19 +182,19 @@ def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type
 
 def _fall_back(c: WorkerClients, message: Message, error: Exception, attempts: int) -> None:
     """The user still gets an answer; operators get a dead letter saying why."""
-    dead_letter(c, message, "generate", error, "engine_unavailable", attempts, status=None)
+    dead_letter(c, message, GENERATE.name, error, "engine_unavailable", attempts, status=None)
     parts = [{"type": "text", "text": c.settings.engine_fallback_text}]
     _store_reply(c, message, parts, {"intent": "", "backend": "fallback"})
 
 
 @app.task(
-    name="parley.generate", base=StageTask, stage="generate", bind=True, **infrastructure_retry()
+    name=GENERATE.task, base=StageTask, stage=GENERATE.name, bind=True, **infrastructure_retry()
 )
 def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
     # Turns of one conversation are answered in order, each seeing the replies before it.
-    if message is None or not ready(self, c, message, "generate"):
+    if message is None or not ready(self, c, message, GENERATE.name):
         return message_id  # gone, not processed yet, parked, or generated already
     rid = reply_id(message_id)
     if c.messages.find(tenant_id, rid) is None:
@@ -208,5 +209,5 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
         finally:
             c.leases.release(lease_name, lease)
     c.messages.advance(tenant_id, message_id, Status.GENERATED, {"reply_id": rid}, current=message)
-    pass_stage(c, tenant_id, message["conversation_id"], message_id, "generate")
+    pass_stage(c, tenant_id, message["conversation_id"], message_id, GENERATE.name)
     return message_id

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from core.stages import CHAIN
 from core.states import Status
 from core.timeutil import utcnow
 from storage.retention import RetentionSweeper
@@ -18,12 +19,7 @@ from tasks.runtime import clients
 log = logging.getLogger("parley.tasks.maintenance")
 
 # Which stage re-drives a turn whose inbound message is stuck in a status.
-STAGE_FOR = {
-    Status.ACCEPTED: "process",
-    Status.PROCESSED: "generate",
-    Status.GENERATED: "deliver",
-    Status.DELIVERED: "audit",
-}
+STAGE_FOR = {stage.before: stage.name for stage in CHAIN}
 
 
 BACKLOG_PATIENCE = REDRIVE_PATIENCE  # see ``reconcile``

@@ -18,11 +18,11 @@ import logging
 
 from celery import Task
 
+from core.stages import ORDERED, stage_named, unfinished
 from core.states import Status
+from storage.errors import OrderIndexLost
 from storage.messages import Message
-from storage.turn_order import OrderIndexLost
 from tasks.chain import chain_from
-from tasks.redrive import BEFORE_STAGE
 from tasks.runtime import WorkerClients
 
 log = logging.getLogger("parley.tasks.ordering")
@@ -34,10 +34,7 @@ MAX_STALE = 50
 REDRIVE_PATIENCE = 5
 
 # The statuses of a turn's inbound message that mean it has not passed each ordered stage yet.
-UNFINISHED: dict[str, frozenset[Status]] = {
-    "generate": frozenset({Status.ACCEPTED, Status.PROCESSED}),
-    "deliver": frozenset({Status.ACCEPTED, Status.PROCESSED, Status.GENERATED}),
-}
+UNFINISHED: dict[str, frozenset[Status]] = {stage: unfinished(stage) for stage in ORDERED}
 
 
 def _unfinished(doc: Message | None, stage: str) -> bool:
@@ -67,7 +64,7 @@ def ready(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  
     """True when the turn waits for ``stage`` and may go through it now. False when it is not
     there yet, is parked (``may_go``), or already passed it; in that last case it hands over
     again, since the run that passed it may have died before it did."""
-    if message["status"] != BEFORE_STAGE[stage]:
+    if message["status"] != stage_named(stage).before:
         if message["status"] not in UNFINISHED[stage]:
             pass_stage(c, message["tenant_id"], message["conversation_id"], message["_id"], stage)
         return False

@@ -53,10 +53,6 @@ TRANSIENT_STORE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 1
 _TRANSIENT_STORE_TEXT = ("SQLITE_BUSY", "database is locked")
 
 
-class StoreBusy(TransientError):
-    """The store turned an operation down for a passing reason; the stage tries again."""
-
-
 def transient_store_error(exc: Exception) -> bool:
     if not isinstance(exc, OperationFailure):
         return False

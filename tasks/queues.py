@@ -1,8 +1,15 @@
-"""Parley's queues and how their workers run: threads for IO-bound stages, else prefork."""
+"""Parley's queues and how their workers run: threads for IO-bound stages, else prefork.
+
+A queue per stage (``core.stages``) and one for the beat jobs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.stages import AUDIT, DELIVER, GENERATE, PROCESS
+
+MAINTENANCE = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -15,10 +22,10 @@ class QueueSpec:
 QUEUES: dict[str, QueueSpec] = {
     spec.name: spec
     for spec in (
-        QueueSpec("process", "prefork", 2),
-        QueueSpec("generate", "threads", 8),  # waits on the engine
-        QueueSpec("deliver", "threads", 8),  # waits on providers
-        QueueSpec("audit", "threads", 4),  # waits on Kafka's acknowledgements
-        QueueSpec("maintenance", "prefork", 1),
+        QueueSpec(PROCESS.queue, "prefork", 2),
+        QueueSpec(GENERATE.queue, "threads", 8),  # waits on the engine
+        QueueSpec(DELIVER.queue, "threads", 8),  # waits on providers
+        QueueSpec(AUDIT.queue, "threads", 4),  # waits on Kafka's acknowledgements
+        QueueSpec(MAINTENANCE, "prefork", 1),
     )
 }

@@ -9,20 +9,13 @@ from __future__ import annotations
 import logging
 
 from core.errors import Conflict, TransientError
+from core.stages import DELIVER, stage_named
 from core.states import Status
 from storage.dead_letters import REPLAYED, DeadLetter, DeadLetterRepository
 from storage.messages import MessageRepository, reply_id
 from tasks.chain import chain_from
 
 log = logging.getLogger("parley.tasks.redrive")
-
-# The status a turn's inbound message holds just before each stage runs.
-BEFORE_STAGE = {
-    "process": Status.ACCEPTED,
-    "generate": Status.PROCESSED,
-    "deliver": Status.GENERATED,
-    "audit": Status.DELIVERED,
-}
 
 
 def redrive(stage: str, tenant_id: str, message_id: str) -> None:
@@ -33,9 +26,9 @@ def redrive(stage: str, tenant_id: str, message_id: str) -> None:
 def replay(messages: MessageRepository, stage: str, tenant_id: str, message_id: str) -> bool:
     """Rewind a dead-lettered (or failed) turn to just before ``stage`` and enqueue it from
     there. False when the turn is not dead-lettered or failed (nothing is enqueued)."""
-    if not messages.rewind(tenant_id, message_id, BEFORE_STAGE[stage]):
+    if not messages.rewind(tenant_id, message_id, stage_named(stage).before):
         return False
-    if stage == "deliver":
+    if stage == DELIVER.name:
         messages.rewind(tenant_id, reply_id(message_id), Status.GENERATED)
     redrive(stage, tenant_id, message_id)
     return True

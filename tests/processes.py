@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from core.stages import NAMES
+from services.devstack import process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,15 +25,12 @@ class ProcessGroup:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
-        with (self.log_dir / f"{name}.log").open("wb") as log:
-            self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "cli", *args],
-                cwd=ROOT,
-                env={**os.environ, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.children[name] = process.launch(
+            [sys.executable, "-m", "cli", *args], self.log_file(name), env=env, cwd=ROOT
+        )
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
 
     def assert_running(self) -> None:
         for name, child in self.children.items():
@@ -40,7 +38,7 @@ class ProcessGroup:
                 raise AssertionError(f"{name} exited with {child.returncode}:\n{self.log(name)}")
 
     def log(self, name: str, tail: int | None = 4000) -> str:
-        text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        text = self.log_file(name).read_text(errors="replace")
         return text if tail is None else text[-tail:]
 
     def all_logs(self) -> str:
@@ -49,17 +47,7 @@ class ProcessGroup:
 
     def stop(self, name: str | None = None, timeout: float = 20.0) -> None:
         names = [name] if name else list(self.children)
-        for each in names:
-            child = self.children[each]
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for each in names:
-            child = self.children.pop(each)
-            try:
-                child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+        process.stop([self.children.pop(each) for each in names], timeout)
 
 
 @contextmanager
@@ -88,7 +76,7 @@ def wait_http_ok(url: str, group: ProcessGroup, timeout: float = 60.0) -> httpx.
     raise AssertionError(f"{url} not ready within {timeout}s: {last}")
 
 
-CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
+CHAIN_QUEUES = NAMES
 
 
 @contextmanager

@@ -16,8 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from testenv import free_port
 
-from core.jwks import JwksKeys, KeysUnavailable
-from core.jwt_verifier import InvalidToken, JwtVerifier
+from core.errors import InvalidToken, KeysUnavailable
+from core.jwks import JwksKeys
+from core.jwt_verifier import JwtVerifier
 from tests.security_hub.hub import FakeClock
 
 REFETCH = 10.0

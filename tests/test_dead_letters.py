@@ -25,10 +25,8 @@ from core.settings import Settings
 from core.timeutil import isoformat, utcnow
 from core.tokens import mint_token
 from ingress.app import create_app
-from storage import dead_letters
 from storage.claims import Claims
 from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetter, DeadLetterRepository
-from tasks.chain import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,10 +112,6 @@ def queued_tasks(broker: redis.Redis, queue: str) -> list[tuple[str, list[Any], 
 
 def ids(response: httpx.Response) -> list[str]:
     return [item["id"] for item in response.json()["data"]]
-
-
-def test_dead_letter_stages_are_the_stages_of_the_turn_chain() -> None:
-    assert dead_letters.STAGES == STAGES
 
 
 def test_recording_a_failure_twice_keeps_one_dead_letter_and_its_first_attempt_time(

@@ -14,12 +14,12 @@ from typing import Any
 from kafka_reader import EventReader
 from pymongo.database import Database
 
-from core.events import message_received
+from core.chat_events import message_received
 from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
 from core.timeutil import utcnow
-from storage.events import EventPublisher
+from storage.kafka_producer import EventPublisher
 from storage.messages import MessageRepository
 from storage.open_turns import OpenTurns
 from storage.outbox import (
@@ -185,7 +185,7 @@ def test_the_relay_leaves_a_turn_in_flight_to_its_audit_stage_until_it_waits_too
 def test_a_publisher_kafka_did_not_answer_is_suspect_for_a_while() -> None:
     from testenv import free_port
 
-    from storage.events import StagedEvent
+    from storage.kafka_producer import StagedEvent
 
     nobody = EventPublisher(f"127.0.0.1:{free_port()}", client_id="parley-test-nobody")
     assert not nobody.suspect()

@@ -18,8 +18,8 @@ from kafka_reader import EventReader
 from pymongo.database import Database
 from testenv import ENGINE_PORT
 
+from core.chat_events import message_received
 from core.errors import TransientError
-from core.events import message_received
 from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
@@ -260,7 +260,7 @@ def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
 
     TurnOrder(redis_client).rebuild([])
     conversation = ConversationRepository(db).resolve_open(tenant, "api", "ana", new_id("msg"))
-    state = IngressState.open(settings)
+    state = IngressState(settings)
     try:
         applied = state.messages.insert_once
 

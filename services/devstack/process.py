@@ -1,4 +1,9 @@
-"""A long-running process Parley starts detached and later stops, tracked by a pid file.
+"""The processes Parley starts: children it owns (``launch`` and ``stop``, for ``parley run``, the
+tests and the bench), and a long-running one it starts detached and later stops, tracked by a
+pid file (``ManagedProcess``, for the local services).
+
+Every child is started in its own session, so a signal to its process group reaches its whole
+tree (a prefork worker's pool as well), with its output appended to a log file.
 
 The pid file (``<home>/run/<name>.pid``) is JSON holding the pid, the process's start time
 (clock ticks since boot, from ``/proc/<pid>/stat``) and the argv it was started with. A pid
@@ -9,6 +14,7 @@ Output goes to ``<home>/logs/<name>.log``, appended, behind a header line for ea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -16,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +47,51 @@ os._exit(0)
 _LOG_ROTATE_BYTES = 50 * 1024 * 1024
 _KILL_GRACE_SECONDS = 5.0
 _EXEC_WAIT_SECONDS = 5.0
+
+
+def launch(
+    argv: Sequence[str],
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` as a child in a session of its own, its output appended to ``log``.
+
+    ``env`` holds variables added to the caller's environment.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as log_file:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **env} if env else None,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(children: Iterable[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    """SIGTERM each child's process group, SIGKILL what is left after ``grace`` seconds."""
+    running = list(children)
+    for child in running:
+        if child.poll() is None:
+            signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in running:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            signal_group(child, signal.SIGKILL)
+            child.wait()
+
+
+def signal_group(child: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    """Signal the child's whole process group (it leads one: ``launch`` made it a session)."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(child.pid, signum)
 
 
 @dataclass(frozen=True)

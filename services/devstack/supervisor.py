@@ -9,8 +9,6 @@ confusing ways (messages accepted, never answered), so it stops loudly and says 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ParleyError
+from services.devstack import process
 from services.devstack.log_tail import LogTail
 
 
@@ -105,17 +104,7 @@ class Supervisor:
 
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM every child's process group, SIGKILL what is left after ``grace`` seconds."""
-        running = [c.process for c in self._children.values() if c.process is not None]
-        for process in running:
-            if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in running:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
+        process.stop((c.process for c in self._children.values() if c.process is not None), grace)
         self._pump()
 
     def _exited(self, child: _Child, returncode: int, now: float) -> None:
@@ -136,26 +125,12 @@ class Supervisor:
         )
 
     def _spawn(self, child: _Child) -> None:
-        child.log.parent.mkdir(parents=True, exist_ok=True)
         if self._tail is not None:
             self._tail.follow(child.name, child.log)
-        with child.log.open("ab") as log_file:
-            child.process = subprocess.Popen(
-                list(child.argv),
-                env=self._env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self._cwd,
-            )
+        child.process = process.launch(child.argv, child.log, env=self._env, cwd=self._cwd)
         child.started_at = time.monotonic()
         child.restart_at = None
 
     def _pump(self) -> None:
         if self._tail is not None:
             self._tail.pump()
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # already gone
-        os.killpg(process.pid, signum)

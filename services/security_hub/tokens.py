@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.jwt_verifier import InvalidToken, JwtVerifier
+from core.errors import InvalidToken
+from core.jwt_verifier import JwtVerifier
 from storage.credentials import KEY_PREFIX, ApiKeyRepository
 from storage.tenants import TenantRepository
 

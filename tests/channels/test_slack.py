@@ -6,7 +6,8 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -636,6 +637,17 @@ def test_a_rate_limit_raises_rate_limited_with_slacks_retry_after(
     with pytest.raises(RateLimited) as caught:
         SLACK.send(outbound([], text="hi"), CONFIG, runtime)
     assert caught.value.retry_after == 7.0
+
+
+def test_a_retry_after_given_as_an_http_date_reaches_rate_limited_in_seconds(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    in_an_hour = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    slack.fail_next(429, sample("response_error_ratelimited.json"), retry_after=in_an_hour)
+    with pytest.raises(RateLimited) as caught:
+        SLACK.send(outbound([], text="hi"), CONFIG, runtime)
+    assert caught.value.retry_after is not None
+    assert 3000 < caught.value.retry_after <= 3600
 
 
 def test_the_fakes_rate_limit_helper_is_classified_as_rate_limited(

@@ -79,9 +79,18 @@ class ProviderFake:
         raise NotImplementedError
 
     def fail_next(
-        self, status: int, body: Any = None, retry_after: float | None = None, times: int = 1
+        self,
+        status: int,
+        body: Any = None,
+        retry_after: float | str | None = None,
+        times: int = 1,
     ) -> None:
-        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        """Answer the next requests with ``status``; a text ``retry_after`` (an HTTP-date) is
+        sent as written, a number as seconds."""
+        if isinstance(retry_after, str):
+            headers = {"Retry-After": retry_after}
+        else:
+            headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         with self._lock:
             self._faults.extend(_Fault(Reply(status, body, headers)) for _ in range(times))
 

@@ -3,9 +3,7 @@ can kill, stop and start again by name."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -16,9 +14,11 @@ from pathlib import Path
 import psutil
 from processes import ROOT, ProcessGroup, wait_http_ok
 
+from core.stages import NAMES
+from services.devstack import process
 from tasks.queues import QUEUES
 
-CHAIN_QUEUES = ("process", "generate", "deliver", "audit")
+CHAIN_QUEUES = NAMES
 ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus maintenance
 
 
@@ -69,17 +69,14 @@ class FaultPlatform(ProcessGroup):
         super().stop(name, timeout)
 
     def _spawn(self, name: str) -> None:
-        with (self.log_dir / f"{name}.log").open("ab") as log:
+        with self.log_file(name).open("ab") as log:
             log.write(f"\n--- start {time.strftime('%H:%M:%S')} ---\n".encode())
-            log.flush()
-            self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "cli", *self.commands[name]],
-                cwd=ROOT,
-                env={**os.environ, **self.env, **self.extra_env[name]},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.children[name] = process.launch(
+            [sys.executable, "-m", "cli", *self.commands[name]],
+            self.log_file(name),
+            env={**self.env, **self.extra_env[name]},
+            cwd=ROOT,
+        )
 
     def restart(self, name: str) -> None:
         """Start a process that a fault killed or stopped, with its original arguments."""
@@ -96,7 +93,7 @@ class FaultPlatform(ProcessGroup):
         with self._lock:
             self._held.add(name)
             child = self.children[name]
-        os.killpg(child.pid, signal.SIGKILL)
+        process.signal_group(child, signal.SIGKILL)
         child.wait(timeout=10)
         return child.pid
 
@@ -105,13 +102,7 @@ class FaultPlatform(ProcessGroup):
         with self._lock:
             self._held.add(name)
             child = self.children[name]
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait(timeout=10)
+        process.stop([child])
 
     def pool_children(self, name: str) -> list[psutil.Process]:
         """A worker's pool processes (prefork); a thread-pool worker has none."""

@@ -1,5 +1,6 @@
-"""The CloudEvents Parley emits, built from stored documents with deterministic ids, so the same
-fact always has the same id however often a stage runs (consumers drop duplicates by ``id``)."""
+"""The chat events Parley emits (``chat.message.*``, ``chat.conversation.*``), built as CloudEvents
+from stored documents with deterministic ids, so the same fact always has the same id however
+often a stage runs (consumers drop duplicates by ``id``)."""
 
 from __future__ import annotations
 
