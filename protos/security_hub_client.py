@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core.errors import DependencyError, PermanentError, TransientError
+from core.ttl_cache import TtlCache
 from protos import security_hub_pb2, security_hub_pb2_grpc
 
 TRANSIENT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -55,47 +55,6 @@ class TokenInfo:
     scopes: frozenset[str] | None  # None for a JWT without a ``scope`` claim
     expires_at: int  # seconds since the Unix epoch; 0 for a key that does not expire
     token_id: str | None = None  # a JWT's ``jti``, when it has one
-
-
-@dataclass(frozen=True)
-class _Entry:
-    info: TokenInfo | None
-    expires: float
-
-
-class AnswerCache:
-    """Token answers, valid and invalid, for a while; keyed by the token's SHA-256, never the
-    token, and bounded: the least recently used answer goes first."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.expires <= self._clock():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: bytes, info: TokenInfo | None) -> None:
-        ttl = self._ttl
-        if info is not None and info.expires_at:  # never vouch for a JWT past its expiry
-            ttl = min(ttl, info.expires_at - time.time())
-        if ttl <= 0 or self._max <= 0:
-            return
-        with self._lock:
-            self._entries[key] = _Entry(info, self._clock() + ttl)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
 
 
 class CircuitBreaker:
@@ -160,23 +119,30 @@ class SecurityHubClient:
         self._channel = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
         self._stub = security_hub_pb2_grpc.SecurityHubStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
-        # A revoked key or disabled tenant is still accepted until its answer expires here.
-        self._cache = AnswerCache(cache_ttl_seconds, cache_max_entries, clock)
+        # Answers, valid and invalid, keyed by the token's SHA-256, never the token. A revoked key
+        # or disabled tenant is still accepted until its answer expires here.
+        self._cache_ttl = cache_ttl_seconds
+        self._cache: TtlCache[bytes, TokenInfo | None] = TtlCache(
+            cache_ttl_seconds, clock, cache_max_entries
+        )
         self._breaker = CircuitBreaker(breaker_threshold, breaker_open_seconds, clock)
 
     def validate_token(self, token: str, timeout: float) -> TokenInfo | None:
         """Who the token speaks for, or None when the hub says it is not valid."""
         key = hashlib.sha256(token.encode()).digest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached.info
+        return self._cache.get_or_load_timed(key, lambda: self._validate(token, timeout))
+
+    def _validate(self, token: str, timeout: float) -> tuple[TokenInfo | None, float]:
+        """The hub's answer and how long to remember it."""
         request = security_hub_pb2.ValidateTokenRequest(token=token)
         response = self._call(
             "ValidateToken", lambda: self._stub.ValidateToken(request, timeout=timeout)
         )
         info = _token_info(response)
-        self._cache.put(key, info)
-        return info
+        ttl = self._cache_ttl
+        if info is not None and info.expires_at:  # never vouch for a JWT past its expiry
+            ttl = min(ttl, info.expires_at - time.time())
+        return info, ttl
 
     def check_permission(
         self, tenant_id: str, subject: str, permission: str, resource: str, timeout: float
