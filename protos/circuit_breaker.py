@@ -9,7 +9,6 @@ half-open ── the probe succeeds ──▶ closed;  the probe fails ──▶
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from core.errors import TransientError
@@ -20,13 +19,7 @@ Clock = Callable[[], float]
 class CircuitBreaker:
     """Thread-safe; ``name`` is the dependency, as the fail-fast error names it."""
 
-    def __init__(
-        self,
-        name: str,
-        threshold: int = 5,
-        open_seconds: float = 5.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
+    def __init__(self, name: str, threshold: int, open_seconds: float, clock: Clock) -> None:
         self._name = name
         self._threshold = threshold
         self._open_seconds = open_seconds

@@ -10,14 +10,13 @@ an open circuit                      → core.errors.TransientError, without cal
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from typing import Unpack
 
 import grpc
 
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
-from protos.circuit_breaker import Clock
-from protos.grpc_client import GrpcClient
+from protos.grpc_client import BreakerOptions, GrpcClient
 
 
 class EngineClient(GrpcClient):
@@ -38,20 +37,8 @@ class EngineClient(GrpcClient):
         }
     )
 
-    def __init__(
-        self,
-        addr: str,
-        *,
-        breaker_threshold: int = 5,
-        breaker_open_seconds: float = 5.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        super().__init__(
-            addr,
-            breaker_threshold=breaker_threshold,
-            breaker_open_seconds=breaker_open_seconds,
-            clock=clock,
-        )
+    def __init__(self, addr: str, **breaker: Unpack[BreakerOptions]) -> None:
+        super().__init__(addr, **breaker)
         self._stub = mcp_engine_pb2_grpc.McpEngineStub(self._channel)
 
     def generate(

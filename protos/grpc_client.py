@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import ClassVar, TypeVar
+from typing import ClassVar, TypedDict, TypeVar, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -30,6 +30,14 @@ CHANNEL_OPTIONS = [
 Answer = TypeVar("Answer")
 
 
+class BreakerOptions(TypedDict, total=False):
+    """A client's breaker: ``breaker_threshold`` (5) failures, ``breaker_open_seconds`` (5.0)."""
+
+    breaker_threshold: int
+    breaker_open_seconds: float
+    clock: Clock
+
+
 class GrpcClient:
     """One channel to ``addr``; create the client per process, after any fork. Once
     ``breaker_threshold`` calls in a row have failed transiently, calls fail fast for
@@ -38,17 +46,15 @@ class GrpcClient:
     service: ClassVar[str]  # the server's name, as error messages give it
     transient_codes: ClassVar[frozenset[grpc.StatusCode]]
 
-    def __init__(
-        self,
-        addr: str,
-        *,
-        breaker_threshold: int = 5,
-        breaker_open_seconds: float = 5.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
+    def __init__(self, addr: str, **breaker: Unpack[BreakerOptions]) -> None:
         self._channel = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
         self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._breaker = CircuitBreaker(self.service, breaker_threshold, breaker_open_seconds, clock)
+        self._breaker = CircuitBreaker(
+            self.service,
+            breaker.get("breaker_threshold", 5),
+            breaker.get("breaker_open_seconds", 5.0),
+            breaker.get("clock", time.monotonic),
+        )
 
     @classmethod
     def error(cls, method: str, exc: grpc.RpcError) -> DependencyError:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Unpack
 
 import grpc
 
 from core.errors import PermanentError
 from core.ttl_cache import TtlCache
 from protos import security_hub_pb2, security_hub_pb2_grpc
-from protos.circuit_breaker import Clock
-from protos.grpc_client import GrpcClient
+from protos.grpc_client import BreakerOptions, GrpcClient
 
 
 @dataclass(frozen=True)
@@ -52,22 +52,15 @@ class SecurityHubClient(GrpcClient):
         *,
         cache_ttl_seconds: float = 30.0,
         cache_max_entries: int = 10_000,
-        breaker_threshold: int = 5,
-        breaker_open_seconds: float = 5.0,
-        clock: Clock = time.monotonic,
+        **breaker: Unpack[BreakerOptions],
     ) -> None:
-        super().__init__(
-            addr,
-            breaker_threshold=breaker_threshold,
-            breaker_open_seconds=breaker_open_seconds,
-            clock=clock,
-        )
+        super().__init__(addr, **breaker)
         self._stub = security_hub_pb2_grpc.SecurityHubStub(self._channel)
         # Answers, valid and invalid, keyed by the token's SHA-256, never the token. A revoked key
         # or disabled tenant is still accepted until its answer expires here.
         self._cache_ttl = cache_ttl_seconds
         self._cache: TtlCache[bytes, TokenInfo | None] = TtlCache(
-            cache_ttl_seconds, clock, cache_max_entries
+            cache_ttl_seconds, breaker.get("clock", time.monotonic), cache_max_entries
         )
 
     def validate_token(self, token: str, timeout: float) -> TokenInfo | None:
