@@ -56,7 +56,7 @@ lint: $(STAMP)
 
 ## Regenerate the committed protobuf/gRPC modules from protos/*.proto.
 protos: $(STAMP)
-	$(BIN)/python -m protos.generate
+	$(BIN)/python -m protos.codegen
 
 clean:
 	rm -rf $(VENV) .parley

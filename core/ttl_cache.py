@@ -1,6 +1,9 @@
 """An in-process cache whose entries expire: records that change rarely (a tenant's state, a
-channel config, a provider's access token) are read once per process per ttl instead of once per
-request, and a change is still seen within the ttl, without restarts. Thread-safe and bounded."""
+channel config, a provider's access token, a Security Hub answer) are read once per process per
+ttl instead of once per request, and a change is still seen within the ttl, without restarts.
+
+Thread-safe and bounded: when it is full, the least recently used entry goes and the rest stay
+(``cachetools.TLRUCache``, which, unlike ``TTLCache``, lets each entry carry its own ttl)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,14 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from cachetools import TLRUCache
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+def _expiry(_key: object, entry: tuple[float, object], now: float) -> float:
+    return now + entry[0]
 
 
 class TtlCache(Generic[K, V]):
@@ -21,18 +30,18 @@ class TtlCache(Generic[K, V]):
         max_entries: int = 10_000,
     ) -> None:
         self._ttl = ttl_seconds
-        self._clock = clock
         self._max = max_entries
-        self._entries: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
+        # Each entry is (its ttl, the value): the ttl is read once, when the entry goes in.
+        self._entries: TLRUCache[K, tuple[float, V]] = TLRUCache(
+            maxsize=max(max_entries, 1), ttu=_expiry, timer=clock
+        )
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe on their own
 
     def peek(self, key: K) -> V | None:
         """The live cached value, or None."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return entry[1]
+        return None if entry is None else entry[1]
 
     def get_or_load(self, key: K, load: Callable[[], V]) -> V:
         """The cached value, or ``load()``'s kept for the cache's ttl."""
@@ -43,10 +52,10 @@ class TtlCache(Generic[K, V]):
 
         ``load`` runs outside the lock: two threads may both load on a miss, and the later value
         wins. An exception from it reaches the caller and caches nothing, so a record that is
-        missing now is looked up again next time."""
+        missing now is looked up again next time. A cached None counts as a hit."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and entry[0] > self._clock():
+        if entry is not None:
             return entry[1]
         value, ttl = load()
         self.put(key, value, ttl)
@@ -54,12 +63,10 @@ class TtlCache(Generic[K, V]):
 
     def put(self, key: K, value: V, ttl_seconds: float | None = None) -> None:
         ttl = self._ttl if ttl_seconds is None else ttl_seconds
-        if ttl <= 0:
+        if ttl <= 0 or self._max <= 0:
             return
         with self._lock:
-            if len(self._entries) >= self._max and key not in self._entries:
-                self._entries.clear()  # a crude bound; entries live seconds to minutes anyway
-            self._entries[key] = (self._clock() + ttl, value)
+            self._entries[key] = (ttl, value)
 
     def forget(self, key: K) -> None:
         with self._lock:

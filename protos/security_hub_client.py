@@ -1,5 +1,5 @@
-"""A typed Security Hub client that caches answers, fails fast when the hub is down, and maps gRPC
-failures to Parley's error tree once.
+"""A typed Security Hub client that caches answers and fails fast when the hub is down (channel,
+health, breaker and error mapping come from ``protos.grpc_client``).
 
 grpc.RpcError
 ├── UNAVAILABLE, DEADLINE_EXCEEDED   → core.errors.TransientError (counted by the breaker)
@@ -13,37 +13,16 @@ fails closed.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Unpack
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from core.errors import DependencyError, PermanentError, TransientError
+from core.errors import PermanentError
+from core.ttl_cache import TtlCache
 from protos import security_hub_pb2, security_hub_pb2_grpc
-
-TRANSIENT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-# Reconnect quickly after a hub restart; keep this below the breaker's open time, so the channel
-# has tried again by the time the half-open probe goes out.
-CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 250),
-    ("grpc.min_reconnect_backoff_ms", 250),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
-
-Clock = Callable[[], float]
-Answer = TypeVar("Answer")
-
-
-def hub_error(method: str, exc: grpc.RpcError) -> DependencyError:
-    """The Parley error for a failed hub call; its message names the gRPC status."""
-    code = exc.code()
-    error = TransientError if code in TRANSIENT_CODES else PermanentError
-    return error(f"security hub {method} failed: {code.name}: {exc.details() or 'no details'}")
+from protos.grpc_client import BreakerOptions, GrpcClient
 
 
 @dataclass(frozen=True)
@@ -57,95 +36,15 @@ class TokenInfo:
     token_id: str | None = None  # a JWT's ``jti``, when it has one
 
 
-@dataclass(frozen=True)
-class _Entry:
-    info: TokenInfo | None
-    expires: float
-
-
-class AnswerCache:
-    """Token answers, valid and invalid, for a while; keyed by the token's SHA-256, never the
-    token, and bounded: the least recently used answer goes first."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.expires <= self._clock():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: bytes, info: TokenInfo | None) -> None:
-        ttl = self._ttl
-        if info is not None and info.expires_at:  # never vouch for a JWT past its expiry
-            ttl = min(ttl, info.expires_at - time.time())
-        if ttl <= 0 or self._max <= 0:
-            return
-        with self._lock:
-            self._entries[key] = _Entry(info, self._clock() + ttl)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-
-class CircuitBreaker:
-    """Closed until ``threshold`` transient failures in a row, then open for ``open_seconds``:
-    calls fail fast. Then half-open: one probe goes out; its success closes the circuit, its
-    failure opens it again."""
-
-    def __init__(self, threshold: int, open_seconds: float, clock: Clock) -> None:
-        self._threshold = threshold
-        self._open_seconds = open_seconds
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._probing = False
-        self._lock = threading.Lock()
-
-    def before_call(self) -> None:
-        """Returns if a call may go out; raises TransientError while the circuit is open."""
-        with self._lock:
-            if self._opened_at is None:
-                return
-            waited = self._clock() - self._opened_at
-            if waited >= self._open_seconds and not self._probing:
-                self._probing = True  # half-open: this call is the probe
-                return
-            failures = self._failures
-        raise TransientError(
-            f"security hub circuit open after {failures} failures in a row: failing fast"
-        )
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self._failures = 0
-            self._opened_at = None
-            self._probing = False
-
-    def failed(self) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._probing or self._failures >= self._threshold:
-                self._opened_at = self._clock()
-                self._probing = False
-
-
-class SecurityHubClient:
-    """One insecure channel to the hub; create it per process, after any fork.
+class SecurityHubClient(GrpcClient):
+    """One channel to the hub; create it per process, after any fork.
 
     Unlike the engine client, calls do not wait for the channel to (re)connect: a missing hub
     should cost a request one fast 503, not its whole deadline.
     """
+
+    service = "security hub"
+    transient_codes = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
     def __init__(
         self,
@@ -153,30 +52,33 @@ class SecurityHubClient:
         *,
         cache_ttl_seconds: float = 30.0,
         cache_max_entries: int = 10_000,
-        breaker_threshold: int = 5,
-        breaker_open_seconds: float = 5.0,
-        clock: Clock = time.monotonic,
+        **breaker: Unpack[BreakerOptions],
     ) -> None:
-        self._channel = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+        super().__init__(addr, **breaker)
         self._stub = security_hub_pb2_grpc.SecurityHubStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
-        # A revoked key or disabled tenant is still accepted until its answer expires here.
-        self._cache = AnswerCache(cache_ttl_seconds, cache_max_entries, clock)
-        self._breaker = CircuitBreaker(breaker_threshold, breaker_open_seconds, clock)
+        # Answers, valid and invalid, keyed by the token's SHA-256, never the token. A revoked key
+        # or disabled tenant is still accepted until its answer expires here.
+        self._cache_ttl = cache_ttl_seconds
+        self._cache: TtlCache[bytes, TokenInfo | None] = TtlCache(
+            cache_ttl_seconds, breaker.get("clock", time.monotonic), cache_max_entries
+        )
 
     def validate_token(self, token: str, timeout: float) -> TokenInfo | None:
         """Who the token speaks for, or None when the hub says it is not valid."""
         key = hashlib.sha256(token.encode()).digest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached.info
+        return self._cache.get_or_load_timed(key, lambda: self._validate(token, timeout))
+
+    def _validate(self, token: str, timeout: float) -> tuple[TokenInfo | None, float]:
+        """The hub's answer and how long to remember it."""
         request = security_hub_pb2.ValidateTokenRequest(token=token)
         response = self._call(
             "ValidateToken", lambda: self._stub.ValidateToken(request, timeout=timeout)
         )
         info = _token_info(response)
-        self._cache.put(key, info)
-        return info
+        ttl = self._cache_ttl
+        if info is not None and info.expires_at:  # never vouch for a JWT past its expiry
+            ttl = min(ttl, info.expires_at - time.time())
+        return info, ttl
 
     def check_permission(
         self, tenant_id: str, subject: str, permission: str, resource: str, timeout: float
@@ -189,36 +91,6 @@ class SecurityHubClient:
             "CheckPermission", lambda: self._stub.CheckPermission(request, timeout=timeout)
         )
         return bool(response.allowed)
-
-    def is_serving(self, timeout: float = 1.0) -> bool:
-        """Whether the hub's standard health service reports SERVING; False on any error."""
-        request = health_pb2.HealthCheckRequest(service="")  # "" is the whole server
-        try:
-            response = self._health.Check(request, timeout=timeout)
-        except Exception:  # readiness is a yes/no question: any failure is a no
-            return False
-        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
-
-    def close(self) -> None:
-        """Closes the channel; in-flight calls are cancelled."""
-        self._channel.close()
-
-    def _call(self, method: str, call: Callable[[], Answer]) -> Answer:
-        self._breaker.before_call()
-        try:
-            answer = call()
-        except grpc.RpcError as exc:
-            error = hub_error(method, exc)
-            if isinstance(error, TransientError):
-                self._breaker.failed()
-            else:  # the hub answered, so it is up
-                self._breaker.succeeded()
-            raise error from exc
-        except BaseException:
-            self._breaker.failed()  # never leave a half-open probe outstanding
-            raise
-        self._breaker.succeeded()
-        return answer
 
 
 def _token_info(response: security_hub_pb2.ValidateTokenResponse) -> TokenInfo | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from protos.generate import stale_files
+from protos.codegen import stale_files
 
 
 def test_generated_protos_are_fresh() -> None:
     stale = stale_files()
 
-    assert stale == [], f"regenerate with `python -m protos.generate`: {stale}"
+    assert stale == [], f"regenerate with `python -m protos.codegen`: {stale}"

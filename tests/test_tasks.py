@@ -136,7 +136,7 @@ def test_generate_sends_the_history_window_oldest_first(
         ids.append(accept(db, tenant, f"message {n}"))
     last = ids[-1]
     process(tenant, last)
-    from tasks.generate import build_request
+    from protos.engine_turn import build_request
     from tasks.runtime import clients
 
     c = clients()

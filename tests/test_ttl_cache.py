@@ -55,17 +55,40 @@ def test_the_loader_can_name_each_values_lifetime() -> None:
     assert cache.peek("token") is None
 
 
-def test_a_zero_ttl_keeps_nothing_and_the_size_is_bounded() -> None:
+def test_a_zero_ttl_keeps_nothing() -> None:
     clock = Clock()
     assert TtlCache[str, int](0, clock).get_or_load("k", lambda: 1) == 1
     off: TtlCache[str, int] = TtlCache(0, clock)
     off.put("k", 1)
     assert off.peek("k") is None
+    none: TtlCache[str, int] = TtlCache(60, clock, max_entries=0)
+    none.put("k", 1)
+    assert none.peek("k") is None
 
-    small: TtlCache[int, int] = TtlCache(60, clock, max_entries=3)
+
+def test_a_full_cache_lets_the_oldest_entry_go_and_keeps_the_rest() -> None:
+    small: TtlCache[int, int] = TtlCache(60, Clock(), max_entries=3)
     for key in range(3):
         small.put(key, key)
-    small.put(0, 10)  # replacing a key does not count against the bound
-    assert [small.peek(key) for key in range(3)] == [10, 1, 2]
-    small.put(3, 3)  # a fourth key: the crude bound starts afresh
-    assert [small.peek(key) for key in range(4)] == [None, None, None, 3]
+    small.put(0, 10)  # replacing a key does not count against the bound, and renews it
+
+    small.put(3, 3)  # a fourth key: 1 is now the oldest
+
+    assert [small.peek(key) for key in range(4)] == [10, None, 2, 3]
+
+
+def test_a_read_keeps_an_entry_from_being_the_oldest() -> None:
+    small: TtlCache[str, int] = TtlCache(60, Clock(), max_entries=2)
+    small.put("a", 1)
+    small.put("b", 2)
+    assert small.get_or_load("a", lambda: 0) == 1  # "a" is now the most recently used
+
+    small.put("c", 3)
+
+    assert [small.peek(key) for key in "abc"] == [1, None, 3]
+
+
+def test_a_cached_none_is_a_hit() -> None:
+    cache: TtlCache[str, int | None] = TtlCache(60, Clock())
+    assert cache.get_or_load("k", lambda: None) is None
+    assert cache.get_or_load("k", lambda: 1) is None

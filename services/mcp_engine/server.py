@@ -1,34 +1,26 @@
-"""Runs the reference MCP engine: a thread-pool gRPC server with the standard health service."""
+"""Runs the reference MCP engine on the shared gRPC server start-up (``protos.grpc_server``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from concurrent import futures
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import HealthServicer
 
 from core.errors import ConfigurationError
+from core.logs import configure as configure_logging
 from core.settings import Settings, get_settings
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
+from protos.grpc_server import DEFAULT_HOST, GrpcServer
 from services.mcp_engine.backend import Backend
 from services.mcp_engine.chooser import BackendChooser
 from services.mcp_engine.context_store import ContextStore
 from services.mcp_engine.openai_chat import OpenAIChatBackend
 from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
 from services.mcp_engine.servicer import McpEngineServicer
-
-SERVICE_NAME = mcp_engine_pb2.DESCRIPTOR.services_by_name["McpEngine"].full_name
-DEFAULT_HOST = "127.0.0.1"
-MAX_WORKERS = 16
-STOP_GRACE_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -63,37 +55,26 @@ def build_backend(settings: Settings) -> BackendChooser:
     return BackendChooser(settings.engine_backend, backends)
 
 
-def _start(port: int, backend: Backend, host: str) -> tuple[grpc.Server, HealthServicer]:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="mcp-engine")
-    )
+def _start(port: int, backend: Backend, host: str) -> GrpcServer:
     servicer = McpEngineServicer(backend, ContextStore())
-    mcp_engine_pb2_grpc.add_McpEngineServicer_to_server(servicer, server)
-    health = HealthServicer()
-    for service in ("", SERVICE_NAME):
-        health.set(service, health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    address = f"{host}:{port}"
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise ConfigurationError(f"the MCP engine cannot listen on {address}: {exc}") from None
-    if not bound:
-        raise ConfigurationError(f"the MCP engine cannot listen on {address}")
-    server.start()
-    return server, health
+    return GrpcServer.start(
+        "MCP engine",
+        mcp_engine_pb2.DESCRIPTOR.services_by_name["McpEngine"],
+        lambda server: mcp_engine_pb2_grpc.add_McpEngineServicer_to_server(servicer, server),
+        port,
+        host,
+    )
 
 
 def serve(port: int, backend: Backend, *, host: str = DEFAULT_HOST) -> grpc.Server:
     """Starts the engine on ``host:port`` and returns at once; the caller stops the server
     and then closes the backend."""
-    server, _ = _start(port, backend, host)
-    return server
+    return _start(port, backend, host).server
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m services.mcp_engine``: serve until SIGTERM or SIGINT, then stop gracefully."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     try:
         settings = get_settings()
         parser = argparse.ArgumentParser(prog="python -m services.mcp_engine", description=__doc__)
@@ -101,18 +82,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.add_argument("--host", default=DEFAULT_HOST, help="listen address")
         args = parser.parse_args(argv)
         backend = build_backend(settings)
-        server, health = _start(args.port, backend, args.host)
+        running = _start(args.port, backend, args.host)
     except ConfigurationError as exc:
         sys.exit(f"mcp engine: {exc}")
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
     log.info(
         "MCP engine serving on %s:%d (backends: %s; %s unless a tenant asks for another)",
         args.host, args.port, ", ".join(backend.names), backend.default,
     )  # fmt: skip
-    stopping.wait()
-    log.info("MCP engine stopping")
-    health.enter_graceful_shutdown()  # readiness checks see NOT_SERVING while calls drain
-    server.stop(STOP_GRACE_SECONDS).wait()
+    running.serve_until_signalled()
     backend.close()

@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import PermanentError, TransientError
 from protos import mcp_engine_pb2 as pb
-from protos.engine_client import EngineClient, engine_error
+from protos.engine_client import EngineClient
 from tests.fakes.openai_server import FakeOpenAI
 
 TURN = pb.GenerateRequest(request_id="msg-1", tenant_id="acme", conversation_id="c-1", text="hi")
@@ -99,7 +99,7 @@ class _Failed(grpc.RpcError):
     ],
 )
 def test_status_codes_map_to_one_error_each(code: grpc.StatusCode, error: type[Exception]) -> None:
-    mapped = engine_error("GenerateResponse", _Failed(code))
+    mapped = EngineClient.error("GenerateResponse", _Failed(code))
 
     assert type(mapped) is error
     assert str(mapped) == f"engine GenerateResponse failed: {code.name}: why"

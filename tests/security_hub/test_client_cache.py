@@ -7,7 +7,6 @@ import pytest
 from core.errors import TransientError
 from core.settings import Settings
 from core.tokens import mint_token
-from protos.security_hub_client import AnswerCache, TokenInfo
 from storage.credentials import ApiKeyRepository
 from tests.security_hub.hub import ConnectClient, FakeClock, Hub
 
@@ -67,16 +66,20 @@ def test_a_jwt_is_not_remembered_past_its_expiry(
         client.validate_token(token, TIMEOUT)
 
 
-def test_the_cache_forgets_the_least_recently_used_answer_beyond_its_size() -> None:
-    clock = FakeClock()
-    cache = AnswerCache(ttl_seconds=30, max_entries=2, clock=clock)
-    info = TokenInfo("acme", "key_1", frozenset(), 0)
-    cache.put(b"a", info)
-    cache.put(b"b", None)
-    assert cache.get(b"a") is not None  # "a" is now the most recently used
+def test_the_cache_forgets_the_least_recently_used_answer_beyond_its_size(
+    connect_client: ConnectClient, hub: Hub, keys: ApiKeyRepository, tenant: str
+) -> None:
+    client = connect_client(cache_ttl_seconds=30, cache_max_entries=2)
+    _, first = keys.issue(tenant, "first", ["admin"])
+    _, third = keys.issue(tenant, "third", ["admin"])
+    assert client.validate_token(first, TIMEOUT) is not None
+    assert client.validate_token("pk_unknown", TIMEOUT) is None
+    assert client.validate_token(first, TIMEOUT) is not None  # now the most recently used
+    assert client.validate_token(third, TIMEOUT) is not None
 
-    cache.put(b"c", info)
+    hub.stop()
 
-    assert cache.get(b"b") is None
-    assert cache.get(b"a") is not None
-    assert cache.get(b"c") is not None
+    assert client.validate_token(first, TIMEOUT) is not None
+    assert client.validate_token(third, TIMEOUT) is not None
+    with pytest.raises(TransientError, match="UNAVAILABLE"):  # forgotten: the hub is asked
+        client.validate_token("pk_unknown", TIMEOUT)
