@@ -14,7 +14,7 @@ from protos import mcp_engine_pb2 as pb
 from protos.engine_client import EngineClient
 from services.mcp_engine import serve
 from services.mcp_engine.rules import RulesBackend
-from tests.engine.conftest import free_port
+from tests.services.mcp_engine.conftest import free_port
 
 TURN = pb.GenerateRequest(request_id="msg-1", tenant_id="acme", conversation_id="c-1", text="hi")
 TIMEOUT = 0.5  # a dead engine costs each call its whole deadline (the calls wait for ready)

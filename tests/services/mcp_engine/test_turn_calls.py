@@ -20,7 +20,7 @@ from protos.engine_client import EngineClient
 from services.mcp_engine.turn_calls import TurnCalls, turn_key
 from tests.fakes.openai_server import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 StartOpenAIEngine = Callable[..., EngineClient]
 
 

@@ -28,7 +28,7 @@ from ingress.app import create_app
 from storage.claims import Claims
 from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetter, DeadLetterRepository
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

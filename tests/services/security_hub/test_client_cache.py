@@ -8,7 +8,7 @@ from core.errors import TransientError
 from core.settings import Settings
 from core.tokens import mint_token
 from storage.credentials import ApiKeyRepository
-from tests.security_hub.hub import ConnectClient, FakeClock, Hub
+from tests.services.security_hub.hub import ConnectClient, FakeClock, Hub
 
 TIMEOUT = 5.0
 

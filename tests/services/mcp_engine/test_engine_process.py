@@ -16,7 +16,7 @@ import pytest
 from protos import mcp_engine_pb2 as pb
 from protos.engine_client import EngineClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START_SECONDS = 15.0
 
 RULES = {

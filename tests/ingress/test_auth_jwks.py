@@ -19,7 +19,7 @@ from testenv import free_port
 from core.errors import InvalidToken, KeysUnavailable
 from core.jwks import JwksKeys
 from core.jwt_verifier import JwtVerifier
-from tests.security_hub.hub import FakeClock
+from tests.services.security_hub.hub import FakeClock
 
 REFETCH = 10.0
 LIFESPAN = 300.0

@@ -15,7 +15,7 @@ from protos import security_hub_pb2_grpc
 from protos.security_hub_client import SecurityHubClient
 from storage.credentials import ApiKeyRepository
 from storage.tenants import TenantRepository
-from tests.security_hub.hub import ConnectClient, FakeClock, Hub
+from tests.services.security_hub.hub import ConnectClient, FakeClock, Hub
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from tests.credentials import admin_headers, client_address, create_tenant, tena
 from tests.fakes.accounts import ProviderAccounts
 from tests.fakes.whatsapp import FakeWhatsApp
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 Registration = dict[str, Any]
 
 

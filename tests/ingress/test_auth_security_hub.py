@@ -20,7 +20,7 @@ from ingress.app import create_app
 from storage.credentials import ApiKeyRepository
 from storage.tenants import TenantRepository
 from tests.credentials import admin_headers, bearer, client_address, tenant_headers
-from tests.security_hub.hub import Hub
+from tests.services.security_hub.hub import Hub
 
 MESSAGE = {"user_id": "ana", "text": "hello"}
 

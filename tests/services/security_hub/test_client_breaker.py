@@ -14,7 +14,7 @@ from core.settings import Settings
 from protos.security_hub_client import SecurityHubClient
 from services.security_hub import serve
 from storage.credentials import ApiKeyRepository
-from tests.security_hub.hub import ConnectClient, FakeClock, Hub
+from tests.services.security_hub.hub import ConnectClient, FakeClock, Hub
 
 TIMEOUT = 5.0
 OPEN_SECONDS = 10.0

@@ -17,7 +17,7 @@ from testenv import free_port
 from protos.security_hub_client import SecurityHubClient
 from storage.credentials import ApiKeyRepository
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START_SECONDS = 15.0
 TIMEOUT = 5.0
 

@@ -28,7 +28,7 @@ from services.devstack import DevstackError, ManagedProcess, ServiceStatus, mong
 from services.devstack import process as process_module
 from services.devstack.kafka import PARLEY_TOPICS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
 KAFKA = os.environ.get("PARLEY_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
