@@ -21,6 +21,7 @@ from typing import Protocol
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
+    Headers,
     Outbound,
     Receipt,
     Webhook,
@@ -81,11 +82,7 @@ class WebhookAdapter(ChannelAdapter, Protocol):
         ...
 
     def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
+        self, headers: Headers, raw_body: bytes, config: ChannelConfig, runtime: ChannelRuntime
     ) -> None:
         """Raise VerificationFailed unless the raw request is authentic for ``config``.
         Header names are lower-case. Comparisons are constant-time."""

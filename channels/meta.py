@@ -15,7 +15,7 @@ from typing import Any
 
 from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
-from core.envelopes import ChannelConfig
+from core.envelopes import ChannelConfig, Headers
 
 # Throttling codes: throughput (130429), pair rate (131056), WABA/app/user Graph limits
 # (80007, 4, 17), Messenger's per-call limit (613).
@@ -33,11 +33,7 @@ class MetaWebhooks:
         return hub_handshake(query, config.secrets.get("verify_token", ""))
 
     def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
+        self, headers: Headers, raw_body: bytes, config: ChannelConfig, runtime: ChannelRuntime
     ) -> None:
         verify_hub_signature(headers, raw_body, config.secrets.get("app_secret", ""))
 
@@ -62,7 +58,7 @@ def hub_handshake(query: Mapping[str, str], verify_token: str) -> str:
     return challenge
 
 
-def verify_hub_signature(headers: Mapping[str, str], raw_body: bytes, app_secret: str) -> None:
+def verify_hub_signature(headers: Headers, raw_body: bytes, app_secret: str) -> None:
     """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``, compared in
     constant time over the bytes as received (never re-serialised JSON)."""
     header = headers.get("x-hub-signature-256", "")

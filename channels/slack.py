@@ -31,7 +31,7 @@ import httpx
 from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
 from channels.slack_format import message_bodies
-from core.envelopes import ChannelConfig, InboundMessage, Outbound, Receipt, Webhook
+from core.envelopes import ChannelConfig, Headers, InboundMessage, Outbound, Receipt, Webhook
 from core.retry_after import retry_after_seconds
 
 SIGNATURE_WINDOW_SECONDS = 300
@@ -46,9 +46,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _LEADING_MENTION = re.compile(r"\s*<@([A-Z0-9]+)(?:\|[^>]*)?>[\s,:]*")
 
 
-def verify_signature(
-    headers: Mapping[str, str], raw_body: bytes, signing_secret: str, now: float
-) -> None:
+def verify_signature(headers: Headers, raw_body: bytes, signing_secret: str, now: float) -> None:
     """``X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:<ts>:<raw body>")>`` with an
     ``X-Slack-Request-Timestamp`` within five minutes of ``now``, either way (replays)."""
     timestamp = headers.get("x-slack-request-timestamp", "")
@@ -82,11 +80,7 @@ class SlackChannel:
         raise VerificationFailed("Slack has no GET handshake; it sends a signed url_verification")
 
     def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
+        self, headers: Headers, raw_body: bytes, config: ChannelConfig, runtime: ChannelRuntime
     ) -> None:
         verify_signature(headers, raw_body, config.secrets.get("signing_secret", ""), time.time())
 

@@ -31,6 +31,7 @@ from channels.teams_format import activities
 from core.envelopes import (
     ChannelConfig,
     DeliveryState,
+    Headers,
     InboundMessage,
     Outbound,
     Receipt,
@@ -60,11 +61,7 @@ class TeamsChannel:
         raise VerificationFailed("Teams has no handshake; every activity carries a JWT")
 
     def verify(
-        self,
-        headers: Mapping[str, str],
-        raw_body: bytes,
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
+        self, headers: Headers, raw_body: bytes, config: ChannelConfig, runtime: ChannelRuntime
     ) -> None:
         # The token first: nothing an unauthenticated caller sends is parsed before it checks.
         token = verify_bearer(headers.get("authorization", ""), config.account_id, runtime)

@@ -13,6 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# A request's headers as the channels read them: names lower-cased.
+Headers = Mapping[str, str]
+
 
 @dataclass(frozen=True)
 class ChannelConfig:
