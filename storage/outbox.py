@@ -35,7 +35,7 @@ from pymongo.errors import BulkWriteError
 
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
-from storage.documents import OutboxEntry
+from storage.documents import OutboxEntry, OutboxOwner
 from storage.kafka_producer import EventPublisher, StagedEvent
 from storage.open_turns import OpenTurns
 
@@ -133,7 +133,7 @@ class OutboxRelay:
         self._turns = OpenTurns(db)
 
     def publish_documents(
-        self, collection: str, docs: Iterable[dict[str, Any]], timeout: float
+        self, collection: str, docs: Iterable[OutboxOwner], timeout: float
     ) -> int:
         """Publish the still pending events of ``docs``; returns how many Kafka acknowledged."""
         owned = [(doc["_id"], entry) for doc in docs for entry in doc.get("outbox") or ()]
