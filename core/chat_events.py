@@ -4,6 +4,7 @@ often a stage runs (consumers drop duplicates by ``id``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,12 @@ from core.cloudevents import CloudEvent
 
 SOURCE = "/parley/pipeline"
 
-Doc = dict[str, Any]
+Doc = Mapping[str, Any]  # a stored document (storage/documents.py), which core cannot import
 
 
-def _event(event_id: str, kind: str, subject: str, doc: Doc, at: datetime, data: Doc) -> CloudEvent:
+def _event(
+    event_id: str, kind: str, subject: str, doc: Doc, at: datetime, data: dict[str, Any]
+) -> CloudEvent:
     return CloudEvent(
         id=event_id,
         type=kind,
@@ -27,7 +30,7 @@ def _event(event_id: str, kind: str, subject: str, doc: Doc, at: datetime, data:
     )
 
 
-def _message_data(message: Doc) -> Doc:
+def _message_data(message: Doc) -> dict[str, Any]:
     return {
         "message_id": message["_id"],
         "conversation_id": message["conversation_id"],

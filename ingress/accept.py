@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
-from typing import Any
 
 from core.chat_events import message_received
 from core.envelopes import ChannelConfig, InboundMessage
@@ -21,6 +20,7 @@ from core.timeutil import as_utc, utcnow
 from ingress.auth import Principal
 from ingress.schemas import Accepted, MessageIn
 from ingress.state import IngressState
+from storage.documents import MessageDocument
 from storage.outbox import with_outbox
 from tasks.chain import turn_chain
 
@@ -38,8 +38,14 @@ def body_digest(raw: bytes) -> str:
 
 
 def _inbound_document(
-    message_id: str, tenant_id: str, conversation_id: str, channel: str, user_id: str, text: str
-) -> dict[str, Any]:
+    message_id: str,
+    tenant_id: str,
+    conversation_id: str,
+    channel: str,
+    user_id: str,
+    text: str,
+    dedupe_key: str,
+) -> MessageDocument:
     now = utcnow()
     return {
         "_id": message_id,
@@ -53,10 +59,11 @@ def _inbound_document(
         "journey": {Status.ACCEPTED.value: now},
         "created_at": now,
         "updated_at": now,
+        "dedupe_key": dedupe_key,
     }
 
 
-def _store_and_enqueue(state: IngressState, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _store_and_enqueue(state: IngressState, doc: MessageDocument) -> tuple[MessageDocument, bool]:
     """Insert unless the dedupe key exists; only the inserting request enqueues the chain.
     The ``received`` event is born with the message (see storage/outbox.py).
 
@@ -98,11 +105,16 @@ def accept_message(
             tenant, API_CHANNEL, payload.user_id, started_by=message_id
         )
     doc = _inbound_document(
-        message_id, tenant, conversation_id, API_CHANNEL, payload.user_id, payload.text
+        message_id,
+        tenant,
+        conversation_id,
+        API_CHANNEL,
+        payload.user_id,
+        payload.text,
+        f"idem:{idempotency_key}" if idempotency_key else f"msg:{message_id}",
     )
     doc["metadata"] = payload.metadata or {}
     doc["submitted_by"] = principal.subject
-    doc["dedupe_key"] = f"idem:{idempotency_key}" if idempotency_key else f"msg:{message_id}"
     doc["request_digest"] = digest
     if idempotency_key:
         doc["idempotency_key"] = idempotency_key
@@ -113,8 +125,8 @@ def accept_message(
 
 
 def _claim(
-    state: IngressState, doc: dict[str, Any], idempotency_key: str | None
-) -> tuple[dict[str, Any], bool]:
+    state: IngressState, doc: MessageDocument, idempotency_key: str | None
+) -> tuple[MessageDocument, bool]:
     stored, created = _store_and_enqueue(state, doc)
     if not created and idempotency_key and _expired(state, stored):
         state.messages.release_dedupe_key(doc["tenant_id"], stored["_id"], idempotency_key)
@@ -141,18 +153,18 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
         config.channel,
         message.user_id,
         message.text,
+        # Some providers' ids are unique only within a conversation (Teams activity ids).
+        ":".join(
+            (
+                config.channel,
+                config.account_id,
+                str(message.reply_to.get("conversation_id", "")),
+                message.provider_message_id,
+            )
+        ),
     )
     doc.update(
         {
-            # Some providers' ids are unique only within a conversation (Teams activity ids).
-            "dedupe_key": ":".join(
-                (
-                    config.channel,
-                    config.account_id,
-                    str(message.reply_to.get("conversation_id", "")),
-                    message.provider_message_id,
-                )
-            ),
             "provider_message_id": message.provider_message_id,
             "channel_config_id": config.id,
             "kind": message.kind,
@@ -166,12 +178,12 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
     return created
 
 
-def _expired(state: IngressState, stored: dict[str, Any]) -> bool:
+def _expired(state: IngressState, stored: MessageDocument) -> bool:
     window = timedelta(seconds=state.settings.idempotency_ttl_seconds)
     return "idempotency_key" in stored and as_utc(stored["created_at"]) < utcnow() - window
 
 
-def _answer(stored: dict[str, Any]) -> Accepted:
+def _answer(stored: MessageDocument) -> Accepted:
     return Accepted(
         message_id=stored["_id"],
         conversation_id=stored["conversation_id"],

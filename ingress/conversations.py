@@ -13,6 +13,7 @@ from ingress.operations import CURSOR, LIMIT, PAGE, Answer, Operation, Param, do
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
+from storage.documents import MessageDocument
 
 
 @documented(
@@ -37,7 +38,7 @@ async def list_conversation_messages(request: Request) -> JSONResponse:
     cursor = request.query_params.get("cursor")
     after = decode_cursor(cursor, "msg_") if cursor else None
 
-    def load() -> list[dict[str, object]]:
+    def load() -> list[MessageDocument]:
         state.conversations.get(principal.tenant_id, conversation_id)  # 404 if not the tenant's
         return state.messages.page(principal.tenant_id, conversation_id, after, limit + 1)
 

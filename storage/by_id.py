@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
-Document = dict[str, Any]
+# The collection's document type (storage/documents.py), or Any for an untyped one.
+D = TypeVar("D", bound=Mapping[str, Any])
 
 _MISSING = object()
 
@@ -109,16 +110,16 @@ def matches(doc: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
 
 
 def find_by_id(
-    collection: Collection[Any],
+    collection: Collection[D],
     doc_id: Any,
     conditions: Mapping[str, Any],
     projection: Mapping[str, Any] | None = None,
-) -> Document | None:
+) -> D | None:
     """The document ``doc_id`` if it satisfies ``conditions``, else None; one ``_id`` read."""
     if projection is not None:
         # The conditions are checked on the returned document, so they must be in it.
         projection = {**projection, **{path.split(".")[0]: 1 for path in conditions}}
-    doc: Document | None = collection.find_one({"_id": doc_id}, projection)
+    doc = collection.find_one({"_id": doc_id}, projection)
     if doc is None or not matches(doc, conditions):
         return None
     return doc
@@ -147,20 +148,19 @@ def update_by_id(
 
 
 def find_one_and_update_by_id(
-    collection: Collection[Any],
+    collection: Collection[D],
     doc_id: Any,
     conditions: Mapping[str, Any],
     update: Mapping[str, Any],
-) -> Document | None:
+) -> D | None:
     """``update_by_id`` returning the document after the update (None if it did not match)."""
     if find_by_id(collection, doc_id, conditions, {"_id": 1}) is None:
         return None
-    found: Document | None = collection.find_one_and_update(
+    return collection.find_one_and_update(
         write_filter(collection, doc_id, conditions),
         update,
         return_document=ReturnDocument.AFTER,
     )
-    return found
 
 
 def delete_by_id(collection: Collection[Any], doc_id: Any, conditions: Mapping[str, Any]) -> bool:

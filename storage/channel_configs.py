@@ -26,7 +26,7 @@ ConfigDocument = dict[str, Any]
 
 class ChannelConfigRepository:
     def __init__(self, db: Database[Any], box: SecretBox) -> None:
-        self._collection: Collection[Any] = db["channel_configs"]
+        self._collection: Collection[ConfigDocument] = db["channel_configs"]
         self._box = box
 
     def create(

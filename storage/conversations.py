@@ -15,9 +15,8 @@ from core.errors import Conflict, NotFound
 from core.timeutil import utcnow
 from core.ttl_cache import TtlCache
 from storage.by_id import find_by_id, update_by_id, write_filter
+from storage.documents import ConversationDocument, RecentEntry
 from storage.outbox import PendingEvents, with_outbox
-
-Conversation = dict[str, Any]
 
 
 def _open_key(channel: str, user_id: str, scope: str | None) -> str:
@@ -28,7 +27,7 @@ class ConversationRepository:
     """Tenant-scoped access to the ``conversations`` collection."""
 
     def __init__(self, db: Database[Any], remember_seconds: float = 0.0) -> None:
-        self._collection: Collection[Any] = db["conversations"]
+        self._collection: Collection[ConversationDocument] = db["conversations"]
         self._pending = PendingEvents(db)
         # Ids of open conversations this process resolved lately (the ingress sets a time).
         self._known: TtlCache[str, bool] = TtlCache(remember_seconds)
@@ -72,7 +71,7 @@ class ConversationRepository:
         scope: str | None,
     ) -> None:
         now = utcnow()
-        insert = {
+        insert: ConversationDocument = {
             "_id": conversation_id,
             "tenant_id": tenant_id,
             "open_key": key,
@@ -97,7 +96,7 @@ class ConversationRepository:
             if find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}) is None:
                 raise Conflict("could not resolve the open conversation") from None
 
-    def get(self, tenant_id: str, conversation_id: str) -> Conversation:
+    def get(self, tenant_id: str, conversation_id: str) -> ConversationDocument:
         doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"conversation {conversation_id} not found")
@@ -105,7 +104,7 @@ class ConversationRepository:
 
     def open_for_user(
         self, tenant_id: str, conversation_id: str, channel: str, user_id: str
-    ) -> Conversation:
+    ) -> ConversationDocument:
         """A conversation the caller named, checked to be this user's and still open."""
         doc = self.get(tenant_id, conversation_id)
         if doc["user_id"] != user_id or doc["channel"] != channel:
@@ -127,9 +126,9 @@ class ConversationRepository:
         self,
         tenant_id: str,
         conversation_id: str,
-        entries: list[dict[str, Any]],
+        entries: list[RecentEntry],
         window: int,
-        current: Conversation | None = None,
+        current: ConversationDocument | None = None,
     ) -> None:
         """Keep the last ``window`` messages on the conversation, so the engine's history is
         one ``_id`` read. Turns of a conversation are generated one after another (see

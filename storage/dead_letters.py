@@ -27,8 +27,7 @@ from core.stages import NAMES
 from core.timeutil import utcnow
 from storage.by_id import find_by_id, find_one_and_update_by_id, update_by_id
 from storage.claims import Claim, Claims
-
-DeadLetter = dict[str, Any]
+from storage.documents import DeadLetterDocument
 
 # Why the turn gave up; the API filters on it as ``reason``.
 CLASSIFICATIONS = ("permanent", "exhausted", "expired", "poison", "engine_unavailable")
@@ -51,7 +50,7 @@ class DeadLetterRepository:
     """Tenant-scoped access to the ``dead_letters`` collection."""
 
     def __init__(self, db: Database[Any], clock: Callable[[], datetime] = utcnow) -> None:
-        self._collection: Collection[Any] = db["dead_letters"]
+        self._collection: Collection[DeadLetterDocument] = db["dead_letters"]
         self._claims = Claims(db["dead_letter_claims"], REPLAY_CLAIM_SECONDS, clock)
         self._clock = clock
 
@@ -68,7 +67,7 @@ class DeadLetterRepository:
         error_message: str,
         classification: str,
         at: datetime,
-    ) -> DeadLetter:
+    ) -> DeadLetterDocument:
         """Store the turn's failure at ``stage``, or update the one stored before; it is open."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
@@ -102,7 +101,7 @@ class DeadLetterRepository:
         }
         for _ in range(3):
             try:
-                doc: DeadLetter | None = self._collection.find_one_and_update(
+                doc = self._collection.find_one_and_update(
                     query, update, upsert=True, return_document=ReturnDocument.AFTER
                 )
             except DuplicateKeyError:
@@ -121,7 +120,7 @@ class DeadLetterRepository:
         state: str | None = OPEN,
         after: str | None = None,
         limit: int = 50,
-    ) -> list[DeadLetter]:
+    ) -> list[DeadLetterDocument]:
         """Up to ``limit`` dead letters after the id ``after``, in id order; ``state=None`` means
         every state."""
         if limit < 1:
@@ -138,13 +137,13 @@ class DeadLetterRepository:
             query["_id"] = {"$gt": after}
         return list(self._collection.find(query).sort("_id", ASCENDING).limit(limit))
 
-    def get(self, tenant_id: str, dead_letter_id: str) -> DeadLetter:
+    def get(self, tenant_id: str, dead_letter_id: str) -> DeadLetterDocument:
         doc = find_by_id(self._collection, dead_letter_id, {"tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"dead letter {dead_letter_id} not found")
         return doc
 
-    def claim_replay(self, tenant_id: str, dead_letter_id: str) -> DeadLetter | None:
+    def claim_replay(self, tenant_id: str, dead_letter_id: str) -> DeadLetterDocument | None:
         """Move an open dead letter (or one whose replay died) to replaying and return it; None
         if it is not replayable (or not the tenant's) or another replay holds the claim, so of
         two concurrent replays only one goes ahead. Pass the result to ``finish_replay``."""
@@ -173,14 +172,14 @@ class DeadLetterRepository:
             self._claims.release(claim)
         return doc
 
-    def _replayable(self, doc: DeadLetter) -> bool:
+    def _replayable(self, doc: DeadLetterDocument) -> bool:
         if doc["state"] == OPEN:
             return True
         claimed_at = doc.get("replay_claimed_at")
         stale = self._clock() - timedelta(seconds=REPLAY_CLAIM_SECONDS)
         return doc["state"] == REPLAYING and (claimed_at is None or claimed_at <= stale)
 
-    def finish_replay(self, tenant_id: str, claimed: DeadLetter, replayed: bool) -> bool:
+    def finish_replay(self, tenant_id: str, claimed: DeadLetterDocument, replayed: bool) -> bool:
         """End the replay ``claim_replay`` returned: replayed, or open again when nothing was
         enqueued. False (and nothing changed) if the dead letter is no longer this replay's."""
         now = self._clock()
@@ -211,6 +210,6 @@ class DeadLetterRepository:
         return result.deleted_count == 1
 
 
-def _claim_of(claimed: DeadLetter) -> Claim:
+def _claim_of(claimed: DeadLetterDocument) -> Claim:
     held = claimed["replay_claim"]
     return Claim(claimed["_id"], int(held["generation"]), str(held["token"]))

@@ -22,11 +22,10 @@ from storage.by_id import (
     find_one_and_update_by_id,
     update_by_id,
 )
+from storage.documents import MessageDocument, StuckTurn
 from storage.open_turns import OpenTurns
 from storage.outbox import PendingEvents
 from storage.outbox import push as outbox_push
-
-Message = dict[str, Any]
 
 REPLY_SUFFIX = ".r"
 LOST_UPDATE_TRIES = 3
@@ -50,11 +49,11 @@ class MessageRepository:
     """Tenant-scoped access to the ``messages`` collection."""
 
     def __init__(self, db: Database[Any]) -> None:
-        self._collection: Collection[Any] = db["messages"]
+        self._collection: Collection[MessageDocument] = db["messages"]
         self._pending = PendingEvents(db)
         self._turns = OpenTurns(db)
 
-    def insert_once(self, doc: Message) -> tuple[Message, bool]:
+    def insert_once(self, doc: MessageDocument) -> tuple[MessageDocument, bool]:
         """Insert ``doc`` unless its (tenant, dedupe_key) exists; return the stored one and
         whether it is new. Atomic through the unique index, never check-then-insert.
 
@@ -75,7 +74,7 @@ class MessageRepository:
             self._pending.forget(noted)
             if opened:
                 self._turns.close(doc["_id"])
-            existing: Message | None = self._collection.find_one(
+            existing = self._collection.find_one(
                 {"tenant_id": doc["tenant_id"], "dedupe_key": doc["dedupe_key"]}
             )
             if existing is None:  # the key was released between our insert and this read
@@ -83,13 +82,13 @@ class MessageRepository:
             return existing, False
         return doc, True
 
-    def get(self, tenant_id: str, message_id: str) -> Message:
+    def get(self, tenant_id: str, message_id: str) -> MessageDocument:
         doc = self.find(tenant_id, message_id)
         if doc is None:
             raise NotFound(f"message {message_id} not found")
         return doc
 
-    def find(self, tenant_id: str, message_id: str) -> Message | None:
+    def find(self, tenant_id: str, message_id: str) -> MessageDocument | None:
         return find_by_id(self._collection, message_id, {"tenant_id": tenant_id})
 
     def delete_unqueued(self, tenant_id: str, message_id: str) -> None:
@@ -106,7 +105,7 @@ class MessageRepository:
         status: Status,
         fields: dict[str, Any] | None = None,
         events: Sequence[CloudEvent] = (),
-        current: Message | None = None,
+        current: MessageDocument | None = None,
     ) -> bool:
         """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved.
         ``events`` join the outbox in the same atomic update, so they exist iff the move does.
@@ -150,7 +149,7 @@ class MessageRepository:
 
     def history(
         self, tenant_id: str, conversation_id: str, before_id: str, limit: int
-    ) -> list[Message]:
+    ) -> list[MessageDocument]:
         """The last ``limit`` messages before ``before_id``, oldest first; bounded by the window."""
         cursor = (
             self._collection.find(
@@ -167,7 +166,7 @@ class MessageRepository:
 
     def page(
         self, tenant_id: str, conversation_id: str, after_id: str | None, limit: int
-    ) -> list[Message]:
+    ) -> list[MessageDocument]:
         """Up to ``limit`` messages after ``after_id`` in conversation order (newest last)."""
         query: dict[str, Any] = {"tenant_id": tenant_id, "conversation_id": conversation_id}
         if after_id is not None:
@@ -175,7 +174,7 @@ class MessageRepository:
         cursor = self._collection.find(query).sort("_id", ASCENDING).limit(limit)
         return list(cursor)
 
-    def insert_reply(self, doc: Message) -> bool:
+    def insert_reply(self, doc: MessageDocument) -> bool:
         """Insert the turn's reply; False when a previous run already stored it."""
         try:
             self._collection.insert_one(doc)
@@ -313,7 +312,7 @@ class MessageRepository:
 
     def count_attempt(
         self, tenant_id: str, message_id: str, stage: str, now: datetime, counted: bool = True
-    ) -> Message | None:
+    ) -> MessageDocument | None:
         """One more failed attempt at ``stage`` (``counted=False``: only its time is noted);
         the message after it, None if it is gone."""
         return find_one_and_update_by_id(
@@ -354,14 +353,14 @@ class MessageRepository:
 
     def stuck(
         self, statuses: Sequence[Status], cutoff: datetime, now: datetime, limit: int
-    ) -> list[Message]:
+    ) -> list[StuckTurn]:
         """Inbound messages in ``statuses`` untouched since ``cutoff`` with no retry due later
         (across tenants: the reconciler's view). Only open turns are looked at, each by ``_id``;
         notes of turns that ended, or whose message was never stored, are cleared on the way."""
         wanted = {s.value for s in statuses}
-        found: list[Message] = []
+        found: list[StuckTurn] = []
         for note in self._turns.opened_before(cutoff, limit):
-            doc: Message | None = self._collection.find_one(
+            doc = self._collection.find_one(
                 {"_id": note["_id"]},
                 {
                     "tenant_id": 1,

@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -35,6 +35,7 @@ from pymongo.errors import BulkWriteError
 
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
+from storage.documents import OutboxEntry, OutboxOwner
 from storage.kafka_producer import EventPublisher, StagedEvent
 from storage.open_turns import OpenTurns
 
@@ -48,8 +49,10 @@ ORPHAN_AFTER = timedelta(minutes=15)
 LEAVE_TO_AUDIT = timedelta(minutes=5)
 _DUPLICATE_KEY = 11000
 
+D = TypeVar("D", bound=Mapping[str, Any])
 
-def stage(event: CloudEvent) -> dict[str, Any]:
+
+def stage(event: CloudEvent) -> OutboxEntry:
     """An event as stored in a document's outbox: already serialised, so it never changes."""
     return {
         "id": event.id,
@@ -64,9 +67,9 @@ def push(events: Iterable[CloudEvent]) -> dict[str, Any]:
     return {"$push": {"outbox": {"$each": [stage(event) for event in events]}}}
 
 
-def with_outbox(doc: dict[str, Any], events: Iterable[CloudEvent]) -> dict[str, Any]:
+def with_outbox(doc: D, events: Iterable[CloudEvent]) -> D:
     """A new document carrying ``events`` from its first write."""
-    return {**doc, "outbox": [stage(event) for event in events]}
+    return cast(D, {**doc, "outbox": [stage(event) for event in events]})
 
 
 class PendingEvents:
@@ -130,7 +133,7 @@ class OutboxRelay:
         self._turns = OpenTurns(db)
 
     def publish_documents(
-        self, collection: str, docs: Iterable[dict[str, Any]], timeout: float
+        self, collection: str, docs: Iterable[OutboxOwner], timeout: float
     ) -> int:
         """Publish the still pending events of ``docs``; returns how many Kafka acknowledged."""
         owned = [(doc["_id"], entry) for doc in docs for entry in doc.get("outbox") or ()]

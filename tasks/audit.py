@@ -7,11 +7,13 @@ event stays in its document's outbox until Kafka acknowledges it; the beat relay
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from core.chat_events import conversation_updated
 from core.stages import AUDIT
 from core.timeutil import utcnow
-from storage.messages import Message, reply_id
+from storage.documents import OutboxOwner
+from storage.messages import reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.policy import infrastructure_retry
@@ -58,7 +60,9 @@ def audit(tenant_id: str, message_id: str) -> str:
     return message_id
 
 
-def _publish(c: WorkerClients, message_id: str, collection: str, docs: list[Message]) -> None:
+def _publish(
+    c: WorkerClients, message_id: str, collection: str, docs: Sequence[OutboxOwner]
+) -> None:
     """Best effort: whatever Kafka does not acknowledge stays noted for the relay."""
     if not docs or c.events.suspect():
         # Kafka just failed to answer: waiting on it for every turn would stall this stage

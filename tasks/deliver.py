@@ -21,8 +21,9 @@ from core.envelopes import ChannelConfig, Outbound
 from core.stages import DELIVER
 from core.states import Status
 from core.timeutil import utcnow
+from storage.documents import MessageDocument
 from storage.errors import LeaseLost
-from storage.messages import Message, reply_id
+from storage.messages import reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.failures import dead_letter, retry_or_dead_letter, wait
@@ -33,7 +34,7 @@ from tasks.runtime import WorkerClients, clients
 log = logging.getLogger("parley.tasks.deliver")
 
 
-def _config(c: WorkerClients, reply: Message) -> ChannelConfig:
+def _config(c: WorkerClients, reply: MessageDocument) -> ChannelConfig:
     config_id = reply.get("channel_config_id")
     if config_id is None:  # the API and web channels need no provider account
         return ChannelConfig(
@@ -56,8 +57,8 @@ def _pace(task: Task, c: WorkerClients, config: ChannelConfig, reply_to: dict[st
 def send_parts(
     task: Task,  # type: ignore[type-arg]
     c: WorkerClients,
-    inbound: Message,
-    reply: Message,
+    inbound: MessageDocument,
+    reply: MessageDocument,
     lease: tuple[str, str, float],
 ) -> None:
     """Send the parts not sent yet, recording each; then mark the reply sent (event included).
@@ -106,7 +107,7 @@ def send_parts(
     # may have reported on the parts while the reply was still being sent.
     reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, config.id, ids)
     if reported is not None:
-        current = {**sent, "status": Status.SENT.value} if moved else None
+        current: MessageDocument | None = {**sent, "status": Status.SENT.value} if moved else None
         fields = {"delivery_error": {"reported": "failed"}} if reported is Status.FAILED else None
         c.messages.advance(tenant_id, reply["_id"], reported, fields, current=current)
 

@@ -21,7 +21,7 @@ from celery import Task
 from core.chat_events import message_failed
 from core.states import Status
 from core.timeutil import as_utc, utcnow
-from storage.messages import Message
+from storage.documents import MessageDocument
 from tasks.ordering import pass_stage
 from tasks.policy import MAX_COUNTDOWN, WAIT_COUNTDOWN, RetryPolicy
 from tasks.runtime import WorkerClients
@@ -34,7 +34,7 @@ NO_CELERY_LIMIT = 1_000_000
 
 
 def count_attempt(
-    c: WorkerClients, message: Message, stage: str, counted: bool = True
+    c: WorkerClients, message: MessageDocument, stage: str, counted: bool = True
 ) -> tuple[int, Any]:
     """One more failed attempt at ``stage`` (not counted when ``counted`` is False, e.g. a
     throttled send): (attempts so far, first attempt time)."""
@@ -47,7 +47,7 @@ def count_attempt(
 
 def dead_letter(
     c: WorkerClients,
-    message: Message,
+    message: MessageDocument,
     stage: str,
     error: Exception,
     classification: str,
@@ -93,7 +93,7 @@ def dead_letter(
 def retry_or_dead_letter(
     task: Task,  # type: ignore[type-arg]
     c: WorkerClients,
-    message: Message,
+    message: MessageDocument,
     stage: str,
     policy: RetryPolicy,
     error: Exception,
@@ -113,7 +113,7 @@ def retry_or_dead_letter(
 def schedule_retry(
     task: Task,  # type: ignore[type-arg]
     c: WorkerClients,
-    message: Message,
+    message: MessageDocument,
     stage: str,
     policy: RetryPolicy,
     error: Exception,

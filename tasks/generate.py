@@ -13,7 +13,8 @@ from core.stages import GENERATE
 from core.states import Status
 from core.timeutil import utcnow
 from protos.engine_turn import build_request, context_changes, engine_settings, reply_parts
-from storage.messages import Message, reply_id
+from storage.documents import ConversationDocument, EngineAnswer, MessageDocument, RecentEntry
+from storage.messages import reply_id
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.failures import dead_letter, schedule_retry, wait
@@ -26,10 +27,10 @@ log = logging.getLogger("parley.tasks.generate")
 
 def _store_reply(
     c: WorkerClients,
-    message: Message,
+    message: MessageDocument,
     parts: list[dict[str, Any]],
-    engine: dict[str, Any],
-    conversation: dict[str, Any] | None = None,
+    engine: EngineAnswer,
+    conversation: ConversationDocument | None = None,
 ) -> None:
     rid = reply_id(message["_id"])
     now = utcnow()
@@ -71,12 +72,17 @@ def _store_reply(
     )
 
 
-def _recent(message: Message) -> dict[str, Any]:
+def _recent(message: MessageDocument) -> RecentEntry:
     """What the engine's history keeps of a message."""
-    return {k: message[k] for k in ("_id", "direction", "text", "created_at")}
+    return {
+        "_id": message["_id"],
+        "direction": message["direction"],
+        "text": message["text"],
+        "created_at": message["created_at"],
+    }
 
 
-def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type: ignore[type-arg]
+def _ask_engine(task: Task, c: WorkerClients, message: MessageDocument) -> bool:  # type: ignore[type-arg]
     """One engine call for the turn, stored as the reply; on a final failure, the fallback.
     False when the next attempt is left to the reconciler (no reply yet)."""
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
@@ -98,13 +104,13 @@ def _ask_engine(task: Task, c: WorkerClients, message: Message) -> bool:  # type
     except PermanentError as exc:
         _fall_back(c, message, exc, 1)
         return True
-    engine = {"intent": response.intent, "backend": response.backend}
+    engine: EngineAnswer = {"intent": response.intent, "backend": response.backend}
     _store_reply(c, message, reply_parts(response), engine, conversation)
     c.sessions.apply_context(tenant_id, conversation_id, *context_changes(response))
     return True
 
 
-def _fall_back(c: WorkerClients, message: Message, error: Exception, attempts: int) -> None:
+def _fall_back(c: WorkerClients, message: MessageDocument, error: Exception, attempts: int) -> None:
     """The user still gets an answer; operators get a dead letter saying why."""
     dead_letter(c, message, GENERATE.name, error, "engine_unavailable", attempts, status=None)
     parts = [{"type": "text", "text": c.settings.engine_fallback_text}]

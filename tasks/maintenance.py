@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from core.stages import CHAIN
 from core.states import Status
 from core.timeutil import utcnow
+from storage.documents import StuckTurn
 from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
@@ -50,7 +50,7 @@ def reconcile(limit: int = 500) -> int:
     )
     backlog = {stage: queue_length(c.broker, stage) for stage in set(STAGE_FOR.values())}
     waiting: set[tuple[str, str, str]] = set()
-    claimed: list[tuple[str, dict[str, Any]]] = []
+    claimed: list[tuple[str, StuckTurn]] = []
     for message, stage, is_parked in zip(stuck, stages, parked, strict=True):
         if is_parked:
             waiting.add((message["tenant_id"], message["conversation_id"], stage))

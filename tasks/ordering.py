@@ -20,8 +20,8 @@ from celery import Task
 
 from core.stages import ORDERED, stage_named, unfinished
 from core.states import Status
+from storage.documents import MessageDocument
 from storage.errors import OrderIndexLost
-from storage.messages import Message
 from tasks.chain import chain_from
 from tasks.runtime import WorkerClients
 
@@ -37,11 +37,11 @@ REDRIVE_PATIENCE = 5
 UNFINISHED: dict[str, frozenset[Status]] = {stage: unfinished(stage) for stage in ORDERED}
 
 
-def _unfinished(doc: Message | None, stage: str) -> bool:
+def _unfinished(doc: MessageDocument | None, stage: str) -> bool:
     return doc is not None and doc["status"] in {status.value for status in UNFINISHED[stage]}
 
 
-def earlier_unfinished(c: WorkerClients, message: Message, stage: str) -> str | None:
+def earlier_unfinished(c: WorkerClients, message: MessageDocument, stage: str) -> str | None:
     """The id of an earlier turn that has not passed ``stage``, or None."""
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     for _ in range(MAX_STALE):
@@ -60,7 +60,7 @@ def earlier_unfinished(c: WorkerClients, message: Message, stage: str) -> str | 
     return None
 
 
-def ready(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  # type: ignore[type-arg]
+def ready(task: Task, c: WorkerClients, message: MessageDocument, stage: str) -> bool:  # type: ignore[type-arg]
     """True when the turn waits for ``stage`` and may go through it now. False when it is not
     there yet, is parked (``may_go``), or already passed it; in that last case it hands over
     again, since the run that passed it may have died before it did."""
@@ -71,7 +71,7 @@ def ready(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  
     return may_go(task, c, message, stage)
 
 
-def may_go(task: Task, c: WorkerClients, message: Message, stage: str) -> bool:  # type: ignore[type-arg]
+def may_go(task: Task, c: WorkerClients, message: MessageDocument, stage: str) -> bool:  # type: ignore[type-arg]
     """True when the turn may go through ``stage`` now. Otherwise the turn is parked, the rest
     of this task's chain is dropped, and the caller returns: the hand-over enqueues it again."""
     earlier = earlier_unfinished(c, message, stage)

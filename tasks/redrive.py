@@ -11,7 +11,8 @@ import logging
 from core.errors import Conflict, TransientError
 from core.stages import DELIVER, stage_named
 from core.states import Status
-from storage.dead_letters import REPLAYED, DeadLetter, DeadLetterRepository
+from storage.dead_letters import REPLAYED, DeadLetterRepository
+from storage.documents import DeadLetterDocument
 from storage.messages import MessageRepository, reply_id
 from tasks.chain import chain_from
 
@@ -48,7 +49,7 @@ def replay_dead_letter(
     messages: MessageRepository,
     tenant_id: str,
     dead_letter_id: str,
-) -> DeadLetter:
+) -> DeadLetterDocument:
     """Claim the dead letter, rewind its turn and enqueue it from the failed stage.
 
     The claim is the guard: of two concurrent replays only one enqueues. When nothing was

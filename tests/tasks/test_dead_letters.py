@@ -26,7 +26,8 @@ from core.timeutil import isoformat, utcnow
 from core.tokens import mint_token
 from ingress.app import create_app
 from storage.claims import Claims
-from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetter, DeadLetterRepository
+from storage.dead_letters import REPLAY_CLAIM_SECONDS, DeadLetterRepository
+from storage.documents import DeadLetterDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def record(
     classification: str = "exhausted",
     attempts: int = 5,
     error_message: str = "provider answered 503",
-) -> DeadLetter:
+) -> DeadLetterDocument:
     return repo.record(
         tenant_id=tenant,
         message_id=message_id,
@@ -196,7 +197,7 @@ def test_a_replay_that_enqueued_nothing_leaves_the_dead_letter_open(
 def test_of_many_racing_claims_exactly_one_wins(repo: DeadLetterRepository, tenant: str) -> None:
     letter = record(repo, tenant, new_id("msg"))
     start = threading.Barrier(8)
-    won: list[DeadLetter] = []
+    won: list[DeadLetterDocument] = []
 
     def claim() -> None:
         start.wait()
@@ -258,7 +259,7 @@ def test_of_many_replays_racing_to_take_over_a_dead_claim_exactly_one_wins(
     assert repo.claim_replay(tenant, letter["_id"]) is not None  # its process dies here
     later = DeadLetterRepository(db, clock=after_the_claim_expired)
     start = threading.Barrier(8)
-    won: list[DeadLetter] = []
+    won: list[DeadLetterDocument] = []
 
     def claim() -> None:
         start.wait()

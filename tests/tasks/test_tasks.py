@@ -268,14 +268,16 @@ def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
             applied(doc)
             raise NetworkTimeout("the insert's answer never came")
 
-        first = _inbound_document(new_id("msg"), tenant, conversation, "api", "ana", "first")
-        first["dedupe_key"] = "msg:first"
+        first = _inbound_document(
+            new_id("msg"), tenant, conversation, "api", "ana", "first", "msg:first"
+        )
         monkeypatch.setattr(state.messages, "insert_once", applied_then_timed_out)
         with pytest.raises(NetworkTimeout):
             _store_and_enqueue(state, first)
         monkeypatch.undo()
-        second = _inbound_document(new_id("msg"), tenant, conversation, "api", "ana", "second")
-        second["dedupe_key"] = "msg:second"
+        second = _inbound_document(
+            new_id("msg"), tenant, conversation, "api", "ana", "second", "msg:second"
+        )
         _store_and_enqueue(state, second)
     finally:
         state.close()
