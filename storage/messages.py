@@ -374,11 +374,10 @@ class MessageRepository:
                 self._turns.close(note["_id"])
                 continue
             due = doc.get("next_attempt_at")
-            if (
-                doc["status"] in wanted
-                and doc["updated_at"] < cutoff
-                and (due is None or due < now)
-            ):
+            # A document without ``updated_at`` (written by hand or by an older version) has
+            # not moved since its note was opened; one such document must not stop the pass.
+            touched = doc.get("updated_at", note["at"])
+            if doc["status"] in wanted and touched < cutoff and (due is None or due < now):
                 found.append(doc)
         return found
 
