@@ -375,9 +375,14 @@ class MessageRepository:
                 continue
             due = doc.get("next_attempt_at")
             # A document without ``updated_at`` (written by hand or by an older version) has
-            # not moved since its note was opened; one such document must not stop the pass.
-            touched = doc.get("updated_at", note["at"])
-            if doc["status"] in wanted and touched < cutoff and (due is None or due < now):
+            # not moved since its note was opened: it gets that time, so the reconciler reads
+            # every turn it is handed the same way and one such document cannot stop a pass.
+            doc.setdefault("updated_at", note["at"])
+            if (
+                doc["status"] in wanted
+                and doc["updated_at"] < cutoff
+                and (due is None or due < now)
+            ):
                 found.append(doc)
         return found
 
