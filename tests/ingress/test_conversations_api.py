@@ -19,7 +19,7 @@ from storage.conversations import ConversationRepository
 from storage.kafka_producer import EventPublisher
 from storage.outbox import PENDING_COLLECTION, OutboxRelay
 from storage.sessions import SessionStore, session_key
-from tests.credentials import tenant_headers
+from tests.credentials import admin_headers, create_tenant, tenant_headers
 
 ENDED = "chat.conversation.ended"
 
@@ -235,3 +235,23 @@ def test_the_ended_event_reaches_kafka_once(
         "user_id": "dan",
         "reason": "closed",
     }
+
+
+def test_a_tenants_idle_timeout_is_a_setting_of_its_own(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings, conversation_idle_minutes=30)
+    path = f"/v1/admin/tenants/{tenant}"
+    assert (
+        client.get(path, headers=admin_headers(settings)).json()["conversation_idle_minutes"] == 30
+    )
+    refused = client.patch(
+        path, headers=admin_headers(settings), json={"conversation_idle_minutes": 0}
+    )
+    assert refused.status_code == 422
+    reset = client.patch(
+        path, headers=admin_headers(settings), json={"conversation_idle_minutes": None}
+    )
+    assert reset.status_code == 200 and "conversation_idle_minutes" not in reset.json()
+    stored = db["tenants"].find_one({"_id": tenant})
+    assert stored is not None and "conversation_idle_minutes" not in stored
