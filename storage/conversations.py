@@ -97,7 +97,7 @@ class ConversationRepository:
             conversation_id = f"conv_{_digest(tenant_id, key, generation)}"
             found = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
             if found is None:
-                self._create(
+                conversation_id = self._create(
                     conversation_id, tenant_id, key, channel, user_id, started_by, scope, generation
                 )
             elif found["state"] != OPEN:
@@ -131,7 +131,9 @@ class ConversationRepository:
         started_by: str,
         scope: str | None,
         generation: int,
-    ) -> None:
+    ) -> str:
+        """Create the conversation ``conversation_id``; returns the id the user's messages go to
+        (another one when an open conversation still holds the open key, see below)."""
         now = utcnow()
         insert: ConversationDocument = {
             "_id": conversation_id,
@@ -156,8 +158,19 @@ class ConversationRepository:
             self._collection.insert_one(insert)
         except DuplicateKeyError:
             # Another request created it first; it must be this tenant's (the id says so).
-            if find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}) is None:
+            if find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id}) is not None:
+                return conversation_id
+            # Else an open conversation of an earlier generation still holds the open key: on
+            # FerretDB, which applies an update as read-then-replace, a touch racing the close
+            # can write the closed conversation back as open. The user carries on in it rather
+            # than being refused (a scan, on this rare path only); the idle job closes it later.
+            holder = self._collection.find_one(
+                {"tenant_id": tenant_id, "open_key": key, "state": OPEN}, {"_id": 1}
+            )
+            if holder is None:
                 raise Conflict("could not resolve the open conversation") from None
+            return str(holder["_id"])
+        return conversation_id
 
     def get(self, tenant_id: str, conversation_id: str) -> ConversationDocument:
         doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})

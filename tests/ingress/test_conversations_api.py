@@ -208,6 +208,21 @@ def test_a_closed_conversation_whose_closer_died_before_the_slot_moved_is_passed
     assert db["conversations"].count_documents({"tenant_id": tenant, "state": "open"}) == 1
 
 
+def test_a_close_undone_by_a_racing_write_leaves_the_user_in_that_conversation(
+    db: Database[Any], redis_client: redis.Redis, tenant: str
+) -> None:
+    repo = ConversationRepository(db, 0, redis_client)
+    first = repo.resolve_open(tenant, "api", "eve", "m1")
+    before = db["conversations"].find_one({"_id": first})
+    assert before is not None
+    repo.close(tenant, first, "closed")
+    # What FerretDB's read-then-replace update does when a touch races the close: the document
+    # is written back as it was read, open and holding its open key, while the slot moved on.
+    db["conversations"].replace_one({"_id": first}, before)
+    assert repo.resolve_open(tenant, "api", "eve", "m2") == first
+    assert db["conversations"].count_documents({"tenant_id": tenant, "user_id": "eve"}) == 1
+
+
 def test_the_ended_event_reaches_kafka_once(
     client: TestClient, settings: Settings, db: Database[Any], tenant: str
 ) -> None:
