@@ -76,6 +76,11 @@ beat_schedule = {
         "task": "parley.maintenance.release_idempotency_keys",
         "schedule": timedelta(minutes=10),
     },
+    # Idle timeouts are minutes long; a minute late is precise enough.
+    "close-idle-conversations": {
+        "task": "parley.maintenance.close_idle_conversations",
+        "schedule": timedelta(minutes=1),
+    },
     # Tenants' data retention (days): hourly is precise enough, and each sweep scans.
     "apply-retention": {
         "task": "parley.maintenance.apply_retention",

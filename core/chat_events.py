@@ -70,21 +70,22 @@ def message_failed(
     )
 
 
-def conversation_started(conversation: Doc) -> CloudEvent:
-    data = {
+def _conversation_data(conversation: Doc) -> dict[str, Any]:
+    return {
         "conversation_id": conversation["_id"],
         "channel": conversation["channel"],
         "user_id": conversation["user_id"],
     }
-    return CloudEvent(
-        id=f"{conversation['_id']}:started",
-        type="chat.conversation.started",
-        source=SOURCE,
-        subject=conversation["_id"],
-        time=conversation["created_at"],
-        tenant_id=conversation["tenant_id"],
-        partition_key=conversation["_id"],
-        data=data,
+
+
+def conversation_started(conversation: Doc) -> CloudEvent:
+    return _event(
+        f"{conversation['_id']}:started",
+        "chat.conversation.started",
+        conversation["_id"],
+        conversation,
+        conversation["created_at"],
+        _conversation_data(conversation),
     )
 
 
@@ -101,4 +102,17 @@ def conversation_updated(inbound: Doc, reply: Doc | None, at: datetime) -> Cloud
         inbound,
         at,
         data,
+    )
+
+
+def conversation_ended(conversation: Doc, reason: str, at: datetime) -> CloudEvent:
+    """A conversation closed (``reason``: ``closed`` by a caller, ``idle`` by the beat job);
+    a conversation is closed once, so its id is the conversation's."""
+    return _event(
+        f"{conversation['_id']}:ended",
+        "chat.conversation.ended",
+        conversation["_id"],
+        conversation,
+        at,
+        {**_conversation_data(conversation), "reason": reason},
     )

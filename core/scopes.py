@@ -10,6 +10,7 @@ from __future__ import annotations
 MESSAGES_WRITE = "messages:write"
 MESSAGES_READ = "messages:read"
 CONVERSATIONS_READ = "conversations:read"
+CONVERSATIONS_MANAGE = "conversations:manage"
 CHANNELS_MANAGE = "channels:manage"
 DEADLETTERS_READ = "deadletters:read"
 DEADLETTERS_MANAGE = "deadletters:manage"
@@ -20,6 +21,7 @@ TENANT_SCOPES = frozenset(
         MESSAGES_WRITE,
         MESSAGES_READ,
         CONVERSATIONS_READ,
+        CONVERSATIONS_MANAGE,
         CHANNELS_MANAGE,
         DEADLETTERS_READ,
         DEADLETTERS_MANAGE,

@@ -66,11 +66,14 @@ class Settings(BaseSettings):
     # config a webhook URL names: disabling a tenant, or changing or removing a config, takes
     # effect within this many seconds, without restarts.
     tenant_cache_seconds: float = Field(default=1.0, ge=0, le=60)
-    # How long the ingress remembers that a user's open conversation exists, so a returning
-    # user's messages cost no read. Conversations are never closed yet, and retention removes
-    # only ones silent for days; one removed meanwhile is re-created under the same id by the
-    # first message after the window, exactly as by the first message after a removal today.
+    # How long the ingress remembers a user's open conversation, so a returning user's messages
+    # cost no read. A close anywhere marks the conversation in Redis for longer than this
+    # (storage/conversations.py), so a remembered id never outlives its conversation; one
+    # removed by retention meanwhile is re-created by the first message after the window.
     conversation_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # A conversation with no message for this long is closed by a beat job; a tenant's own
+    # ``conversation_idle_minutes`` replaces it.
+    conversation_idle_minutes: int = Field(default=1440, ge=1, le=525_600)
 
     # Rate limits (token buckets): defaults for tenants whose record sets none.
     rate_limit_tenant_per_second: float = Field(default=100.0, gt=0)

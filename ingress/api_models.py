@@ -27,6 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from core.states import Status
 from core.timeutil import isoformat
+from storage.conversations import CLOSE_REASONS, CONVERSATION_STATES
 from storage.dead_letters import CLASSIFICATIONS, REPLAYED, STAGES, STATES
 
 # RFC 3339 with milliseconds and a ``Z``, as every timestamp the API shows.
@@ -164,6 +165,34 @@ class MessageView(
     """A message as `GET /v1/messages/{message_id}` shows it: status and journey."""
 
 
+class ConversationView(_Body):
+    """A conversation: who, on which channel, open or closed and why."""
+
+    id: str = Field(validation_alias="_id")
+    channel: str
+    user_id: str
+    state: str = Field(json_schema_extra={"enum": [*CONVERSATION_STATES]})
+    channel_config_id: str | None = Field(
+        description="the provider account it is held on; null for the API channel"
+    )
+    created_at: Timestamp
+    last_message_at: Timestamp
+    last_message_id: str | SkipJsonSchema[None] = absent()
+    closed_at: Timestamp | SkipJsonSchema[None] = absent()
+    close_reason: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="`closed` by `POST /v1/conversations/{id}/close`, `idle` by the "
+        "inactivity timeout",
+        exclude_if=_is_none,
+        json_schema_extra={"enum": [*CLOSE_REASONS]},
+    )
+
+
+class ConversationPage(_Body):
+    data: list[ConversationView] = Field(description="in id order")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
 class ConversationMessagesPage(_Body):
     conversation_id: str
     data: list[MessageView] = Field(description="oldest first")
@@ -284,6 +313,7 @@ class TenantView(_Body):
     quotas: Quotas | SkipJsonSchema[None] = absent()
     engine: EngineSettings | SkipJsonSchema[None] = absent()
     retention_days: int | SkipJsonSchema[None] = absent()
+    conversation_idle_minutes: int | SkipJsonSchema[None] = absent()
     created_at: Timestamp
     updated_at: Timestamp | SkipJsonSchema[None] = absent()
 

@@ -12,6 +12,7 @@ from ingress.api_models import DeadLetterPage, DeadLetterView, ReplayAccepted, j
 from ingress.auth import principal_of
 from ingress.operations import (
     CURSOR,
+    INVALID_FILTER,
     LIMIT,
     PAGE,
     UNAVAILABLE,
@@ -20,7 +21,7 @@ from ingress.operations import (
     Param,
     documented,
 )
-from ingress.pagination import decode_cursor, encode_cursor, page_limit
+from ingress.pagination import decode_cursor, encode_cursor, page_limit, query_choice
 from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
@@ -30,15 +31,6 @@ from tasks.redrive import ReplayRefused, replay_dead_letter
 EVERY_STATE = "all"
 DEAD_LETTER_ID = Param("dead_letter_id", "path", "The dead letter's id (`dl_…`).")
 NO_DEAD_LETTER = "`not-found`: no such dead letter for this tenant."
-
-
-def _choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and value not in choices:
-        raise Problem(
-            400, "invalid-filter", "Invalid filter", f"{name} must be one of {', '.join(choices)}"
-        )
-    return value
 
 
 def _state(request: Request) -> IngressState:
@@ -52,7 +44,7 @@ def _state(request: Request) -> IngressState:
         "The tenant's dead letters, filtered",
         "dead-letters",
         (Answer(200, "One page of dead letters.", DeadLetterPage),),
-        {400: PAGE + " `invalid-filter`: a filter is not one of its values."},
+        {400: PAGE + INVALID_FILTER},
         params=(
             Param(
                 "state",
@@ -71,15 +63,15 @@ def _state(request: Request) -> IngressState:
 async def list_dead_letters(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
-    wanted = _choice(request, "state", (*STATES, EVERY_STATE)) or OPEN
+    wanted = query_choice(request, "state", (*STATES, EVERY_STATE)) or OPEN
     limit = page_limit(request, state.settings.page_size_max)
     cursor = request.query_params.get("cursor")
     page = await run_in_threadpool(
         DeadLetterRepository(state.db).list,
         principal.tenant_id,
         channel=request.query_params.get("channel") or None,
-        stage=_choice(request, "stage", STAGES),
-        reason=_choice(request, "reason", CLASSIFICATIONS),
+        stage=query_choice(request, "stage", STAGES),
+        reason=query_choice(request, "reason", CLASSIFICATIONS),
         state=None if wanted == EVERY_STATE else wanted,
         after=decode_cursor(cursor, "dl_") if cursor else None,
         limit=limit + 1,

@@ -33,6 +33,7 @@ TenantScope = Literal[
     "messages:write",
     "messages:read",
     "conversations:read",
+    "conversations:manage",
     "channels:manage",
     "deadletters:read",
     "deadletters:manage",

@@ -87,6 +87,7 @@ TOO_LARGE = "`payload-too-large`: the body exceeds `PARLEY_MAX_BODY_BYTES` (64 K
 INVALID = "`validation-error`: the body does not match the schema; `errors` lists each field."
 UNAVAILABLE = "`unavailable`: nothing was queued; retry after `Retry-After` seconds."
 PAGE = "`invalid-limit`: `limit` is not a positive integer; `invalid-cursor`: not one we issued."
+INVALID_FILTER = " `invalid-filter`: a filter is not one of its values."
 LIMIT = Param(
     "limit",
     "query",

@@ -1,4 +1,5 @@
-"""Cursor pagination shared by every list route: opaque cursors and clamped page sizes."""
+"""Cursor pagination shared by every list route: opaque cursors, clamped page sizes and
+filters that must be one of their values."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def page_limit(request: Request, maximum: int) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
         raise Problem(400, "invalid-limit", "Invalid limit", "limit must be a positive integer")
     return min(int(raw), maximum)
+
+
+def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
+    """``?name=``: one of ``choices``, or None when absent or empty."""
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        raise Problem(
+            400, "invalid-filter", "Invalid filter", f"{name} must be one of {', '.join(choices)}"
+        )
+    return value

@@ -69,6 +69,7 @@ class _TenantSettingsIn(_In):
     quotas: QuotasIn | None = None
     engine: EngineIn | None = None
     retention_days: int | None = Field(default=None, ge=1, le=3650)
+    conversation_idle_minutes: int | None = Field(default=None, ge=1, le=525_600)
 
 
 class TenantIn(_TenantSettingsIn):

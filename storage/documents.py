@@ -131,6 +131,10 @@ class ConversationDocument(TypedDict):
     outbox: NotRequired[list[OutboxEntry]]
     last_message_id: NotRequired[str]
     recent: NotRequired[list[RecentEntry]]
+    # The how-many-th conversation of its open key (0 when absent); see storage/conversations.py.
+    generation: NotRequired[int]
+    closed_at: NotRequired[datetime]
+    close_reason: NotRequired[str]  # "closed" (the API) or "idle" (the beat job)
 
 
 class LastError(TypedDict):

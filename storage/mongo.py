@@ -45,6 +45,14 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("tenant_id", ASCENDING), ("last_message_at", DESCENDING)],
         "tenant_recent",
     ),
+    # ``GET /v1/conversations`` lists a tenant's in id order.
+    IndexSpec("conversations", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
+    # The idle beat job scans open conversations by their last activity (across tenants).
+    IndexSpec(
+        "conversations",
+        [("state", ASCENDING), ("last_message_at", ASCENDING)],
+        "open_idle",
+    ),
     # One message per idempotency key / provider message id per tenant: the atomic dedupe.
     IndexSpec(
         "messages",

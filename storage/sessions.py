@@ -58,6 +58,10 @@ class SessionStore:
         self.save(session)
         return session
 
+    def clear(self, tenant_id: str, conversation_id: str) -> None:
+        """End the session with its conversation."""
+        self._redis.delete(session_key(tenant_id, conversation_id))
+
     def save(self, session: Session) -> None:
         key = session_key(session["tenant_id"], session["conversation_id"])
         self._redis.set(key, json.dumps(session, separators=(",", ":")), ex=self._ttl)

@@ -24,7 +24,7 @@ from core.ttl_cache import TtlCache
 TenantDocument = dict[str, Any]
 ACTIVE, DISABLED = "active", "disabled"
 # The settings an operator may set on a tenant (``ingress.tenants_admin`` validates them).
-SETTINGS = ("rate_limits", "quotas", "engine", "retention_days")
+SETTINGS = ("rate_limits", "quotas", "engine", "retention_days", "conversation_idle_minutes")
 
 
 class TenantRepository:
@@ -70,6 +70,12 @@ class TenantRepository:
         """Tenants in id order, after the id ``after``."""
         query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
         return list(self._collection.find(query).sort("_id", 1).limit(limit))
+
+    def overrides(self, setting: str) -> dict[str, Any]:
+        """Tenant id → its value, for every tenant that sets ``setting`` (across tenants: for
+        beat jobs that apply it)."""
+        found = self._collection.find({setting: {"$exists": True, "$ne": None}}, {setting: 1})
+        return {doc["_id"]: doc[setting] for doc in found}
 
     def update(self, tenant_id: str, fields: dict[str, Any]) -> TenantDocument:
         """Sets ``name``, ``state`` and settings; each settings group is replaced whole, and a

@@ -20,6 +20,7 @@ from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database
 from storage.provider_reports import ProviderReports
+from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 
@@ -32,6 +33,7 @@ class Storage:
     broker: Redis  # the broker's own database, for queue lengths
     messages: MessageRepository
     conversations: ConversationRepository
+    sessions: SessionStore
     channel_configs: ChannelConfigRepository
     order: TurnOrder
     reports: ProviderReports
@@ -51,7 +53,8 @@ class Storage:
         self.redis = _redis(settings.redis_url, redis_timeout_seconds)
         self.broker = _redis(settings.broker_url, redis_timeout_seconds)
         self.messages = MessageRepository(self.db)
-        self.conversations = ConversationRepository(self.db, conversation_cache_seconds)
+        self.conversations = ConversationRepository(self.db, conversation_cache_seconds, self.redis)
+        self.sessions = SessionStore(self.redis, settings.session_ttl_seconds)
         self.channel_configs = ChannelConfigRepository(
             self.db, SecretBox(settings.require_master_key())
         )

@@ -1,4 +1,5 @@
-"""Beat jobs on the ``maintenance`` queue: the reconciler, the outbox relay, key release."""
+"""Beat jobs on the ``maintenance`` queue: the reconciler, the outbox relay, key release,
+retention and closing idle conversations."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from storage.documents import StuckTurn
 from storage.retention import RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
+from tasks.conversations import close_idle
 from tasks.ordering import REDRIVE_PATIENCE, claim_redrive, nudge
 from tasks.redrive import redrive
 from tasks.runtime import clients
@@ -111,3 +113,17 @@ def apply_retention() -> int:
                 each.dead_letters,
             )
     return sum(each.messages for each in swept)
+
+
+@app.task(name="parley.maintenance.close_idle_conversations")
+def close_idle_conversations(limit: int = 200) -> int:
+    """Close conversations silent past their tenant's timeout, at most ``limit`` a pass, and
+    publish their ``chat.conversation.ended`` at once (the relay would, later)."""
+    c = clients()
+    closed = close_idle(c, limit)
+    if closed:
+        c.relay.publish_documents(
+            "conversations", closed, timeout=c.settings.kafka_publish_timeout_seconds
+        )
+        log.info("closed %d idle conversation(s)", len(closed))
+    return len(closed)

@@ -21,7 +21,6 @@ from storage.kafka_producer import EventPublisher
 from storage.leases import Leases
 from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
-from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory
 from storage.wiring import Storage
 
@@ -43,7 +42,6 @@ class TenantEngineSettings:
 class WorkerClients(Storage):
     engine: EngineClient
     events: EventPublisher
-    sessions: SessionStore
     audit: AuditRepository
     channels: ChannelRuntime
     dead_letters: DeadLetterRepository
@@ -58,7 +56,6 @@ class WorkerClients(Storage):
         self.events = EventPublisher(
             settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}"
         )
-        self.sessions = SessionStore(self.redis, settings.session_ttl_seconds)
         self.audit = AuditRepository(self.db)
         self.channels = runtime_from_settings(settings)
         self.dead_letters = DeadLetterRepository(self.db)

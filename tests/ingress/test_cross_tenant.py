@@ -98,6 +98,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/messages/{message_id}"): Probe(
         lambda w: (f"/v1/messages/{w.b_message}", {}), NOT_FOUND
     ),
+    ("get", "/v1/conversations"): Probe(lambda w: ("/v1/conversations", {}), LISTED),
+    ("get", "/v1/conversations/{conversation_id}"): Probe(
+        lambda w: (f"/v1/conversations/{w.b_conversation}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/conversations/{conversation_id}/close"): Probe(
+        lambda w: (f"/v1/conversations/{w.b_conversation}/close", {}), NOT_FOUND
+    ),
     ("get", "/v1/conversations/{conversation_id}/messages"): Probe(
         lambda w: (f"/v1/conversations/{w.b_conversation}/messages", {}), NOT_FOUND
     ),
@@ -342,6 +349,7 @@ def test_a_missing_id_and_tenant_bs_id_answer_alike(
     headers = a_credentials["jwt"]
     for template, real in (
         ("/v1/messages/{}", world.b_message),
+        ("/v1/conversations/{}", world.b_conversation),
         ("/v1/conversations/{}/messages", world.b_conversation),
         ("/v1/dead-letters/{}", world.b_dead_letter),
         ("/v1/admin/channels/{}", world.b_channel),
@@ -359,6 +367,8 @@ def test_tenant_bs_data_is_intact_after_the_matrix(
 ) -> None:
     as_b = tenant_headers(settings, world.b)
     assert client.get(f"/v1/messages/{world.b_message}", headers=as_b).status_code == 200
+    conversation = client.get(f"/v1/conversations/{world.b_conversation}", headers=as_b)
+    assert conversation.status_code == 200 and conversation.json()["state"] == "open"
     dead = client.get(f"/v1/dead-letters/{world.b_dead_letter}", headers=as_b)
     assert dead.status_code == 200 and dead.json()["state"] == "open"
     keys = db["api_keys"].find_one({"_id": world.b_key})

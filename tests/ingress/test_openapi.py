@@ -179,6 +179,8 @@ def test_each_operation_needs_the_scope_its_route_declares(
         assert operation.get("x-required-scope") == routed[(method, path)], f"{method} {path}"
     assert routed[("post", "/v1/messages")] == "messages:write"
     assert routed[("get", "/v1/conversations/{conversation_id}/messages")] == "conversations:read"
+    assert routed[("get", "/v1/conversations")] == "conversations:read"
+    assert routed[("post", "/v1/conversations/{conversation_id}/close")] == "conversations:manage"
     assert routed[("delete", "/v1/dead-letters/{dead_letter_id}")] == "deadletters:manage"
     assert routed[("post", "/v1/admin/tenants")] == "admin"
 

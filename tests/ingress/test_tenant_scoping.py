@@ -39,6 +39,7 @@ UNSCOPED: dict[str, str] = {
     "MessageRepository.insert_reply": "the new document carries its tenant_id",
     "MessageRepository.release_idempotency_keys": "beat job across tenants",
     "MessageRepository.stuck": "the reconciler's scan across tenants",
+    "ConversationRepository.idle": "the idle beat job's scan; one tenant's when given",
     "MessageRepository.turns_in_flight": "rebuilding the turn-order index across tenants",
     "SessionStore.save": "the session carries its tenant_id",
     "TurnOrder.rebuild": "each entry it restores carries its tenant_id",
