@@ -23,6 +23,7 @@ from storage.provider_reports import ProviderReports
 from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
+from storage.visitor_streams import VisitorStreams
 
 
 class Storage:
@@ -39,6 +40,7 @@ class Storage:
     reports: ProviderReports
     tenant_records: TenantRepository
     tenants: TenantDirectory
+    visitor_streams: VisitorStreams
 
     def __init__(
         self,
@@ -62,6 +64,7 @@ class Storage:
         self.reports = ProviderReports(self.redis)
         self.tenant_records = TenantRepository(self.db)
         self.tenants = TenantDirectory(self.tenant_records, settings.tenant_cache_seconds)
+        self.visitor_streams = VisitorStreams(self.redis)
 
     def close(self) -> None:
         self.redis.close()
