@@ -24,6 +24,7 @@ from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 from storage.visitor_streams import VisitorStreams
+from storage.widgets import WidgetRepository
 
 
 class Storage:
@@ -41,6 +42,7 @@ class Storage:
     tenant_records: TenantRepository
     tenants: TenantDirectory
     visitor_streams: VisitorStreams
+    widgets: WidgetRepository
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class Storage:
         self.tenant_records = TenantRepository(self.db)
         self.tenants = TenantDirectory(self.tenant_records, settings.tenant_cache_seconds)
         self.visitor_streams = VisitorStreams(self.redis)
+        self.widgets = WidgetRepository(self.db)
 
     def close(self) -> None:
         self.redis.close()
