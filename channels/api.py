@@ -1,4 +1,4 @@
-"""The plain HTTP API and web-widget channel: replies are read back through the API."""
+"""The plain HTTP API channel: replies are read back through the API."""
 
 from __future__ import annotations
 

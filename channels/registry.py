@@ -9,6 +9,7 @@ from channels.base import ChannelAdapter, UnknownChannel, WebhookAdapter
 from channels.messenger import MESSENGER
 from channels.slack import SLACK
 from channels.teams import TEAMS
+from channels.web import WEB
 from channels.whatsapp import WHATSAPP
 
 # The channels whose providers post to ``/webhooks/{channel}/…``.
@@ -21,7 +22,7 @@ WEBHOOK_ADAPTERS: dict[str, WebhookAdapter] = {
 # Every channel the deliver stage can answer on.
 ADAPTERS: dict[str, ChannelAdapter] = {
     "api": ApiChannel(name="api"),
-    "web": ApiChannel(name="web"),
+    "web": WEB,
     **WEBHOOK_ADAPTERS,
 }
 

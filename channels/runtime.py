@@ -6,12 +6,15 @@ Built after fork (in the ingress lifespan and per worker process), never at impo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from core.settings import Settings
 from core.ttl_cache import TtlCache
+
+if TYPE_CHECKING:
+    from channels.web import VisitorEventPublisher
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,30 @@ class ChannelRuntime:
     # Access tokens and signing keys, each kept for the lifetime its provider gives it.
     cache: TtlCache[str, Any] = field(default_factory=TtlCache)
     send_timeout: float = 10.0
+    # Where the web channel publishes replies: the visitors' streams, given by the process.
+    visitor_events: VisitorEventPublisher | None = None
 
     @classmethod
-    def create(cls, urls: ProviderUrls, send_timeout: float = 10.0) -> ChannelRuntime:
+    def create(
+        cls,
+        urls: ProviderUrls,
+        send_timeout: float = 10.0,
+        visitor_events: VisitorEventPublisher | None = None,
+    ) -> ChannelRuntime:
         return cls(
             http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0)),
             urls=urls,
             send_timeout=send_timeout,
+            visitor_events=visitor_events,
         )
 
     def close(self) -> None:
         self.http.close()
 
 
-def runtime_from_settings(settings: Settings) -> ChannelRuntime:
+def runtime_from_settings(
+    settings: Settings, visitor_events: VisitorEventPublisher | None = None
+) -> ChannelRuntime:
     """This process's channel runtime, pointed at the providers the settings name."""
     return ChannelRuntime.create(
         ProviderUrls(
@@ -56,4 +69,5 @@ def runtime_from_settings(settings: Settings) -> ChannelRuntime:
             teams_token_url=settings.teams_token_url,
         ),
         send_timeout=settings.channel_send_timeout_seconds,
+        visitor_events=visitor_events,
     )

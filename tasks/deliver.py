@@ -69,11 +69,13 @@ def send_parts(
     config = _config(c, reply)
     reply_to = dict(inbound.get("reply_to", {}))
     parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
+    # One send per part, or one for the whole reply where the channel shows it as one (web).
+    chunks = [parts] if getattr(adapter, "whole_reply", False) else [[part] for part in parts]
     c.messages.advance(tenant_id, reply["_id"], Status.SENDING, current=reply)
     delivered = True
     ids = list(reply.get("provider_message_ids", []))
     first = int(reply.get("sent_parts", 0))
-    for index in range(first, len(parts)):
+    for index in range(first, len(chunks)):
         if ids and c.reports.furthest(tenant_id, config.id, ids) is Status.FAILED:
             # The provider failed a part already sent: the rest would arrive out of context.
             raise SendRejected(f"the provider reported part {len(ids)} of the reply failed")
@@ -85,8 +87,8 @@ def send_parts(
             message_id=reply["_id"],
             conversation_id=reply["conversation_id"],
             recipient=reply["user_id"],
-            text=degrade_to_text([parts[index]]),
-            parts=[parts[index]],
+            text=degrade_to_text(chunks[index]),
+            parts=chunks[index],
             reply_to=reply_to,
         )
         receipt = adapter.send(outbound, config, c.channels)

@@ -57,7 +57,7 @@ class WorkerClients(Storage):
             settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}"
         )
         self.audit = AuditRepository(self.db)
-        self.channels = runtime_from_settings(settings)
+        self.channels = runtime_from_settings(settings, self.visitor_streams)
         self.dead_letters = DeadLetterRepository(self.db)
         self.relay = OutboxRelay(self.db, self.events)
         self.leases = Leases(self.redis)

@@ -30,8 +30,10 @@ from services.mcp_engine.server import serve
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository, reply_id
 from storage.outbox import with_outbox
+from storage.provider_reports import ProviderReports
 from storage.sessions import session_key
 from storage.turn_order import INTACT_KEY, TurnOrder
+from storage.visitor_streams import decode_entry, stream_key
 from tasks.audit import audit
 from tasks.deliver import deliver
 from tasks.generate import generate
@@ -63,16 +65,21 @@ def engine() -> Iterator[CountingBackend]:
     server.stop(1).wait()
 
 
-def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
-    """Store an inbound message as the ingress would."""
+def accept(
+    db: Database[Any], tenant: str, text: str, user: str = "ana", widget: str | None = None
+) -> str:
+    """Store an inbound message as the ingress would: from the API, or from a ``widget``."""
     message_id = new_id("msg")
-    conversation_id = ConversationRepository(db).resolve_open(tenant, "api", user, message_id)
+    channel = "web" if widget else "api"
+    conversation_id = ConversationRepository(db).resolve_open(
+        tenant, channel, user, message_id, scope=widget
+    )
     now = utcnow()
-    doc = {
+    doc: dict[str, Any] = {
         "_id": message_id,
         "tenant_id": tenant,
         "conversation_id": conversation_id,
-        "channel": "api",
+        "channel": channel,
         "direction": "inbound",
         "user_id": user,
         "text": text,
@@ -83,6 +90,8 @@ def accept(db: Database[Any], tenant: str, text: str, user: str = "ana") -> str:
         "created_at": now,
         "updated_at": now,
     }
+    if widget:
+        doc["reply_to"] = {"widget_id": widget}
     MessageRepository(db).insert_once(with_outbox(doc, [message_received(doc)]))
     return message_id
 
@@ -225,6 +234,41 @@ def test_deliver_and_audit_complete_the_turn_once(
     assert sorted(e["id"] for e in mine) == sorted(
         [f"{message_id}:received", f"{reply['_id']}:sent"]
     )
+
+
+def test_a_web_reply_is_published_to_the_visitors_stream_once_whole_and_left_sent(
+    engine: CountingBackend, db: Database[Any], redis_client: redis.Redis
+) -> None:
+    tenant, visitor = "demo", new_id("v")  # the demo tenant's greeting has two parts
+    message_id = accept(db, tenant, "hello", user=visitor, widget="wgt_shop")
+    for stage in (process, generate, deliver, deliver):
+        stage(tenant, message_id)
+    rid = reply_id(message_id)
+    entries = redis_client.xrange(stream_key(tenant, "wgt_shop", visitor))
+    events = [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    assert [(e["type"], e["message"]["id"]) for e in events] == [("message", rid)]
+    reply = db["messages"].find_one({"_id": rid})
+    assert reply is not None
+    published = events[0]["message"]
+    assert published["direction"] == "outbound" and published["parts"] == reply["parts"]
+    assert [part["type"] for part in published["parts"]] == ["text", "card"]
+    assert published["conversation_id"] == reply["conversation_id"]
+    # Published is not delivered: the browser's ``delivered`` frame moves it on.
+    assert reply["status"] == Status.SENT and reply["provider_message_ids"] == [rid]
+
+
+def test_a_browser_tick_that_beats_the_stage_moves_the_web_reply_once_it_is_sent(
+    engine: CountingBackend, db: Database[Any], redis_client: redis.Redis, tenant: str
+) -> None:
+    message_id = accept(db, tenant, "hello", user="v_quick", widget="wgt_shop")
+    for stage in (process, generate):
+        stage(tenant, message_id)
+    rid = reply_id(message_id)
+    # As ingress/ws.py notes a tick for a web reply (no config: the empty id).
+    ProviderReports(redis_client).note(tenant, "", rid, Status.READ)
+    deliver(tenant, message_id)
+    reply = db["messages"].find_one({"_id": rid})
+    assert reply is not None and reply["status"] == Status.READ
 
 
 def test_status_never_moves_backwards(db: Database[Any], tenant: str) -> None:
