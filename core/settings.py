@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     # handshake for it gets 429, the right token too: a verify token is chosen by people.
     handshake_failure_per_second: float = Field(default=0.01, gt=0)
     handshake_failure_burst: int = Field(default=10, ge=1)
+    # Message frames per web visitor (``GET /v1/ws``); past them a frame is answered
+    # ``rate-limited`` and nothing is stored.
+    visitor_message_per_second: float = Field(default=1.0, gt=0)
+    visitor_message_burst: int = Field(default=20, ge=1)
+    # A widget socket: its hello must come this soon; its token's expiry and its widget's
+    # ``enabled`` are checked again this often (and on every message frame).
+    ws_hello_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    ws_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = _dev_secret(dev_secrets.MASTER_KEY)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 from core.chat_events import message_received
 from core.envelopes import ChannelConfig, InboundMessage
-from core.errors import Conflict, TransientError
+from core.errors import Conflict, NotFound, TransientError
 from core.ids import new_id
 from core.states import Status
 from core.timeutil import as_utc, utcnow
+from core.visitor_tokens import Visitor
 from ingress.auth import Principal
-from ingress.schemas import Accepted, MessageIn
+from ingress.schemas import Accepted, MessageIn, WebMessageIn
 from ingress.state import IngressState
 from storage.documents import MessageDocument
 from storage.outbox import with_outbox
@@ -27,6 +29,8 @@ from tasks.chain import turn_chain
 log = logging.getLogger("parley.ingress")
 
 API_CHANNEL = "api"
+WEB_CHANNEL = "web"
+UPLOADS_COLLECTION = "uploads"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -176,6 +180,79 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
     )
     _, created = _store_and_enqueue(state, doc)
     return created
+
+
+def accept_web(
+    state: IngressState, visitor: Visitor, message: WebMessageIn
+) -> tuple[MessageDocument, bool]:
+    """Store and enqueue one web visitor's message, once however often the browser sends it;
+    returns the stored message and whether this call stored it. ``NotFound`` for an upload
+    that is not this visitor's."""
+    attachments = _uploads(state, visitor, [each.upload_id for each in message.attachments])
+    tenant, widget, user = visitor.tenant_id, visitor.widget_id, visitor.visitor_id
+    message_id = new_id("msg")
+    # One conversation per visitor per widget: a signed-in user on two sites holds two.
+    conversation_id = state.conversations.resolve_open(
+        tenant, WEB_CHANNEL, user, started_by=message_id, scope=widget
+    )
+    doc = _inbound_document(
+        message_id,
+        tenant,
+        conversation_id,
+        WEB_CHANNEL,
+        user,
+        message.text,
+        f"web:{widget}:{user}:{message.client_message_id}",
+    )
+    content: dict[str, Any] = {"attachments": attachments} if attachments else {}
+    kind = "text"
+    if message.payload is not None:  # a quick reply's button: its payload, its title as text
+        content.update({"payload": message.payload, "title": message.text})
+        kind = "interactive"
+    elif attachments and not message.text.strip():
+        images = all(str(each["content_type"]).startswith("image/") for each in attachments)
+        kind = "image" if images else "file"
+    doc.update(
+        {
+            "client_message_id": message.client_message_id,
+            "kind": kind,
+            "content": content,
+            "reply_to": {"widget_id": widget},
+            "metadata": {},
+        }
+    )
+    return _store_and_enqueue(state, doc)
+
+
+def _uploads(state: IngressState, visitor: Visitor, upload_ids: list[str]) -> list[dict[str, Any]]:
+    """The named uploads as a message keeps them, in the order given; each must be this
+    visitor's on this widget."""
+    if not upload_ids:
+        return []
+    found = {
+        doc["_id"]: doc
+        for doc in state.db[UPLOADS_COLLECTION].find(
+            {
+                "_id": {"$in": upload_ids},
+                "tenant_id": visitor.tenant_id,
+                "widget_id": visitor.widget_id,
+                "visitor_id": visitor.visitor_id,
+            },
+            {"content_type": 1, "filename": 1, "size": 1},
+        )
+    }
+    missing = [each for each in upload_ids if each not in found]
+    if missing:
+        raise NotFound(f"no upload {missing[0]} of this visitor")
+    return [
+        {
+            "upload_id": each,
+            "content_type": found[each].get("content_type"),
+            "filename": found[each].get("filename"),
+            "size": found[each].get("size"),
+        }
+        for each in upload_ids
+    ]
 
 
 def _expired(state: IngressState, stored: MessageDocument) -> bool:

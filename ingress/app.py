@@ -23,6 +23,7 @@ from ingress import (
     tenants_admin,
     tokens_admin,
     webhooks,
+    ws,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {"parley": state}
         finally:
+            await state.stream_redis.aclose()
             await run_in_threadpool(state.close)
 
     handlers: dict[Any, Any] = {
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *tokens_admin.routes,
             *dead_letters.routes,
             *webhooks.routes,
+            *ws.routes,
             *health.routes,
             *openapi.routes,
         ],

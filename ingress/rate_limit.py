@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from core.settings import Settings
+from core.visitor_tokens import Visitor
 from ingress.auth import Principal
 from ingress.problems import Problem
 from storage.credentials import presented_key_id
@@ -77,6 +78,16 @@ def handshake_failures(limiter: RateLimiter, settings: Settings, config_id: str)
         limiter.key("handshakefail", config_id),
         settings.handshake_failure_per_second,
         settings.handshake_failure_burst,
+    )
+
+
+def visitor_messages(limiter: RateLimiter, settings: Settings, visitor: Visitor) -> Bucket:
+    """Message frames of one web visitor on one widget, whichever socket they come by."""
+    return Bucket(
+        "visitor",
+        limiter.key("visitor", visitor.tenant_id, visitor.widget_id, visitor.visitor_id),
+        settings.visitor_message_per_second,
+        settings.visitor_message_burst,
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class MessageIn(BaseModel):
@@ -30,6 +30,31 @@ class MessageIn(BaseModel):
         if value is not None:
             _check_keys(value, depth=0)
         return value
+
+
+class UploadRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    upload_id: str = Field(min_length=1, max_length=64)
+
+
+class WebMessageIn(BaseModel):
+    """A ``message`` frame on ``GET /v1/ws`` (docs/widget-protocol.md); text as in
+    ``MessageIn``, but it may be empty when the message is only uploads."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["message"]
+    client_message_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    text: str = Field(default="", max_length=4096)
+    payload: str | None = Field(default=None, min_length=1, max_length=1000)
+    attachments: list[UploadRef] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> WebMessageIn:
+        if not self.text.strip() and not self.attachments:
+            raise ValueError("a message needs text or an attachment")
+        return self
 
 
 INT64 = -(2**63)  # the smallest integer BSON stores; the largest is -INT64 - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient
+from redis.asyncio import Redis as AsyncRedis
 
 from channels.runtime import ChannelRuntime, runtime_from_settings
 from core.envelopes import ChannelConfig
@@ -18,7 +19,10 @@ from storage.mongo import ensure_indexes
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
+from storage.visitor_streams import VisitorStreamReader
 from storage.wiring import Storage
+
+STREAM_BLOCK_MS = 15_000
 
 
 class IngressState(Storage):
@@ -35,6 +39,10 @@ class IngressState(Storage):
     limiter: RateLimiter
     daily_messages: DailyQuota
     revoked_tokens: RevokedTokens
+    # The sockets' own Redis client, on the event loop: each blocking stream read holds a
+    # connection, so it is not the thread pool's. Closed by the lifespan (``aclose``).
+    stream_redis: AsyncRedis
+    visitor_reader: VisitorStreamReader
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -64,9 +72,15 @@ class IngressState(Storage):
         self.engine = EngineClient(settings.engine_addr)
         self.readiness = Readiness.open(settings, self.db, self.kafka, self.engine)
         self.webhook_configs = TtlCache(settings.tenant_cache_seconds)
-        self.channels = runtime_from_settings(settings)
+        self.channels = runtime_from_settings(settings, self.visitor_streams)
         self.limiter = RateLimiter(self.redis)
         self.daily_messages = DailyQuota(self.redis, "messages")
+        self.stream_redis = AsyncRedis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=STREAM_BLOCK_MS / 1000 + 5,  # a blocking read waits its block time
+        )
+        self.visitor_reader = VisitorStreamReader(self.stream_redis, STREAM_BLOCK_MS)
 
     def close(self) -> None:
         self.readiness.close()

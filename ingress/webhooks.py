@@ -230,10 +230,12 @@ def _apply(state: IngressState, config: ChannelConfig, webhook: Webhook) -> None
         if not created:
             log.info("duplicate %s message %s ignored", config.channel, message.provider_message_id)
     for update in webhook.statuses:
-        _apply_status(state, config, update)
+        apply_status(state, config, update)
 
 
-def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpdate) -> None:
+def apply_status(state: IngressState, config: ChannelConfig, update: StatusUpdate) -> None:
+    """One status report, as the deliver stage expects to find it (storage/provider_reports.py);
+    also the web channel's, whose browser reports for it (``ingress/ws.py``)."""
     status = STATUS_FOR[update.state]
     fields = {"delivery_error": dict(update.error)} if update.error else None
     if update.provider_message_id is not None:
@@ -245,7 +247,7 @@ def _apply_status(state: IngressState, config: ChannelConfig, update: StatusUpda
             update.provider_message_id,
             status,
             fields,
-            channel_config_id=config.id,
+            channel_config_id=config.id or None,  # the web channel's replies name no config
             user_id=update.user_id,
         )
     elif update.watermark is not None and update.user_id is not None:

@@ -74,6 +74,8 @@ class MessageDocument(TypedDict):
     content: NotRequired[dict[str, Any]]
     reply_to: NotRequired[dict[str, Any]]
     user_name: NotRequired[str | None]
+    # Inbound from a web widget: the browser's own id for the message (docs/widget-protocol.md).
+    client_message_id: NotRequired[str]
     # Written by the stages.
     processing: NotRequired[Processing]
     reply_id: NotRequired[str]

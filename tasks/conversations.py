@@ -3,14 +3,21 @@ beat job (``tasks/maintenance.py``): the one place a close happens."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from redis.exceptions import RedisError
+
 from core.timeutil import utcnow
+from core.visitor_events import conversation_ended_event
 from storage.conversations import CLOSED, CLOSED_IDLE
 from storage.documents import ConversationDocument
 from storage.wiring import Storage
 
 IDLE_SETTING = "conversation_idle_minutes"
+WEB_CHANNEL = "web"
+
+log = logging.getLogger("parley.tasks.conversations")
 
 
 def close_conversation(
@@ -22,7 +29,21 @@ def close_conversation(
     if doc["state"] == CLOSED:
         # Also after a closer that died before this step: the session goes with the close.
         storage.sessions.clear(tenant_id, conversation_id)
+    if closed and doc["channel"] == WEB_CHANNEL:
+        _tell_visitor(storage, doc, reason)
     return doc, closed
+
+
+def _tell_visitor(storage: Storage, doc: ConversationDocument, reason: str) -> None:
+    """A web conversation's end reaches the visitor's open pages; its scope is its widget."""
+    widget_id = doc.get("channel_config_id")
+    if not widget_id:
+        return
+    event = conversation_ended_event(doc["_id"], reason)
+    try:
+        storage.visitor_streams.publish(doc["tenant_id"], widget_id, doc["user_id"], event)
+    except RedisError as exc:  # the close stands; the widget learns it on its next message
+        log.warning("conversation_ended for %s not published: %s", doc["_id"], type(exc).__name__)
 
 
 def close_idle(storage: Storage, limit: int) -> list[ConversationDocument]:

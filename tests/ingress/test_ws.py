@@ -1,0 +1,433 @@
+"""The widget's socket ``GET /v1/ws`` on the real services: the hello and its refusals, message
+frames accepted once through the shared accept path, the visitor's stream replayed after
+``last_event_id`` (or a resync) and then live, the browser's delivery ticks, and the closes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+import redis
+from pymongo.database import Database
+from starlette.testclient import TestClient, WebSocketTestSession
+
+from core.settings import Settings
+from core.timeutil import utcnow
+from core.visitor_tokens import mint_visitor_token
+from ingress.app import create_app
+from storage.visitor_streams import VisitorStreams, stream_key
+from tests.credentials import tenant_headers
+
+ORIGIN = "http://127.0.0.1:8765"
+
+
+class Closed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"closed with {code}")
+        self.code = code
+
+
+def receive(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any]:
+    """The next frame the server sent; ``Closed`` when it closed the socket instead."""
+
+    async def next_message() -> Any:
+        with anyio.fail_after(timeout):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(next_message)
+    if message["type"] == "websocket.close":
+        raise Closed(message.get("code", 1000))
+    frame: dict[str, Any] = json.loads(message["text"])
+    return frame
+
+
+def until(ws: WebSocketTestSession, wanted: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """Frames up to and including the first for which ``wanted`` is true."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(limit):
+        seen.append(receive(ws))
+        if wanted(seen[-1]):
+            return seen
+    raise AssertionError(f"no wanted frame in {seen}")
+
+
+def _app(settings: Settings | None = None) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def client(
+    db: Database[Any], broker: redis.Redis, redis_client: redis.Redis
+) -> Iterator[TestClient]:
+    yield from _app()
+
+
+def make_widget(db: Database[Any], tenant: str, **fields: Any) -> str:
+    widget_id = "wgt_" + secrets.token_hex(6)
+    db["widgets"].insert_one(
+        {
+            "_id": widget_id,
+            "tenant_id": tenant,
+            "enabled": True,
+            "allowed_origins": [ORIGIN],
+            "theme": {},
+            "greeting": "",
+            "upload": {"max_bytes": 5242880, "types": ["image/png"]},
+            **fields,
+        }
+    )
+    return widget_id
+
+
+def token(settings: Settings, tenant: str, widget: str, visitor: str, ttl: int = 900) -> str:
+    minted, _ = mint_visitor_token(settings.require_jwt_secret(), tenant, widget, visitor, ttl)
+    return minted
+
+
+@pytest.fixture
+def widget(db: Database[Any], tenant: str) -> str:
+    return make_widget(db, tenant)
+
+
+@pytest.fixture
+def visitor() -> str:
+    return "v_" + secrets.token_hex(6)
+
+
+def connect(client: TestClient, origin: str = ORIGIN) -> Any:
+    return client.websocket_connect("/v1/ws", headers={"origin": origin})
+
+
+def hello(
+    ws: WebSocketTestSession, bearer: str, last_event_id: str | None = None
+) -> dict[str, Any]:
+    ws.send_json({"type": "hello", "token": bearer, "last_event_id": last_event_id})
+    return receive(ws)
+
+
+def message_frame(client_message_id: str, text: str = "hello", **extra: Any) -> dict[str, Any]:
+    return {"type": "message", "client_message_id": client_message_id, "text": text, **extra}
+
+
+def test_a_hello_is_welcomed_and_a_ping_answered(
+    client: TestClient, settings: Settings, tenant: str, widget: str, visitor: str
+) -> None:
+    with connect(client) as ws:
+        welcome = hello(ws, token(settings, tenant, widget, visitor))
+        assert welcome == {"type": "welcome", "visitor_id": visitor, "last_event_id": "0-0"}
+        ws.send_json({"type": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+@pytest.mark.parametrize("kind", ["garbage", "another-tenant", "expired", "not-a-hello"])
+def test_a_bad_token_is_closed_4401(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    tenant: str,
+    widget: str,
+    visitor: str,
+    kind: str,
+) -> None:
+    bearer = {
+        "garbage": "not.a.token",
+        "another-tenant": token(settings, "t_other", widget, visitor),
+        "expired": token(settings, tenant, widget, visitor, ttl=-3600),
+        "not-a-hello": "",
+    }[kind]
+    with connect(client) as ws:
+        if kind == "not-a-hello":
+            ws.send_json({"type": "ping"})
+            with pytest.raises(Closed) as closed:
+                receive(ws)
+        else:
+            with pytest.raises(Closed) as closed:
+                hello(ws, bearer)
+    assert closed.value.code == 4401
+
+
+def test_an_origin_the_widget_does_not_allow_is_closed_4403(
+    client: TestClient, settings: Settings, tenant: str, widget: str, visitor: str
+) -> None:
+    with connect(client, origin="https://evil.example") as ws, pytest.raises(Closed) as closed:
+        hello(ws, token(settings, tenant, widget, visitor))
+    assert closed.value.code == 4403
+
+
+def test_no_hello_in_time_is_closed_4408(
+    settings: Settings, db: Database[Any], broker: redis.Redis
+) -> None:
+    for quick in _app(settings.model_copy(update={"ws_hello_timeout_seconds": 0.3})):
+        with connect(quick) as ws, pytest.raises(Closed) as closed:
+            receive(ws)
+        assert closed.value.code == 4408
+
+
+def test_a_message_frame_is_stored_once_even_when_sent_twice(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        ws.send_json(message_frame("c_1", "Where is my order?"))
+        first = until(ws, lambda f: f["type"] == "ack")
+        ws.send_json(message_frame("c_1", "Where is my order?"))
+        again = until(ws, lambda f: f["type"] == "ack")
+        ws.send_json({"type": "ping"})
+        rest = until(ws, lambda f: f["type"] == "pong")
+    ack, duplicate = first[-1], again[-1]
+    assert ack["duplicate"] is False and duplicate["duplicate"] is True
+    assert duplicate["message_id"] == ack["message_id"]
+    assert duplicate["conversation_id"] == ack["conversation_id"]
+    stored = list(db["messages"].find({"tenant_id": tenant}))
+    assert len(stored) == 1
+    doc = stored[0]
+    assert doc["_id"] == ack["message_id"]
+    assert doc["channel"] == "web" and doc["user_id"] == visitor
+    assert doc["reply_to"] == {"widget_id": widget}
+    assert doc["dedupe_key"] == f"web:{widget}:{visitor}:c_1"
+    assert doc["client_message_id"] == "c_1"
+    assert "channel_config_id" not in doc
+    conversation = db["conversations"].find_one({"_id": doc["conversation_id"]})
+    assert conversation is not None and conversation["channel_config_id"] == widget
+    # Its echo for the visitor's other tabs, published once: the message, then its tick.
+    events = [f for f in first + again + rest if f["type"] in ("message", "status")]
+    assert [e["type"] for e in events] == ["message", "status"]
+    assert events[0]["message"]["id"] == doc["_id"]
+    assert events[0]["message"]["client_message_id"] == "c_1"
+    assert events[0]["message"]["direction"] == "inbound"
+    assert events[1]["message_id"] == doc["_id"] and events[1]["status"] == "received"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        message_frame("bad id!"),
+        message_frame("", "hi"),
+        message_frame("c_" + "x" * 63),
+        message_frame("c_2", "   "),
+        message_frame("c_3", "x" * 4097),
+        message_frame("c_4", "see", attachments=[{"upload_id": "upl_nobodys"}]),
+        message_frame("c_5", "hi", extra="field"),
+    ],
+)
+def test_an_invalid_message_frame_is_answered_invalid_and_stores_nothing(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    tenant: str,
+    widget: str,
+    visitor: str,
+    frame: dict[str, Any],
+) -> None:
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        ws.send_json(frame)
+        error = receive(ws)
+    assert error["type"] == "error" and error["code"] == "invalid", error
+    assert db["messages"].count_documents({"tenant_id": tenant}) == 0
+
+
+def test_message_frames_past_the_visitor_limit_are_refused(
+    settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str, visitor: str
+) -> None:
+    widget = make_widget(db, tenant)
+    limited = settings.model_copy(
+        update={"visitor_message_burst": 2, "visitor_message_per_second": 0.001}
+    )
+    for quick in _app(limited):
+        with connect(quick) as ws:
+            hello(ws, token(settings, tenant, widget, visitor))
+            answers = []
+            for n in range(3):
+                ws.send_json(message_frame(f"c_{n}"))
+                answers.append(until(ws, lambda f: f["type"] in ("ack", "error"))[-1])
+    assert [a["type"] for a in answers] == ["ack", "ack", "error"]
+    assert answers[2]["code"] == "rate-limited" and answers[2]["client_message_id"] == "c_2"
+    assert db["messages"].count_documents({"tenant_id": tenant}) == 2
+
+
+def test_a_resumed_socket_gets_only_later_events_and_none_twice(
+    client: TestClient,
+    settings: Settings,
+    redis_client: redis.Redis,
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    streams = VisitorStreams(redis_client)
+    ids = [streams.publish(tenant, widget, visitor, {"type": "typing", "n": n}) for n in range(3)]
+    with connect(client) as ws:
+        welcome = hello(ws, token(settings, tenant, widget, visitor), last_event_id=ids[0])
+        assert welcome["last_event_id"] == ids[0]
+        replayed = [receive(ws), receive(ws)]
+        live = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 3})
+        later = receive(ws)
+        ws.send_json({"type": "ping"})
+        assert receive(ws) == {"type": "pong"}  # nothing else came in between
+    assert [e["event_id"] for e in replayed] == ids[1:]
+    assert [e["n"] for e in replayed] == [1, 2]
+    assert later["event_id"] == live and later["n"] == 3
+
+
+def test_a_socket_resuming_after_a_trimmed_event_is_told_to_resync(
+    client: TestClient,
+    settings: Settings,
+    redis_client: redis.Redis,
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    streams = VisitorStreams(redis_client)
+    gone = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 0})
+    kept = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 1})
+    redis_client.xdel(stream_key(tenant, widget, visitor), gone)  # as a trim would
+    with connect(client) as ws:
+        welcome = hello(ws, token(settings, tenant, widget, visitor), last_event_id=gone)
+        assert welcome["last_event_id"] == kept
+        assert receive(ws) == {"type": "resync"}
+        live = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 2})
+        assert receive(ws)["event_id"] == live
+
+
+def _reply(db: Database[Any], inbound_id: str, status: str = "sent") -> str:
+    """A bot reply to a stored web message, as the deliver stage leaves it once published."""
+    inbound = db["messages"].find_one({"_id": inbound_id})
+    assert inbound is not None
+    rid = f"{inbound_id}.r"
+    now = utcnow()
+    db["messages"].insert_one(
+        {
+            "_id": rid,
+            "tenant_id": inbound["tenant_id"],
+            "conversation_id": inbound["conversation_id"],
+            "channel": "web",
+            "direction": "outbound",
+            "user_id": inbound["user_id"],
+            "text": "On its way.",
+            "status": status,
+            "journey": {status: now},
+            "created_at": now,
+            "updated_at": now,
+            "dedupe_key": f"reply:{rid}",
+            "provider_message_ids": [rid],
+        }
+    )
+    return rid
+
+
+def _send_message(ws: WebSocketTestSession, client_message_id: str) -> str:
+    ws.send_json(message_frame(client_message_id))
+    message_id: str = until(ws, lambda f: f["type"] == "ack")[-1]["message_id"]
+    return message_id
+
+
+def _tick(ws: WebSocketTestSession, kind: str, message_id: str) -> None:
+    ws.send_json({"type": kind, "message_id": message_id})
+    ws.send_json({"type": "ping"})
+    until(ws, lambda f: f["type"] == "pong")  # frames are handled in order: the tick is done
+
+
+def test_delivered_and_read_move_the_reply_forward_and_never_back(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        rid = _reply(db, _send_message(ws, "c_1"))
+        _tick(ws, "delivered", rid)
+        after_delivered = db["messages"].find_one({"_id": rid})
+        _tick(ws, "read", rid)
+        _tick(ws, "delivered", rid)
+    assert after_delivered is not None and after_delivered["status"] == "delivered"
+    reply = db["messages"].find_one({"_id": rid})
+    assert reply is not None and reply["status"] == "read"
+    assert set(reply["journey"]) == {"sent", "delivered", "read"}
+
+
+def test_a_visitor_cannot_tick_another_visitors_reply(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    other_widget = make_widget(db, tenant)
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, "v_other"))
+        theirs = _reply(db, _send_message(ws, "c_1"))
+    with connect(client) as ws:
+        # The same visitor id on another widget of the tenant is someone else's conversation.
+        hello(ws, token(settings, tenant, other_widget, "v_other"))
+        _tick(ws, "read", theirs)
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        _tick(ws, "read", theirs)
+        _tick(ws, "delivered", "msg_nonexistent")
+    reply = db["messages"].find_one({"_id": theirs})
+    assert reply is not None and reply["status"] == "sent"
+
+
+def test_a_disabled_widget_closes_the_socket_4403(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        db["widgets"].update_one({"_id": widget}, {"$set": {"enabled": False}})
+        ws.send_json(message_frame("c_1"))
+        with pytest.raises(Closed) as closed:
+            until(ws, lambda f: False)
+    assert closed.value.code == 4403
+    assert db["messages"].count_documents({"tenant_id": tenant}) == 0
+
+
+def test_the_recheck_closes_a_socket_whose_widget_was_disabled(
+    settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str, visitor: str
+) -> None:
+    widget = make_widget(db, tenant)
+    for quick in _app(settings.model_copy(update={"ws_recheck_seconds": 0.2})):
+        with connect(quick) as ws:
+            hello(ws, token(settings, tenant, widget, visitor))
+            db["widgets"].update_one({"_id": widget}, {"$set": {"enabled": False}})
+            with pytest.raises(Closed) as closed:
+                until(ws, lambda f: False)
+        assert closed.value.code == 4403
+
+
+def test_closing_a_web_conversation_tells_the_visitors_socket(
+    client: TestClient,
+    settings: Settings,
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> None:
+    with connect(client) as ws:
+        hello(ws, token(settings, tenant, widget, visitor))
+        ws.send_json(message_frame("c_1"))
+        conversation_id = until(ws, lambda f: f["type"] == "ack")[-1]["conversation_id"]
+        closed = client.post(
+            f"/v1/conversations/{conversation_id}/close", headers=tenant_headers(settings, tenant)
+        )
+        assert closed.status_code == 200, closed.text
+        ended = until(ws, lambda f: f["type"] == "conversation_ended")[-1]
+    assert ended["conversation_id"] == conversation_id and ended["reason"] == "closed"
