@@ -4,12 +4,12 @@ frames accepted once through the shared accept path, the visitor's stream replay
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import pytest
 import redis
 from pymongo.database import Database
@@ -17,42 +17,19 @@ from starlette.testclient import TestClient, WebSocketTestSession
 
 from core.settings import Settings
 from core.timeutil import utcnow
-from core.visitor_tokens import mint_visitor_token
 from ingress.app import create_app
 from storage.visitor_streams import VisitorStreams, stream_key
 from tests.credentials import tenant_headers
-
-ORIGIN = "http://127.0.0.1:8765"
-
-
-class Closed(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(f"closed with {code}")
-        self.code = code
-
-
-def receive(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any]:
-    """The next frame the server sent; ``Closed`` when it closed the socket instead."""
-
-    async def next_message() -> Any:
-        with anyio.fail_after(timeout):
-            return await ws._send_rx.receive()
-
-    message = ws.portal.call(next_message)
-    if message["type"] == "websocket.close":
-        raise Closed(message.get("code", 1000))
-    frame: dict[str, Any] = json.loads(message["text"])
-    return frame
-
-
-def until(ws: WebSocketTestSession, wanted: Any, limit: int = 20) -> list[dict[str, Any]]:
-    """Frames up to and including the first for which ``wanted`` is true."""
-    seen: list[dict[str, Any]] = []
-    for _ in range(limit):
-        seen.append(receive(ws))
-        if wanted(seen[-1]):
-            return seen
-    raise AssertionError(f"no wanted frame in {seen}")
+from tests.visitor_sockets import (
+    Closed,
+    connect,
+    hello,
+    make_widget,
+    message_frame,
+    receive,
+    token,
+    until,
+)
 
 
 def _app(settings: Settings | None = None) -> Iterator[TestClient]:
@@ -67,28 +44,6 @@ def client(
     yield from _app()
 
 
-def make_widget(db: Database[Any], tenant: str, **fields: Any) -> str:
-    widget_id = "wgt_" + secrets.token_hex(6)
-    db["widgets"].insert_one(
-        {
-            "_id": widget_id,
-            "tenant_id": tenant,
-            "enabled": True,
-            "allowed_origins": [ORIGIN],
-            "theme": {},
-            "greeting": "",
-            "upload": {"max_bytes": 5242880, "types": ["image/png"]},
-            **fields,
-        }
-    )
-    return widget_id
-
-
-def token(settings: Settings, tenant: str, widget: str, visitor: str, ttl: int = 900) -> str:
-    minted, _ = mint_visitor_token(settings.require_jwt_secret(), tenant, widget, visitor, ttl)
-    return minted
-
-
 @pytest.fixture
 def widget(db: Database[Any], tenant: str) -> str:
     return make_widget(db, tenant)
@@ -99,19 +54,50 @@ def visitor() -> str:
     return "v_" + secrets.token_hex(6)
 
 
-def connect(client: TestClient, origin: str = ORIGIN) -> Any:
-    return client.websocket_connect("/v1/ws", headers={"origin": origin})
+@dataclass(frozen=True)
+class Visit:
+    """One visitor of one widget: its sockets and its stream."""
+
+    client: TestClient
+    settings: Settings
+    streams: VisitorStreams
+    tenant: str
+    widget: str
+    visitor: str
+
+    @contextmanager
+    def socket(
+        self,
+        last_event_id: str | None = None,
+        widget: str | None = None,
+        visitor: str | None = None,
+    ) -> Iterator[tuple[WebSocketTestSession, dict[str, Any]]]:
+        """A socket, said hello on (as this visitor unless another is named), and its welcome."""
+        bearer = token(self.settings, self.tenant, widget or self.widget, visitor or self.visitor)
+        with connect(self.client) as socket:
+            yield socket, hello(socket, bearer, last_event_id)
+
+    def publish(self, event: dict[str, Any]) -> str:
+        return self.streams.publish(self.tenant, self.widget, self.visitor, event)
 
 
-def hello(
-    ws: WebSocketTestSession, bearer: str, last_event_id: str | None = None
-) -> dict[str, Any]:
-    ws.send_json({"type": "hello", "token": bearer, "last_event_id": last_event_id})
-    return receive(ws)
+@pytest.fixture
+def visit(
+    client: TestClient,
+    settings: Settings,
+    redis_client: redis.Redis,
+    tenant: str,
+    widget: str,
+    visitor: str,
+) -> Visit:
+    return Visit(client, settings, VisitorStreams(redis_client), tenant, widget, visitor)
 
 
-def message_frame(client_message_id: str, text: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {"type": "message", "client_message_id": client_message_id, "text": text, **extra}
+@pytest.fixture
+def ws(visit: Visit) -> Iterator[WebSocketTestSession]:
+    """A socket of the visitor, welcomed."""
+    with visit.socket() as (socket, _):
+        yield socket
 
 
 def test_a_hello_is_welcomed_and_a_ping_answered(
@@ -169,22 +155,15 @@ def test_no_hello_in_time_is_closed_4408(
 
 
 def test_a_message_frame_is_stored_once_even_when_sent_twice(
-    client: TestClient,
-    settings: Settings,
-    db: Database[Any],
-    broker: redis.Redis,
-    tenant: str,
-    widget: str,
-    visitor: str,
+    ws: WebSocketTestSession, visit: Visit, db: Database[Any]
 ) -> None:
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        ws.send_json(message_frame("c_1", "Where is my order?"))
-        first = until(ws, lambda f: f["type"] == "ack")
-        ws.send_json(message_frame("c_1", "Where is my order?"))
-        again = until(ws, lambda f: f["type"] == "ack")
-        ws.send_json({"type": "ping"})
-        rest = until(ws, lambda f: f["type"] == "pong")
+    tenant, widget, visitor = visit.tenant, visit.widget, visit.visitor
+    ws.send_json(message_frame("c_1", "Where is my order?"))
+    first = until(ws, lambda f: f["type"] == "ack")
+    ws.send_json(message_frame("c_1", "Where is my order?"))
+    again = until(ws, lambda f: f["type"] == "ack")
+    ws.send_json({"type": "ping"})
+    rest = until(ws, lambda f: f["type"] == "pong")
     ack, duplicate = first[-1], again[-1]
     assert ack["duplicate"] is False and duplicate["duplicate"] is True
     assert duplicate["message_id"] == ack["message_id"]
@@ -222,18 +201,13 @@ def test_a_message_frame_is_stored_once_even_when_sent_twice(
     ],
 )
 def test_an_invalid_message_frame_is_answered_invalid_and_stores_nothing(
-    client: TestClient,
-    settings: Settings,
+    ws: WebSocketTestSession,
     db: Database[Any],
     tenant: str,
-    widget: str,
-    visitor: str,
     frame: dict[str, Any],
 ) -> None:
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        ws.send_json(frame)
-        error = receive(ws)
+    ws.send_json(frame)
+    error = receive(ws)
     assert error["type"] == "error" and error["code"] == "invalid", error
     assert db["messages"].count_documents({"tenant_id": tenant}) == 0
 
@@ -257,21 +231,12 @@ def test_message_frames_past_the_visitor_limit_are_refused(
     assert db["messages"].count_documents({"tenant_id": tenant}) == 2
 
 
-def test_a_resumed_socket_gets_only_later_events_and_none_twice(
-    client: TestClient,
-    settings: Settings,
-    redis_client: redis.Redis,
-    tenant: str,
-    widget: str,
-    visitor: str,
-) -> None:
-    streams = VisitorStreams(redis_client)
-    ids = [streams.publish(tenant, widget, visitor, {"type": "typing", "n": n}) for n in range(3)]
-    with connect(client) as ws:
-        welcome = hello(ws, token(settings, tenant, widget, visitor), last_event_id=ids[0])
+def test_a_resumed_socket_gets_only_later_events_and_none_twice(visit: Visit) -> None:
+    ids = [visit.publish({"type": "typing", "n": n}) for n in range(3)]
+    with visit.socket(last_event_id=ids[0]) as (ws, welcome):
         assert welcome["last_event_id"] == ids[0]
         replayed = [receive(ws), receive(ws)]
-        live = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 3})
+        live = visit.publish({"type": "typing", "n": 3})
         later = receive(ws)
         ws.send_json({"type": "ping"})
         assert receive(ws) == {"type": "pong"}  # nothing else came in between
@@ -281,22 +246,15 @@ def test_a_resumed_socket_gets_only_later_events_and_none_twice(
 
 
 def test_a_socket_resuming_after_a_trimmed_event_is_told_to_resync(
-    client: TestClient,
-    settings: Settings,
-    redis_client: redis.Redis,
-    tenant: str,
-    widget: str,
-    visitor: str,
+    visit: Visit, redis_client: redis.Redis
 ) -> None:
-    streams = VisitorStreams(redis_client)
-    gone = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 0})
-    kept = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 1})
-    redis_client.xdel(stream_key(tenant, widget, visitor), gone)  # as a trim would
-    with connect(client) as ws:
-        welcome = hello(ws, token(settings, tenant, widget, visitor), last_event_id=gone)
+    gone = visit.publish({"type": "typing", "n": 0})
+    kept = visit.publish({"type": "typing", "n": 1})
+    redis_client.xdel(stream_key(visit.tenant, visit.widget, visit.visitor), gone)  # a trim
+    with visit.socket(last_event_id=gone) as (ws, welcome):
         assert welcome["last_event_id"] == kept
         assert receive(ws) == {"type": "resync"}
-        live = streams.publish(tenant, widget, visitor, {"type": "typing", "n": 2})
+        live = visit.publish({"type": "typing", "n": 2})
         assert receive(ws)["event_id"] == live
 
 
@@ -339,20 +297,14 @@ def _tick(ws: WebSocketTestSession, kind: str, message_id: str) -> None:
 
 
 def test_delivered_and_read_move_the_reply_forward_and_never_back(
-    client: TestClient,
-    settings: Settings,
+    ws: WebSocketTestSession,
     db: Database[Any],
-    tenant: str,
-    widget: str,
-    visitor: str,
 ) -> None:
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        rid = _reply(db, _send_message(ws, "c_1"))
-        _tick(ws, "delivered", rid)
-        after_delivered = db["messages"].find_one({"_id": rid})
-        _tick(ws, "read", rid)
-        _tick(ws, "delivered", rid)
+    rid = _reply(db, _send_message(ws, "c_1"))
+    _tick(ws, "delivered", rid)
+    after_delivered = db["messages"].find_one({"_id": rid})
+    _tick(ws, "read", rid)
+    _tick(ws, "delivered", rid)
     assert after_delivered is not None and after_delivered["status"] == "delivered"
     reply = db["messages"].find_one({"_id": rid})
     assert reply is not None and reply["status"] == "read"
@@ -360,43 +312,30 @@ def test_delivered_and_read_move_the_reply_forward_and_never_back(
 
 
 def test_a_visitor_cannot_tick_another_visitors_reply(
-    client: TestClient,
-    settings: Settings,
-    db: Database[Any],
-    tenant: str,
-    widget: str,
-    visitor: str,
+    ws: WebSocketTestSession, visit: Visit, db: Database[Any]
 ) -> None:
-    other_widget = make_widget(db, tenant)
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, "v_other"))
-        theirs = _reply(db, _send_message(ws, "c_1"))
-    with connect(client) as ws:
+    other_widget = make_widget(db, visit.tenant)
+    with visit.socket(visitor="v_other") as (theirs_ws, _):
+        theirs = _reply(db, _send_message(theirs_ws, "c_1"))
+    with visit.socket(widget=other_widget, visitor="v_other") as (elsewhere, _):
         # The same visitor id on another widget of the tenant is someone else's conversation.
-        hello(ws, token(settings, tenant, other_widget, "v_other"))
-        _tick(ws, "read", theirs)
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        _tick(ws, "read", theirs)
-        _tick(ws, "delivered", "msg_nonexistent")
+        _tick(elsewhere, "read", theirs)
+    _tick(ws, "read", theirs)
+    _tick(ws, "delivered", "msg_nonexistent")
     reply = db["messages"].find_one({"_id": theirs})
     assert reply is not None and reply["status"] == "sent"
 
 
 def test_a_disabled_widget_closes_the_socket_4403(
-    client: TestClient,
-    settings: Settings,
+    ws: WebSocketTestSession,
     db: Database[Any],
     tenant: str,
     widget: str,
-    visitor: str,
 ) -> None:
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        db["widgets"].update_one({"_id": widget}, {"$set": {"enabled": False}})
-        ws.send_json(message_frame("c_1"))
-        with pytest.raises(Closed) as closed:
-            until(ws, lambda f: False)
+    db["widgets"].update_one({"_id": widget}, {"$set": {"enabled": False}})
+    ws.send_json(message_frame("c_1"))
+    with pytest.raises(Closed) as closed:
+        until(ws, lambda f: False)
     assert closed.value.code == 4403
     assert db["messages"].count_documents({"tenant_id": tenant}) == 0
 
@@ -415,19 +354,55 @@ def test_the_recheck_closes_a_socket_whose_widget_was_disabled(
 
 
 def test_closing_a_web_conversation_tells_the_visitors_socket(
+    ws: WebSocketTestSession,
     client: TestClient,
     settings: Settings,
     tenant: str,
-    widget: str,
-    visitor: str,
 ) -> None:
-    with connect(client) as ws:
-        hello(ws, token(settings, tenant, widget, visitor))
-        ws.send_json(message_frame("c_1"))
-        conversation_id = until(ws, lambda f: f["type"] == "ack")[-1]["conversation_id"]
-        closed = client.post(
-            f"/v1/conversations/{conversation_id}/close", headers=tenant_headers(settings, tenant)
-        )
-        assert closed.status_code == 200, closed.text
-        ended = until(ws, lambda f: f["type"] == "conversation_ended")[-1]
+    ws.send_json(message_frame("c_1"))
+    conversation_id = until(ws, lambda f: f["type"] == "ack")[-1]["conversation_id"]
+    closed = client.post(
+        f"/v1/conversations/{conversation_id}/close", headers=tenant_headers(settings, tenant)
+    )
+    assert closed.status_code == 200, closed.text
+    ended = until(ws, lambda f: f["type"] == "conversation_ended")[-1]
     assert ended["conversation_id"] == conversation_id and ended["reason"] == "closed"
+
+
+def test_a_quick_reply_keeps_its_payload_and_an_upload_only_message_is_an_image(
+    ws: WebSocketTestSession, visit: Visit, db: Database[Any]
+) -> None:
+    tenant, widget, visitor = visit.tenant, visit.widget, visit.visitor
+    upload = {"content_type": "image/png", "filename": "receipt.png", "size": 3}
+    db["uploads"].insert_many(
+        [
+            {
+                "_id": f"upl_{visitor}",
+                "tenant_id": tenant,
+                "widget_id": widget,
+                "visitor_id": visitor,
+                **upload,
+            },
+            {
+                "_id": f"upl_{visitor}_x",
+                "tenant_id": tenant,
+                "widget_id": widget,
+                "visitor_id": "v_someone_else",
+                **upload,
+            },
+        ]
+    )
+    ws.send_json(message_frame("c_q", "Opening hours", payload="OPENING_HOURS"))
+    quick = until(ws, lambda f: f["type"] == "ack")[-1]
+    ws.send_json(message_frame("c_u", "", attachments=[{"upload_id": f"upl_{visitor}"}]))
+    image = until(ws, lambda f: f["type"] == "ack")[-1]
+    ws.send_json(message_frame("c_x", "", attachments=[{"upload_id": f"upl_{visitor}_x"}]))
+    theirs = until(ws, lambda f: f["type"] in ("ack", "error"))[-1]
+    chosen = db["messages"].find_one({"_id": quick["message_id"]})
+    assert chosen is not None and chosen["kind"] == "interactive"
+    assert chosen["content"] == {"payload": "OPENING_HOURS", "title": "Opening hours"}
+    stored = db["messages"].find_one({"_id": image["message_id"]})
+    assert stored is not None and stored["kind"] == "image" and stored["text"] == ""
+    assert stored["content"] == {"attachments": [{"upload_id": f"upl_{visitor}", **upload}]}
+    assert theirs["type"] == "error" and theirs["code"] == "invalid"
+    assert db["messages"].count_documents({"tenant_id": tenant}) == 2

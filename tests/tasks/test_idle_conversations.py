@@ -17,6 +17,7 @@ from storage.conversations import ConversationRepository
 from storage.kafka_producer import EventPublisher
 from storage.outbox import OutboxRelay
 from storage.sessions import SessionStore, session_key
+from storage.visitor_streams import decode_entry, stream_key
 from tasks.maintenance import close_idle_conversations
 
 
@@ -92,3 +93,18 @@ def test_a_pass_closes_at_most_its_limit(
     assert still_open() >= 2  # the pass may have spent its one on another tenant's
     while still_open():
         assert close_idle_conversations(limit=1) == 1
+
+
+def test_an_idle_web_conversation_ends_on_its_visitors_stream_once(
+    db: Database[Any], redis_client: redis.Redis, settings: Settings, tenant: str
+) -> None:
+    repo = ConversationRepository(db, 0, redis_client)
+    web = repo.resolve_open(tenant, "web", "v_idle", "m1", scope="wgt_idle")
+    _silent(db, web, settings.conversation_idle_minutes + 10)
+    close_idle_conversations(limit=1000)
+    close_idle_conversations(limit=1000)  # a second pass closes nothing and publishes nothing
+    entries = redis_client.xrange(stream_key(tenant, "wgt_idle", "v_idle"))
+    events = [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    assert [(e["type"], e["conversation_id"], e["reason"]) for e in events] == [
+        ("conversation_ended", web, "idle")
+    ]
