@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.timeutil import utcnow
 from ingress.app import create_app
 from storage.visitor_streams import VisitorStreams, stream_key
-from tests.credentials import tenant_headers
+from tests.credentials import client_address, tenant_headers
 from tests.visitor_sockets import (
     Closed,
     connect,
@@ -33,7 +33,9 @@ from tests.visitor_sockets import (
 
 
 def _app(settings: Settings | None = None) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    # An address of its own: failed hellos are counted per address.
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False, client=client_address()) as client:
         yield client
 
 
@@ -152,6 +154,18 @@ def test_no_hello_in_time_is_closed_4408(
         with connect(quick) as ws, pytest.raises(Closed) as closed:
             receive(ws)
         assert closed.value.code == 4408
+
+
+def test_failed_hellos_from_one_address_past_its_allowance_are_closed_4429(
+    settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str, widget: str
+) -> None:
+    for strict in _app(settings.model_copy(update={"auth_failure_burst": 2})):
+        codes = []
+        for bearer in ("bad.1", "bad.2", token(settings, tenant, widget, "v_late")):
+            with connect(strict) as ws, pytest.raises(Closed) as closed:
+                hello(ws, bearer)
+            codes.append(closed.value.code)
+        assert codes == [4401, 4401, 4429]
 
 
 def test_a_message_frame_is_stored_once_even_when_sent_twice(
