@@ -168,7 +168,8 @@
         for (const match of line.matchAll(URL_PATTERN)) {
           let raw = match[0];
           // Punctuation that ends a sentence is not part of the link; a ")" only if unopened.
-          while (/[.,;:!?'\])]$/.test(raw) && !(raw.endsWith(")") && raw.includes("("))) {
+          const unopened = (s) => s.split(")").length > s.split("(").length;
+          while (/[.,;:!?'\]]$/.test(raw) || (raw.endsWith(")") && unopened(raw))) {
             raw = raw.slice(0, -1);
           }
           const href = safeUrl(/^www\./i.test(raw) ? "https://" + raw : raw);
