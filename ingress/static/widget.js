@@ -994,27 +994,27 @@ textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px
     }
 
     open() {
-      if (!this.panel || this.isOpen) return;
-      this.isOpen = true;
-      this.panel.hidden = false;
-      this.launcher.setAttribute("aria-expanded", "true");
-      this.launcher.setAttribute("aria-label", this.t("closeChat"));
-      this.input.focus();
-      this.scrollDown();
-      this.markRead();
-      this.updateBadge();
-      this.emit("open");
+      this.show(true);
     }
 
     close() {
-      if (!this.panel || !this.isOpen) return;
-      this.isOpen = false;
-      this.panel.hidden = true;
-      this.launcher.setAttribute("aria-expanded", "false");
-      this.launcher.setAttribute("aria-label", this.t("openChat"));
-      this.launcher.focus();
-      this.updateBadge();
-      this.emit("close");
+      this.show(false);
+    }
+
+    show(open) {
+      if (!this.panel || this.isOpen === open) return;
+      this.isOpen = open;
+      this.panel.hidden = !open;
+      this.launcher.setAttribute("aria-expanded", String(open));
+      if (open) {
+        this.input.focus();
+        this.scrollDown();
+        this.markRead();
+      } else {
+        this.launcher.focus();
+      }
+      this.updateBadge(); // the launcher's label follows too
+      this.emit(open ? "open" : "close");
     }
 
     async identify(identity) {
