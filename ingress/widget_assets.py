@@ -60,16 +60,15 @@ CACHE_HEADERS = {
     "ETag": "the content hash of the script (strong)",
     "Cache-Control": "how long the answer may be reused",
 }
-IF_NONE_MATCH = Param(
-    "If-None-Match", "header", "An `ETag` seen before: 304 with no body when it is current."
-)
+# Not a declared parameter: every string is a valid If-None-Match, so no input is refused.
+REVALIDATION = "An `If-None-Match` holding the current `ETag` answers 304 with no body."
 SCRIPT = {"type": "string", "description": "The widget's JavaScript (ES2020, styles inside)."}
 
 
 def _answers(fresh: str) -> tuple[Answer, ...]:
     return (
         Answer(200, fresh, schema=SCRIPT, media_type="text/javascript", headers=CACHE_HEADERS),
-        Answer(304, "The `If-None-Match` tag is current: reuse it.", headers=CACHE_HEADERS),
+        Answer(304, REVALIDATION, headers=CACHE_HEADERS),
     )
 
 
@@ -79,10 +78,9 @@ def _answers(fresh: str) -> tuple[Answer, ...]:
         "The embeddable chat widget",
         "widget",
         _answers("The script; `Cache-Control: public, max-age=300`."),
-        params=(IF_NONE_MATCH,),
         authenticated=False,
         description='Embed with `<script src=".../widget.js" data-widget="wgt_…" async>`; '
-        "the script finds its API from its own `src`.",
+        "the script finds its API from its own `src`. " + REVALIDATION,
     )
 )
 async def widget_script(request: Request) -> Response:
@@ -97,10 +95,15 @@ async def widget_script(request: Request) -> Response:
         _answers("The script; `Cache-Control: public, max-age=31536000, immutable`."),
         errors={404: "`not-found`: the ingress serves another version of the widget."},
         params=(
-            Param("hash", "path", "The version: the current `ETag` without quotes."),
-            IF_NONE_MATCH,
+            Param(
+                "hash",
+                "path",
+                "The version: the current `ETag` without quotes.",
+                {"type": "string", "pattern": "^[0-9a-f]{20}$"},
+            ),
         ),
         authenticated=False,
+        description=REVALIDATION,
     )
 )
 async def widget_script_version(request: Request) -> Response:
