@@ -23,6 +23,7 @@ from ingress import (
     tenants_admin,
     tokens_admin,
     webhooks,
+    widget_assets,
     ws,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *ws.routes,
             *health.routes,
             *openapi.routes,
+            *widget_assets.routes,
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
