@@ -21,6 +21,11 @@ def _services(args: argparse.Namespace) -> int:
     statuses = action(args.names or None)
     for status in statuses:
         print(f"{status.name:<8} {status.state:<9} {status.detail}")
+    if args.action == "up" and not args.names:
+        from services.devstack.chromium import ensure_chromium
+
+        # Not a service, but the browser tests' Chromium is installed with the rest of the set-up.
+        print(f"{'chromium':<8} {'installed':<9} {ensure_chromium()}")
     if args.action == "status" and any(s.state == "down" for s in statuses):
         return 3
     return 0

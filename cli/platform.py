@@ -29,6 +29,7 @@ from services.devstack.log_tail import LogTail, wants_colour
 from services.devstack.supervisor import Supervisor
 
 DEMO_TENANT = "demo"
+DEMO_WIDGET = "wgt_demo"
 READY_TIMEOUT = 90.0
 
 
@@ -55,14 +56,37 @@ def platform_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _seed(env: dict[str, str]) -> None:
-    code = (
-        "from core.settings import get_settings;"
-        "from storage.mongo import connect, database, ensure_indexes;"
-        "from storage.tenants import TenantRepository;"
-        "s = get_settings(); db = database(connect(s), s); ensure_indexes(db);"
-        f"TenantRepository(db).ensure({DEMO_TENANT!r}, 'Demo tenant')"
-    )
+def demo_origins(port: int) -> list[str]:
+    """Where the demo page is opened from: the ingress itself, by address or by name."""
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def seed_demo(port: int) -> None:
+    """The demo tenant and its widget, created once; the widget allows the ingress's ``port``."""
+    from storage.mongo import connect, database, ensure_indexes
+    from storage.tenants import TenantRepository
+    from storage.widgets import WidgetRepository
+
+    settings = get_settings()
+    client = connect(settings)
+    try:
+        db = database(client, settings)
+        ensure_indexes(db)
+        TenantRepository(db).ensure(DEMO_TENANT, "Demo tenant")
+        WidgetRepository(db).ensure(
+            DEMO_WIDGET,
+            DEMO_TENANT,
+            allowed_origins=demo_origins(port),
+            title="Parley demo café",
+            greeting="Hi! I'm the demo café's bot. Ask me about opening hours or prices.",
+        )
+    finally:
+        client.close()
+
+
+def _seed(env: dict[str, str], port: int) -> None:
+    # In a child, with the environment the platform's processes get (state folder, secrets).
+    code = f"from cli.platform import seed_demo; seed_demo({port})"
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
@@ -102,6 +126,7 @@ def _wait_ready(url: str, supervisor: Supervisor, stopping: Callable[[], bool]) 
 def run_platform(port: int, quiet: bool = False) -> int:
     settings = get_settings()
     env = platform_env(settings)
+    env.setdefault("PARLEY_DEMO_WIDGET_ID", DEMO_WIDGET)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print("starting local services (a first start builds and downloads; later ones take seconds)")
@@ -120,7 +145,7 @@ def run_platform(port: int, quiet: bool = False) -> int:
         _commands(port), env, Path(__file__).resolve().parents[1], logs, tail=tail
     )
     try:
-        _seed(env)
+        _seed(env, port)
         supervisor.start()
         _wait_ready(f"http://127.0.0.1:{port}/health/ready", supervisor, lambda: stopping)
         if not stopping:
@@ -160,7 +185,10 @@ Demo tenant "{DEMO_TENANT}", bearer token (24 h; `parley token --tenant demo` mi
 shell of this checkout):
   {token}
 
-Try it:
+Try it in a browser (the demo tenant's chat widget):
+  {base}/demo
+
+or with curl:
   curl -s -X POST {base}/v1/messages \\
     -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
     -d '{{"user_id": "alice", "text": "hello"}}'

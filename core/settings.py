@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = _dev_secret(dev_secrets.MASTER_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The widget `GET /demo` embeds; unset (everywhere but `parley run`), `/demo` is a 404.
+    demo_widget_id: str | None = Field(default=None, pattern=r"^wgt_[A-Za-z0-9_-]{1,64}$")
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Provider endpoints: settings, so tests and staging point them at fakes.

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import redis as redis_client
 
 from services.devstack import paths
-from services.devstack.errors import DevstackError
+from services.devstack.apt import ensure_program
 from services.devstack.process import ManagedProcess
 from services.devstack.service import Service, tcp_open
 
 HOST = "127.0.0.1"
 PORT = 6379
-
-logger = logging.getLogger(__name__)
 
 
 def service() -> Service:
@@ -72,22 +67,4 @@ def _answers() -> bool:
 def _install(data: Path) -> None:
     """Create the data folder; apt-get install redis-server when it is not on PATH."""
     paths.ensure_dir(data)
-    if shutil.which("redis-server"):
-        return
-    log_file = paths.ensure_dir(paths.logs_dir()) / "redis-install.log"
-    logger.info("installing redis-server with apt-get (log: %s)", log_file)
-    install = ["apt-get", "install", "-y", "redis-server"]
-    # A fresh machine may have no package lists yet: update only when the install fails.
-    if _apt(install, log_file):
-        return
-    if _apt(["apt-get", "update"], log_file) and _apt(install, log_file):
-        return
-    raise DevstackError(f"apt-get could not install redis-server; see {log_file}")
-
-
-def _apt(argv: list[str], log_file: Path) -> bool:
-    """Run one apt-get command with its output appended to the log; True if it succeeded."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    with log_file.open("a") as log:
-        done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
-    return done.returncode == 0
+    ensure_program("redis-server", "redis-server")
