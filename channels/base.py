@@ -16,7 +16,7 @@ signing keys) is in the per-process ``ChannelRuntime`` handed to ``verify`` and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
@@ -69,6 +69,23 @@ class ChannelAdapter(Protocol):
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
         """One logical reply (one HTTP call per chunk), explicit timeout, typed errors."""
+        ...
+
+
+class TypingAdapter(ChannelAdapter, Protocol):
+    """A channel that can show its user the bot is typing while the engine works: Messenger's
+    ``typing_on``, WhatsApp's read-with-typing-indicator, Teams' ``typing`` activity. Slack is
+    not one: its Web API gives bots no typing indicator (only the retired RTM socket had one)."""
+
+    def typing(
+        self,
+        recipient: str,
+        reply_to: Mapping[str, Any],
+        config: ChannelConfig,
+        runtime: ChannelRuntime,
+    ) -> None:
+        """Show the indicator to ``recipient`` where ``reply_to`` (the inbound message's) says:
+        one HTTP call within ``runtime.indicator_timeout``, typed errors, never retried."""
         ...
 
 

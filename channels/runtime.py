@@ -32,6 +32,8 @@ class ChannelRuntime:
     # Access tokens and signing keys, each kept for the lifetime its provider gives it.
     cache: TtlCache[str, Any] = field(default_factory=TtlCache)
     send_timeout: float = 10.0
+    # Indicators (typing) are best effort: a slow provider must not hold the turn up.
+    indicator_timeout: float = 2.0
 
     @classmethod
     def create(cls, urls: ProviderUrls, send_timeout: float = 10.0) -> ChannelRuntime:
