@@ -16,7 +16,7 @@ signing keys) is in the per-process ``ChannelRuntime`` handed to ``verify`` and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
@@ -24,6 +24,7 @@ from core.envelopes import (
     Headers,
     Outbound,
     Receipt,
+    ReplyAddress,
     Webhook,
 )
 from core.errors import ParleyError, PermanentError, TransientError
@@ -77,15 +78,9 @@ class TypingAdapter(ChannelAdapter, Protocol):
     ``typing_on``, WhatsApp's read-with-typing-indicator, Teams' ``typing`` activity. Slack is
     not one: its Web API gives bots no typing indicator (only the retired RTM socket had one)."""
 
-    def typing(
-        self,
-        recipient: str,
-        reply_to: Mapping[str, Any],
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
-        """Show the indicator to ``recipient`` where ``reply_to`` (the inbound message's) says:
-        one HTTP call within ``runtime.indicator_timeout``, typed errors, never retried."""
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        """Show the indicator to the inbound message's sender, where it wrote: one HTTP call
+        within ``runtime.indicator_timeout``, typed errors, never retried."""
         ...
 
 

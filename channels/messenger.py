@@ -16,7 +16,6 @@ per delivered mid; ``read`` gives a watermark update. Echoes of the Page's own s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +32,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -101,14 +101,8 @@ class MessengerChannel(MetaWebhooks):
         # An empty reply sends nothing, so no delivery callback will ever come for it.
         return Receipt(provider_message_ids=ids, delivered=not ids)
 
-    def typing(
-        self,
-        recipient: str,
-        reply_to: Mapping[str, Any],
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
-        body = {"recipient": {"id": recipient}, "sender_action": "typing_on"}
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        body = {"recipient": {"id": to.recipient}, "sender_action": "typing_on"}
         post_indicator(runtime, _send_url(runtime), _page_token(config), body, "Messenger")
 
 

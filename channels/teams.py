@@ -35,6 +35,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -94,16 +95,10 @@ class TeamsChannel:
         ids = [_post(url, message, token, config, runtime, timeout) for message in messages]
         return Receipt(provider_message_ids=[i for i in ids if i], delivered=True)
 
-    def typing(
-        self,
-        recipient: str,
-        reply_to: Mapping[str, Any],
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
-        service_url, conversation_id = _conversation(reply_to)
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        service_url, conversation_id = _conversation(to.reply_to)
         url = _activities_url(service_url, conversation_id, "")
-        activity = typing_activity(reply_to, recipient)
+        activity = typing_activity(to.reply_to, to.recipient)
         token = access_token(config, runtime)
         _post(url, activity, token, config, runtime, runtime.indicator_timeout)
 

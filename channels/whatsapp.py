@@ -11,7 +11,6 @@ receipts are never ``delivered``: sent/delivered/read/failed arrive later as sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -92,15 +92,9 @@ class WhatsAppChannel(MetaWebhooks):
         ids = [_post(runtime, _messages_url(config, runtime), headers, body) for body in bodies]
         return Receipt(provider_message_ids=ids, delivered=False)
 
-    def typing(
-        self,
-        recipient: str,
-        reply_to: Mapping[str, Any],
-        config: ChannelConfig,
-        runtime: ChannelRuntime,
-    ) -> None:
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
         # WhatsApp shows typing only with a read mark of the message being answered.
-        wamid = str(reply_to.get("wamid") or "")
+        wamid = str(to.reply_to.get("wamid") or "")
         if not wamid:
             raise SendRejected("no WhatsApp message to mark read with a typing indicator")
         body = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from channels.registry import TYPING_ADAPTERS
+from core.envelopes import ReplyAddress
 from storage.documents import MessageDocument
 from tasks.runtime import WorkerClients
 
@@ -23,7 +24,8 @@ def show_typing(c: WorkerClients, message: MessageDocument) -> None:
         return
     try:
         config = c.channel_configs.for_delivery(message["tenant_id"], config_id)
-        adapter.typing(message["user_id"], dict(message.get("reply_to", {})), config, c.channels)
+        to = ReplyAddress(message["user_id"], dict(message.get("reply_to", {})))
+        adapter.typing(to, config, c.channels)
     except Exception as exc:  # a hook that logs its own failure and never fails the turn
         log.warning(
             "no typing indicator for %s on %s: %s: %s",
