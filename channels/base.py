@@ -24,6 +24,7 @@ from core.envelopes import (
     Headers,
     Outbound,
     Receipt,
+    ReplyAddress,
     Webhook,
 )
 from core.errors import ParleyError, PermanentError, TransientError
@@ -69,6 +70,17 @@ class ChannelAdapter(Protocol):
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
         """One logical reply (one HTTP call per chunk), explicit timeout, typed errors."""
+        ...
+
+
+class TypingAdapter(ChannelAdapter, Protocol):
+    """A channel that can show its user the bot is typing while the engine works: Messenger's
+    ``typing_on``, WhatsApp's read-with-typing-indicator, Teams' ``typing`` activity. Slack is
+    not one: its Web API gives bots no typing indicator (only the retired RTM socket had one)."""
+
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        """Show the indicator to the inbound message's sender, where it wrote: one HTTP call
+        within ``runtime.indicator_timeout``, typed errors, never retried."""
         ...
 
 

@@ -24,7 +24,7 @@ import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.messenger_format import messages_for
-from channels.meta import MetaWebhooks, graph_error, webhook_json
+from channels.meta import MetaWebhooks, graph_error, post_indicator, webhook_json
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
     ChannelConfig,
@@ -32,6 +32,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -85,10 +86,8 @@ class MessengerChannel(MetaWebhooks):
         return Webhook(messages=messages, statuses=statuses, account_ids=frozenset(accounts))
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
-        token = config.secrets.get("page_token", "")
-        if not token:
-            raise SendRejected("the Messenger channel config has no page_token", code="config")
-        url = f"{runtime.urls.messenger_api.rstrip('/')}/me/messages"
+        token = _page_token(config)
+        url = _send_url(runtime)
         headers = {"Authorization": f"Bearer {token}"}
         ids: list[str] = []
         for message in messages_for(outbound.parts, outbound.text):
@@ -102,8 +101,23 @@ class MessengerChannel(MetaWebhooks):
         # An empty reply sends nothing, so no delivery callback will ever come for it.
         return Receipt(provider_message_ids=ids, delivered=not ids)
 
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        body = {"recipient": {"id": to.recipient}, "sender_action": "typing_on"}
+        post_indicator(runtime, _send_url(runtime), _page_token(config), body, "Messenger")
+
 
 MESSENGER = MessengerChannel()
+
+
+def _page_token(config: ChannelConfig) -> str:
+    token = config.secrets.get("page_token", "")
+    if not token:
+        raise SendRejected("the Messenger channel config has no page_token", code="config")
+    return token
+
+
+def _send_url(runtime: ChannelRuntime) -> str:
+    return f"{runtime.urls.messenger_api.rstrip('/')}/me/messages"
 
 
 def _post(runtime: ChannelRuntime, url: str, headers: dict[str, str], body: Any) -> str:

@@ -1,5 +1,6 @@
 """What WhatsApp and Messenger share as Meta Graph API channels: the webhook handshake, the
-``X-Hub-Signature-256`` check, and the classification of Graph error bodies.
+``X-Hub-Signature-256`` check, the classification of Graph error bodies, and the call that
+shows the user an indicator rather than a message (typing).
 
 Graph errors are classified by ``error.code`` (and ``error_subcode``), never by HTTP status:
 Meta answers rate limits with 400 as often as with 429.
@@ -12,6 +13,8 @@ import hmac
 import json
 from collections.abc import Collection, Mapping
 from typing import Any
+
+import httpx
 
 from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
@@ -95,3 +98,24 @@ def graph_error(
         return SendRejected(label, code=None)
     # The subcode tells Messenger's "outside the 24-hour window" (10/2018278) from other 10s.
     return SendRejected(label, code=f"{code}/{subcode}" if subcode else str(code))
+
+
+def post_indicator(
+    runtime: ChannelRuntime, url: str, token: str, body: Mapping[str, Any], provider: str
+) -> None:
+    """One Graph call showing the user an indicator (no message, no id to keep), within the
+    runtime's short ``indicator_timeout``; the typed error when it fails."""
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        response = runtime.http.post(
+            url, json=body, headers=headers, timeout=runtime.indicator_timeout
+        )
+    except httpx.HTTPError as exc:
+        raise SendFailed(f"{provider} indicator failed: {type(exc).__name__}") from exc
+    if response.is_success:
+        return
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    raise graph_error(response.status_code, answer, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.api import ApiChannel
-from channels.base import ChannelAdapter, UnknownChannel, WebhookAdapter
+from channels.base import ChannelAdapter, TypingAdapter, UnknownChannel, WebhookAdapter
 from channels.messenger import MESSENGER
 from channels.slack import SLACK
 from channels.teams import TEAMS
@@ -24,6 +24,15 @@ ADAPTERS: dict[str, ChannelAdapter] = {
     "api": ApiChannel(name="api"),
     "web": WEB,
     **WEBHOOK_ADAPTERS,
+}
+# The channels that show partial text: the generate stage streams their replies as they are
+# written. The others get whole replies, with a typing indicator where the channel has one.
+STREAMING_CHANNELS = frozenset({"web"})
+# The channels that can show a typing indicator (Slack's bots cannot: see ``TypingAdapter``).
+TYPING_ADAPTERS: dict[str, TypingAdapter] = {
+    "whatsapp": WHATSAPP,
+    "messenger": MESSENGER,
+    "teams": TEAMS,
 }
 
 

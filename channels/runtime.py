@@ -37,6 +37,8 @@ class ChannelRuntime:
     send_timeout: float = 10.0
     # Where the web channel publishes replies: the visitors' streams, given by the process.
     visitor_events: VisitorEventPublisher | None = None
+    # Indicators (typing) are best effort: a slow provider must not hold the turn up.
+    indicator_timeout: float = 2.0
 
     @classmethod
     def create(

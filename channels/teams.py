@@ -27,7 +27,7 @@ from channels.teams_auth import (
     verify_activity,
     verify_bearer,
 )
-from channels.teams_format import activities
+from channels.teams_format import activities, typing_activity
 from core.envelopes import (
     ChannelConfig,
     DeliveryState,
@@ -35,6 +35,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -84,20 +85,34 @@ class TeamsChannel:
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
         reply_to = outbound.reply_to
-        service_url = str(reply_to.get("service_url") or "")
-        conversation_id = str(reply_to.get("conversation_id") or "")
-        if not service_url or not conversation_id:
-            raise SendRejected("no Teams conversation to answer in", "no_conversation")
+        service_url, conversation_id = _conversation(reply_to)
         messages = activities(outbound.parts, outbound.text, reply_to, outbound.recipient)
         if not messages:
             return Receipt(provider_message_ids=[], delivered=True)
         url = _activities_url(service_url, conversation_id, str(reply_to.get("activity_id") or ""))
         token = access_token(config, runtime)
-        ids = [_post(url, message, token, config, runtime) for message in messages]
+        timeout = runtime.send_timeout
+        ids = [_post(url, message, token, config, runtime, timeout) for message in messages]
         return Receipt(provider_message_ids=[i for i in ids if i], delivered=True)
+
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        service_url, conversation_id = _conversation(to.reply_to)
+        url = _activities_url(service_url, conversation_id, "")
+        activity = typing_activity(to.reply_to, to.recipient)
+        token = access_token(config, runtime)
+        _post(url, activity, token, config, runtime, runtime.indicator_timeout)
 
 
 TEAMS = TeamsChannel()
+
+
+def _conversation(reply_to: Mapping[str, Any]) -> tuple[str, str]:
+    """The serviceUrl and conversation id an inbound activity came from."""
+    service_url = str(reply_to.get("service_url") or "")
+    conversation_id = str(reply_to.get("conversation_id") or "")
+    if not service_url or not conversation_id:
+        raise SendRejected("no Teams conversation to answer in", "no_conversation")
+    return service_url, conversation_id
 
 
 def _activities_url(service_url: str, conversation_id: str, activity_id: str) -> str:
@@ -112,14 +127,12 @@ def _post(
     token: str,
     config: ChannelConfig,
     runtime: ChannelRuntime,
+    timeout: float,
 ) -> str:
     """One activity to the connector; its new activity id ("" if the connector gave none)."""
     try:
         response = runtime.http.post(
-            url,
-            json=activity,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=runtime.send_timeout,
+            url, json=activity, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
     except httpx.TimeoutException as exc:
         raise SendFailed("Teams connector timed out") from exc

@@ -44,6 +44,13 @@ def activities(
     return [{**envelope, **body} for body in bodies]
 
 
+def typing_activity(reply_to: Mapping[str, Any], recipient: str) -> Activity:
+    """The ``typing`` activity that shows the bot at work in ``reply_to``'s conversation."""
+    envelope = _envelope(reply_to, recipient)
+    envelope.pop("replyToId", None)  # typing belongs to the conversation, not to a message
+    return {**envelope, "type": "typing"}
+
+
 def _envelope(reply_to: Mapping[str, Any], recipient: str) -> Activity:
     activity: Activity = {
         "type": "message",

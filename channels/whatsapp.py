@@ -19,7 +19,7 @@ from urllib.parse import quote as percent_encode
 import httpx
 
 from channels.base import SendFailed, SendRejected, VerificationFailed
-from channels.meta import MetaWebhooks, graph_error, webhook_json
+from channels.meta import MetaWebhooks, graph_error, post_indicator, webhook_json
 from channels.runtime import ChannelRuntime
 from channels.whatsapp_format import message_bodies
 from core.envelopes import (
@@ -28,6 +28,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -78,9 +79,7 @@ class WhatsAppChannel(MetaWebhooks):
         return Webhook(messages=messages, statuses=statuses, account_ids=frozenset(accounts))
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
-        token = config.secrets.get("access_token", "")
-        if not token:
-            raise SendRejected("the WhatsApp channel config has no access token")
+        token = _access_token(config)
         quote = str(config.options.get("quote_replies", "")).strip().lower() in _TRUE
         bodies = message_bodies(
             outbound,
@@ -89,14 +88,38 @@ class WhatsAppChannel(MetaWebhooks):
         )
         if not bodies:
             raise SendRejected("the reply has no content to send on WhatsApp")
-        number = percent_encode(config.account_id, safe="")  # one path segment, whatever is stored
-        url = f"{runtime.urls.whatsapp_api.rstrip('/')}/{number}/messages"
         headers = {"Authorization": f"Bearer {token}"}
-        ids = [_post(runtime, url, headers, body) for body in bodies]
+        ids = [_post(runtime, _messages_url(config, runtime), headers, body) for body in bodies]
         return Receipt(provider_message_ids=ids, delivered=False)
+
+    def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
+        # WhatsApp shows typing only with a read mark of the message being answered.
+        wamid = str(to.reply_to.get("wamid") or "")
+        if not wamid:
+            raise SendRejected("no WhatsApp message to mark read with a typing indicator")
+        body = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+            "typing_indicator": {"type": "text"},
+        }
+        url = _messages_url(config, runtime)
+        post_indicator(runtime, url, _access_token(config), body, "WhatsApp")
 
 
 WHATSAPP = WhatsAppChannel()
+
+
+def _access_token(config: ChannelConfig) -> str:
+    token = config.secrets.get("access_token", "")
+    if not token:
+        raise SendRejected("the WhatsApp channel config has no access token")
+    return token
+
+
+def _messages_url(config: ChannelConfig, runtime: ChannelRuntime) -> str:
+    number = percent_encode(config.account_id, safe="")  # one path segment, whatever is stored
+    return f"{runtime.urls.whatsapp_api.rstrip('/')}/{number}/messages"
 
 
 def _post(runtime: ChannelRuntime, url: str, headers: dict[str, str], body: dict[str, Any]) -> str:

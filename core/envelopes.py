@@ -99,6 +99,14 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class ReplyAddress:
+    """Where an answer to an inbound message goes: its sender and its ``reply_to``."""
+
+    recipient: str
+    reply_to: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The provider's ids for what was sent (several when long text was split), and whether
     sending already means delivered (channels without delivery callbacks)."""

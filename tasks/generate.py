@@ -8,10 +8,12 @@ from typing import Any
 from celery import Task
 
 from channels.content import degrade_to_text
+from channels.registry import STREAMING_CHANNELS
 from core.errors import PermanentError, TransientError
 from core.stages import GENERATE
 from core.states import Status
 from core.timeutil import utcnow
+from protos import mcp_engine_pb2 as pb
 from protos.engine_turn import build_request, context_changes, engine_settings, reply_parts
 from storage.documents import ConversationDocument, EngineAnswer, MessageDocument, RecentEntry
 from storage.messages import reply_id
@@ -21,6 +23,8 @@ from tasks.failures import dead_letter, schedule_retry, wait
 from tasks.ordering import pass_stage, ready
 from tasks.policy import engine_policy, infrastructure_retry
 from tasks.runtime import WorkerClients, clients
+from tasks.streaming import streamed_answer
+from tasks.typing import show_typing
 
 log = logging.getLogger("parley.tasks.generate")
 
@@ -93,7 +97,7 @@ def _ask_engine(task: Task, c: WorkerClients, message: MessageDocument) -> bool:
     settings = engine_settings(c.engine_settings.get(tenant_id))
     request = build_request(message, history, session.get("context", {}), settings)
     try:
-        response = c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
+        response = _answer(c, message, request)
     except TransientError as exc:
         policy = engine_policy(c.settings.engine_retry_max)
         verdict, attempts = schedule_retry(task, c, message, GENERATE.name, policy, exc)
@@ -108,6 +112,17 @@ def _ask_engine(task: Task, c: WorkerClients, message: MessageDocument) -> bool:
     _store_reply(c, message, reply_parts(response), engine, conversation)
     c.sessions.apply_context(tenant_id, conversation_id, *context_changes(response))
     return True
+
+
+def _answer(
+    c: WorkerClients, message: MessageDocument, request: pb.GenerateRequest
+) -> pb.GenerateResponse:
+    """The engine's reply: streamed where the channel shows partial text, else whole while the
+    channel shows the user a typing indicator (where it has one)."""
+    if message["channel"] in STREAMING_CHANNELS:
+        return streamed_answer(c, message, request)
+    show_typing(c, message)
+    return c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
 
 
 def _fall_back(c: WorkerClients, message: MessageDocument, error: Exception, attempts: int) -> None:

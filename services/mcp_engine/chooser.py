@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from protos import mcp_engine_pb2
-from services.mcp_engine.backend import Backend
+from services.mcp_engine.backend import Backend, Pieces, StreamingBackend
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ class BackendChooser:
 
     def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
         return self.choose(request).generate(request)
+
+    def stream(self, request: mcp_engine_pb2.GenerateRequest) -> Pieces | None:
+        backend = self.choose(request)
+        return backend.stream(request) if isinstance(backend, StreamingBackend) else None
 
     def close(self) -> None:
         for backend in self._backends.values():

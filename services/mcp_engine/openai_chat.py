@@ -1,11 +1,14 @@
-"""The OpenAI-compatible backend: one chat-completions call per turn over a shared httpx client.
+"""The OpenAI-compatible backend: one chat-completions call per turn over a shared httpx client,
+whole (``generate``) or streamed (``stream``: ``stream: true``, server-sent events read as they
+arrive, each ``choices[0].delta.content`` a piece, until ``data: [DONE]``).
 
 Upstream failures become gRPC statuses here, once:
 
     timeout, connection error, 429, 5xx   → UNAVAILABLE (worth retrying)
+    a stream cut off before [DONE]        → UNAVAILABLE (after the pieces already sent)
     400, 413, 422                         → INVALID_ARGUMENT (this turn cannot be answered)
     any other non-2xx (401, 403, 404 ...) → FAILED_PRECONDITION (the engine is misconfigured)
-    a 2xx without a text completion       → INTERNAL
+    a 2xx without a text completion       → INTERNAL (also a stream event that is not JSON)
 
 A turn's ``engine`` settings (the tenant's) override the engine's own per request: ``model``
 replaces the configured model, ``temperature`` is sent only when set (else the API's default
@@ -15,6 +18,9 @@ writes the complete instructions for its assistant. Empty values mean "the engin
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -22,7 +28,7 @@ import httpx
 from pydantic import SecretStr
 
 from protos import mcp_engine_pb2
-from services.mcp_engine.backend import BackendError
+from services.mcp_engine.backend import BackendError, Pieces
 
 SYSTEM_PROMPT = (
     "You are the assistant of a business, answering its customers in a chat. "
@@ -78,20 +84,62 @@ class OpenAIChatBackend:
 
     def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
         body = self.request_body(request)
-        try:
+        with _upstream():
             answer = self._client.post("chat/completions", json=body)
-        except httpx.TimeoutException:
-            raise BackendError(grpc.StatusCode.UNAVAILABLE, "openai backend timed out") from None
-        except httpx.TransportError as exc:
-            detail = f"openai backend unreachable ({type(exc).__name__})"
-            raise BackendError(grpc.StatusCode.UNAVAILABLE, detail) from None
         _raise_for_status(answer.status_code)
-        response = mcp_engine_pb2.GenerateResponse(backend="openai")
-        response.parts.add(text=_completion_text(answer))
-        return response
+        return _reply(_completion_text(answer))
+
+    def stream(self, request: mcp_engine_pb2.GenerateRequest) -> Pieces:
+        body = {**self.request_body(request), "stream": True}
+        pieces: list[str] = []
+        with _upstream(), self._client.stream("POST", "chat/completions", json=body) as answer:
+            _raise_for_status(answer.status_code)
+            for data in _event_data(answer.iter_lines()):
+                if data == "[DONE]":
+                    return _reply(_checked_text("".join(pieces)))
+                piece = _delta_text(data)
+                if piece:
+                    pieces.append(piece)
+                    yield piece
+        raise BackendError(grpc.StatusCode.UNAVAILABLE, "openai backend stream was cut off")
 
     def close(self) -> None:
         self._client.close()
+
+
+@contextmanager
+def _upstream() -> Iterator[None]:
+    """Maps the client's timeouts and connection failures, also those in the middle of a body."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise BackendError(grpc.StatusCode.UNAVAILABLE, "openai backend timed out") from None
+    except httpx.TransportError as exc:
+        detail = f"openai backend unreachable ({type(exc).__name__})"
+        raise BackendError(grpc.StatusCode.UNAVAILABLE, detail) from None
+
+
+def _reply(text: str) -> mcp_engine_pb2.GenerateResponse:
+    response = mcp_engine_pb2.GenerateResponse(backend="openai")
+    response.parts.add(text=text)
+    return response
+
+
+def _event_data(lines: Iterator[str]) -> Iterator[str]:
+    """The ``data`` of each server-sent event (one line each, as the API sends them)."""
+    for line in lines:
+        if line.startswith("data:"):
+            yield line.removeprefix("data:").strip()
+
+
+def _delta_text(data: str) -> str:
+    try:
+        content = json.loads(data)["choices"][0]["delta"].get("content")
+    except (ValueError, LookupError, TypeError, AttributeError):
+        raise BackendError(
+            grpc.StatusCode.INTERNAL, "openai backend sent a malformed stream event"
+        ) from None
+    return content if isinstance(content, str) else ""
 
 
 def _raise_for_status(status: int) -> None:
@@ -110,6 +158,10 @@ def _completion_text(answer: httpx.Response) -> str:
         content = answer.json()["choices"][0]["message"]["content"]
     except (ValueError, LookupError, TypeError):
         content = None
+    return _checked_text(content)
+
+
+def _checked_text(content: Any) -> str:
     if not isinstance(content, str) or not content.strip():
         raise BackendError(grpc.StatusCode.INTERNAL, "openai backend sent no text completion")
     return content

@@ -1,17 +1,23 @@
-"""The McpEngine gRPC servicer: validates turns, layers stored context, asks the backend."""
+"""The McpEngine gRPC servicer: validates turns, layers stored context, asks the backend.
+
+``StreamResponse`` streams a ``StreamingBackend``'s text pieces as they come; any other
+backend's whole reply is cut into word deltas. Either way the last chunk carries the whole reply.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future
+from typing import NoReturn
 
 import grpc
 
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
-from services.mcp_engine.backend import Backend, BackendError
+from services.mcp_engine.backend import Backend, BackendError, Pieces, StreamingBackend
 from services.mcp_engine.context_store import ContextStore
-from services.mcp_engine.turn_calls import TurnCalls, turn_key
+from services.mcp_engine.turn_calls import Reply, TurnCalls, settled, turn_key
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +63,51 @@ class McpEngineServicer(mcp_engine_pb2_grpc.McpEngineServicer):
     def GenerateResponse(
         self, request: mcp_engine_pb2.GenerateRequest, context: grpc.ServicerContext
     ) -> mcp_engine_pb2.GenerateResponse:
-        return self._reply(request, context)
+        turn = self._turn(request, context)
+        try:
+            reply = self._calls.answer(
+                turn_key(request),
+                lambda: self._backend.generate(turn),
+                context.time_remaining(),
+            )
+        except BackendError as exc:
+            _refuse(request, exc, context)
+        _answered(request, reply)
+        return reply
 
     def StreamResponse(
         self, request: mcp_engine_pb2.GenerateRequest, context: grpc.ServicerContext
     ) -> Iterator[mcp_engine_pb2.ResponseChunk]:
-        yield from reply_chunks(self._reply(request, context))
+        turn = self._turn(request, context)
+        held = self._calls.claim(turn_key(request))
+        try:
+            if isinstance(held, Future):  # a duplicate: the first call's answer, in words
+                reply = settled(held, context.time_remaining())
+                _answered(request, reply)
+                yield from reply_chunks(reply)
+                return
+            backend = self._backend
+            pieces = backend.stream(turn) if isinstance(backend, StreamingBackend) else None
+            if pieces is None:
+                reply = self._backend.generate(turn)
+                held.answered(reply)
+                _answered(request, reply)
+                yield from reply_chunks(reply)
+                return
+            reply = yield from _deltas(pieces)
+        except BackendError as exc:
+            if not isinstance(held, Future):
+                held.failed(exc)
+            _refuse(request, exc, context)
+        except BaseException:  # the caller went away (GeneratorExit) or the call broke
+            if not isinstance(held, Future):
+                held.failed(BackendError(grpc.StatusCode.ABORTED, "the turn's stream ended"))
+            raise
+        held.answered(reply)
+        _answered(request, reply)
+        yield mcp_engine_pb2.ResponseChunk(
+            final=True, context_update=reply.context_update, response=reply
+        )
 
     def UpdateContext(
         self, request: mcp_engine_pb2.UpdateContextRequest, context: grpc.ServicerContext
@@ -73,28 +118,42 @@ class McpEngineServicer(mcp_engine_pb2_grpc.McpEngineServicer):
         response.context.update(merged)
         return response
 
-    def _reply(
+    def _turn(
         self, request: mcp_engine_pb2.GenerateRequest, context: grpc.ServicerContext
-    ) -> mcp_engine_pb2.GenerateResponse:
+    ) -> mcp_engine_pb2.GenerateRequest:
+        """The request as the backend gets it: what UpdateContext stored wins over the session
+        context the caller sent."""
         _require_conversation(request.tenant_id, request.conversation_id, context)
         turn = mcp_engine_pb2.GenerateRequest()
         turn.CopyFrom(request)
-        # What UpdateContext stored wins over the session context the caller sent.
         turn.session_context.update(self._contexts.get(request.tenant_id, request.conversation_id))
-        try:
-            reply = self._calls.answer(
-                turn_key(request),
-                lambda: self._backend.generate(turn),
-                context.time_remaining(),
-            )
-        except BackendError as exc:
-            log.warning(
-                "turn %s of tenant %s not answered: %s", request.request_id, request.tenant_id, exc
-            )
-            context.abort(exc.code, exc.detail)
-        # Ids only: message text is the end user's and stays out of the logs.
-        log.info(
-            "turn %s of tenant %s answered by %s as %r",
-            request.request_id, request.tenant_id, reply.backend, reply.intent,
-        )  # fmt: skip
-        return reply
+        return turn
+
+
+def _deltas(pieces: Pieces) -> Generator[mcp_engine_pb2.ResponseChunk, None, Reply]:
+    """Each piece as a text delta chunk; returns the whole reply the pieces ended with."""
+    try:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                reply: Reply = end.value
+                return reply
+            yield mcp_engine_pb2.ResponseChunk(text_delta=piece)
+    finally:
+        pieces.close()  # a caller that went away ends the upstream request too
+
+
+def _refuse(
+    request: mcp_engine_pb2.GenerateRequest, exc: BackendError, context: grpc.ServicerContext
+) -> NoReturn:
+    log.warning("turn %s of tenant %s not answered: %s", request.request_id, request.tenant_id, exc)
+    context.abort(exc.code, exc.detail)
+
+
+def _answered(request: mcp_engine_pb2.GenerateRequest, reply: Reply) -> None:
+    # Ids only: message text is the end user's and stays out of the logs.
+    log.info(
+        "turn %s of tenant %s answered by %s as %r",
+        request.request_id, request.tenant_id, reply.backend, reply.intent,
+    )  # fmt: skip

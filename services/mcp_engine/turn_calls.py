@@ -9,6 +9,12 @@ remembered for ``remember_seconds`` after it arrived (a caller that died after t
 answered gets it again, unbilled); a call that failed is forgotten at once, so the retry asks
 the backend again. Requests without a ``request_id`` are not turns anyone can repeat: each one
 is called.
+
+Streamed requests (``StreamResponse``) claim their turn the same way, whole and streamed
+requests of one turn alike. A duplicate of a turn already asked gets the first call's finished
+answer, a streaming duplicate cut into words once it is finished: relaying a stream that another
+request is reading would need a fan-out buffer, and a duplicate is a caller's retry, whose
+earlier stream the caller dropped anyway.
 """
 
 from __future__ import annotations
@@ -47,6 +53,33 @@ def turn_key(request: mcp_engine_pb2.GenerateRequest) -> TurnKey:
     return (request.tenant_id, request.request_id, digest)
 
 
+def settled(reply: Future[Reply], wait_seconds: float | None) -> Reply:
+    """Another request's reply to the turn, waited for at most ``wait_seconds``."""
+    try:
+        return reply.result(timeout=wait_seconds)
+    except TimeoutError:
+        raise BackendError(
+            grpc.StatusCode.DEADLINE_EXCEEDED, "the turn's first call is still running"
+        ) from None
+
+
+@dataclass
+class Claim:
+    """A request's hold on its turn: the turn's other requests wait until it is settled."""
+
+    _calls: TurnCalls
+    _key: TurnKey
+    _call: _Call | None  # None: a request without an id, which nobody waits for
+
+    def answered(self, reply: Reply) -> None:
+        if self._call is not None:
+            self._calls._settle(self._key, self._call, reply)
+
+    def failed(self, error: BaseException) -> None:
+        if self._call is not None:
+            self._calls._settle(self._key, self._call, error)
+
+
 class TurnCalls:
     """The calls in flight and the replies remembered, shared by every server thread."""
 
@@ -65,32 +98,42 @@ class TurnCalls:
     def answer(self, key: TurnKey, call: Callable[[], Reply], wait_seconds: float | None) -> Reply:
         """The reply to the turn ``key``: ``call()``'s if this is the turn's first request,
         else the first call's, waited for at most ``wait_seconds`` (None: until it ends)."""
-        if not key[1]:
-            return call()
-        with self._lock:
-            self._forget_old()
-            running = self._calls.get(key)
-            if running is None:
-                mine = self._calls[key] = _Call()
-        if running is not None:
-            try:
-                return running.reply.result(timeout=wait_seconds)
-            except TimeoutError:
-                raise BackendError(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, "the turn's first call is still running"
-                ) from None
+        held = self.claim(key)
+        if isinstance(held, Future):
+            return settled(held, wait_seconds)
         try:
             reply = call()
         except BaseException as exc:
-            with self._lock:
-                if self._calls.get(key) is mine:
-                    del self._calls[key]
-            mine.reply.set_exception(exc)
+            held.failed(exc)
             raise
-        with self._lock:
-            mine.done_at = self._clock()
-        mine.reply.set_result(reply)
+        held.answered(reply)
         return reply
+
+    def claim(self, key: TurnKey) -> Claim | Future[Reply]:
+        """The turn for the caller to answer (a ``Claim`` it must settle), or, when another
+        request has it, that request's reply to come (see ``settled``)."""
+        if not key[1]:
+            return Claim(self, key, None)
+        with self._lock:
+            self._forget_old()
+            running = self._calls.get(key)
+            if running is not None:
+                return running.reply
+            mine = self._calls[key] = _Call()
+        return Claim(self, key, mine)
+
+    def _settle(self, key: TurnKey, call: _Call, outcome: Reply | BaseException) -> None:
+        if call.reply.done():
+            return  # settled already: its first outcome stands
+        if isinstance(outcome, BaseException):
+            with self._lock:
+                if self._calls.get(key) is call:
+                    del self._calls[key]  # a failed call is forgotten: the retry asks again
+            call.reply.set_exception(outcome)
+            return
+        with self._lock:
+            call.done_at = self._clock()
+        call.reply.set_result(outcome)
 
     def _forget_old(self) -> None:
         """Drops replies older than ``remember_seconds``, and the oldest ones past the cap;

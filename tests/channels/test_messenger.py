@@ -18,11 +18,19 @@ import pytest
 from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.messenger import MESSENGER
 from channels.runtime import ChannelRuntime, ProviderUrls
-from core.envelopes import ChannelConfig, DeliveryState, InboundMessage, Outbound, StatusUpdate
+from core.envelopes import (
+    ChannelConfig,
+    DeliveryState,
+    InboundMessage,
+    Outbound,
+    ReplyAddress,
+    StatusUpdate,
+)
 from tests.fakes.messenger import (
     PAGE_TOKEN,
     FakeMessenger,
     delivery,
+    graph_error,
     inbound_text,
     read,
     signed_webhook,
@@ -528,3 +536,29 @@ def test_a_provider_that_cannot_be_reached_fails_the_send() -> None:
     with closing(ChannelRuntime.create(urls)) as runtime, pytest.raises(SendFailed) as caught:
         MESSENGER.send(reply(text="hi"), CONFIG, runtime)
     assert isinstance(caught.value.__cause__, httpx.TransportError)
+
+
+# --- typing indicator -------------------------------------------------------------------------
+
+
+def test_typing_posts_the_typing_on_sender_action(
+    fake: FakeMessenger, runtime: ChannelRuntime
+) -> None:
+    MESSENGER.typing(ReplyAddress(PSID), CONFIG, runtime)
+    [request] = fake.requests
+    assert request.path == "/me/messages"
+    assert request.headers["authorization"] == f"Bearer {PAGE_TOKEN}"
+    assert request.json() == sample("outbound_sender_action_typing_on")
+    assert fake.sender_actions() == [request.json()] and fake.sent() == []
+
+
+def test_a_refused_or_hanging_typing_indicator_is_a_typed_error(
+    fake: FakeMessenger, runtime: ChannelRuntime
+) -> None:
+    unavailable = graph_error(551, "(#551) This person isn't available right now.", 1545041)
+    fake.fail_next(400, unavailable, indicators=True)
+    with pytest.raises(SendRejected):
+        MESSENGER.typing(ReplyAddress(PSID), CONFIG, runtime)
+    fake.hang_next(indicators=True)
+    with pytest.raises(SendFailed):
+        MESSENGER.typing(ReplyAddress(PSID), CONFIG, replace(runtime, indicator_timeout=0.2))

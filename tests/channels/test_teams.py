@@ -23,6 +23,7 @@ from core.envelopes import (
     InboundMessage,
     Outbound,
     Receipt,
+    ReplyAddress,
     StatusUpdate,
     Webhook,
 )
@@ -975,3 +976,34 @@ def test_no_error_message_carries_the_token(fake: FakeTeams, runtime: ChannelRun
         send(fake, runtime, [{"type": "text", "text": "hi"}])
     assert token not in str(rejected.value)
     assert APP_PASSWORD not in str(rejected.value)
+
+
+# --- typing indicator -------------------------------------------------------------------------
+
+
+def test_typing_posts_a_typing_activity_to_the_conversation_with_the_send_token(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    TEAMS.typing(ReplyAddress(USER_ID, reply_to(fake)), CONFIG, runtime)
+    [typing] = fake.typing
+    assert typing.conversation_id == CONVERSATION
+    assert typing.reply_to_id is None  # the conversation's, not a reply to the message
+    assert typing.authorization.removeprefix("Bearer ") in fake.issued_tokens
+    assert typing.activity == {
+        "type": "typing",
+        "from": BOT,
+        "conversation": {"id": CONVERSATION},
+        "recipient": USER,
+    }
+    assert fake.sent == []
+
+
+def test_a_failed_typing_activity_is_a_typed_error(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    TEAMS.typing(ReplyAddress(USER_ID, reply_to(fake)), CONFIG, runtime)  # a token is cached
+    fake.revoke_tokens()
+    with pytest.raises(SendFailed):
+        TEAMS.typing(ReplyAddress(USER_ID, reply_to(fake)), CONFIG, runtime)
+    with pytest.raises(SendRejected):
+        TEAMS.typing(ReplyAddress(USER_ID), CONFIG, runtime)

@@ -16,8 +16,14 @@ import pytest
 from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.whatsapp import WHATSAPP
-from core.envelopes import ChannelConfig, DeliveryState, Outbound, StatusUpdate
-from tests.fakes.whatsapp import FakeWhatsApp, inbound_text, signed_webhook, status_callback
+from core.envelopes import ChannelConfig, DeliveryState, Outbound, ReplyAddress, StatusUpdate
+from tests.fakes.whatsapp import (
+    FakeWhatsApp,
+    graph_error_body,
+    inbound_text,
+    signed_webhook,
+    status_callback,
+)
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "channels" / "payloads" / "whatsapp"
 APP_SECRET = "fake_app_secret_0123456789abcdef"
@@ -750,3 +756,37 @@ def test_the_fake_refuses_bodies_that_break_whatsapp_limits(fake: FakeWhatsApp) 
         assert answer.status_code == 400
         assert answer.json()["error"]["code"] == 100
     assert fake.sent == []
+
+
+# --- typing indicator -------------------------------------------------------------------------
+
+
+def test_typing_marks_the_users_message_read_with_a_typing_indicator(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    WHATSAPP.typing(ReplyAddress(USER, {"wamid": INBOUND_WAMID}), CONFIG, runtime)
+    [request] = fake.requests
+    assert request.path == f"/{NUMBER_ID}/messages"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.json() == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": INBOUND_WAMID,
+        "typing_indicator": {"type": "text"},
+    }
+    assert fake.read_marks == [request.json()] and fake.sent == []
+
+
+def test_typing_failures_are_typed_and_a_message_without_wamid_is_refused(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    to = ReplyAddress(USER, {"wamid": INBOUND_WAMID})
+    fake.fail_next(500, graph_error_body(131000), indicators=True)
+    with pytest.raises(SendFailed):
+        WHATSAPP.typing(to, CONFIG, runtime)
+    fake.hang_next(indicators=True)
+    with pytest.raises(SendFailed):
+        WHATSAPP.typing(to, CONFIG, replace(runtime, indicator_timeout=0.2))
+    with pytest.raises(SendRejected):
+        WHATSAPP.typing(ReplyAddress(USER), CONFIG, runtime)
+    assert len(fake.requests) == 2

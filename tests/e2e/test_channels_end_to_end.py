@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from tests.fakes.accounts import ProviderAccounts
 from tests.fakes.messenger import FakeMessenger
 from tests.fakes.slack import FakeSlack
 from tests.fakes.teams import FakeTeams, message_activity, read_receipt
-from tests.fakes.whatsapp import FakeWhatsApp
+from tests.fakes.whatsapp import FakeWhatsApp, graph_error_body
 
 pytestmark = pytest.mark.e2e
 
@@ -147,6 +148,57 @@ def test_messenger_text_is_answered_and_delivery_then_read_move_it_forward(
         assert eventually(lambda e=expected: reply_of(db, tenant, e), f"status {expected}")
 
 
+def bodies_to(fake: Any, path: str) -> list[Any]:
+    """The JSON bodies ``fake`` received on ``path``, in the order they arrived."""
+    return [request.json() for request in list(fake.requests) if request.path == path]
+
+
+def test_a_whatsapp_turn_shows_a_typing_indicator_before_the_reply(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeWhatsApp = stack.fakes["whatsapp"]
+    scenario = WhatsAppScenario()
+    url = connect(stack, settings, tenant, scenario)
+    wamid = "wamid.FAKEtyping" + uuid.uuid4().hex
+    assert post(url, scenario.inbound_text("opening hours?", message_id=wamid)).status_code == 200
+    eventually(lambda: reply_of(db, tenant, "sent"), "the reply marked sent")
+    received = bodies_to(fake, f"/{scenario.account_id}/messages")
+    assert received[0] == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": wamid,
+        "typing_indicator": {"type": "text"},
+    }
+    assert [body.get("to") for body in received[1:]] == [scenario.user]
+
+
+def test_a_refused_typing_indicator_is_not_retried_and_the_reply_goes_out(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeWhatsApp = stack.fakes["whatsapp"]
+    scenario = WhatsAppScenario()
+    url = connect(stack, settings, tenant, scenario)
+    fake.fail_next(500, graph_error_body(131000), indicators=True)
+    assert post(url, scenario.inbound_text("opening hours?")).status_code == 200
+    eventually(lambda: reply_of(db, tenant, "sent"), "the reply marked sent")
+    received = bodies_to(fake, f"/{scenario.account_id}/messages")
+    assert [body.get("status", body.get("to")) for body in received] == ["read", scenario.user]
+    assert "no typing indicator for" in stack.group.log("worker-generate", tail=None)
+
+
+def test_a_messenger_turn_shows_typing_on_before_the_reply(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake: FakeMessenger = stack.fakes["messenger"]
+    scenario = MessengerScenario()
+    url = connect(stack, settings, tenant, scenario)
+    assert post(url, scenario.inbound_text("opening hours?")).status_code == 200
+    eventually(lambda: reply_of(db, tenant, "sent"), "the reply marked sent")
+    received = [b for b in bodies_to(fake, "/me/messages") if b["recipient"]["id"] == scenario.user]
+    assert received[0] == {"recipient": {"id": scenario.user}, "sender_action": "typing_on"}
+    assert [body["message"]["text"] for body in received[1:]] == [HOURS]
+
+
 def test_slack_direct_message_is_answered_in_place(
     stack: Stack, settings: Settings, db: Database[Any], tenant: str
 ) -> None:
@@ -194,6 +246,9 @@ def test_teams_message_is_answered_on_its_conversation_and_a_read_receipt_marks_
         lambda: [s for s in fake.sent if s.conversation_id == conversation], "the Teams reply"
     )
     assert len(sent) == 1
+    # The typing indicator reached the connector before the reply.
+    posted = [r.json()["type"] for r in list(fake.requests) if conversation in unquote(r.path)]
+    assert posted == ["typing", "message"]
     assert sent[0].reply_to_id == "1750000000001"
     assert sent[0].authorization.startswith("Bearer ")
     assert sent[0].activity == {

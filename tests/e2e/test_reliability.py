@@ -76,7 +76,9 @@ def sends_to(fake: FakeMessenger, psid: str) -> list[tuple[float, dict[str, Any]
     return [
         (r.received_at, r.json())
         for r in list(fake.requests)
-        if r.path.endswith("/me/messages") and r.json()["recipient"]["id"] == psid
+        if r.path.endswith("/me/messages")
+        and not fake.is_indicator(r)  # a typing indicator is no send
+        and r.json()["recipient"]["id"] == psid
     ]
 
 

@@ -5,7 +5,8 @@ The fake (``base_url`` stands for ``https://graph.facebook.com/v23.0``):
     with FakeMessenger(page_token="FAKE_PAGE_TOKEN") as fake:
         urls = ProviderUrls(messenger_api=fake.base_url)
         ...
-        fake.sent()                      # the JSON bodies POSTed to /me/messages, in order
+        fake.sent()                      # the messages POSTed to /me/messages, in order
+        fake.sender_actions()            # the sender actions (typing_on ...) POSTed there
         fake.fail_with_rate_limit(retry_after=3)       # Graph 613, HTTP 400 + Retry-After
         fake.fail_with_outside_window()                # Graph 10 / 2018278
         fake.fail_with_user_unavailable()              # Graph 551 / 1545041
@@ -13,6 +14,7 @@ The fake (``base_url`` stands for ``https://graph.facebook.com/v23.0``):
         fake.fail_with_permanent_error(code, subcode, message)
         fake.fail_with_server_error()                  # HTTP 500, Graph 2 (transient)
         fake.hang_next()                               # no answer: the client must time out
+        fake.fail_next(500, indicators=True)           # the next sender action fails
 
 ``POST /me/messages`` takes the page token as ``Authorization: Bearer`` or ``access_token``
 query parameter (Graph accepts both); a wrong one gets Graph's 190 OAuthException (HTTP 400).
@@ -75,8 +77,18 @@ class FakeMessenger(ProviderFake):
         """The next ``GET /me`` answers this page id, whatever page the token is."""
         self._answer_as.append(page_id)
 
+    def is_indicator(self, request: Recorded) -> bool:
+        return b'"sender_action"' in request.raw
+
     def sent(self) -> list[Any]:
-        """The JSON bodies received on ``/me/messages``, in order (faulted ones included)."""
+        """The messages received on ``/me/messages``, in order (faulted ones included)."""
+        return [body for body in self._posted() if "sender_action" not in body]
+
+    def sender_actions(self) -> list[Any]:
+        """The sender actions (``typing_on``, ``mark_seen`` ...) received on ``/me/messages``."""
+        return [body for body in self._posted() if "sender_action" in body]
+
+    def _posted(self) -> list[Any]:
         return [request.json() for request in self.requests_to("/me/messages")]
 
     def handle(self, request: Recorded) -> Reply:

@@ -1,7 +1,11 @@
 """A fake OpenAI-compatible chat-completions server: real HTTP on 127.0.0.1, for tests.
 
 It records every request, answers ``POST /v1/chat/completions`` with a completion, and can be
-told to answer an error status, to hang, or to hold its answers until told to go on. Its error
+told to answer an error status, to hang, or to hold its answers until told to go on. Asked with
+``stream: true`` it answers server-sent events, one ``chat.completion.chunk`` per piece of
+``stream_pieces`` (default: ``reply_text`` cut into words), each flushed on its own, then
+``data: [DONE]``; ``before_last_piece`` (an event) holds the last piece back until it is set, and
+``cut_stream_after`` closes the stream after that many pieces, without ``[DONE]``. Its error
 bodies echo the Authorization header on purpose, so a test can prove that the engine never
 passes upstream bodies on.
 """
@@ -9,6 +13,7 @@ passes upstream bodies on.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +43,10 @@ class FakeOpenAI:
         self._let_go = threading.Event()
         self.raw_reply: bytes | None = None  # when set, sent as-is with the status
         self.release = threading.Event()
+        self.stream_pieces: list[str] | None = None
+        self.before_last_piece: threading.Event | None = None
+        self.last_piece_waited_out = False  # before_last_piece was never set
+        self.cut_stream_after: int | None = None
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -80,6 +89,22 @@ class FakeOpenAI:
         self._server.server_close()
         self._thread.join()
 
+    def pieces(self) -> list[str]:
+        if self.stream_pieces is not None:
+            return self.stream_pieces
+        return re.findall(r"\s*\S+\s*|\s+", self.reply_text)
+
+    def chunk(self, model: str, delta: dict[str, str], finish: str | None = None) -> bytes:
+        """One server-sent event of a streamed completion."""
+        chunk = {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
     def completion(self, model: str) -> dict[str, Any]:
         return {
             "id": f"chatcmpl-fake-{len(self.requests)}",
@@ -121,11 +146,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
         elif fake.raw_reply is not None:
             self._send_bytes(fake.status, fake.raw_reply)
+        elif fake.status == 200 and (body or {}).get("stream") is True:
+            self._send_events(str(body.get("model", "")))
         elif fake.status == 200:
             self._send(200, fake.completion(model=str((body or {}).get("model", ""))))
         else:
             echo = headers.get("authorization", "")
             self._send(fake.status, {"error": {"message": f"rejected ({echo})", "type": "fake"}})
+
+    def _send_events(self, model: str) -> None:
+        fake = self.server.fake
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()  # HTTP/1.0 without a length: the body ends when the socket closes
+        self._flush(fake.chunk(model, {"role": "assistant", "content": ""}))
+        pieces = fake.pieces()
+        for n, piece in enumerate(pieces):
+            if n == fake.cut_stream_after:
+                return
+            if n == len(pieces) - 1 and fake.before_last_piece is not None:
+                fake.last_piece_waited_out = not fake.before_last_piece.wait(HANG_LIMIT_SECONDS)
+            self._flush(fake.chunk(model, {"content": piece}))
+        self._flush(fake.chunk(model, {}, finish="stop"))
+        self._flush(b"data: [DONE]\n\n")
+
+    def _flush(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         self._send_bytes(status, json.dumps(payload).encode())

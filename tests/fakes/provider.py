@@ -4,6 +4,9 @@ a hang) is queued for the next requests.
 
 A provider fake subclasses ``ProviderFake`` and implements ``handle``; tests then use
 ``fake.requests`` (everything received, in order) and ``fake.fail_next(...)``/``fake.hang_next()``.
+Indicators (a typing indicator, a read mark: ``is_indicator``) have their own fault queue, so
+faults scripted for sends hit sends, whatever indicators a turn shows first:
+``fake.fail_next(..., indicators=True)``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class ProviderFake:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._faults: deque[_Fault] = deque()
+        self._indicator_faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -78,12 +82,17 @@ class ProviderFake:
         """The provider's answer to a request; subclasses implement their wire format."""
         raise NotImplementedError
 
+    def is_indicator(self, request: Recorded) -> bool:
+        """Whether ``request`` shows the user an indicator rather than sending a message."""
+        return False
+
     def fail_next(
         self,
         status: int,
         body: Any = None,
         retry_after: float | str | None = None,
         times: int = 1,
+        indicators: bool = False,
     ) -> None:
         """Answer the next requests with ``status``; a text ``retry_after`` (an HTTP-date) is
         sent as written, a number as seconds."""
@@ -92,12 +101,14 @@ class ProviderFake:
         else:
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         with self._lock:
-            self._faults.extend(_Fault(Reply(status, body, headers)) for _ in range(times))
+            queue = self._indicator_faults if indicators else self._faults
+            queue.extend(_Fault(Reply(status, body, headers)) for _ in range(times))
 
-    def hang_next(self, times: int = 1) -> None:
+    def hang_next(self, times: int = 1, indicators: bool = False) -> None:
         """The next requests get no answer until the fake stops (the client must time out)."""
         with self._lock:
-            self._faults.extend(_Fault(None) for _ in range(times))
+            queue = self._indicator_faults if indicators else self._faults
+            queue.extend(_Fault(None) for _ in range(times))
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """The next requests are answered normally, but only after ``seconds``."""
@@ -110,7 +121,8 @@ class ProviderFake:
     def _answer(self, request: Recorded) -> Reply | None:
         with self._lock:
             self.requests.append(request)
-            fault = self._faults.popleft() if self._faults else None
+            queue = self._indicator_faults if self.is_indicator(request) else self._faults
+            fault = queue.popleft() if queue else None
         if fault is not None and fault.delay > 0:
             self._release.wait(fault.delay)
         elif fault is not None:

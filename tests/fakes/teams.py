@@ -78,6 +78,7 @@ class FakeTeams(ProviderFake):
         self.apps = {app_id: app_password}  # every bot the token endpoint knows: id → password
         self.token_expires_in = token_expires_in
         self.sent: list[SentActivity] = []
+        self.typing: list[SentActivity] = []  # typing activities, kept apart from messages
         self._keys: list[tuple[str, rsa.RSAPrivateKey]] = [("fake-kid-1", _rsa_key("primary"))]
         self._tokens: set[str] = set()
         self._send_faults: deque[Reply | None] = deque()
@@ -262,7 +263,13 @@ class FakeTeams(ProviderFake):
         return Reply(200, {**body, "access_token": token})
 
     def _activity(self, request: Recorded, conversation_id: str, reply_to: str | None) -> Reply:
-        if self._send_faults:
+        try:
+            activity = request.json()
+        except ValueError:
+            activity = None
+        kind = activity.get("type") if isinstance(activity, dict) else None
+        # Scripted send faults are for messages: a typing activity shown first passes them by.
+        if self._send_faults and kind != "typing":
             fault = self._send_faults.popleft()
             if fault is not None:
                 return fault
@@ -271,16 +278,11 @@ class FakeTeams(ProviderFake):
         authorization = request.headers.get("authorization", "")
         if authorization.removeprefix("Bearer ") not in self._tokens:
             return Reply(401, {"message": "Authorization has been denied for this request."})
-        try:
-            activity = request.json()
-        except ValueError:
-            activity = None
-        if not isinstance(activity, dict) or activity.get("type") != "message":
+        if not isinstance(activity, dict) or kind not in ("message", "typing"):
             return Reply(400, {"error": {"code": "BadArgument", "message": "Invalid activity."}})
         activity_id = str(next(self._ids))
-        self.sent.append(
-            SentActivity(conversation_id, reply_to, activity_id, authorization, activity)
-        )
+        recorded = SentActivity(conversation_id, reply_to, activity_id, authorization, activity)
+        (self.sent if kind == "message" else self.typing).append(recorded)
         return Reply(201, {"id": activity_id})
 
     def __exit__(

@@ -10,9 +10,15 @@ the webhooks Meta would send, so tests can drive a WhatsApp conversation end to 
         fake.fail_with_server_error()             # HTTP 500, Graph 131000
         fake.fail_with_permanent_error(131047)    # HTTP 400, Graph error with that code
         fake.hang_next()                          # no answer: the client must time out
+        fake.read_marks[-1]                       # a read mark (with typing_indicator), as sent
 
     raw, headers = signed_webhook(inbound_text("Hi", phone_number_id="200000000000001"), secret)
     raw, headers = signed_webhook(status_callback(wamid, "read", "200000000000001"), secret)
+
+A read mark (``{"messaging_product", "status": "read", "message_id", "typing_indicator"?}``,
+the way WhatsApp shows a typing indicator) is answered ``{"success": true}`` and kept in
+``read_marks``, never in ``sent``; faults scripted for sends pass it by
+(``fake.fail_next(500, indicators=True)`` fails the next one).
 
 Graph's phone number node, ``GET /{phone_number_id}``, answers ``{"id", "display_phone_number",
 "verified_name", ...}`` (only ``id`` and the asked ``fields``) to a token that may read the number:
@@ -91,6 +97,7 @@ class FakeWhatsApp(ProviderFake):
         super().__init__()
         self.access_token = access_token
         self.sent: list[Sent] = []
+        self.read_marks: list[dict[str, Any]] = []
         self._numbers = itertools.count(1)
         # other phone_number_ids → the access token that may read them (and send from them)
         self.readers: dict[str, str] = {}
@@ -119,6 +126,8 @@ class FakeWhatsApp(ProviderFake):
             body = request.json()
         except ValueError:
             return Reply(400, graph_error_body(100, details="The request body is not JSON."))
+        if isinstance(body, dict) and body.get("status") == "read":
+            return self._read_mark(body)
         try:
             problem = _problem(body)
         except (AttributeError, KeyError, TypeError):
@@ -139,6 +148,21 @@ class FakeWhatsApp(ProviderFake):
                 "messages": [message],
             },
         )
+
+    def is_indicator(self, request: Recorded) -> bool:
+        return b'"status"' in request.raw and b'"read"' in request.raw
+
+    def _read_mark(self, body: dict[str, Any]) -> Reply:
+        """Marks an inbound message read, showing a typing indicator when asked for one."""
+        indicator = body.get("typing_indicator", {"type": "text"})
+        if (
+            body.get("messaging_product") != "whatsapp"
+            or not str(body.get("message_id", "")).startswith("wamid.")
+            or indicator != {"type": "text"}
+        ):
+            return Reply(400, graph_error_body(100, details="The read mark is malformed."))
+        self.read_marks.append(body)
+        return Reply(200, {"success": True})
 
     def _reader_of(self, phone_number_id: str) -> str | None:
         if phone_number_id in self.readers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -156,3 +157,99 @@ def test_settings_choose_the_openai_backend(
     assert client.generate(turn_with_history(), TIMEOUT).backend == "openai"
     [sent] = fake_openai.requests
     assert (sent.body["model"], sent.headers["authorization"]) == ("from-settings", f"Bearer {KEY}")
+
+
+def test_a_streamed_turn_asks_for_server_sent_events_and_relays_them_as_they_arrive(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = "Closed on Sundays, sorry!"
+    fake_openai.before_last_piece = threading.Event()
+    client = start_openai_engine(api_key=KEY, model=MODEL, timeout_seconds=TIMEOUT)
+
+    chunks = client.stream(turn_with_history(), TIMEOUT)
+    first = next(chunks)
+    # The fake holds its last piece back until now: the first one came through on its own.
+    fake_openai.before_last_piece.set()
+    rest = list(chunks)
+
+    assert not fake_openai.last_piece_waited_out
+    assert [first.text_delta] + [c.text_delta for c in rest] == [
+        "Closed ", "on ", "Sundays, ", "sorry!", ""
+    ]  # fmt: skip
+    assert rest[-1].final
+    assert rest[-1].response == pb.GenerateResponse(
+        parts=[pb.ReplyPart(text="Closed on Sundays, sorry!")], backend="openai"
+    )
+    [sent] = fake_openai.requests
+    assert sent.body["stream"] is True
+    assert sent.body["model"] == MODEL and len(sent.body["messages"]) == 4
+
+
+def test_a_stream_cut_off_midway_is_unavailable_and_the_retry_asks_again(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = "Closed on Sundays, sorry!"
+    fake_openai.cut_stream_after = 2
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    received: list[str] = []
+    with pytest.raises(TransientError, match="UNAVAILABLE: openai backend stream was cut off"):
+        for chunk in client.stream(turn_with_history(), TIMEOUT):
+            received.append(chunk.text_delta)
+    assert received == ["Closed ", "on "]
+
+    fake_openai.cut_stream_after = None
+    retried = list(client.stream(turn_with_history(), TIMEOUT))
+    assert retried[-1].response.parts[0].text == "Closed on Sundays, sorry!"
+    assert len(fake_openai.requests) == 2  # a broken stream is no answer to remember
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(503, TransientError), (429, TransientError), (401, PermanentError)]
+)
+def test_a_streamed_turn_maps_upstream_statuses_like_a_whole_one(
+    start_openai_engine: StartOpenAIEngine,
+    fake_openai: FakeOpenAI,
+    status: int,
+    error: type[Exception],
+) -> None:
+    fake_openai.answer_status(status)  # the fake's error body echoes the key
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    with pytest.raises(error, match=f"openai backend answered HTTP {status}") as raised:
+        list(client.stream(turn_with_history(), TIMEOUT))
+    assert KEY not in repr(raised.value.__cause__)
+
+
+def test_a_repeated_streamed_turn_gets_the_finished_answer_without_a_second_completion(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = "Closed on Sundays, sorry!"
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    first = list(client.stream(turn_with_history(), TIMEOUT))
+    again = list(client.stream(turn_with_history(), TIMEOUT))
+    whole = client.generate(turn_with_history(), TIMEOUT)
+
+    assert [c.text_delta for c in again] == [c.text_delta for c in first]
+    assert again[-1].response == first[-1].response == whole
+    assert len(fake_openai.requests) == 1
+
+
+def test_an_engine_serving_both_backends_streams_the_openai_ones_for_real(
+    start_engine: Callable[[Backend], EngineClient], fake_openai: FakeOpenAI
+) -> None:
+    settings = Settings(
+        engine_backend="rules",
+        openai_base_url=fake_openai.base_url,
+        openai_api_key=KEY,
+        openai_timeout_seconds=2.0,
+    )
+    client = start_engine(build_backend(settings))
+    asks_openai = turn_with_history()
+    asks_openai.engine.backend = "openai"
+
+    assert list(client.stream(asks_openai, TIMEOUT))[-1].response.backend == "openai"
+    assert list(client.stream(turn_with_history(), TIMEOUT))[-1].response.backend == "rules"
+    [sent] = fake_openai.requests
+    assert sent.body["stream"] is True
