@@ -23,6 +23,7 @@ from ingress import (
     tenants_admin,
     tokens_admin,
     webhooks,
+    widgets_admin,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *messages.routes,
             *conversations.routes,
             *channels_admin.routes,
+            *widgets_admin.routes,
             *tenants_admin.routes,
             *keys_admin.routes,
             *tokens_admin.routes,

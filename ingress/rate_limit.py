@@ -80,6 +80,27 @@ def handshake_failures(limiter: RateLimiter, settings: Settings, config_id: str)
     )
 
 
+def widget_bucket(limiter: RateLimiter, settings: Settings, widget_id: str) -> Bucket:
+    """Visitor sessions opened on one widget, all its visitors together."""
+    return Bucket(
+        "widget",
+        limiter.key("widget", widget_id),
+        settings.rate_limit_widget_per_second,
+        settings.rate_limit_widget_burst,
+    )
+
+
+def visitor_bucket(limiter: RateLimiter, settings: Settings, *who: str) -> Bucket:
+    """One web visitor's requests: named by (tenant, widget, visitor), or by its address
+    while it has no id yet."""
+    return Bucket(
+        "visitor",
+        limiter.key("visitor", *who),
+        settings.rate_limit_visitor_per_second,
+        settings.rate_limit_visitor_burst,
+    )
+
+
 def headers(verdict: Verdict) -> dict[str, str]:
     """The ``RateLimit-*`` fields (IETF httpapi draft), plus ``Retry-After`` on a refusal."""
     answer = {

@@ -51,6 +51,7 @@ class World:
     a_slack_secret: str
     a_slack_token: str  # proves A's workspace, not B's
     b_team: str
+    b_widget: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def _webhook_post(world: World) -> tuple[str, dict[str, Any]]:
     }
 
 
+B_ORIGIN = "https://b.example"
 NOT_FOUND = frozenset({404})
 FORBIDDEN = frozenset({403})
 LISTED = frozenset({200})  # a list of A's own things: it must not show B's
@@ -125,6 +127,17 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/admin/channels"): Probe(lambda w: ("/v1/admin/channels", {}), LISTED),
     ("get", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/admin/widgets"): Probe(
+        lambda w: ("/v1/admin/widgets", {"json": {"name": w.b_widget, "allowed_origins": []}}),
+        frozenset({422}),
+    ),
+    ("get", "/v1/admin/widgets"): Probe(lambda w: ("/v1/admin/widgets", {}), LISTED),
+    ("get", "/v1/admin/widgets/{widget_id}"): Probe(
+        lambda w: (f"/v1/admin/widgets/{w.b_widget}", {}), NOT_FOUND
+    ),
+    ("patch", "/v1/admin/widgets/{widget_id}"): Probe(
+        lambda w: (f"/v1/admin/widgets/{w.b_widget}", {"json": {"enabled": False}}), NOT_FOUND
     ),
     ("post", "/v1/admin/tenants"): Probe(
         lambda w: ("/v1/admin/tenants", {"json": {"id": w.b, "name": "mine now"}}), FORBIDDEN
@@ -280,6 +293,16 @@ def world(
         at=utcnow(),
     )
     key = issue_key(client, settings, b, ["messages:read"])
+    b_widget = client.post(
+        "/v1/admin/widgets",
+        headers=as_b,
+        json={
+            "name": f"widget {marker}",
+            "allowed_origins": [B_ORIGIN],
+            "greeting": f"hello {marker}",
+        },
+    )
+    assert b_widget.status_code == 201, b_widget.text
     return World(
         a=a,
         b=b,
@@ -296,10 +319,12 @@ def world(
             b_channel.json()["id"],
             key["id"],
             b_team,
+            b_widget.json()["id"],
         ),
         a_slack_secret=a_slack_secret,
         a_slack_token=a_slack_token,
         b_team=b_team,
+        b_widget=b_widget.json()["id"],
     )
 
 
@@ -353,6 +378,7 @@ def test_a_missing_id_and_tenant_bs_id_answer_alike(
         ("/v1/conversations/{}/messages", world.b_conversation),
         ("/v1/dead-letters/{}", world.b_dead_letter),
         ("/v1/admin/channels/{}", world.b_channel),
+        ("/v1/admin/widgets/{}", world.b_widget),
     ):
         missing = "x" + real[1:]
         theirs = client.get(template.format(real), headers=headers).json()
@@ -375,5 +401,7 @@ def test_tenant_bs_data_is_intact_after_the_matrix(
     assert keys is not None and keys["state"] == "active"
     tenant = db["tenants"].find_one({"_id": world.b})
     assert tenant is not None and tenant["state"] == "active"
+    widget = client.get(f"/v1/admin/widgets/{world.b_widget}", headers=as_b)
+    assert widget.status_code == 200 and widget.json()["enabled"] is True
     assert db["messages"].count_documents({"tenant_id": world.b}) == 1
     assert db["messages"].count_documents({"tenant_id": world.a}) == 0
