@@ -23,6 +23,9 @@ from ingress import (
     tenants_admin,
     tokens_admin,
     webhooks,
+    widget_messages,
+    widget_sessions,
+    widget_uploads,
     widgets_admin,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
@@ -55,6 +58,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *conversations.routes,
             *channels_admin.routes,
             *widgets_admin.routes,
+            *widget_sessions.routes,
+            *widget_messages.routes,
+            *widget_uploads.routes,
             *tenants_admin.routes,
             *keys_admin.routes,
             *tokens_admin.routes,

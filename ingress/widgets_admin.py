@@ -31,7 +31,7 @@ from ingress.operations import (
     Param,
     documented,
 )
-from ingress.pagination import decode_cursor, encode_cursor, page_limit
+from ingress.pagination import cut_page, page_request
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
 from storage.widgets import ID_PREFIX
@@ -238,18 +238,12 @@ async def create_widget(request: Request) -> JSONResponse:
 )
 async def list_widgets(request: Request) -> JSONResponse:
     state = _state(request)
-    limit = page_limit(request, state.settings.page_size_max)
-    cursor = request.query_params.get("cursor")
-    after = decode_cursor(cursor, f"{ID_PREFIX}_") if cursor else None
-    page = await run_in_threadpool(
+    limit, after = page_request(request, state.settings.page_size_max, f"{ID_PREFIX}_")
+    fetched = await run_in_threadpool(
         state.widgets.list, principal_of(request).tenant_id, after, limit + 1
     )
-    more = len(page) > limit
-    page = page[:limit]
-    answer = WidgetPage(
-        data=[WidgetView.of(doc) for doc in page],
-        next_cursor=encode_cursor(str(page[-1]["_id"])) if more else None,
-    )
+    page, next_cursor = cut_page(fetched, limit)
+    answer = WidgetPage(data=[WidgetView.of(doc) for doc in page], next_cursor=next_cursor)
     return JSONResponse(json_of(answer))
 
 
