@@ -89,7 +89,8 @@ def _open(
 ) -> dict[str, Any]:
     require_serving(state, widget)
     settings = state.settings
-    who = (widget["tenant_id"], widget["_id"], payload.visitor_id or payload.user_id or "")
+    claimed = payload.visitor_id or (f"user:{payload.user_id}" if payload.user_id else "")
+    who = (widget["tenant_id"], widget["_id"], claimed)
     visitor = (
         rate_limit.visitor_bucket(state.limiter, settings, *who)
         if who[2]

@@ -394,3 +394,18 @@ def test_the_history_is_the_visitors_own_conversation_oldest_first(
     assert len(closed["messages"]) == 3
     theirs_seen = client.get("/v1/widget/messages", headers=other_headers).json()
     assert [m["text"] for m in theirs_seen["messages"]] == ["not yours"]
+
+
+def test_a_signed_users_sessions_and_requests_share_its_visitor_limit(
+    db: Database[Any], broker: redis.Redis, settings: Settings, tenant: str
+) -> None:
+    limits = Settings(rate_limit_visitor_burst=2)
+    with TestClient(create_app(limits), client=client_address()) as limited:
+        widget_id = make_widget(limited, settings, tenant, identity_secret=SECRET)
+        signed = {"user_id": "7", "user_hash": user_hash(SECRET.encode(), "7")}
+        opened = session(limited, widget_id, signed)
+        assert opened.status_code == 201, opened.text
+        headers = {**bearer(opened.json()["token"]), "Origin": ORIGIN}
+        assert limited.get("/v1/widget/messages", headers=headers).status_code == 200
+        refused = session(limited, widget_id, signed)
+        assert refused.status_code == 429 and refused.json()["limit"] == "visitor"
