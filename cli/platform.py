@@ -63,6 +63,7 @@ def demo_origins(port: int) -> list[str]:
 
 def seed_demo(port: int) -> None:
     """The demo tenant and its widget, created once; the widget allows the ingress's ``port``."""
+    from core.crypto import SecretBox
     from storage.mongo import connect, database, ensure_indexes
     from storage.tenants import TenantRepository
     from storage.widgets import WidgetRepository
@@ -73,7 +74,7 @@ def seed_demo(port: int) -> None:
         db = database(client, settings)
         ensure_indexes(db)
         TenantRepository(db).ensure(DEMO_TENANT, "Demo tenant")
-        WidgetRepository(db).ensure(
+        WidgetRepository(db, SecretBox(settings.require_master_key())).ensure(
             DEMO_WIDGET,
             DEMO_TENANT,
             allowed_origins=demo_origins(port),

@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     ws_hello_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     ws_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
+    # Web widgets: how long a visitor token lives (the widget renews it), and the sessions and
+    # visitor requests each widget and each visitor may make.
+    visitor_token_seconds: int = Field(default=900, ge=60, le=86400)
+    rate_limit_widget_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_widget_burst: int = Field(default=200, ge=1)
+    rate_limit_visitor_per_second: float = Field(default=2.0, gt=0)
+    rate_limit_visitor_burst: int = Field(default=60, ge=1)
+    # Development only: widget origins and avatars on plain http for any host, not only
+    # localhost and 127.0.0.1.
+    widget_allow_http: bool = False
+
     # Fernet key (url-safe base64 of 32 bytes) that encrypts channel secrets at rest.
     master_key: SecretStr | None = _dev_secret(dev_secrets.MASTER_KEY)
     public_base_url: str = "http://127.0.0.1:8000"

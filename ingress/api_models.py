@@ -29,6 +29,7 @@ from core.states import Status
 from core.timeutil import isoformat
 from storage.conversations import CLOSE_REASONS, CONVERSATION_STATES
 from storage.dead_letters import CLASSIFICATIONS, REPLAYED, STAGES, STATES
+from storage.widgets import identity_verification
 
 # RFC 3339 with milliseconds and a ``Z``, as every timestamp the API shows.
 Timestamp = Annotated[
@@ -347,6 +348,99 @@ class IssuedApiKey(ApiKeyView):
 
 class ApiKeyList(_Body):
     data: list[ApiKeyView]
+
+
+class WidgetTheme(_Body):
+    title: str
+    primary_color: str = Field(description="`#rrggbb`")
+    avatar_url: str | SkipJsonSchema[None] = absent()
+    locale: Literal["en", "de"]
+
+
+class WidgetUpload(_Body):
+    max_bytes: int = Field(description="the largest file a visitor may upload")
+    types: list[str] = Field(description="the content types a visitor may upload")
+
+
+class PublicWidget(_Body):
+    """What a browser learns of a widget: nothing secret."""
+
+    id: str = Field(validation_alias="_id")
+    theme: WidgetTheme
+    greeting: str
+    upload: WidgetUpload
+
+
+class WidgetView(PublicWidget):
+    """A widget config as the admin API shows it: never its identity secret."""
+
+    name: str
+    enabled: bool
+    allowed_origins: list[str]
+    identity_verification: bool = Field(description="whether an identity secret is set")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, doc: Any) -> WidgetView:
+        return cls.model_validate({**doc, "identity_verification": identity_verification(doc)})
+
+
+class WidgetPage(_Body):
+    data: list[WidgetView] = Field(description="in id order")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class VisitorSession(_Body):
+    """`POST /v1/widget/{widget_id}/sessions`: the visitor token and the widget to draw."""
+
+    token: str = Field(description="the visitor token: `Authorization: Bearer` on visitor routes")
+    expires_at: int = Field(description="epoch seconds; post the same body again to renew")
+    visitor_id: str = Field(description="`v_…` for an anonymous visitor, `user:<id>` else")
+    visitor_key: str | SkipJsonSchema[None] = absent(
+        "anonymous visitors only: send it back with `visitor_id` to be this visitor again"
+    )
+    widget: PublicWidget
+
+
+class VisitorAttachment(_Body):
+    upload_id: str
+    content_type: str
+    filename: str
+    size: int
+
+
+class VisitorMessage(_Body):
+    """A message as the widget shows it (the `message` event's `message`)."""
+
+    id: str
+    conversation_id: str
+    direction: Literal["inbound", "outbound"]
+    text: str
+    parts: list[dict[str, Any]]
+    attachments: list[VisitorAttachment]
+    client_message_id: str | None
+    status: str
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class VisitorConversation(_Body):
+    id: str
+    status: str = Field(json_schema_extra={"enum": [*CONVERSATION_STATES]})
+
+
+class VisitorHistory(_Body):
+    conversation: VisitorConversation | None
+    messages: list[VisitorMessage] = Field(description="oldest first, at most 100")
+    last_event_id: str = Field(description="the newest stream event's id; resume the socket here")
+
+
+class UploadView(_Body):
+    upload_id: str
+    content_type: str
+    size: int
+    filename: str
+    url: str = Field(description="where the visitor fetches it again (with its token)")
 
 
 def json_of(model: BaseModel) -> Any:

@@ -25,6 +25,10 @@ from ingress import (
     tokens_admin,
     webhooks,
     widget_assets,
+    widget_messages,
+    widget_sessions,
+    widget_uploads,
+    widgets_admin,
     ws,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
@@ -57,6 +61,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *messages.routes,
             *conversations.routes,
             *channels_admin.routes,
+            *widgets_admin.routes,
+            *widget_sessions.routes,
+            *widget_messages.routes,
+            *widget_uploads.routes,
             *tenants_admin.routes,
             *keys_admin.routes,
             *tokens_admin.routes,

@@ -98,9 +98,10 @@ def _too_deep(max_depth: int) -> Problem:
     )
 
 
-def validate(model: type[Model], data: Any) -> Model:
+def validate(model: type[Model], data: Any, context: dict[str, Any] | None = None) -> Model:
+    """The body as ``model``; ``context`` reaches its validators (e.g. a setting they obey)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors = [
             {

@@ -27,10 +27,12 @@ from ingress.operations import JSON, Answer, Operation, Param, documented, opera
 from ingress.problems import PROBLEM_JSON
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
+from ingress.visitor_auth import VisitorRoute
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 BEARER = "bearerAuth"
 API_KEY = "apiKeyAuth"
+VISITOR = "visitorAuth"
 RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "the burst of the most constrained bucket (tenant or credential)",
     "RateLimit-Remaining": "requests left in that bucket now",
@@ -47,6 +49,17 @@ GUARD_ERRORS = {
     "accepted); retry after `Retry-After` seconds.",
     503: "`security-hub-unavailable` or `unavailable`: credentials or rate limits cannot be "
     "checked now (the ingress fails closed).",
+}
+
+
+# What the guard of every visitor route can answer (``ingress.visitor_auth``).
+VISITOR_GUARD_ERRORS = {
+    401: "`unauthorized`: no visitor token, or one that is expired or badly signed (API "
+    "credentials included), or whose widget is gone.",
+    403: "`origin-not-allowed`: `Origin` is not one the widget allows; `widget-disabled`, "
+    "`tenant-disabled`.",
+    429: "`rate-limited`: the visitor's rate limit; retry after `Retry-After` seconds.",
+    503: "`unavailable`: rate limits cannot be checked now.",
 }
 
 
@@ -92,6 +105,14 @@ def build_document(routes: Iterable[BaseRoute], public_base_url: str) -> JSON:
                     "configured `iss`/`aud`. The tenant comes from the token, never from the "
                     "request.",
                 },
+                VISITOR: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A visitor token from `POST /v1/widget/{widget_id}/sessions`"
+                    ": it names one tenant, widget and visitor, and reaches only that visitor's "
+                    "conversation. No API credential works here, and it works nowhere else.",
+                },
                 API_KEY: {
                     "type": "http",
                     "scheme": "bearer",
@@ -128,7 +149,7 @@ def _operation(route: Route) -> Operation:
             f"{_method(route)} {route.path} ({route.endpoint.__qualname__}) is not declared "
             "with @ingress.operations.documented"
         )
-    if op.authenticated != (route_scope(route) is not None):
+    if op.authenticated != (route_scope(route) is not None or isinstance(route, VisitorRoute)):
         raise UndescribedRoute(
             f"{_method(route)} {route.path}: documented as "
             f"{'authenticated' if op.authenticated else 'open'}, routed otherwise"
@@ -151,6 +172,10 @@ def _render(route: Route, op: Operation, refs: Mapping[Any, JSON]) -> JSON:
         # OpenAPI 3.1 lets a non-OAuth scheme list the roles it needs: here, the scope.
         "security": [{BEARER: [scope]}, {API_KEY: [scope]}] if scope else [],
     }
+    visitor = isinstance(route, VisitorRoute)
+    if visitor:
+        rendered["security"] = [{VISITOR: []}]
+        rendered["x-visitor"] = True
     if scope:
         rendered["x-required-scope"] = scope
     description = op.description
@@ -165,11 +190,13 @@ def _render(route: Route, op: Operation, refs: Mapping[Any, JSON]) -> JSON:
     limited = {**RATE_LIMIT_HEADERS} if scope else {}
     responses: JSON = {str(a.status): _answer(a, refs, limited) for a in op.answers}
     errors = dict(op.errors)
-    if scope:
-        for status, text in GUARD_ERRORS.items():
-            errors[status] = f"{errors[status]} {text}" if status in errors else text
+    guard = GUARD_ERRORS if scope else VISITOR_GUARD_ERRORS if visitor else {}
+    for status, text in guard.items():
+        errors[status] = f"{errors[status]} {text}" if status in errors else text
     for status, description in errors.items():
-        responses[str(status)] = _problem(status, description, refs, bool(scope))
+        responses[str(status)] = _problem(
+            status, description, refs, bool(scope) or visitor, bool(scope)
+        )
     rendered["responses"] = dict(sorted(responses.items()))
     return rendered
 
@@ -223,7 +250,9 @@ def _answer(answer: Answer, refs: Mapping[Any, JSON], extra: Mapping[str, str]) 
     return rendered
 
 
-def _problem(status: int, description: str, refs: Mapping[Any, JSON], bearer: bool) -> JSON:
+def _problem(
+    status: int, description: str, refs: Mapping[Any, JSON], bearer: bool, scoped: bool
+) -> JSON:
     # The body's ``status`` repeats the response's: say so, so a fuzzer can check it.
     schema = {
         **refs[(ProblemDetails, "serialization")],
@@ -232,7 +261,7 @@ def _problem(status: int, description: str, refs: Mapping[Any, JSON], bearer: bo
     rendered: JSON = {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
     if status == 401 and bearer:
         rendered["headers"] = _headers({"WWW-Authenticate": '`Bearer realm="parley"`'})
-    elif status == 403 and bearer:
+    elif status == 403 and scoped:
         rendered["headers"] = _headers(
             {"WWW-Authenticate": '`insufficient-scope` only: `error="insufficient_scope"`'}
         )

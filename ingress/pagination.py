@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from ingress.problems import Problem
 
 DEFAULT_PAGE = 50
+Doc = TypeVar("Doc", bound=Mapping[str, Any])
 
 
 def encode_cursor(last_id: str) -> str:
@@ -48,3 +51,15 @@ def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str |
             400, "invalid-filter", "Invalid filter", f"{name} must be one of {', '.join(choices)}"
         )
     return value
+
+
+def page_request(request: Request, maximum: int, prefix: str) -> tuple[int, str | None]:
+    """``(limit, after)``: the page size asked for and the id the cursor names, if any."""
+    cursor = request.query_params.get("cursor")
+    return page_limit(request, maximum), decode_cursor(cursor, prefix) if cursor else None
+
+
+def cut_page(fetched: Sequence[Doc], limit: int) -> tuple[list[Doc], str | None]:
+    """The page out of ``limit + 1`` records fetched, and the cursor after it (None: last)."""
+    page = list(fetched[:limit])
+    return page, encode_cursor(str(page[-1]["_id"])) if len(fetched) > limit else None

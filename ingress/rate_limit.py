@@ -84,10 +84,31 @@ def handshake_failures(limiter: RateLimiter, settings: Settings, config_id: str)
 def visitor_messages(limiter: RateLimiter, settings: Settings, visitor: Visitor) -> Bucket:
     """Message frames of one web visitor on one widget, whichever socket they come by."""
     return Bucket(
-        "visitor",
-        limiter.key("visitor", visitor.tenant_id, visitor.widget_id, visitor.visitor_id),
+        "visitor-messages",
+        limiter.key("visitor-messages", visitor.tenant_id, visitor.widget_id, visitor.visitor_id),
         settings.visitor_message_per_second,
         settings.visitor_message_burst,
+    )
+
+
+def widget_bucket(limiter: RateLimiter, settings: Settings, widget_id: str) -> Bucket:
+    """Visitor sessions opened on one widget, all its visitors together."""
+    return Bucket(
+        "widget",
+        limiter.key("widget", widget_id),
+        settings.rate_limit_widget_per_second,
+        settings.rate_limit_widget_burst,
+    )
+
+
+def visitor_bucket(limiter: RateLimiter, settings: Settings, *who: str) -> Bucket:
+    """One web visitor's requests: named by (tenant, widget, visitor), or by its address
+    while it has no id yet."""
+    return Bucket(
+        "visitor",
+        limiter.key("visitor", *who),
+        settings.rate_limit_visitor_per_second,
+        settings.rate_limit_visitor_burst,
     )
 
 

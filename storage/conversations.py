@@ -108,6 +108,25 @@ class ConversationRepository:
             return conversation_id
         raise Conflict("could not resolve the open conversation")
 
+    def latest(
+        self, tenant_id: str, channel: str, user_id: str, scope: str | None = None
+    ) -> ConversationDocument | None:
+        """The user's open conversation on this channel, else the one it closed last; None when
+        it has had none. Creates nothing; by ``_id`` only, like ``resolve_open``."""
+        key = _open_key(channel, user_id, scope)
+        slot = self._slots.find_one({"_id": f"slot_{_digest(tenant_id, key, 0)}"})
+        generation = int(slot["generation"]) if slot else 0
+        # A close moves the slot on: the generation after it has no conversation until the
+        # user's next message, and the one before is the conversation just closed.
+        for candidate in (generation, generation - 1):
+            if candidate < 0:
+                break
+            conversation_id = f"conv_{_digest(tenant_id, key, candidate)}"
+            found = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
+            if found is not None:
+                return found
+        return None
+
     def _closed_lately(self, tenant_id: str, conversation_id: str) -> bool:
         if self._redis is None:
             return False

@@ -148,20 +148,13 @@ class MessageRepository:
         )
 
     def history(
-        self, tenant_id: str, conversation_id: str, before_id: str, limit: int
+        self, tenant_id: str, conversation_id: str, before_id: str | None, limit: int
     ) -> list[MessageDocument]:
-        """The last ``limit`` messages before ``before_id``, oldest first; bounded by the window."""
-        cursor = (
-            self._collection.find(
-                {
-                    "tenant_id": tenant_id,
-                    "conversation_id": conversation_id,
-                    "_id": {"$lt": before_id},
-                }
-            )
-            .sort("_id", DESCENDING)
-            .limit(limit)
-        )
+        """The last ``limit`` messages before ``before_id`` (None: of all), oldest first."""
+        query: dict[str, Any] = {"tenant_id": tenant_id, "conversation_id": conversation_id}
+        if before_id is not None:
+            query["_id"] = {"$lt": before_id}
+        cursor = self._collection.find(query).sort("_id", DESCENDING).limit(limit)
         return list(reversed(list(cursor)))
 
     def page(

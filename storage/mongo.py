@@ -105,6 +105,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("dead_letters", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
     # A tenant's API keys in issue order; verifying a key needs only ``_id`` (its key id).
     IndexSpec("api_keys", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_keys"),
+    # ``GET /v1/admin/widgets`` lists a tenant's in id order; a CORS preflight asks whether any
+    # widget allows an origin. Uploads are read by ``_id`` alone.
+    IndexSpec("widgets", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
+    IndexSpec("widgets", [("allowed_origins", ASCENDING)], "allowed_origins"),
 )
 
 

@@ -23,6 +23,7 @@ from storage.provider_reports import ProviderReports
 from storage.sessions import SessionStore
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
+from storage.uploads import UploadRepository
 from storage.visitor_streams import VisitorStreams
 from storage.widgets import WidgetRepository
 
@@ -43,6 +44,7 @@ class Storage:
     tenants: TenantDirectory
     visitor_streams: VisitorStreams
     widgets: WidgetRepository
+    uploads: UploadRepository
 
     def __init__(
         self,
@@ -59,15 +61,15 @@ class Storage:
         self.messages = MessageRepository(self.db)
         self.conversations = ConversationRepository(self.db, conversation_cache_seconds, self.redis)
         self.sessions = SessionStore(self.redis, settings.session_ttl_seconds)
-        self.channel_configs = ChannelConfigRepository(
-            self.db, SecretBox(settings.require_master_key())
-        )
+        box = SecretBox(settings.require_master_key())
+        self.channel_configs = ChannelConfigRepository(self.db, box)
         self.order = TurnOrder(self.redis)
         self.reports = ProviderReports(self.redis)
         self.tenant_records = TenantRepository(self.db)
         self.tenants = TenantDirectory(self.tenant_records, settings.tenant_cache_seconds)
         self.visitor_streams = VisitorStreams(self.redis)
-        self.widgets = WidgetRepository(self.db)
+        self.widgets = WidgetRepository(self.db, box)
+        self.uploads = UploadRepository(self.db)
 
     def close(self) -> None:
         self.redis.close()

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from processes import running_platform
 from testenv import ENGINE_PORT, free_port
 
+from core.crypto import SecretBox
 from core.settings import Settings
 from services.devstack.chromium import LAUNCH_ARGS, ensure_chromium
 from storage.tenants import TenantRepository
@@ -97,7 +98,7 @@ def platform(
     tenant, widget_id = "t_" + secrets.token_hex(4), "wgt_" + secrets.token_hex(6)
     base = f"http://127.0.0.1:{port}"
     TenantRepository(db).ensure(tenant, "Browser shop")
-    WidgetRepository(db).ensure(
+    WidgetRepository(db, SecretBox(settings.require_master_key())).ensure(
         widget_id,
         tenant,
         allowed_origins=[base, site.origin],

@@ -51,6 +51,9 @@ class World:
     a_slack_secret: str
     a_slack_token: str  # proves A's workspace, not B's
     b_team: str
+    b_widget: str
+    b_upload: str
+    b_visitor: dict[str, str]  # headers of B's visitor on B's widget
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def _webhook_post(world: World) -> tuple[str, dict[str, Any]]:
     }
 
 
+A_ORIGIN, B_ORIGIN = "https://a.example", "https://b.example"
+UNAUTHORIZED = frozenset({401})
 NOT_FOUND = frozenset({404})
 FORBIDDEN = frozenset({403})
 LISTED = frozenset({200})  # a list of A's own things: it must not show B's
@@ -125,6 +130,39 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/admin/channels"): Probe(lambda w: ("/v1/admin/channels", {}), LISTED),
     ("get", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/admin/widgets"): Probe(
+        lambda w: ("/v1/admin/widgets", {"json": {"name": w.b_widget, "allowed_origins": []}}),
+        frozenset({422}),
+    ),
+    ("get", "/v1/admin/widgets"): Probe(lambda w: ("/v1/admin/widgets", {}), LISTED),
+    ("get", "/v1/admin/widgets/{widget_id}"): Probe(
+        lambda w: (f"/v1/admin/widgets/{w.b_widget}", {}), NOT_FOUND
+    ),
+    ("patch", "/v1/admin/widgets/{widget_id}"): Probe(
+        lambda w: (f"/v1/admin/widgets/{w.b_widget}", {"json": {"enabled": False}}), NOT_FOUND
+    ),
+    # The widget's browser routes. The session route takes no credential: A's page asking for a
+    # session on B's widget is refused by its Origin. The visitor routes take a visitor token
+    # only: A's API credentials are refused (visitor tokens are probed in the tests below).
+    ("post", "/v1/widget/{widget_id}/sessions"): Probe(
+        lambda w: (
+            f"/v1/widget/{w.b_widget}/sessions",
+            {"json": {}, "headers": {"Origin": A_ORIGIN}},
+        ),
+        FORBIDDEN,
+        credentialed=False,
+    ),
+    ("get", "/v1/widget/messages"): Probe(lambda w: ("/v1/widget/messages", {}), UNAUTHORIZED),
+    ("post", "/v1/widget/uploads"): Probe(
+        lambda w: (
+            "/v1/widget/uploads",
+            {"content": b"\x89PNG", "headers": {"Content-Type": "image/png"}},
+        ),
+        UNAUTHORIZED,
+    ),
+    ("get", "/v1/widget/uploads/{upload_id}"): Probe(
+        lambda w: (f"/v1/widget/uploads/{w.b_upload}", {}), UNAUTHORIZED
     ),
     ("post", "/v1/admin/tenants"): Probe(
         lambda w: ("/v1/admin/tenants", {"json": {"id": w.b, "name": "mine now"}}), FORBIDDEN
@@ -280,6 +318,24 @@ def world(
         at=utcnow(),
     )
     key = issue_key(client, settings, b, ["messages:read"])
+    b_widget = client.post(
+        "/v1/admin/widgets",
+        headers=as_b,
+        json={
+            "name": f"widget {marker}",
+            "allowed_origins": [B_ORIGIN],
+            "greeting": f"hello {marker}",
+        },
+    )
+    assert b_widget.status_code == 201, b_widget.text
+    b_visitor = _visitor_of(client, b_widget.json()["id"], B_ORIGIN)
+    b_upload = client.post(
+        "/v1/widget/uploads",
+        headers={**b_visitor, "Content-Type": "image/png"},
+        params={"filename": f"{marker}.png"},
+        content=f"file {marker}".encode(),
+    )
+    assert b_upload.status_code == 201, b_upload.text
     return World(
         a=a,
         b=b,
@@ -296,11 +352,23 @@ def world(
             b_channel.json()["id"],
             key["id"],
             b_team,
+            b_widget.json()["id"],
+            b_upload.json()["upload_id"],
         ),
         a_slack_secret=a_slack_secret,
         a_slack_token=a_slack_token,
         b_team=b_team,
+        b_widget=b_widget.json()["id"],
+        b_upload=b_upload.json()["upload_id"],
+        b_visitor=b_visitor,
     )
+
+
+def _visitor_of(client: TestClient, widget_id: str, origin: str) -> dict[str, str]:
+    """The headers of a new visitor of ``widget_id``."""
+    opened = client.post(f"/v1/widget/{widget_id}/sessions", headers={"Origin": origin}, json={})
+    assert opened.status_code == 201, opened.text
+    return {**bearer(opened.json()["token"]), "Origin": origin}
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +421,7 @@ def test_a_missing_id_and_tenant_bs_id_answer_alike(
         ("/v1/conversations/{}/messages", world.b_conversation),
         ("/v1/dead-letters/{}", world.b_dead_letter),
         ("/v1/admin/channels/{}", world.b_channel),
+        ("/v1/admin/widgets/{}", world.b_widget),
     ):
         missing = "x" + real[1:]
         theirs = client.get(template.format(real), headers=headers).json()
@@ -375,5 +444,57 @@ def test_tenant_bs_data_is_intact_after_the_matrix(
     assert keys is not None and keys["state"] == "active"
     tenant = db["tenants"].find_one({"_id": world.b})
     assert tenant is not None and tenant["state"] == "active"
+    widget = client.get(f"/v1/admin/widgets/{world.b_widget}", headers=as_b)
+    assert widget.status_code == 200 and widget.json()["enabled"] is True
     assert db["messages"].count_documents({"tenant_id": world.b}) == 1
     assert db["messages"].count_documents({"tenant_id": world.a}) == 0
+
+
+@pytest.fixture(scope="module")
+def a_visitors(client: TestClient, settings: Settings, world: World) -> dict[str, dict[str, str]]:
+    """Visitors that are not B's visitor: of tenant A's widget, of another widget of B, and
+    another visitor of B's own widget."""
+    other_b_widget = client.post(
+        "/v1/admin/widgets",
+        headers=tenant_headers(settings, world.b),
+        json={"name": "other", "allowed_origins": [B_ORIGIN]},
+    ).json()["id"]
+    a_widget = client.post(
+        "/v1/admin/widgets",
+        headers=tenant_headers(settings, world.a),
+        json={"name": "a", "allowed_origins": [A_ORIGIN]},
+    ).json()["id"]
+    return {
+        "tenant-a": _visitor_of(client, a_widget, A_ORIGIN),
+        "widget-b2": _visitor_of(client, other_b_widget, B_ORIGIN),
+        "visitor-b2": _visitor_of(client, world.b_widget, B_ORIGIN),
+    }
+
+
+@pytest.mark.parametrize("who", ["tenant-a", "widget-b2", "visitor-b2"])
+def test_another_visitor_gets_nothing_of_visitor_b(
+    who: str, client: TestClient, world: World, a_visitors: dict[str, dict[str, str]]
+) -> None:
+    headers = a_visitors[who]
+    upload = client.get(f"/v1/widget/uploads/{world.b_upload}", headers=headers)
+    assert upload.status_code == 404, upload.text
+    history = client.get("/v1/widget/messages", headers=headers)
+    assert history.status_code == 200 and history.json()["conversation"] is None
+    for secret in world.b_secrets:
+        assert secret not in upload.text.replace(world.b_upload, "") + history.text
+    own = client.get(f"/v1/widget/uploads/{world.b_upload}", headers=world.b_visitor)
+    assert own.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "route",
+    sorted(r for r, probe in MATRIX.items() if probe.credentialed and "/v1/widget/" not in r[1]),
+    ids=lambda r: f"{r[0].upper()} {r[1]}",
+)
+def test_a_visitor_token_opens_no_api_route(
+    route: tuple[str, str], client: TestClient, world: World
+) -> None:
+    path, kwargs = MATRIX[route].request(world)
+    headers = {**kwargs.pop("headers", {}), "Authorization": world.b_visitor["Authorization"]}
+    response = client.request(route[0].upper(), path, headers=headers, **kwargs)
+    assert response.status_code == 401, response.text

@@ -67,6 +67,8 @@ def base_url(db: Database[Any], broker: redis.Redis, providers: ProviderAccounts
                 rate_limit_credential_per_second=10_000,
                 rate_limit_credential_burst=100_000,
                 auth_failure_burst=100_000,
+                rate_limit_widget_burst=100_000,
+                rate_limit_visitor_burst=100_000,
             )
         )
     )
@@ -95,10 +97,27 @@ def api_schema(base_url: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def credentials(settings: Settings) -> dict[str, dict[str, str]]:
+def credentials(settings: Settings, base_url: str) -> dict[str, dict[str, str]]:
+    tenant = tenant_headers(settings, "fuzz-tenant")
+    origin = "https://fuzz.example"
+    widget = httpx.post(
+        f"{base_url}/v1/admin/widgets",
+        headers=tenant,
+        json={"name": "fuzz", "allowed_origins": [origin]},
+        timeout=10,
+    )
+    assert widget.status_code == 201, widget.text
+    session = httpx.post(
+        f"{base_url}/v1/widget/{widget.json()['id']}/sessions",
+        headers={"Origin": origin},
+        json={},
+        timeout=10,
+    )
+    assert session.status_code == 201, session.text
     return {
         "admin": admin_headers(settings),
-        "tenant": tenant_headers(settings, "fuzz-tenant"),
+        "tenant": tenant,
+        "visitor": {"Authorization": f"Bearer {session.json()['token']}"},
     }
 
 
@@ -129,7 +148,9 @@ def test_every_operation_answers_as_documented(
     operation = api_schema[path][method]
     raw = operation.definition.raw
     headers: dict[str, str] = {}
-    if raw.get("security"):
+    if raw.get("x-visitor"):
+        headers = credentials["visitor"]
+    elif raw.get("security"):
         headers = credentials["admin" if raw["x-required-scope"] == "admin" else "tenant"]
 
     @hypothesis_settings(

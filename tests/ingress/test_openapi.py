@@ -150,7 +150,14 @@ def test_every_operation_declares_its_security_explicitly(document: dict[str, An
     assert (bearer["type"], bearer["scheme"], bearer["bearerFormat"]) == ("http", "bearer", "JWT")
     for method, path, operation in documented_operations(document):
         assert "security" in operation, f"{method} {path}"
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/widget/"):
+            # The session route's gate is the Origin; every other takes a visitor token only.
+            visitor = path != "/v1/widget/{widget_id}/sessions"
+            assert operation["security"] == ([{"visitorAuth": []}] if visitor else [])
+            assert operation.get("x-visitor", False) is visitor, f"{method} {path}"
+            for status in ("403", "429") + (("401", "503") if visitor else ()):
+                assert status in operation["responses"], f"{method} {path} {status}"
+        elif path.startswith("/v1/"):
             scope = operation["x-required-scope"]
             assert operation["security"] == [
                 {"bearerAuth": [scope]},
