@@ -33,19 +33,20 @@ def visitor_message(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _event(kind: str, **fields: Any) -> Event:
+def event(kind: str, **fields: Any) -> Event:
+    """One event of ``kind``, stamped with the time it was made."""
     return {"type": kind, "ts": isoformat(utcnow()), **fields}
 
 
 def message_event(doc: Mapping[str, Any]) -> Event:
-    return _event("message", message=visitor_message(doc))
+    return event("message", message=visitor_message(doc))
 
 
 def status_event(message_id: str, status: str) -> Event:
     """A tick on the visitor's own message: ``received`` once stored, ``read`` when the bot
     starts on it."""
-    return _event("status", message_id=message_id, status=status)
+    return event("status", message_id=message_id, status=status)
 
 
 def conversation_ended_event(conversation_id: str, reason: str) -> Event:
-    return _event("conversation_ended", conversation_id=conversation_id, reason=reason)
+    return event("conversation_ended", conversation_id=conversation_id, reason=reason)

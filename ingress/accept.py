@@ -14,7 +14,7 @@ from typing import Any
 
 from core.chat_events import message_received
 from core.envelopes import ChannelConfig, InboundMessage
-from core.errors import Conflict, NotFound, TransientError
+from core.errors import Conflict, TransientError
 from core.ids import new_id
 from core.states import Status
 from core.timeutil import as_utc, utcnow
@@ -30,7 +30,6 @@ log = logging.getLogger("parley.ingress")
 
 API_CHANNEL = "api"
 WEB_CHANNEL = "web"
-UPLOADS_COLLECTION = "uploads"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -227,32 +226,9 @@ def accept_web(
 def _uploads(state: IngressState, visitor: Visitor, upload_ids: list[str]) -> list[dict[str, Any]]:
     """The named uploads as a message keeps them, in the order given; each must be this
     visitor's on this widget."""
-    if not upload_ids:
-        return []
-    found = {
-        doc["_id"]: doc
-        for doc in state.db[UPLOADS_COLLECTION].find(
-            {
-                "_id": {"$in": upload_ids},
-                "tenant_id": visitor.tenant_id,
-                "widget_id": visitor.widget_id,
-                "visitor_id": visitor.visitor_id,
-            },
-            {"content_type": 1, "filename": 1, "size": 1},
-        )
-    }
-    missing = [each for each in upload_ids if each not in found]
-    if missing:
-        raise NotFound(f"no upload {missing[0]} of this visitor")
-    return [
-        {
-            "upload_id": each,
-            "content_type": found[each].get("content_type"),
-            "filename": found[each].get("filename"),
-            "size": found[each].get("size"),
-        }
-        for each in upload_ids
-    ]
+    return state.uploads.attachments(
+        visitor.tenant_id, visitor.widget_id, visitor.visitor_id, upload_ids
+    )
 
 
 def _expired(state: IngressState, stored: MessageDocument) -> bool:

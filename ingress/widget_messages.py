@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.timeutil import isoformat
+from core.visitor_events import visitor_message as message_view
 from ingress.api_models import VisitorHistory, VisitorMessage, json_of
 from ingress.operations import Answer, Operation, documented
 from ingress.state import IngressState
@@ -25,20 +25,8 @@ HISTORY_LIMIT = 100
 
 
 def visitor_message(doc: Any) -> dict[str, Any]:
-    """A stored message as the widget shows it."""
-    content = doc.get("content") or {}
-    view = VisitorMessage(
-        id=doc["_id"],
-        conversation_id=doc["conversation_id"],
-        direction=doc["direction"],
-        text=doc.get("text", ""),
-        parts=list(doc.get("parts") or []),
-        attachments=list(content.get("attachments") or []),
-        client_message_id=doc.get("client_message_id"),
-        status=doc["status"],
-        created_at=isoformat(doc["created_at"]) or "",
-    )
-    return view.model_dump(mode="json")
+    """A stored message as the widget shows it: the socket's shape, checked by the model."""
+    return VisitorMessage.model_validate(message_view(doc)).model_dump(mode="json")
 
 
 @documented(

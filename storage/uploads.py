@@ -72,3 +72,31 @@ class UploadRepository:
             size=int(doc["size"]),
             data=bytes(doc["data"]),
         )
+
+    def attachments(
+        self, tenant_id: str, widget_id: str, visitor_id: str, upload_ids: list[str]
+    ) -> list[dict[str, Any]]:
+        """The named uploads as a message keeps them (no data), in the order given; an id that
+        is not this visitor's on this widget is NotFound."""
+        if not upload_ids:
+            return []
+        fields = {"content_type": 1, "filename": 1, "size": 1}
+        query = {
+            "_id": {"$in": upload_ids},
+            "tenant_id": tenant_id,
+            "widget_id": widget_id,
+            "visitor_id": visitor_id,
+        }
+        found = {doc["_id"]: doc for doc in self._collection.find(query, fields)}
+        missing = [each for each in upload_ids if each not in found]
+        if missing:
+            raise NotFound(f"no upload {missing[0]} of this visitor")
+        return [
+            {
+                "upload_id": each,
+                "content_type": found[each]["content_type"],
+                "filename": found[each]["filename"],
+                "size": found[each]["size"],
+            }
+            for each in upload_ids
+        ]

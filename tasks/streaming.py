@@ -16,7 +16,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from core.errors import DependencyError
-from core.timeutil import utcnow
+from core.visitor_events import event
 from protos import mcp_engine_pb2 as pb
 from storage.documents import MessageDocument
 from storage.messages import reply_id
@@ -40,9 +40,10 @@ class VisitorFeed:
     def publish(self, kind: str, **fields: Any) -> None:
         if not self._widget_id:
             return
-        event = {"type": kind, **fields, "ts": utcnow().isoformat()}
         try:
-            self._streams.publish(self._tenant_id, self._widget_id, self._visitor_id, event)
+            self._streams.publish(
+                self._tenant_id, self._widget_id, self._visitor_id, event(kind, **fields)
+            )
         except RedisError as exc:  # the stored reply still reaches the visitor
             log.warning(
                 "%s event for %s not published: %s", kind, self._message_id, type(exc).__name__
