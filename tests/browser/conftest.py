@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from browser_pages import PageErrors, StaticSite, embed_page
 from browser_platform import Platform
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 from processes import running_platform
 from testenv import ENGINE_PORT, free_port
 
@@ -26,14 +33,20 @@ from services.devstack.chromium import LAUNCH_ARGS, ensure_chromium
 from storage.tenants import TenantRepository
 from storage.widgets import WidgetRepository
 
+# A DOM condition may wait for a whole turn (four stages and the engine) on a loaded machine:
+# waits are bounds, never measurements, so they are generous.
+expect.set_options(timeout=20_000)
 
-@pytest.fixture(scope="session")
+
+# Module-scoped, not session-scoped: the sync API runs an event loop in the main thread while it
+# is started, and tests after the browser's (asyncio.run in tests/ingress) need that thread free.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # Debian's chromium, never a downloaded build; launch() gives it a fresh temporary profile.
     chromium = playwright.chromium.launch(executable_path=ensure_chromium(), args=list(LAUNCH_ARGS))

@@ -127,7 +127,8 @@ def test_a_reply_made_while_the_ingress_restarts_is_shown_once_after_the_reconne
         platform.start_worker("deliver")
     wait_for_stored(db, message_id, ("delivered", "completed"))  # published while it was down
     platform.start_ingress()
-    expect(messages(page, "outbound", OPENING_HOURS_REPLY)).to_have_count(1)
+    # The widget retries with backoff capped at 30 s: its next try may be that far off.
+    expect(messages(page, "outbound", OPENING_HOURS_REPLY)).to_have_count(1, timeout=45_000)
     expect(messages(page, "inbound", OPENING_HOURS)).to_have_count(1)
     ids = messages(page, "outbound").evaluate_all("els => els.map(e => e.dataset.messageId)")
     assert len(ids) == len(set(ids)), ids

@@ -241,6 +241,12 @@ MATRIX: dict[tuple[str, str], Probe] = {
         lambda w: ("/health/ready", {}), frozenset({200, 503}), credentialed=False
     ),
     ("get", "/openapi.json"): Probe(lambda w: ("/openapi.json", {}), LISTED, credentialed=False),
+    ("get", "/widget.js"): Probe(lambda w: ("/widget.js", {}), LISTED, credentialed=False),
+    ("get", "/widget/{hash}.js"): Probe(
+        lambda w: ("/widget/0123456789abcdef0123.js", {}), NOT_FOUND, credentialed=False
+    ),
+    # Served only where PARLEY_DEMO_WIDGET_ID is set (``parley run``), which this client is not.
+    ("get", "/demo"): Probe(lambda w: ("/demo", {}), NOT_FOUND, credentialed=False),
 }
 
 
