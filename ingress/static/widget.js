@@ -493,6 +493,7 @@
   border-radius: 50%; background: var(--parley-primary); color: #fff; cursor: pointer;
   box-shadow: 0 4px 14px rgba(0,0,0,.25); z-index: 2147483000; display: grid; place-items: center; }
 .launcher svg { width: 26px; height: 26px; fill: currentColor; }
+.icon svg { width: 22px; height: 22px; fill: currentColor; display: block; }
 .badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px;
   border-radius: 11px; background: #dc2626; color: #fff; font-size: 12px; font-weight: 700;
   line-height: 22px; text-align: center; }
@@ -560,6 +561,20 @@ textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px
 
   const CHAT_ICON =
     "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+  const ATTACH_ICON = "M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"; // a plus: add a file
+  const SEND_ICON = "M3 20l18-8L3 4v6l12 2-12 2z";
+
+  /** A 24×24 icon drawn with one path, hidden from assistive technology (its button is labelled);
+   * drawn, not a glyph, so it shows whatever fonts the visitor's system has. */
+  function icon(d) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
+  }
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -1050,12 +1065,6 @@ textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px
       const style = el("style", {
         text: STYLE + (color ? `:host { --parley-primary: ${color}; }` : ""),
       });
-      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-      svg.setAttribute("viewBox", "0 0 24 24");
-      svg.setAttribute("aria-hidden", "true");
-      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", CHAT_ICON);
-      svg.append(path);
       this.badge = el("span", { class: "badge", "data-parley": "unread", hidden: true });
       this.launcher = el(
         "button",
@@ -1068,7 +1077,7 @@ textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px
           "aria-controls": "parley-panel",
           onclick: () => (this.isOpen ? this.close() : this.open()),
         },
-        [svg, this.badge]
+        [icon(CHAT_ICON), this.badge]
       );
       const title = theme.title || this.t("title");
       const avatar = safeUrl(theme.avatar_url);
@@ -1116,9 +1125,9 @@ textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px
         },
         [
           fileInput,
-          el("label", { for: "parley-file", class: "icon attach", title: this.t("attach"), "aria-hidden": "true", text: "📎" }),
+          el("label", { for: "parley-file", class: "icon attach", title: this.t("attach"), "aria-hidden": "true" }, [icon(ATTACH_ICON)]),
           this.input,
-          el("button", { type: "submit", class: "icon send", "data-parley": "send", "aria-label": this.t("send"), text: "➤" }),
+          el("button", { type: "submit", class: "icon send", "data-parley": "send", "aria-label": this.t("send") }, [icon(SEND_ICON)]),
         ]
       );
       this.panel = el(
