@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from starlette.responses import JSONResponse
 
 from core.states import Status
 from core.timeutil import isoformat
@@ -446,3 +447,8 @@ class UploadView(_Body):
 def json_of(model: BaseModel) -> Any:
     """The JSON a response model stands for."""
     return model.model_dump(mode="json")
+
+
+def created(model: BaseModel, location: str) -> JSONResponse:
+    """A 201 answer with the new resource and where it lives."""
+    return JSONResponse(json_of(model), status_code=201, headers={"Location": location})

@@ -24,7 +24,7 @@ from channels.accounts import (
 from channels.registry import SPECS
 from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
-from ingress.api_models import ChannelConfigList, ChannelConfigView, json_of
+from ingress.api_models import ChannelConfigList, ChannelConfigView, created, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
 from ingress.operations import (
@@ -162,9 +162,7 @@ async def create_channel(request: Request) -> JSONResponse:
 
     doc = await run_in_threadpool(connect)
     view = ChannelConfigView.of(doc, state.settings.public_base_url)
-    return JSONResponse(
-        json_of(view), status_code=201, headers={"Location": f"/v1/admin/channels/{view.id}"}
-    )
+    return created(view, f"/v1/admin/channels/{view.id}")
 
 
 @documented(

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.scopes import ADMIN
-from ingress.api_models import ChannelConfigView, TenantPage, TenantView, json_of
+from ingress.api_models import ChannelConfigView, TenantPage, TenantView, created, json_of
 from ingress.body import read_json, validate
 from ingress.channels_admin import CONNECT_BODY, CONNECT_ERRORS, ChannelConfigIn, require_proof
 from ingress.operations import (
@@ -126,9 +126,7 @@ async def create_tenant(request: Request) -> JSONResponse:
     fields = settings_of(payload)
     doc = await run_in_threadpool(state.tenant_records.create, payload.id, payload.name, fields)
     view = TenantView.model_validate(doc)
-    return JSONResponse(
-        json_of(view), status_code=201, headers={"Location": f"/v1/admin/tenants/{view.id}"}
-    )
+    return created(view, f"/v1/admin/tenants/{view.id}")
 
 
 @documented(

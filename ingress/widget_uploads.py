@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ingress.api_models import UploadView, json_of
+from ingress.api_models import UploadView, created
 from ingress.body import read_limited
 from ingress.operations import Answer, Operation, Param, documented
 from ingress.problems import Problem
@@ -94,7 +94,7 @@ async def create_upload(request: Request) -> JSONResponse:
         filename=filename,
         url=state.settings.public_base_url.rstrip("/") + path,
     )
-    return JSONResponse(json_of(view), status_code=201, headers={"Location": path})
+    return created(view, path)
 
 
 @documented(

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.scopes import CHANNELS_MANAGE
-from ingress.api_models import WidgetPage, WidgetView, json_of
+from ingress.api_models import WidgetPage, WidgetView, created, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
 from ingress.operations import (
@@ -220,9 +220,7 @@ async def create_widget(request: Request) -> JSONResponse:
         state.widgets.create, tenant_id, _stored(payload), payload.identity_secret
     )
     view = WidgetView.of(doc)
-    return JSONResponse(
-        json_of(view), status_code=201, headers={"Location": f"/v1/admin/widgets/{view.id}"}
-    )
+    return created(view, f"/v1/admin/widgets/{view.id}")
 
 
 @documented(
