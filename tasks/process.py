@@ -50,12 +50,14 @@ def _work(c: WorkerClients, message: MessageDocument, last_language: str | None)
 
 
 def _stored_fields(work: Work, processing: dict[str, Any]) -> dict[str, Any]:
-    """``processing``, and the redacted text in place of the original unless the tenant keeps
-    the original (then only ``text`` holds it)."""
-    fields: dict[str, Any] = {"processing": processing}
-    redacted = processing["engine_text"] != processing["normalized_text"]
-    if redacted and not work.config.get("safety", {}).get("keep_original"):
-        fields["text"] = processing["engine_text"]
+    """``processing``, and the redacted text in place of the original: in ``text`` too unless
+    the tenant keeps the original (then ``text`` alone holds it)."""
+    redacted = processing["engine_text"]
+    if redacted == processing["normalized_text"]:
+        return {"processing": processing}
+    fields: dict[str, Any] = {"processing": {**processing, "normalized_text": redacted}}
+    if not work.config.get("safety", {}).get("keep_original"):
+        fields["text"] = redacted
     return fields
 
 
@@ -76,7 +78,7 @@ def process(tenant_id: str, message_id: str) -> str:
     fields = _stored_fields(work, processing)
     # The received event, not yet published, is staged anew with the summary and the text the
     # engine saw, so the events never carry what the policy redacted.
-    received = message_received({**message, **fields}, processing)
+    received = message_received({**message, **fields}, fields["processing"])
     fields["outbox"] = restaged(message.get("outbox") or [], received)
     c.conversations.touch(tenant_id, conversation_id, message_id, message["created_at"])
     language = processing.get("language")

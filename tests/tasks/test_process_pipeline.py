@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 import redis
+from kafka_reader import EventReader
 from pymongo.database import Database
 from starlette.testclient import TestClient
 from test_tasks import CountingBackend, accept
@@ -153,21 +154,29 @@ def test_a_refused_turn_is_answered_with_the_policy_reply_and_audited_without_th
     assert stored(db, message_id)["status"] == "completed"
 
 
-def test_a_redacted_card_number_never_reaches_the_stored_text_the_engine_or_the_event(
-    engine: RecordingBackend, redacting: None, db: Database[Any], tenant: str
+def test_a_redacted_card_number_never_reaches_the_stored_text_the_engine_or_kafka(
+    engine: RecordingBackend, redacting: None, db: Database[Any], settings: Settings, tenant: str
 ) -> None:
     message_id = accept(db, tenant, f"my card is {CARD}")
-
-    process(tenant, message_id)
-    generate(tenant, message_id)
+    reader = EventReader(settings.kafka_bootstrap, ["chat.message.received"])
+    try:
+        for stage in (process, generate, deliver, audit):
+            stage(tenant, message_id)
+        events = reader.collect(
+            lambda evs: any(e["id"] == f"{message_id}:received" for e in evs), timeout=30
+        )
+    finally:
+        reader.close()
 
     message = stored(db, message_id)
     assert message["text"] == message["processing"]["engine_text"] == "my card is [card]"
     [request] = engine.requests
     assert (request.text, request.processing.normalized_text) == ("my card is [card]",) * 2
-    event = received_event(message)
-    assert CARD not in json.dumps(event)
-    assert event["data"]["processing"]["safety"] == {"action": "redact", "categories": ["card"]}
+    [published] = [e for e in events if e["id"] == f"{message_id}:received"]
+    assert published == received_event(message)
+    assert CARD not in json.dumps(published) and CARD not in json.dumps(message, default=str)
+    assert published["data"]["text"] == "my card is [card]"
+    assert published["data"]["processing"]["safety"] == {"action": "redact", "categories": ["card"]}
 
 
 def test_a_tenant_that_keeps_originals_keeps_the_text_but_the_engine_sees_the_redaction(
@@ -179,7 +188,9 @@ def test_a_tenant_that_keeps_originals_keeps_the_text_but_the_engine_sees_the_re
     process(tenant, message_id)
     generate(tenant, message_id)
 
-    assert stored(db, message_id)["text"] == f"my card is {CARD}"
+    message = stored(db, message_id)
+    assert message["text"] == f"my card is {CARD}"
+    assert CARD not in json.dumps({**message, "text": ""}, default=str)  # text alone keeps it
     assert engine.requests[0].text == "my card is [card]"
     assert CARD not in json.dumps(received_event(stored(db, message_id)))
 
