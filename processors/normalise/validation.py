@@ -4,6 +4,7 @@ size, so no processor or engine spends time on it."""
 from __future__ import annotations
 
 from processors.base import Kind, Refused, Stage, Work
+from processors.normalise.content import clean
 
 # Above every channel's own limit (Slack's 40 000 is the largest, see content.CHANNEL_LIMITS):
 # a text this long did not come from a person typing.
@@ -27,7 +28,7 @@ class Validation:
             raise Refused("invalid", TOO_LONG_REPLY)
         needed = _CARRIES.get(work.kind)
         if needed is None:
-            if not work.text.strip():
+            if not clean(work.text):  # nothing visible, not even after clean-up
                 raise Refused("invalid", EMPTY_REPLY)
         elif not any(work.content.get(key) not in (None, "") for key in needed):
             raise Refused("invalid", EMPTY_REPLY)

@@ -33,6 +33,7 @@ def work(text: str, channel: str = "api", kind: Kind = Kind.TEXT, **kw: Any) -> 
     "message",
     [
         work(" \n\t"),
+        work("\u200b\x07 "),
         work("", kind=Kind.INTERACTIVE),
         work("", kind=Kind.MEDIA, content={"caption": "hi"}),
         work("", kind=Kind.LOCATION, content={"name": "somewhere"}),
