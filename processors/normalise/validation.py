@@ -13,7 +13,7 @@ EMPTY_REPLY = "I received an empty message. Could you write it again?"
 TOO_LONG_REPLY = "That message is too long for me to read. Could you make it shorter?"
 # What a message of each kind must carry besides text.
 _CARRIES: dict[Kind, tuple[str, ...]] = {
-    Kind.MEDIA: ("url", "media_id", "id", "upload_id"),
+    Kind.MEDIA: ("url", "media_id", "attachments"),  # a provider's file, or web uploads
     Kind.LOCATION: ("latitude", "longitude"),
 }
 
@@ -30,7 +30,7 @@ class Validation:
         if needed is None:
             if not clean(work.text):  # nothing visible, not even after clean-up
                 raise Refused("invalid", EMPTY_REPLY)
-        elif not any(work.content.get(key) not in (None, "") for key in needed):
+        elif not any(work.content.get(key) not in (None, "", []) for key in needed):
             raise Refused("invalid", EMPTY_REPLY)
 
 

@@ -36,6 +36,7 @@ def work(text: str, channel: str = "api", kind: Kind = Kind.TEXT, **kw: Any) -> 
         work("\u200b\x07 "),
         work("", kind=Kind.INTERACTIVE),
         work("", kind=Kind.MEDIA, content={"caption": "hi"}),
+        work("", kind=Kind.MEDIA, content={"attachments": []}),
         work("", kind=Kind.LOCATION, content={"name": "somewhere"}),
         work("x" * (HARD_LIMIT_CHARS + 1)),
     ],
@@ -50,7 +51,8 @@ def test_validation_refuses_a_message_with_nothing_to_answer_or_far_too_long(
 
 def test_validation_lets_media_and_locations_without_text_through() -> None:
     VALIDATION.run(work("", kind=Kind.MEDIA, content={"media_id": "wamid-1"}))
-    VALIDATION.run(work("", kind=Kind.LOCATION, content={"latitude": 0.5, "longitude": 1.0}))
+    VALIDATION.run(work("", kind=Kind.MEDIA, content={"attachments": [{"upload_id": "u"}]}))
+    VALIDATION.run(work("", kind=Kind.LOCATION, content={"latitude": 0.0, "longitude": 0.0}))
     VALIDATION.run(work("hi"))
 
 
