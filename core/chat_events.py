@@ -41,14 +41,45 @@ def _message_data(message: Doc) -> dict[str, Any]:
     }
 
 
-def message_received(inbound: Doc) -> CloudEvent:
+def _found(processing: Doc, result: str, key: str) -> Any:
+    found = processing.get(result)
+    return found.get(key) if isinstance(found, Mapping) else None
+
+
+def processing_summary(processing: Doc) -> dict[str, Any]:
+    """What consumers learn of a message's processing: labels and types, never the entities'
+    or the message's text (docs/processing.md, "Events")."""
+    entities = processing.get("entities")
+    flags = _found(processing, "safety", "flags") or []
+    return {
+        "kind": processing.get("kind"),
+        "language": _found(processing, "language", "code"),
+        "entity_types": sorted({e["type"] for e in entities or () if isinstance(e, Mapping)}),
+        "sentiment": _found(processing, "sentiment", "label"),
+        "safety": {
+            "action": _found(processing, "safety", "action"),
+            "categories": sorted({f["category"] for f in flags if isinstance(f, Mapping)}),
+        },
+        "media_type": _found(processing, "media", "type"),
+        "place": _found(processing, "location", "place"),
+        "refused": _found(processing, "refused", "reason"),
+    }
+
+
+def message_received(inbound: Doc, processing: Doc | None = None) -> CloudEvent:
+    """Staged at accept time; the process stage stages it anew (same id, not yet published)
+    with the processing summary and the text the engine saw, redacted if the policy said so."""
+    data = _message_data(inbound)
+    if processing is not None:
+        data["text"] = processing.get("engine_text", data["text"])
+        data["processing"] = processing_summary(processing)
     return _event(
         f"{inbound['_id']}:received",
         "chat.message.received",
         inbound["_id"],
         inbound,
         inbound["created_at"],
-        _message_data(inbound),
+        data,
     )
 
 

@@ -182,11 +182,15 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
 
 
 def accept_web(
-    state: IngressState, visitor: Visitor, message: WebMessageIn
+    state: IngressState,
+    visitor: Visitor,
+    message: WebMessageIn,
+    client: dict[str, Any] | None = None,
 ) -> tuple[MessageDocument, bool]:
     """Store and enqueue one web visitor's message, once however often the browser sends it;
     returns the stored message and whether this call stored it. ``NotFound`` for an upload
-    that is not this visitor's."""
+    that is not this visitor's. ``client``: the socket's user agent and address
+    (``ingress.client_address.client_metadata``), kept in ``metadata``."""
     attachments = _uploads(state, visitor, [each.upload_id for each in message.attachments])
     tenant, widget, user = visitor.tenant_id, visitor.widget_id, visitor.visitor_id
     message_id = new_id("msg")
@@ -217,7 +221,7 @@ def accept_web(
             "kind": kind,
             "content": content,
             "reply_to": {"widget_id": widget},
-            "metadata": {},
+            "metadata": dict(client or {}),
         }
     )
     return _store_and_enqueue(state, doc)

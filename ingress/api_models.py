@@ -118,6 +118,43 @@ class MessageFailure(_Body):
     error: str
 
 
+class ProcessingStage(_Body):
+    """One processor's run on the message."""
+
+    processor: str
+    stage: Literal["validation", "normalisation", "processing", "enrichment", "analysis"]
+    outcome: Literal["ok", "failed", "timeout", "disabled", "refused"]
+    duration_ms: float = Field(ge=0)
+    error: str | SkipJsonSchema[None] = absent("on `failed`: the error's type and message")
+
+
+class ProcessingRefusal(_Body):
+    reason: str = Field(description="`invalid`, `policy:<category>`, `media:infected` ...")
+    reply: str = Field(description="what the user was answered instead of the engine")
+
+
+class ProcessingView(_Body):
+    """What the processing pipeline found (docs/processing.md); a processor's result is left
+    out when it did not run or found nothing."""
+
+    normalized_text: str
+    message_type: str
+    length: int
+    kind: str | SkipJsonSchema[None] = absent()
+    engine_text: str | SkipJsonSchema[None] = absent("what the engine saw (redacted, if so)")
+    stages: list[ProcessingStage] = Field(default_factory=list)
+    refused: ProcessingRefusal | SkipJsonSchema[None] = absent()
+    message: dict[str, Any] | SkipJsonSchema[None] = absent()
+    content: dict[str, Any] | SkipJsonSchema[None] = absent()
+    metadata: dict[str, Any] | SkipJsonSchema[None] = absent()
+    language: dict[str, Any] | SkipJsonSchema[None] = absent()
+    entities: list[dict[str, Any]] | SkipJsonSchema[None] = absent()
+    sentiment: dict[str, Any] | SkipJsonSchema[None] = absent()
+    safety: dict[str, Any] | SkipJsonSchema[None] = absent()
+    media: dict[str, Any] | SkipJsonSchema[None] = absent()
+    location: dict[str, Any] | SkipJsonSchema[None] = absent()
+
+
 class _MessageViewBase(_Body):
     message_id: str = Field(validation_alias="_id")
     conversation_id: str
@@ -146,6 +183,7 @@ class InboundMessageView(_MessageViewBase):
 
     direction: Literal["inbound"]
     metadata: dict[str, Any] = Field(default_factory=dict)
+    processing: ProcessingView | SkipJsonSchema[None] = absent("once the process stage ran")
     reply_id: str | SkipJsonSchema[None] = absent("the bot's reply")
 
 
@@ -314,6 +352,7 @@ class TenantView(_Body):
     rate_limits: RateLimits | SkipJsonSchema[None] = absent()
     quotas: Quotas | SkipJsonSchema[None] = absent()
     engine: EngineSettings | SkipJsonSchema[None] = absent()
+    processing: dict[str, Any] | SkipJsonSchema[None] = absent()  # docs/processing.md
     retention_days: int | SkipJsonSchema[None] = absent()
     conversation_idle_minutes: int | SkipJsonSchema[None] = absent()
     created_at: Timestamp

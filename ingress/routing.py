@@ -30,6 +30,7 @@ from starlette.routing import Route, request_response
 from core.errors import TransientError
 from ingress import rate_limit
 from ingress.auth import Principal, bearer_token
+from ingress.client_address import client_address
 from ingress.problems import Problem
 from ingress.state import IngressState
 from storage.credentials import KEY_PREFIX
@@ -65,7 +66,7 @@ def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
 
 
 def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal, Verdict]:
-    source = request.client.host if request.client else "unknown"
+    source = client_address(request)
     failures = [rate_limit.address_failures(state.limiter, state.settings, source)]
     try:
         token = bearer_token(request)

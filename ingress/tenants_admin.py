@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+import processors.catalog  # noqa: F401  (fills the registry a processing config names)
 from core.scopes import ADMIN
 from ingress.api_models import ChannelConfigView, TenantPage, TenantView, created, json_of
 from ingress.body import read_json, validate
@@ -34,6 +35,8 @@ from ingress.operations import (
 from ingress.pagination import decode_cursor, encode_cursor, page_limit
 from ingress.routing import ApiRoute
 from ingress.state import IngressState
+from processors.config import validate as validate_processing
+from processors.registry import processor_names
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
 TENANT_ID = Param("tenant_id", "path", "The tenant's id.")
@@ -68,8 +71,18 @@ class _TenantSettingsIn(_In):
     rate_limits: RateLimitsIn | None = None
     quotas: QuotasIn | None = None
     engine: EngineIn | None = None
+    processing: dict[str, Any] | None = Field(
+        default=None, description="the processing pipeline's config (docs/processing.md)"
+    )
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     conversation_idle_minutes: int | None = Field(default=None, ge=1, le=525_600)
+
+    @field_validator("processing")
+    @classmethod
+    def _applicable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            validate_processing(value, processor_names())  # InvalidConfig is a ValueError: 422
+        return value
 
 
 class TenantIn(_TenantSettingsIn):

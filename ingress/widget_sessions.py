@@ -24,6 +24,7 @@ from core.visitor_tokens import mint_visitor_token
 from ingress import rate_limit
 from ingress.api_models import PublicWidget, VisitorSession, json_of
 from ingress.body import parse_json, read_limited, validate
+from ingress.client_address import client_address
 from ingress.operations import INVALID, MALFORMED, TOO_LARGE, Answer, Operation, Param, documented
 from ingress.problems import Problem
 from ingress.state import IngressState
@@ -166,7 +167,7 @@ async def create_session(request: Request) -> JSONResponse:
     raw = await read_limited(request, state.settings.max_body_bytes)
     data = parse_json(raw, state.settings.max_json_depth) if raw.strip() else {}
     payload = validate(SessionIn, data)
-    source = request.client.host if request.client else "unknown"
+    source = client_address(request)
     answer = await run_in_threadpool(_open, state, widget, payload, source)
     return JSONResponse(
         json_of(VisitorSession.model_validate(answer)),

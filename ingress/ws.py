@@ -28,6 +28,7 @@ from core.visitor_events import message_event, status_event
 from core.visitor_tokens import Visitor
 from ingress import rate_limit
 from ingress.accept import WEB_CHANNEL, accept_web
+from ingress.client_address import client_address, client_metadata
 from ingress.problems import Problem
 from ingress.schemas import WebMessageIn
 from ingress.state import IngressState
@@ -78,7 +79,7 @@ async def _hello(websocket: WebSocket, state: IngressState) -> tuple[Visitor, st
     """The visitor the first frame's token names, and where it wants to resume; failed
     hellos are counted per address like failed API authentications."""
     settings = state.settings
-    source = websocket.client.host if websocket.client else "unknown"
+    source = client_address(websocket)
     failures = rate_limit.address_failures(state.limiter, settings, source)
     try:
         with anyio.fail_after(settings.ws_hello_timeout_seconds):
@@ -120,6 +121,7 @@ class VisitorSocket:
         self.state = state
         self.visitor = visitor
         self._sending = anyio.Lock()  # the stream and the answers share one socket
+        self.client = client_metadata(websocket)  # what each of its messages records
         self.closing: _Close | None = None
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -201,7 +203,9 @@ class VisitorSocket:
             verdict = await run_in_threadpool(state.limiter.take, [bucket])
             if not verdict.allowed:
                 return _error(client_id, "rate-limited", "too many messages; wait a moment")
-            stored, created = await run_in_threadpool(accept_web, state, visitor, payload)
+            stored, created = await run_in_threadpool(
+                accept_web, state, visitor, payload, self.client
+            )
         except NotFound as exc:
             return _error(client_id, "invalid", str(exc))
         except UNAVAILABLE as exc:

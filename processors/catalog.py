@@ -6,10 +6,18 @@ Importing this module fills the registry; the process stage imports it once.
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.normalise.content import CONTENT
+from processors.normalise.message import MESSAGE
+from processors.normalise.metadata import METADATA
+from processors.normalise.validation import VALIDATION
 from processors.registry import register_processor
 
 CATALOG: tuple[Processor, ...] = (
     # one line per processor, in the order they run within their stage
+    VALIDATION,
+    MESSAGE,
+    CONTENT,
+    METADATA,
 )
 
 for _processor in CATALOG:

@@ -57,11 +57,14 @@ def build_request(
         channel=message["channel"],
         user_id=message["user_id"],
         message_id=message["_id"],
-        text=message["text"],
+        # What the pipeline let the engine see (redacted if the tenant's policy said so).
+        text=processing.get("engine_text", message["text"]),
         history=[_history_entry(m) for m in history],
         session_context=session_context,
         processing=pb.ProcessingResult(
-            normalized_text=processing.get("normalized_text", message["text"]),
+            normalized_text=processing.get(
+                "engine_text", processing.get("normalized_text", message["text"])
+            ),
             message_type=processing.get("message_type", "text"),
         ),
         engine=engine,

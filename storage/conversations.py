@@ -218,6 +218,15 @@ class ConversationRepository:
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
         )
 
+    def remember_language(self, tenant_id: str, conversation_id: str, code: str) -> None:
+        """The language its last message was in, for the next message too short to tell."""
+        update_by_id(
+            self._collection,
+            conversation_id,
+            {"tenant_id": tenant_id},
+            {"$set": {"last_language": code, "updated_at": utcnow()}},
+        )
+
     def remember_turn(
         self,
         tenant_id: str,

@@ -28,12 +28,32 @@ class Failure(TypedDict):
     error: str
 
 
+class StageRecord(TypedDict):
+    """One processor's run on a message (docs/processing.md)."""
+
+    processor: str
+    stage: str
+    outcome: str  # ok, failed, timeout, disabled or refused
+    duration_ms: float
+    error: NotRequired[str]
+
+
+class Refusal(TypedDict):
+    reason: str  # invalid, policy:<category>, media:infected ...
+    reply: str
+
+
 class Processing(TypedDict):
-    """What the process stage found (processors/pipeline.py)."""
+    """What the process stage found (processors/pipeline.py); each processor's result is under
+    its name (language, entities, sentiment, safety, media, location, metadata ...)."""
 
     normalized_text: str
     message_type: str
     length: int
+    kind: NotRequired[str]
+    engine_text: NotRequired[str]  # what the engine and the events see (redacted, if so)
+    stages: NotRequired[list[StageRecord]]
+    refused: NotRequired[Refusal]
 
 
 class EngineAnswer(TypedDict):
@@ -137,6 +157,7 @@ class ConversationDocument(TypedDict):
     generation: NotRequired[int]
     closed_at: NotRequired[datetime]
     close_reason: NotRequired[str]  # "closed" (the API) or "idle" (the beat job)
+    last_language: NotRequired[str]  # of its last message whose language was told
 
 
 class LastError(TypedDict):

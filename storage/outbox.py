@@ -67,6 +67,13 @@ def push(events: Iterable[CloudEvent]) -> dict[str, Any]:
     return {"$push": {"outbox": {"$each": [stage(event) for event in events]}}}
 
 
+def restaged(entries: Iterable[OutboxEntry], event: CloudEvent) -> list[OutboxEntry]:
+    """The outbox with the entry of ``event``'s id serialised anew (a fact known better before
+    it was published, e.g. the received event once processing redacted the text); its
+    pending note is the same, so it still goes out once."""
+    return [stage(event) if entry["id"] == event.id else entry for entry in entries]
+
+
 def with_outbox(doc: D, events: Iterable[CloudEvent]) -> D:
     """A new document carrying ``events`` from its first write."""
     return cast(D, {**doc, "outbox": [stage(event) for event in events]})

@@ -24,7 +24,14 @@ from core.ttl_cache import TtlCache
 TenantDocument = dict[str, Any]
 ACTIVE, DISABLED = "active", "disabled"
 # The settings an operator may set on a tenant (``ingress.tenants_admin`` validates them).
-SETTINGS = ("rate_limits", "quotas", "engine", "retention_days", "conversation_idle_minutes")
+SETTINGS = (
+    "rate_limits",
+    "quotas",
+    "engine",
+    "processing",
+    "retention_days",
+    "conversation_idle_minutes",
+)
 
 
 class TenantRepository:
@@ -105,6 +112,7 @@ class TenantStatus:
     rate_limits: dict[str, Any]
     quotas: dict[str, Any]
     engine: dict[str, Any] = field(default_factory=dict)
+    processing: dict[str, Any] = field(default_factory=dict)  # over processors/config.DEFAULTS
 
 
 class TenantDirectory:
@@ -126,11 +134,12 @@ class TenantDirectory:
 
     def _load(self, tenant_id: str) -> TenantStatus:
         doc = self._tenants.get(tenant_id) or {}
-        engine = doc.get("engine")
+        engine, processing = doc.get("engine"), doc.get("processing")
         return TenantStatus(
             tenant_id=tenant_id,
             active=doc.get("state") != DISABLED,
             rate_limits=dict(doc.get("rate_limits") or {}),
             quotas=dict(doc.get("quotas") or {}),
             engine=dict(engine) if isinstance(engine, dict) else {},
+            processing=dict(processing) if isinstance(processing, dict) else {},
         )

@@ -41,6 +41,8 @@ def audit(tenant_id: str, message_id: str) -> str:
             "journey": {**inbound.get("journey", {})},
             "reply_status": reply["status"] if reply else None,
             "engine": reply.get("engine", {}) if reply else {},
+            # Why the pipeline stopped the turn (answered with the policy's reply), if it did.
+            "refused": inbound.get("processing", {}).get("refused", {}).get("reason"),
         },
     )
     # The turn's events so far go out while the turn is still open, so the relay leaves them

@@ -86,9 +86,22 @@ def _recent(message: MessageDocument) -> RecentEntry:
     }
 
 
+def _answer_refusal(c: WorkerClients, message: MessageDocument) -> bool:
+    """A turn the pipeline refused (validation, the tenant's safety policy, bad media) is
+    answered with the refusal's reply, never by the engine; False for any other turn."""
+    refused = message.get("processing", {}).get("refused")
+    if refused is None:
+        return False
+    parts = [{"type": "text", "text": refused["reply"]}]
+    _store_reply(c, message, parts, {"intent": "refused", "backend": "policy"})
+    return True
+
+
 def _ask_engine(task: Task, c: WorkerClients, message: MessageDocument) -> bool:  # type: ignore[type-arg]
     """One engine call for the turn, stored as the reply; on a final failure, the fallback.
     False when the next attempt is left to the reconciler (no reply yet)."""
+    if _answer_refusal(c, message):
+        return True
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     conversation = c.conversations.get(tenant_id, conversation_id)
     history = [m for m in conversation.get("recent", []) if m["_id"] < message["_id"]]

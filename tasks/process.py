@@ -1,17 +1,64 @@
-"""The ``process`` stage: conversation and session bookkeeping, then the processor pipeline."""
+"""The ``process`` stage: conversation and session bookkeeping, then the processor pipeline
+(``docs/processing.md``), whose findings are stored on the message."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import processors.catalog  # noqa: F401  (fills the registry the pipeline reads)
+from core.chat_events import message_received
 from core.stages import PROCESS
+from processors.base import Kind, Work
+from processors.config import merged
 from processors.pipeline import run_pipeline
+from storage.documents import MessageDocument
+from storage.outbox import restaged
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.policy import infrastructure_retry
-from tasks.runtime import clients
+from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.process")
+
+# A stored message's ``kind`` (core.envelopes.InboundMessage) → the processors that see it.
+KINDS: dict[str, Kind] = {
+    "text": Kind.TEXT,
+    "image": Kind.MEDIA,
+    "media": Kind.MEDIA,
+    "file": Kind.MEDIA,  # a web visitor's upload that is not an image
+    "location": Kind.LOCATION,
+    "interactive": Kind.INTERACTIVE,
+}
+
+
+def _work(c: WorkerClients, message: MessageDocument, last_language: str | None) -> Work:
+    tenant_id = message["tenant_id"]
+    return Work(
+        tenant_id=tenant_id,
+        message_id=message["_id"],
+        channel=message["channel"],
+        kind=KINDS.get(message.get("kind", "text"), Kind.TEXT),
+        text=message["text"],
+        created_at=message["created_at"],
+        content=message.get("content") or {},
+        metadata=message.get("metadata") or {},
+        # The tenant's settings, cached for PARLEY_TENANT_CACHE_SECONDS like the engine's.
+        config=merged(c.tenants.status(tenant_id).processing),
+        last_language=last_language,
+    )
+
+
+def _stored_fields(work: Work, processing: dict[str, Any]) -> dict[str, Any]:
+    """``processing``, and the redacted text in place of the original: in ``text`` too unless
+    the tenant keeps the original (then ``text`` alone holds it)."""
+    redacted = processing["engine_text"]
+    if redacted == processing["normalized_text"]:
+        return {"processing": processing}
+    fields: dict[str, Any] = {"processing": {**processing, "normalized_text": redacted}}
+    if not work.config.get("safety", {}).get("keep_original"):
+        fields["text"] = redacted
+    return fields
 
 
 @app.task(name=PROCESS.task, base=StageTask, stage=PROCESS.name, **infrastructure_retry())
@@ -25,13 +72,17 @@ def process(tenant_id: str, message_id: str) -> str:
         return message_id  # a re-run after the stage already finished
     conversation_id = message["conversation_id"]
     c.sessions.refresh(tenant_id, conversation_id, message["user_id"], message["channel"])
-    result = run_pipeline(message["text"])
+    conversation = c.conversations.get(tenant_id, conversation_id)
+    work = _work(c, message, conversation.get("last_language"))
+    processing = run_pipeline(work)
+    fields = _stored_fields(work, processing)
+    # The received event, not yet published, is staged anew with the summary and the text the
+    # engine saw, so the events never carry what the policy redacted.
+    received = message_received({**message, **fields}, fields["processing"])
+    fields["outbox"] = restaged(message.get("outbox") or [], received)
     c.conversations.touch(tenant_id, conversation_id, message_id, message["created_at"])
-    c.messages.advance(
-        tenant_id,
-        message_id,
-        PROCESS.after,
-        {"processing": result.as_document()},
-        current=message,
-    )
+    language = processing.get("language")
+    if isinstance(language, dict) and language.get("code") and language.get("source") != "default":
+        c.conversations.remember_language(tenant_id, conversation_id, language["code"])
+    c.messages.advance(tenant_id, message_id, PROCESS.after, fields, current=message)
     return message_id

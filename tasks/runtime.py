@@ -7,12 +7,12 @@ them lazily on first use. All of these clients are thread-safe, so one set serve
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init
 
 from channels.runtime import ChannelRuntime, runtime_from_settings
+from core.per_process import PerProcess
 from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
 from storage.audit import AuditRepository
@@ -71,19 +71,12 @@ class WorkerClients(Storage):
         super().close()
 
 
-_lock = threading.Lock()
-_clients: WorkerClients | None = None
-_owner_pid = 0
+_clients: PerProcess[WorkerClients] = PerProcess(lambda: WorkerClients(get_settings()))
 
 
 def clients() -> WorkerClients:
     """This process's clients; rebuilt if the process was forked since they were made."""
-    global _clients, _owner_pid
-    with _lock:
-        if _clients is None or _owner_pid != os.getpid():
-            _clients = WorkerClients(get_settings())
-            _owner_pid = os.getpid()
-        return _clients
+    return _clients.get()
 
 
 @worker_process_init.connect
@@ -93,13 +86,6 @@ def _open_after_fork(**_: object) -> None:
 
 def close_clients() -> None:
     """Close this process's clients, if it made any; the next ``clients()`` builds new ones."""
-    global _clients
-    with _lock:
-        if _clients is not None and _owner_pid == os.getpid():
-            _clients.close()
-            _clients = None
-
-
-@worker_process_shutdown.connect
-def _close_on_exit(**_: object) -> None:
-    close_clients()
+    made = _clients.discard()
+    if made is not None:
+        made.close()

@@ -57,12 +57,14 @@ def test_a_tenant_is_created_listed_updated_and_its_settings_kept(
         rate_limits={"per_second": 5, "burst": 10},
         quotas={"messages_per_day": 1000},
         engine={"backend": "openai", "model": "gpt-4o-mini", "temperature": 0.2},
+        processing={"processors": {"message": {"enabled": False}}, "timeout_ms": 800},
         retention_days=30,
     )
     shown = client.get(f"/v1/admin/tenants/{tenant}", headers=admin).json()
     assert shown["state"] == "active"
     assert shown["rate_limits"] == {"per_second": 5, "burst": 10}
     assert shown["engine"]["model"] == "gpt-4o-mini"
+    assert shown["processing"] == {"processors": {"message": {"enabled": False}}, "timeout_ms": 800}
     assert shown["retention_days"] == 30
 
     patched = client.patch(
@@ -118,6 +120,9 @@ def test_a_taken_id_is_a_conflict_and_a_missing_tenant_a_404(
         {"id": "ok-id", "name": "x", "rate_limits": {"per_second": 0}},
         {"id": "ok-id", "name": "x", "rate_limits": {"$set": {"burst": 1}}},
         {"id": "ok-id", "name": "x", "engine": {"temperature": 9}},
+        {"id": "ok-id", "name": "x", "processing": {"safety": {"policy": {"card": "shred"}}}},
+        {"id": "ok-id", "name": "x", "processing": {"processors": {"no-such": {}}}},
+        {"id": "ok-id", "name": "x", "processing": {"processors": {"message": {"$set": 1}}}},
         {"id": "*", "name": "the platform"},
     ],
 )

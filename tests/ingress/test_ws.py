@@ -21,6 +21,7 @@ from ingress.app import create_app
 from storage.visitor_streams import VisitorStreams, stream_key
 from tests.credentials import client_address, tenant_headers
 from tests.visitor_sockets import (
+    ORIGIN,
     Closed,
     connect,
     hello,
@@ -420,3 +421,20 @@ def test_a_quick_reply_keeps_its_payload_and_an_upload_only_message_is_an_image(
     assert stored["content"] == {"attachments": [{"upload_id": f"upl_{visitor}", **upload}]}
     assert theirs["type"] == "error" and theirs["code"] == "invalid"
     assert db["messages"].count_documents({"tenant_id": tenant}) == 2
+
+
+def test_a_web_message_records_the_sockets_user_agent_and_client_address(
+    settings: Settings, db: Database[Any], broker: redis.Redis, tenant: str, widget: str
+) -> None:
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"
+    app = create_app()
+    with TestClient(app, raise_server_exceptions=False, client=("203.0.113.9", 50000)) as client:
+        headers = {"origin": ORIGIN, "user-agent": agent}
+        with client.websocket_connect("/v1/ws", headers=headers) as ws:
+            hello(ws, token(settings, tenant, widget, "v_" + secrets.token_hex(6)))
+            ws.send_json(message_frame("c_1", "hello"))
+            [ack] = until(ws, lambda f: f["type"] == "ack")[-1:]
+
+    message = db["messages"].find_one({"_id": ack["message_id"]})
+    assert message is not None
+    assert message["metadata"] == {"user_agent": agent, "client_ip": "203.0.113.9"}

@@ -104,11 +104,14 @@ def test_process_normalises_opens_a_session_and_is_idempotent(
     stored = db["messages"].find_one({"_id": message_id})
     assert stored is not None
     assert stored["status"] == "processed"
-    assert stored["processing"] == {
-        "normalized_text": "Café au lait?",
-        "message_type": "text",
-        "length": 13,
-    }
+    processing = stored["processing"]
+    assert (processing["normalized_text"], processing["message_type"], processing["length"]) == (
+        "Café au lait?",
+        "text",
+        13,
+    )
+    assert (processing["kind"], processing["engine_text"]) == ("text", "Café au lait?")
+    assert [s["outcome"] for s in processing["stages"]] == ["ok"] * len(processing["stages"])
     key = session_key(tenant, stored["conversation_id"])
     assert 0 < int(redis_client.ttl(key)) <= settings.session_ttl_seconds
     processed_at = stored["journey"]["processed"]
