@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from processors.base import Processor
 from processors.registry import register_processor
+from processors.text.entities import EntitiesProcessor
+from processors.text.language import LanguageProcessor
+from processors.text.sentiment import SentimentProcessor
 
 CATALOG: tuple[Processor, ...] = (
     # one line per processor, in the order they run within their stage
+    LanguageProcessor(),
+    EntitiesProcessor(),
+    SentimentProcessor(),
 )
 
 for _processor in CATALOG:
