@@ -9,6 +9,7 @@ from processors.base import Processor
 from processors.registry import register_processor
 from processors.text.entities import EntitiesProcessor
 from processors.text.language import LanguageProcessor
+from processors.text.safety import SafetyProcessor
 from processors.text.sentiment import SentimentProcessor
 
 CATALOG: tuple[Processor, ...] = (
@@ -16,6 +17,7 @@ CATALOG: tuple[Processor, ...] = (
     LanguageProcessor(),
     EntitiesProcessor(),
     SentimentProcessor(),
+    SafetyProcessor(),
 )
 
 for _processor in CATALOG:
