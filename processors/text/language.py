@@ -41,7 +41,14 @@ def _detector(codes: tuple[str, ...]) -> LanguageDetector:
         languages = [IsoCode639_1.from_str(code) for code in codes]
     except ValueError as exc:
         raise ProcessorError(f"language: unknown language code in {list(codes)}") from exc
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*languages).build()
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*languages)
+    return builder.with_preloaded_language_models().build()
+
+
+def preload(codes: tuple[str, ...] = DEFAULT_LANGUAGES) -> None:
+    """Load lingua's models now, as a worker should after fork: loading them on the first
+    message takes seconds, past the processor's timeout."""
+    _detector(tuple(sorted(codes)))
 
 
 class LanguageProcessor:

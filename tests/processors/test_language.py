@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processors.base import ProcessorError
-from processors.text.language import LanguageProcessor
+from processors.text.language import LanguageProcessor, _detector, preload
 from tests.processors.text_work import options, text_work
 
 ACCEPTANCE = "Bonjour, je voudrais annuler ma commande 1234, écrivez-moi à jean@example.fr"
@@ -66,3 +66,10 @@ def test_detection_is_restricted_to_the_tenants_languages() -> None:
 def test_an_unknown_language_code_fails_the_processor() -> None:
     with pytest.raises(ProcessorError):
         detect(ACCEPTANCE, config=options(language={"languages": ["fr", "xx"]}))
+
+
+def test_preloading_builds_the_detector_the_default_languages_use() -> None:
+    preload()
+    hits = _detector.cache_info().hits
+    detect("Hello, I would like to cancel my order please")
+    assert _detector.cache_info().hits == hits + 1
