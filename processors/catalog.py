@@ -11,6 +11,10 @@ from processors.normalise.message import MESSAGE
 from processors.normalise.metadata import METADATA
 from processors.normalise.validation import VALIDATION
 from processors.registry import register_processor
+from processors.text.entities import EntitiesProcessor
+from processors.text.language import LanguageProcessor
+from processors.text.safety import SafetyProcessor
+from processors.text.sentiment import SentimentProcessor
 
 CATALOG: tuple[Processor, ...] = (
     # one line per processor, in the order they run within their stage
@@ -18,6 +22,10 @@ CATALOG: tuple[Processor, ...] = (
     MESSAGE,
     CONTENT,
     METADATA,
+    LanguageProcessor(),
+    EntitiesProcessor(),
+    SentimentProcessor(),
+    SafetyProcessor(),
 )
 
 for _processor in CATALOG:

@@ -1,0 +1,1 @@
+"""The text processors: language, entities, sentiment and safety (``docs/processing.md``)."""
