@@ -10,6 +10,7 @@ from processors.normalise.content import CONTENT
 from processors.normalise.message import MESSAGE
 from processors.normalise.metadata import METADATA
 from processors.normalise.validation import VALIDATION
+from processors.location import LocationProcessor
 from processors.registry import register_processor
 from processors.text.entities import EntitiesProcessor
 from processors.text.language import LanguageProcessor
@@ -26,6 +27,7 @@ CATALOG: tuple[Processor, ...] = (
     EntitiesProcessor(),
     SentimentProcessor(),
     SafetyProcessor(),
+    LocationProcessor(),
 )
 
 for _processor in CATALOG:

@@ -54,6 +54,14 @@ class WhatsAppScenario:
         )
         return wa.signed_webhook(payload, self.app_secret)
 
+    def inbound_location(
+        self, latitude: float, longitude: float, place: dict[str, str] | None = None
+    ) -> Signed:
+        payload = wa.inbound_location(
+            latitude, longitude, place, phone_number_id=self.account_id, user=self.user
+        )
+        return wa.signed_webhook(payload, self.app_secret)
+
     def status(self, provider_id: str, state: str) -> Signed:
         payload = wa.status_callback(provider_id, state, self.account_id, recipient=self.user)
         return wa.signed_webhook(payload, self.app_secret)

@@ -271,6 +271,20 @@ def inbound_text(
     return _user_webhook(phone_number_id, user, name, message)
 
 
+def inbound_location(
+    latitude: float,
+    longitude: float,
+    place: dict[str, str] | None = None,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    user: str = DEFAULT_USER,
+    wamid: str | None = None,
+) -> dict[str, Any]:
+    """A user's shared location as a ``messages`` webhook; ``place`` adds its name and address."""
+    location = {"latitude": latitude, "longitude": longitude, **(place or {})}
+    message = _user_message(user, wamid, None, "location", location)
+    return _user_webhook(phone_number_id, user, "Test User", message)
+
+
 def inbound_button_reply(
     option_id: str,
     title: str,

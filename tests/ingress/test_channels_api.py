@@ -222,6 +222,30 @@ def test_a_signed_webhook_with_emoji_and_accents_is_stored_and_enqueued_once(
     assert int(broker.llen("process")) == before + 1
 
 
+def test_a_whatsapp_location_webhook_is_stored_as_a_location_with_its_place(
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    broker: redis.Redis,
+    tenant: str,
+    providers: ProviderAccounts,
+) -> None:
+    scenario = WhatsAppScenario()
+    created = connect(client, settings, tenant, providers, scenario.registration())
+    assert created.status_code == 201, created.text
+    place = {"name": "Example Coffee", "address": "1 Example Way, Springfield"}
+    raw, headers = scenario.inbound_location(48.8566, 2.3522, place)
+    before = int(broker.llen("process"))
+    response = client.post(
+        f"/webhooks/whatsapp/{created.json()['id']}", content=raw, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    [stored] = db["messages"].find({"tenant_id": tenant})
+    assert (stored["kind"], stored["text"]) == ("location", "Example Coffee")
+    assert stored["content"] == {"latitude": 48.8566, "longitude": 2.3522, **place}
+    assert int(broker.llen("process")) == before + 1
+
+
 def test_meta_handshakes_echo_the_challenge_only_for_the_right_token(
     client: TestClient, settings: Settings, tenant: str, providers: ProviderAccounts
 ) -> None:
