@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigurationError
 from protos import mcp_engine_pb2
+from services.mcp_engine.language import turn_language
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.json")
 
@@ -196,12 +197,6 @@ def _rule_set(base: DefaultRuleSet, override: RuleSetOverride, where: str) -> Ru
     return RuleSet(tuple(compiled), _compile(fallback, f"{where}.fallback"))
 
 
-def turn_language(request: mcp_engine_pb2.GenerateRequest) -> str:
-    """The turn's language code ("fr" also for "fr-CA"); the default when processing found none."""
-    code = request.processing.language.strip().lower().replace("_", "-").split("-")[0]
-    return code or DEFAULT_LANGUAGE
-
-
 def turn_entities(request: mcp_engine_pb2.GenerateRequest) -> dict[str, str]:
     """Each entity type's first value in the text (its text, when it has no parsed value)."""
     entities: dict[str, str] = {}
@@ -236,7 +231,7 @@ class RulesBackend:
             intent=reply.intent,
             confidence=reply.confidence,
             backend="rules",
-            parts=reply.parts(turn_language(request), entities),
+            parts=reply.parts(turn_language(request) or DEFAULT_LANGUAGE, entities),
         )
         previous = request.session_context.fields.get("turns")
         turns = int(previous.number_value) if previous is not None else 0
