@@ -39,6 +39,12 @@ def turn(text: str, tenant_id: str = "acme", **fields: Any) -> pb.GenerateReques
     )
 
 
+def rules_file(folder: Path, rules: dict[str, Any]) -> Path:
+    path = folder / "rules.json"
+    path.write_text(json.dumps(rules))
+    return path
+
+
 def as_json(message: Any) -> Any:
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
@@ -204,8 +210,7 @@ def test_rules_file_with_an_empty_part_is_refused(tmp_path: Path) -> None:
             "fallback": {"parts": [{"text": "?"}]},
         }
     }
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps(rules))
+    path = rules_file(tmp_path, rules)
 
     with pytest.raises(ConfigurationError, match=r"default\.greeting\.parts\[0\]: .* needs a kind"):
         RulesBackend.from_file(path)
@@ -322,8 +327,7 @@ def test_a_rule_without_missing_matches_only_turns_with_its_entity(tmp_path: Pat
             "fallback": {"parts": [{"text": "?"}]},
         }
     }
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps(rules))
+    path = rules_file(tmp_path, rules)
     backend = RulesBackend.from_file(path)
     booking = pb.Entity(type="booking", text="AB12")  # no parsed value: its text
 
@@ -343,8 +347,7 @@ def test_a_reply_in_a_language_without_parts_is_refused(tmp_path: Path) -> None:
             "fallback": {"parts": [{"text": "?"}]},
         }
     }
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps(rules))
+    path = rules_file(tmp_path, rules)
 
     with pytest.raises(ConfigurationError, match=r"greeting\.parts"):
         RulesBackend.from_file(path)
