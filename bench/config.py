@@ -20,13 +20,14 @@
   once and then one at a time
 - ``PARLEY_BENCH_BURST_REPETITIONS`` (1): R7's repetitions; a load of 1,000 messages averages
   over minutes already, and three would add a quarter of an hour
-- ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6,r7 (R3 runs with R2)
+- ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6,r7,r8 (R3 runs with R2)
 - ``PARLEY_BENCH_PROFILE=1``: py-spy profiles of the ingress (R1) and the chain's workers
   (R2) in the run's folder (see bench/profiling.py); a profiled run's figures are not comparable
 - ``PARLEY_BENCH_OUT`` (``bench/``): where results.json and results.png go
 - ``PARLEY_BENCH_CHART=0``: no results.png (matplotlib, of the ``bench`` extra, is not needed)
 
-The defaults make a full run take about 20 minutes on a 2-core machine.
+The defaults make a full run take about 20 minutes on a 2-core machine (R8 adds two platform
+starts and their R2 loads).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("r1", "r2", "r4", "r5", "r6", "r7")
+SCENARIOS = ("r1", "r2", "r4", "r5", "r6", "r7", "r8")
 
 
 def _env(name: str, default: str) -> str:

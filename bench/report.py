@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import stats
+
 TARGETS = {
     "R1 webhook": ">= 0.8",
     "R1 api": ">= 0.8",
@@ -17,6 +19,7 @@ TARGETS = {
     "R7 burst in one conv": ">= 0.5",
     "R7 executions/turn": "<= 2",
     "R7 once, in order": "all",
+    "R8 processing on/off": ">= 0.9",
 }
 
 
@@ -116,6 +119,16 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         )
         name = "R7 once, in order"
         out.append((name, _verdict(burst), _verdict(sequential), "", TARGETS[name]))
+    r8 = _get(results, "r8")
+    if r8:
+        add("R8 processing on/off", r8["processing"]["throughput"],
+            r8["no_processing"]["throughput"], r8["r8_ratio"])  # fmt: skip
+        cost = r8["pipeline"]
+        cpu = r8["no_processing"].get("cpu_ms_per_message")
+        total = cost["total_ms"]["mean_ms"]
+        add("R8 pipeline per message", total, cpu, stats.ratio(total, cpu), " ms", digits=2)
+        for stage, figures in cost["stages"].items():
+            add(f"R8 {stage} mean/p95", figures["mean_ms"], figures["p95_ms"], None, " ms", 3)
     store = results.get("store", {}).get("before")
     if store:
         mongo, redis = store["mongo_insert_p50_ms"], store["redis_lpush_p50_ms"]
@@ -148,7 +161,9 @@ def table(results: dict[str, Any]) -> str:
     notes = (
         "(store rows: MongoDB against Redis, Parley's store against the baselines';"
         " RSS rows: steady and peak of the largest process, not a ratio;"
-        " R7: a burst in one conversation against the same messages sent one at a time)"
+        " R7: a burst in one conversation against the same messages sent one at a time;"
+        " R8: with the tenant's processors against all disabled, the pipeline's time per message"
+        " against a message's CPU without it, each stage's mean against its p95)"
     )
     failed = [f"{name}: {error}" for name, error in results.get("errors", {}).items()]
     alarm = "".join(f"\n!! {line}" for line in failed)
@@ -186,7 +201,12 @@ def chart(results: dict[str, Any], path: Path) -> None:
         for name in ("parley", "bare"):
             if "r3" in r2[name]:
                 lats.append((f"R3 {name}", r2[name]["r3"]["p50_ms"], r2[name]["r3"]["p99_ms"]))
-    for key, a, b in (("r4", "reliable", "celery_defaults"), ("r5", "events_flower", "no_events")):
+    variants = (
+        ("r4", "reliable", "celery_defaults"),
+        ("r5", "events_flower", "no_events"),
+        ("r8", "processing", "no_processing"),
+    )
+    for key, a, b in variants:
         r = _get(results, key)
         if r:
             bars.append((key.upper(), r[a]["throughput"], r[b]["throughput"]))

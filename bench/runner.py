@@ -49,7 +49,15 @@ def main() -> int:
         "errors": {},
     }
     print(f"bench run {session.run_id}: logs in {session.home}", flush=True)
-    from bench import r1_ingress, r2_pipeline, r4_durability, r5_monitoring, r6_growth, r7_burst
+    from bench import (
+        r1_ingress,
+        r2_pipeline,
+        r4_durability,
+        r5_monitoring,
+        r6_growth,
+        r7_burst,
+        r8_processing,
+    )
 
     steps: list[tuple[str, Callable[..., dict[str, Any]], bool]] = [
         ("r1", r1_ingress.measure, True),
@@ -58,6 +66,7 @@ def main() -> int:
         ("r5", r5_monitoring.measure, False),
         ("r6", r6_growth.measure, False),
         ("r7", r7_burst.measure, False),
+        ("r8", r8_processing.measure, False),
     ]
     from bench.store_probe import probe
 

@@ -51,11 +51,14 @@ class Tenancy:
         return f"/webhooks/whatsapp/{self.config_id}"
 
 
-def prepare(db: Database[Any], settings: Settings) -> Tenancy:
+def prepare(
+    db: Database[Any], settings: Settings, tenant_settings: dict[str, Any] | None = None
+) -> Tenancy:
     ensure_indexes(db)
     tenants = TenantRepository(db)
     if hasattr(tenants, "create"):
-        tenants.create(TENANT, "Benchmark tenant", {"rate_limits": UNLIMITED})
+        own = {"rate_limits": UNLIMITED, **(tenant_settings or {})}
+        tenants.create(TENANT, "Benchmark tenant", own)
     else:  # a commit from before per-tenant settings (the suite also measures older commits)
         tenants.ensure(TENANT, "Benchmark tenant")
     app_secret = secrets.token_hex(16)

@@ -144,16 +144,18 @@ class Session:
         workers: bool = True,
         flower: bool = False,
         stored: int = 0,
+        tenant_settings: dict[str, Any] | None = None,
     ) -> Iterator[Target]:
         """Parley's platform on a fresh database (``stored`` messages seeded first), its Celery
-        settings overridden by ``celery`` (``bench.celery_overrides``) when given."""
+        settings overridden by ``celery`` (``bench.celery_overrides``) when given, the bench
+        tenant's settings extended by ``tenant_settings`` (R8's processing off)."""
         from bench.celery_overrides import command as overridden
         from bench.seeding import prepare, seed_history
         from bench.stack import parley_commands
 
         name = self.database_name()
         db = self.mongo[name]
-        tenancy = prepare(db, self.settings)
+        tenancy = prepare(db, self.settings, tenant_settings or {})
         if stored:
             seconds = seed_history(db, tenancy.config_id, stored)
             print(f"  seeded {stored} messages in {seconds:.0f} s", flush=True)

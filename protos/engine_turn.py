@@ -11,6 +11,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 
 from protos import mcp_engine_pb2 as pb
+from protos.engine_processing import engine_text, processing_result
 
 Document = Mapping[str, Any]  # a stored message, as storage reads it
 
@@ -20,7 +21,7 @@ def _history_entry(message: Document) -> pb.HistoryEntry:
     return pb.HistoryEntry(
         message_id=message["_id"],
         direction=pb.DIRECTION_INBOUND if inbound else pb.DIRECTION_OUTBOUND,
-        text=message.get("text", ""),
+        text=engine_text(message),  # an earlier message's redacted copy, like the current one's
         created_at_ms=int(message["created_at"].timestamp() * 1000),
     )
 
@@ -46,8 +47,8 @@ def build_request(
     context: Mapping[str, Any],
     engine: pb.EngineSettings | None = None,
 ) -> pb.GenerateRequest:
-    """The engine request for a turn; ``engine`` is the tenant's settings, if it has any."""
-    processing = message.get("processing", {})
+    """The engine request for a turn; ``engine`` is the tenant's settings, if it has any. Its
+    text is the one the processors left for the engine (``engine_processing.engine_text``)."""
     session_context = Struct()
     session_context.update(context)
     return pb.GenerateRequest(
@@ -57,16 +58,10 @@ def build_request(
         channel=message["channel"],
         user_id=message["user_id"],
         message_id=message["_id"],
-        # What the pipeline let the engine see (redacted if the tenant's policy said so).
-        text=processing.get("engine_text", message["text"]),
+        text=engine_text(message),
         history=[_history_entry(m) for m in history],
         session_context=session_context,
-        processing=pb.ProcessingResult(
-            normalized_text=processing.get(
-                "engine_text", processing.get("normalized_text", message["text"])
-            ),
-            message_type=processing.get("message_type", "text"),
-        ),
+        processing=processing_result(message),
         engine=engine,
     )
 

@@ -30,7 +30,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., text: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
 
 class ProcessingResult(_message.Message):
-    __slots__ = ("normalized_text", "message_type", "language", "attributes")
+    __slots__ = ("normalized_text", "message_type", "language", "attributes", "language_confidence", "entities", "sentiment", "safety", "media", "location")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,11 +42,83 @@ class ProcessingResult(_message.Message):
     MESSAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
     normalized_text: str
     message_type: str
     language: str
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, normalized_text: _Optional[str] = ..., message_type: _Optional[str] = ..., language: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    language_confidence: float
+    entities: _containers.RepeatedCompositeFieldContainer[Entity]
+    sentiment: Sentiment
+    safety: Safety
+    media: MediaSummary
+    location: LocationSummary
+    def __init__(self, normalized_text: _Optional[str] = ..., message_type: _Optional[str] = ..., language: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., language_confidence: _Optional[float] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., safety: _Optional[_Union[Safety, _Mapping]] = ..., media: _Optional[_Union[MediaSummary, _Mapping]] = ..., location: _Optional[_Union[LocationSummary, _Mapping]] = ...) -> None: ...
+
+class Entity(_message.Message):
+    __slots__ = ("type", "text", "value", "start", "end")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    text: str
+    value: str
+    start: int
+    end: int
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class Sentiment(_message.Message):
+    __slots__ = ("label", "score")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    score: float
+    def __init__(self, label: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class Safety(_message.Message):
+    __slots__ = ("action", "categories")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    categories: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, action: _Optional[str] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MediaSummary(_message.Message):
+    __slots__ = ("type", "mime_type", "width", "height", "duration_seconds", "pages")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    mime_type: str
+    width: int
+    height: int
+    duration_seconds: float
+    pages: int
+    def __init__(self, type: _Optional[str] = ..., mime_type: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., pages: _Optional[int] = ...) -> None: ...
+
+class LocationSummary(_message.Message):
+    __slots__ = ("place", "region", "country", "latitude", "longitude")
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    place: str
+    region: str
+    country: str
+    latitude: float
+    longitude: float
+    def __init__(self, place: _Optional[str] = ..., region: _Optional[str] = ..., country: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("request_id", "tenant_id", "conversation_id", "channel", "user_id", "message_id", "text", "history", "session_context", "processing", "engine")

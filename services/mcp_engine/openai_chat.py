@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from protos import mcp_engine_pb2
 from services.mcp_engine.backend import BackendError, Pieces
+from services.mcp_engine.language import language_name, turn_language
 
 SYSTEM_PROMPT = (
     "You are the assistant of a business, answering its customers in a chat. "
@@ -43,13 +44,19 @@ _INVALID_REQUEST = frozenset({400, 413, 422})
 
 
 def chat_messages(request: mcp_engine_pb2.GenerateRequest) -> list[dict[str, str]]:
-    """The system prompt (the tenant's, else ``SYSTEM_PROMPT``), the history as user/assistant
-    turns, then the current user text.
+    """The system prompt (the tenant's, else ``SYSTEM_PROMPT``), a note naming the user's
+    language when processing found it, the history as user/assistant turns, then the current
+    user text.
 
-    History entries without a direction are skipped: their speaker is unknown.
+    History entries without a direction are skipped: their speaker is unknown. Nothing else of
+    ``processing`` is sent: entity values (an email the safety policy redacted from the text)
+    would tell the API more than the text does.
     """
     system_prompt = request.engine.system_prompt or SYSTEM_PROMPT
     messages = [{"role": "system", "content": system_prompt}]
+    language = turn_language(request)
+    if language is not None:
+        messages.append({"role": "system", "content": f"Answer in {language_name(language)}."})
     messages += [
         {"role": _ROLES[entry.direction], "content": entry.text}
         for entry in request.history

@@ -18,7 +18,7 @@ def multi_part_rules(path: Path, parts: int) -> Path:
     """Writes the rules file to ``path`` (the engine's ``PARLEY_ENGINE_RULES_FILE``)."""
     rules: dict[str, Any] = json.loads(DEFAULT_RULES_FILE.read_text(encoding="utf-8"))
     fallback = rules["default"]["fallback"]
-    (quick_replies,) = fallback["parts"]
+    (quick_replies,) = fallback["parts"]["en"]  # the load's turns have no language
     last = quick_replies["quick_replies"]
     last["text"] = f"Part {parts} of {parts}: {last['text']}"
     texts = [

@@ -15,6 +15,7 @@ import pytest
 
 from protos import mcp_engine_pb2 as pb
 from protos.engine_client import EngineClient
+from services.mcp_engine.rules import DEFAULT_RULES_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
 START_SECONDS = 15.0
@@ -37,9 +38,14 @@ def engine_env(rules_file: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def engine_process(tmp_path: Path, unused_port: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    rules_file = tmp_path / "rules.json"
-    rules_file.write_text(json.dumps(RULES))
+def engine_process(
+    request: pytest.FixtureRequest, tmp_path: Path, unused_port: int
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The engine on ``RULES``, or on the rules file a test passes as the fixture's param."""
+    rules_file = getattr(request, "param", None)
+    if rules_file is None:
+        rules_file = tmp_path / "rules.json"
+        rules_file.write_text(json.dumps(RULES))
     command = [sys.executable, "-m", "services.mcp_engine", "--port", str(unused_port)]
     process = subprocess.Popen(
         command,
@@ -83,6 +89,29 @@ def test_engine_process_serves_rules_from_its_settings_and_stops_on_sigterm(
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert "MCP engine stopping" in stderr
+
+
+@pytest.mark.parametrize("engine_process", [DEFAULT_RULES_FILE], indirect=True)
+def test_engine_process_answers_in_the_users_language_with_its_entities(
+    engine_process: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, addr = engine_process
+    order = pb.Entity(type="order_number", text="1234", value="1234")
+    processing = pb.ProcessingResult(language="fr", entities=[order])
+    text = "Bonjour, je voudrais annuler ma commande 1234, écrivez-moi à jean@example.fr"
+    request = pb.GenerateRequest(
+        tenant_id="acme", conversation_id="c-1", text=text, processing=processing
+    )
+    client = EngineClient(addr)
+    try:
+        wait_until_serving(client, process)
+
+        reply = client.generate(request, timeout=5.0)
+    finally:
+        client.close()
+
+    assert reply.intent == "cancel_order"
+    assert reply.parts[0].text.startswith("Votre commande 1234 : ")
 
 
 def test_engine_process_refuses_a_bad_rules_file(tmp_path: Path, unused_port: int) -> None:

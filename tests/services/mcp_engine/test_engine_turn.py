@@ -31,7 +31,7 @@ def test_the_request_carries_the_turn_its_history_and_its_context() -> None:
 
     assert (request.request_id, request.message_id, request.tenant_id) == ("msg-2", "msg-2", "acme")
     assert (request.conversation_id, request.channel, request.user_id) == ("conv-1", "api", "u-1")
-    assert request.text == "Hello  there"
+    assert request.text == "hello there"  # the normalised text: what the processors left
     assert request.processing.normalized_text == "hello there"
     assert [(h.message_id, h.direction, h.text) for h in request.history] == [
         ("msg-1", pb.DIRECTION_OUTBOUND, "Hi!")
@@ -49,6 +49,18 @@ def test_an_unprocessed_message_sends_its_own_text_as_normalized() -> None:
         "text",
     )
     assert not request.HasField("engine")
+
+
+def test_the_engine_gets_the_redacted_text_and_the_findings_now_and_in_the_history() -> None:
+    redacted = {"normalized_text": "card 4111111111111111", "engine_text": "card [card]"}
+    earlier = {**MESSAGE, "_id": "msg-1", "text": "card 4111111111111111", "processing": redacted}
+    processing = {**redacted, "language": {"code": "en", "confidence": 0.8}}
+
+    request = build_request({**MESSAGE, "processing": processing}, [earlier], {})
+
+    assert (request.text, request.processing.normalized_text) == ("card [card]", "card [card]")
+    assert (request.processing.language, request.history[0].text) == ("en", "card [card]")
+    assert "4111" not in str(request)
 
 
 def test_engine_settings_of_the_wrong_type_are_left_out() -> None:

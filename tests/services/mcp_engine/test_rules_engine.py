@@ -39,6 +39,12 @@ def turn(text: str, tenant_id: str = "acme", **fields: Any) -> pb.GenerateReques
     )
 
 
+def rules_file(folder: Path, rules: dict[str, Any]) -> Path:
+    path = folder / "rules.json"
+    path.write_text(json.dumps(rules))
+    return path
+
+
 def as_json(message: Any) -> Any:
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
@@ -204,8 +210,144 @@ def test_rules_file_with_an_empty_part_is_refused(tmp_path: Path) -> None:
             "fallback": {"parts": [{"text": "?"}]},
         }
     }
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps(rules))
+    path = rules_file(tmp_path, rules)
 
     with pytest.raises(ConfigurationError, match=r"default\.greeting\.parts\[0\]: .* needs a kind"):
+        RulesBackend.from_file(path)
+
+
+ORDER_TEXT = "Bonjour, je voudrais annuler ma commande 1234, écrivez-moi à jean@example.fr"
+
+
+def processed(language: str, *entities: pb.Entity) -> pb.ProcessingResult:
+    return pb.ProcessingResult(language=language, entities=entities)
+
+
+def order_number(value: str) -> pb.Entity:
+    return pb.Entity(type="order_number", text=value, value=value, start=41, end=45)
+
+
+def test_a_cancellation_with_its_order_number_is_answered_in_french(client: EngineClient) -> None:
+    email = pb.Entity(type="email", text="jean@example.fr", value="jean@example.fr")
+    request = turn(ORDER_TEXT, processing=processed("fr", email, order_number("1234")))
+
+    reply = client.generate(request, TIMEOUT)
+
+    assert reply.intent == "cancel_order"  # before the greeting, as every intent
+    assert [part.text for part in reply.parts] == [
+        "Votre commande 1234 : j'ai bien noté votre demande d'annulation. "
+        "Un membre de notre équipe vous la confirmera rapidement."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "asked"),
+    [
+        ("I want to cancel my order", "en", "Which order would you like to cancel?"),
+        ("Je veux annuler ma commande", "fr", "Quelle commande souhaitez-vous annuler ?"),
+        ("Quiero cancelar mi pedido", "es", "¿Qué pedido quieres cancelar?"),
+        ("Ich möchte meine Bestellung stornieren", "de", "Welche Bestellung möchten Sie"),
+    ],
+)
+def test_a_cancellation_without_an_order_number_asks_for_it(
+    client: EngineClient, text: str, language: str, asked: str
+) -> None:
+    reply = client.generate(turn(text, processing=processed(language)), TIMEOUT)
+
+    assert reply.intent == "cancel_order"
+    assert reply.parts[0].text.startswith(asked)
+
+
+def test_the_order_number_is_named_in_every_language(client: EngineClient) -> None:
+    texts = {"en": "cancel order", "es": "cancelar pedido", "de": "Bestellung stornieren"}
+
+    for language, text in texts.items():
+        request = turn(text, processing=processed(language, order_number("98765")))
+        reply = client.generate(request, TIMEOUT)
+
+        assert "98765" in reply.parts[0].text, language
+        assert "{order_number}" not in reply.parts[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Bonjour", "fr", "Bonjour ! Comment puis-je vous aider aujourd'hui ?"),
+        ("Hola", "es", "¡Hola! ¿En qué puedo ayudarte hoy?"),
+        ("Hallo", "de", "Hallo! Wie kann ich Ihnen heute helfen?"),
+        ("Hello", "en", "Hello! How can I help you today?"),
+        ("Ciao", "it", "Hello! How can I help you today?"),  # a language the rules lack
+        ("Olá", "", "Hello! How can I help you today?"),  # processing found none
+    ],
+)
+def test_the_greeting_is_in_the_users_language(
+    client: EngineClient, text: str, language: str, expected: str
+) -> None:
+    reply = client.generate(turn(text, processing=processed(language)), TIMEOUT)
+
+    assert reply.intent == "greeting"
+    assert reply.parts[0].quick_replies.text == expected
+
+
+def test_quick_replies_opening_hours_and_the_fallback_are_translated(
+    client: EngineClient,
+) -> None:
+    def reply(text: str, language: str) -> pb.GenerateResponse:
+        return client.generate(turn(text, processing=processed(language)), TIMEOUT)
+
+    french = reply("Bonjour", "fr").parts[0].quick_replies
+    assert [(o.title, o.payload) for o in french.options] == [
+        ("Horaires d'ouverture", "OPENING_HOURS"),
+        ("Prix", "PRICES"),
+        ("Parler à une personne", "HUMAN"),
+    ]
+    assert reply("Wann haben Sie geöffnet?", "de-AT").parts[0].text == (
+        "Wir haben montags bis freitags von 9:00 bis 18:00 Uhr geöffnet."
+    )
+    assert reply("¿Cuál es su horario?", "es").parts[0].text == (
+        "Abrimos de lunes a viernes, de 9:00 a 18:00."
+    )
+    fallback = reply("Les zèbres sont rayés", "fr")
+    assert fallback.intent == "fallback"
+    assert fallback.parts[0].quick_replies.text.startswith("Désolé, je n'ai pas compris.")
+
+
+def test_a_rule_without_missing_matches_only_turns_with_its_entity(tmp_path: Path) -> None:
+    rules = {
+        "default": {
+            "greeting": {"name": "greeting", "keywords": ["hi"], "parts": [{"text": "Hi"}]},
+            "intents": [
+                {
+                    "name": "track",
+                    "keywords": ["where"],
+                    "entity": "booking",
+                    "parts": [{"quick_replies": {"text": "Booking {booking}?", "options": []}}],
+                }
+            ],
+            "fallback": {"parts": [{"text": "?"}]},
+        }
+    }
+    path = rules_file(tmp_path, rules)
+    backend = RulesBackend.from_file(path)
+    booking = pb.Entity(type="booking", text="AB12")  # no parsed value: its text
+
+    found = backend.generate(
+        turn("where is it", processing=pb.ProcessingResult(entities=[booking]))
+    )
+    absent = backend.generate(turn("where is it"))
+
+    assert (found.intent, found.parts[0].quick_replies.text) == ("track", "Booking AB12?")
+    assert (absent.intent, absent.parts[0].text) == ("fallback", "?")
+
+
+def test_a_reply_in_a_language_without_parts_is_refused(tmp_path: Path) -> None:
+    rules = {
+        "default": {
+            "greeting": {"name": "greeting", "keywords": ["hi"], "parts": {"fr": []}},
+            "fallback": {"parts": [{"text": "?"}]},
+        }
+    }
+    path = rules_file(tmp_path, rules)
+
+    with pytest.raises(ConfigurationError, match=r"greeting\.parts"):
         RulesBackend.from_file(path)
