@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -55,8 +54,8 @@ def test_a_pdf_that_does_not_parse_is_invalid() -> None:
         describe(b"%PDF-1.4\nnot a pdf at all", "application/pdf")
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by the devstack")
 def test_audio_is_timed_by_ffprobe() -> None:
+    # ffmpeg and ffprobe come with `parley services up`.
     import subprocess
     import tempfile
 
