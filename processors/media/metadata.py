@@ -39,9 +39,11 @@ def describe(data: bytes, mime_type: str) -> Described:
     """The file's metadata and the bytes to keep; InvalidMedia if it does not decode."""
     if mime_type in _PIL_FORMATS:
         image = open_image(data)
-        return Described(
-            save_image(image, _PIL_FORMATS[mime_type]), width=image.width, height=image.height
-        )
+        pil_format = _PIL_FORMATS[mime_type]
+        # Pillow's default JPEG quality (75) would visibly degrade a photo on its first re-save.
+        options = {"quality": 90} if pil_format == "JPEG" else {}
+        kept = save_image(image, pil_format, **options)
+        return Described(kept, width=image.width, height=image.height)
     if mime_type == "application/pdf":
         return Described(data, pages=count_pages(data))
     if mime_type.startswith(("audio/", "video/")):
