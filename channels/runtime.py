@@ -39,6 +39,10 @@ class ChannelRuntime:
     visitor_events: VisitorEventPublisher | None = None
     # Indicators (typing) are best effort: a slow provider must not hold the turn up.
     indicator_timeout: float = 2.0
+    # Users' files (channels/media.py): the time one download may take, and whether URLs on
+    # loopback and private networks may be fetched (development only).
+    media_timeout: float = 15.0
+    allow_private_media: bool = False
 
     @classmethod
     def create(
@@ -46,12 +50,16 @@ class ChannelRuntime:
         urls: ProviderUrls,
         send_timeout: float = 10.0,
         visitor_events: VisitorEventPublisher | None = None,
+        media_timeout: float = 15.0,
+        allow_private_media: bool = False,
     ) -> ChannelRuntime:
         return cls(
             http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0)),
             urls=urls,
             send_timeout=send_timeout,
             visitor_events=visitor_events,
+            media_timeout=media_timeout,
+            allow_private_media=allow_private_media,
         )
 
     def close(self) -> None:
@@ -72,4 +80,6 @@ def runtime_from_settings(
         ),
         send_timeout=settings.channel_send_timeout_seconds,
         visitor_events=visitor_events,
+        media_timeout=settings.media_fetch_timeout_seconds,
+        allow_private_media=settings.media_allow_private_addresses,
     )

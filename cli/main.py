@@ -23,9 +23,12 @@ def _services(args: argparse.Namespace) -> int:
         print(f"{status.name:<8} {status.state:<9} {status.detail}")
     if args.action == "up" and not args.names:
         from services.devstack.chromium import ensure_chromium
+        from services.devstack.ffmpeg import ensure_ffmpeg
 
-        # Not a service, but the browser tests' Chromium is installed with the rest of the set-up.
+        # Not services, but the browser tests' Chromium and the media processor's ffmpeg are
+        # installed with the rest of the set-up.
         print(f"{'chromium':<8} {'installed':<9} {ensure_chromium()}")
+        print(f"{'ffmpeg':<8} {'installed':<9} {ensure_ffmpeg()}")
     if args.action == "status" and any(s.state == "down" for s in statuses):
         return 3
     return 0

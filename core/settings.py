@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     teams_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
     channel_send_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
+    # Inbound media (processors/media): clamd's INSTREAM address and its time per file, and
+    # the time one download may take. A download's size limit is the tenant's
+    # ``processing.processors.media.max_bytes``.
+    clamd_addr: str = "127.0.0.1:3310"
+    clamd_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    media_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Development only: media URLs on loopback and private networks (the provider fakes);
+    # otherwise a URL resolving to a non-public address is refused, so a webhook cannot
+    # make Parley fetch from its own network.
+    media_allow_private_addresses: bool = False
+
     # `/health/ready`: each dependency's probe is bounded by this, and one report serves every
     # request for the cache time, so a flood of probes costs one set of pings per interval.
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)

@@ -6,11 +6,12 @@ Importing this module fills the registry; the process stage imports it once.
 from __future__ import annotations
 
 from processors.base import Processor
+from processors.location import LocationProcessor
+from processors.media.processor import MediaProcessor
 from processors.normalise.content import CONTENT
 from processors.normalise.message import MESSAGE
 from processors.normalise.metadata import METADATA
 from processors.normalise.validation import VALIDATION
-from processors.location import LocationProcessor
 from processors.registry import register_processor
 from processors.text.entities import EntitiesProcessor
 from processors.text.language import LanguageProcessor
@@ -28,6 +29,7 @@ CATALOG: tuple[Processor, ...] = (
     SentimentProcessor(),
     SafetyProcessor(),
     LocationProcessor(),
+    MediaProcessor(),
 )
 
 for _processor in CATALOG:

@@ -2,7 +2,8 @@
 
 The sweep deletes, for one tenant, what is older than the cutoff: messages whose turn is over
 (a message still in flight is never deleted, however old), the audit records and dead letters
-of that time, and conversations with no message since. Events already published stay in Kafka
+of that time, the media kept in the blob store (``storage/blobs.py``), and conversations with
+no message since. Events already published stay in Kafka
 (its own retention applies there); notes of deleted documents' unpublished events become
 orphans that the outbox relay clears.
 
@@ -20,6 +21,7 @@ from pymongo.database import Database
 
 from core.states import Status
 from core.timeutil import utcnow
+from storage.blobs import BlobStore
 
 # A message in one of these is still on its way through the chain: kept however old.
 IN_FLIGHT = [
@@ -34,11 +36,13 @@ class Swept:
     audit: int
     dead_letters: int
     conversations: int
+    blobs: int = 0
 
 
 class RetentionSweeper:
     def __init__(self, db: Database[Any]) -> None:
         self._db = db
+        self._blobs = BlobStore(db)
 
     def tenants_with_retention(self) -> list[tuple[str, int]]:
         """(tenant id, days) for every tenant with a retention set."""
@@ -67,6 +71,7 @@ class RetentionSweeper:
             audit.deleted_count,
             dead_letters.deleted_count,
             conversations.deleted_count,
+            self._blobs.delete_older_than(tenant_id, cutoff),
         )
 
     def sweep_all(self) -> list[Swept]:

@@ -15,6 +15,7 @@ from redis import Redis
 
 from core.crypto import SecretBox
 from core.settings import Settings
+from storage.blobs import BlobStore
 from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
@@ -45,6 +46,7 @@ class Storage:
     visitor_streams: VisitorStreams
     widgets: WidgetRepository
     uploads: UploadRepository
+    blobs: BlobStore
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class Storage:
         self.visitor_streams = VisitorStreams(self.redis)
         self.widgets = WidgetRepository(self.db, box)
         self.uploads = UploadRepository(self.db)
+        self.blobs = BlobStore(self.db)
 
     def close(self) -> None:
         self.redis.close()

@@ -102,15 +102,16 @@ def apply_retention() -> int:
     c = clients()
     swept = RetentionSweeper(c.db).sweep_all()
     for each in swept:
-        if each.messages or each.conversations:
+        if each.messages or each.conversations or each.blobs:
             log.info(
                 "retention for %s: %d message(s), %d conversation(s), %d audit record(s), "
-                "%d dead letter(s) deleted",
+                "%d dead letter(s), %d blob(s) deleted",
                 each.tenant_id,
                 each.messages,
                 each.conversations,
                 each.audit,
                 each.dead_letters,
+                each.blobs,
             )
     return sum(each.messages for each in swept)
 

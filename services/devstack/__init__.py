@@ -1,4 +1,5 @@
-"""Install, start, stop and inspect Parley's local services: Redis, MongoDB (FerretDB), Kafka.
+"""Install, start, stop and inspect Parley's local services: Redis, MongoDB (FerretDB), Kafka,
+and ClamAV's clamd (the media processor's virus scanner).
 
 Everything listens on 127.0.0.1 and lives under ``.parley/`` at the repository root (or
 ``PARLEY_HOME``): ``bin/``, ``build/``, ``data/<service>/``, ``kafka/``, ``logs/``, ``run/``.
@@ -16,7 +17,7 @@ import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from services.devstack import kafka, mongo, paths, redis
+from services.devstack import clamav, kafka, mongo, paths, redis
 from services.devstack.errors import DevstackError
 from services.devstack.process import ManagedProcess
 from services.devstack.service import (
@@ -44,6 +45,7 @@ _SERVICES: dict[str, Callable[[], Service]] = {
     "redis": redis.service,
     "mongo": mongo.service,
     "kafka": kafka.service,
+    "clamav": clamav.service,
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(_SERVICES)
 

@@ -27,6 +27,11 @@ token read another one. Any other known token gets Graph's HTTP 400, code 100 / 
 such object or no permission); an unknown one HTTP 401, code 190.
 ``fake.answer_number_as(other_id)`` makes the next look-up answer another number's id.
 
+Media a user sent: ``media_id = fake.add_media(data, "image/jpeg")`` keeps a file; Graph's
+``GET /{media-id}`` answers ``{"messaging_product", "url", "mime_type", "sha256", "file_size",
+"id"}`` to the fake's token, and the ``url`` (on the fake, ``/media-download/{id}``) gives the
+bytes to the same bearer token; ``inbound_media("image", media_id, "image/jpeg")`` is the webhook.
+
 A wrong or missing bearer token is answered like Graph does (HTTP 401, code 190); a body that
 breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 buttons of
 20 characters, 10 rows of 24) is answered HTTP 400, code 100. Webhook bodies are signed the way
@@ -55,6 +60,7 @@ DEFAULT_DISPLAY_NUMBER = "15550100001"
 DEFAULT_USER = "15550100099"
 _SEND_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)/messages")
 _NUMBER_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)")
+_DOWNLOAD_PATH = re.compile(r"/media-download/(?P<media_id>[^/]+)")
 _TITLES = {
     100: "Invalid parameter",
     131021: "Recipient cannot be sender",
@@ -102,6 +108,13 @@ class FakeWhatsApp(ProviderFake):
         # other phone_number_ids → the access token that may read them (and send from them)
         self.readers: dict[str, str] = {}
         self._answer_as: deque[str] = deque()
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
+
+    def add_media(self, data: bytes, mime_type: str) -> str:
+        """Keep a file a user sent; its media id, as a webhook names it."""
+        media_id = f"{9_000_000_000_000 + len(self.media) + 1}"
+        self.media[media_id] = (data, mime_type)
+        return media_id
 
     def add_number(self, phone_number_id: str, access_token: str | None = None) -> None:
         """From now on ``access_token`` (the fake's own by default) may read this number."""
@@ -112,6 +125,9 @@ class FakeWhatsApp(ProviderFake):
         self._answer_as.append(phone_number_id)
 
     def handle(self, request: Recorded) -> Reply:
+        media = self._media(request)
+        if media is not None:
+            return media
         lookup = _NUMBER_PATH.fullmatch(request.path)
         if request.method == "GET" and lookup is not None:
             return self._phone_number(request, unquote(lookup["phone_number_id"]))
@@ -168,6 +184,29 @@ class FakeWhatsApp(ProviderFake):
         if phone_number_id in self.readers:
             return self.readers[phone_number_id]
         return self.access_token if phone_number_id == DEFAULT_PHONE_NUMBER_ID else None
+
+    def _media(self, request: Recorded) -> Reply | None:
+        """Graph's media node and its download URL; None for a request that is neither."""
+        download = _DOWNLOAD_PATH.fullmatch(request.path)
+        media_id = unquote(download["media_id"] if download else request.path.strip("/"))
+        if request.method != "GET" or media_id not in self.media:
+            return None
+        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+            return Reply(401, graph_error_body(190, "Invalid OAuth access token."))
+        data, mime_type = self.media[media_id]
+        if download:
+            return Reply(200, data, content_type=mime_type)
+        return Reply(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base_url}/media-download/{media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": str(len(data)),
+                "id": media_id,
+            },
+        )
 
     def _phone_number(self, request: Recorded, phone_number_id: str) -> Reply:
         """Graph's ``GET /{phone_number_id}``: the number, for a token allowed to read it."""
@@ -283,6 +322,23 @@ def inbound_location(
     location = {"latitude": latitude, "longitude": longitude, **(place or {})}
     message = _user_message(user, wamid, None, "location", location)
     return _user_webhook(phone_number_id, user, "Test User", message)
+
+
+def inbound_media(
+    kind: str,
+    media_id: str,
+    mime_type: str,
+    caption: str | None = None,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+    user: str = DEFAULT_USER,
+    name: str = "Test User",
+) -> dict[str, Any]:
+    """A user's image, audio, video or document (``FakeWhatsApp.add_media`` holds its bytes)."""
+    media = {"id": media_id, "mime_type": mime_type, "sha256": "FAKEsha256"}
+    if caption:
+        media["caption"] = caption
+    message = _user_message(user, None, None, kind, media)
+    return _user_webhook(phone_number_id, user, name, message)
 
 
 def inbound_button_reply(

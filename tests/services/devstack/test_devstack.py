@@ -30,7 +30,7 @@ from services.devstack.kafka import PARLEY_TOPICS
 
 ROOT = Path(__file__).resolve().parents[3]
 
-PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093)}
+PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093), "clamav": (3310,)}
 KAFKA = os.environ.get("PARLEY_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
 MONGO = os.environ.get("PARLEY_MONGO_URL") or "mongodb://127.0.0.1:27017/?directConnection=true"
 
@@ -41,7 +41,7 @@ def services() -> dict[str, ServiceStatus]:
 
 
 def test_every_service_is_up_or_external(services: dict[str, ServiceStatus]) -> None:
-    assert list(services) == ["redis", "mongo", "kafka"]
+    assert list(services) == ["redis", "mongo", "kafka", "clamav"]
     for service in devstack.status():
         assert service.state in ("up", "external"), service
 
