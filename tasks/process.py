@@ -11,11 +11,15 @@ from core.chat_events import message_received
 from core.stages import PROCESS
 from processors.base import Kind, Work
 from processors.config import merged
+from processors.gazetteer import BUNDLED
+from processors.location import coarsened_content, coarsened_text
 from processors.pipeline import run_pipeline
+from processors.text.language import preload as preload_language
 from storage.documents import MessageDocument
 from storage.outbox import restaged
 from tasks.app import app
 from tasks.base import StageTask
+from tasks.media_services import media_services
 from tasks.policy import infrastructure_retry
 from tasks.runtime import WorkerClients, clients
 
@@ -32,20 +36,37 @@ KINDS: dict[str, Kind] = {
 }
 
 
+_warm = False
+
+
+def _warm_up() -> None:
+    """Load the language models and the gazetteer (seconds) once per process, before the first
+    message, outside the processors' timeouts; only processes that run this stage hold them."""
+    global _warm
+    if not _warm:
+        preload_language()
+        BUNDLED.get()
+        _warm = True
+
+
 def _work(c: WorkerClients, message: MessageDocument, last_language: str | None) -> Work:
     tenant_id = message["tenant_id"]
+    kind = KINDS.get(message.get("kind", "text"), Kind.TEXT)
     return Work(
         tenant_id=tenant_id,
         message_id=message["_id"],
         channel=message["channel"],
-        kind=KINDS.get(message.get("kind", "text"), Kind.TEXT),
+        kind=kind,
         text=message["text"],
         created_at=message["created_at"],
         content=message.get("content") or {},
-        metadata=message.get("metadata") or {},
+        # The channel's user id too: a WhatsApp id is a phone number, whose region the
+        # entities processor reads phone numbers in.
+        metadata={**(message.get("metadata") or {}), "user_id": message["user_id"]},
         # The tenant's settings, cached for PARLEY_TENANT_CACHE_SECONDS like the engine's.
         config=merged(c.tenants.status(tenant_id).processing),
         last_language=last_language,
+        services=media_services(c) if kind is Kind.MEDIA else None,
     )
 
 
@@ -61,6 +82,16 @@ def _stored_fields(work: Work, processing: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _coarsened(work: Work, message: MessageDocument, fields: dict[str, Any]) -> None:
+    """A location is stored no finer than the tenant's precision (docs/processing.md)."""
+    if work.kind is not Kind.LOCATION:
+        return
+    options = work.options("location")
+    content = message.get("content") or {}
+    fields["content"] = coarsened_content(content, options)
+    fields["text"] = coarsened_text(fields.get("text", message["text"]), content, options)
+
+
 @app.task(name=PROCESS.task, base=StageTask, stage=PROCESS.name, **infrastructure_retry())
 def process(tenant_id: str, message_id: str) -> str:
     c = clients()
@@ -73,9 +104,11 @@ def process(tenant_id: str, message_id: str) -> str:
     conversation_id = message["conversation_id"]
     c.sessions.refresh(tenant_id, conversation_id, message["user_id"], message["channel"])
     conversation = c.conversations.get(tenant_id, conversation_id)
+    _warm_up()
     work = _work(c, message, conversation.get("last_language"))
     processing = run_pipeline(work)
     fields = _stored_fields(work, processing)
+    _coarsened(work, message, fields)
     # The received event, not yet published, is staged anew with the summary and the text the
     # engine saw, so the events never carry what the policy redacted.
     received = message_received({**message, **fields}, fields["processing"])
