@@ -72,7 +72,7 @@ def work(
 
 def test_the_media_processor_is_registered_for_media_messages() -> None:
     assert any(isinstance(p, MediaProcessor) for p in CATALOG)
-    assert [p.name for p in get_processor(Kind.MEDIA)] == ["media"]
+    assert [p.name for p in get_processor(Kind.MEDIA)] == ["validation", "metadata", "media"]
     assert "media" not in [p.name for p in get_processor(Kind.TEXT)]
 
 
