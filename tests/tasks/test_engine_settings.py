@@ -90,6 +90,8 @@ def test_stored_engine_settings_reach_the_engine_request(
         "model": "acme-model",
         "messages": [
             {"role": "system", "content": PROMPT},
+            # The language processor found English; the backend tells the model so.
+            {"role": "system", "content": "Answer in English."},
             {"role": "user", "content": "When do you open?"},
         ],
         "temperature": 0.0,
