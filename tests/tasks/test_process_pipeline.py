@@ -231,3 +231,61 @@ def test_get_message_shows_the_processing_and_its_stages(
     stages = [(s["processor"], s["stage"]) for s in processing["stages"]]
     assert stages[: len(NORMALISERS)] == NORMALISERS
     assert all(isinstance(s["duration_ms"], float) for s in processing["stages"])
+
+
+ACCEPTANCE = "Bonjour, je voudrais annuler ma commande 1234, écrivez-moi à jean@example.fr"
+ORDER_NUMBER = {"name": "order_number", "regex": r"\b\d{4,8}\b"}
+
+
+def test_a_french_order_cancellation_is_understood_and_answered_in_french(
+    db: Database[Any], tenant: str, engine: RecordingBackend
+) -> None:
+    TenantRepository(db).create(
+        tenant,
+        "Acme",
+        {"processing": {"processors": {"entities": {"patterns": [ORDER_NUMBER]}}}},
+    )
+    message_id = accept(db, tenant, ACCEPTANCE)
+
+    process(tenant, message_id)
+    generate(tenant, message_id)
+
+    processing = stored(db, message_id)["processing"]
+    assert processing["language"]["code"] == "fr"
+    found = {(e["type"], e["text"]) for e in processing["entities"]}
+    assert {("email", "jean@example.fr"), ("order_number", "1234")} <= found
+    assert processing["sentiment"]["label"] in ("positive", "neutral", "negative")
+    assert all(s["outcome"] == "ok" for s in processing["stages"]), processing["stages"]
+    [request] = engine.requests
+    assert request.processing.language == "fr"
+    assert "1234" in stored(db, reply_id(message_id))["text"]
+    assert "commande" in stored(db, reply_id(message_id))["text"]
+
+
+def test_a_location_is_stored_and_published_no_finer_than_the_tenants_precision(
+    db: Database[Any], tenant: str
+) -> None:
+    message_id = accept(db, tenant, "48.856613,2.352222")
+    db["messages"].update_one(
+        {"_id": message_id},
+        {
+            "$set": {
+                "kind": "location",
+                "content": {
+                    "latitude": 48.856613,
+                    "longitude": 2.352222,
+                    "address": "1 Rue de Rivoli",
+                },
+            }
+        },
+    )
+
+    process(tenant, message_id)
+
+    message = stored(db, message_id)
+    assert message["content"]["latitude"] == 48.86 and message["content"]["longitude"] == 2.35
+    assert "address" not in message["content"]
+    assert "48.856613" not in message["text"]
+    location = message["processing"]["location"]
+    assert (location["place"], location["country"]) == ("Paris", "FR")
+    assert "48.856613" not in json.dumps(received_event(message))
