@@ -221,7 +221,13 @@ def test_unknown_disabled_widgets_and_disabled_tenants_get_no_session(
 def test_sessions_are_limited_per_widget_and_per_visitor(
     db: Database[Any], broker: redis.Redis, settings: Settings, tenant: str
 ) -> None:
-    limits = Settings(rate_limit_widget_burst=4, rate_limit_visitor_burst=2)
+    # Refills slow enough that none lands during the test, however slow the machine.
+    limits = Settings(
+        rate_limit_widget_burst=4,
+        rate_limit_widget_per_second=0.001,
+        rate_limit_visitor_burst=2,
+        rate_limit_visitor_per_second=0.001,
+    )
     with TestClient(create_app(limits), client=client_address()) as limited:
         widget_id = make_widget(limited, settings, tenant)
         first = session(limited, widget_id).json()  # the address's visitor bucket: 1 of 2
