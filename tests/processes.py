@@ -81,11 +81,18 @@ CHAIN_QUEUES = NAMES
 
 @contextmanager
 def running_platform(
-    log_dir: Path, engine_port: int, ingress_port: int, env: dict[str, str] | None = None
+    log_dir: Path,
+    engine_port: int,
+    ingress_port: int,
+    env: dict[str, str] | None = None,
+    *,
+    engine: bool = True,
 ) -> Iterator[tuple[str, ProcessGroup]]:
-    """Engine, one ``celery worker`` per chain queue and the ingress, as separate processes."""
+    """Engine, one ``celery worker`` per chain queue and the ingress, as separate processes.
+    ``engine=False`` leaves ``engine_port`` to a gRPC server the test runs itself."""
     with process_group(log_dir) as group:
-        group.start("engine", "engine", "--port", str(engine_port), env=env)
+        if engine:
+            group.start("engine", "engine", "--port", str(engine_port), env=env)
         for queue in CHAIN_QUEUES:
             group.start(f"worker-{queue}", "worker", queue, "--concurrency", "1", env=env)
         group.start("ingress", "ingress", "--port", str(ingress_port), env=env)

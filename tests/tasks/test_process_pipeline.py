@@ -13,10 +13,11 @@ from typing import Any
 import grpc
 import pytest
 import redis
+from engines import RecordingBackend
 from kafka_reader import EventReader
 from pymongo.database import Database
 from starlette.testclient import TestClient
-from test_tasks import CountingBackend, accept
+from test_tasks import accept
 from testenv import ENGINE_PORT
 
 from core.settings import Settings
@@ -24,7 +25,6 @@ from ingress.app import create_app
 from processors import registry
 from processors.base import Kind, Stage, Work
 from processors.normalise.validation import EMPTY_REPLY
-from protos import mcp_engine_pb2 as pb
 from services.mcp_engine.server import serve
 from storage.audit import AuditRepository
 from storage.messages import reply_id
@@ -42,18 +42,6 @@ NORMALISERS = [
     ("content", "normalisation"),
     ("metadata", "normalisation"),
 ]
-
-
-class RecordingBackend(CountingBackend):
-    """The real rules backend, keeping each request it was asked."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[pb.GenerateRequest] = []
-
-    def generate(self, request: pb.GenerateRequest) -> pb.GenerateResponse:
-        self.requests.append(request)
-        return super().generate(request)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ The task bodies are called directly in this process (no broker); the whole chain
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import redis
+from engines import CountingBackend
 from kafka_reader import EventReader
 from pymongo.database import Database
 from testenv import ENGINE_PORT
@@ -24,8 +23,6 @@ from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
 from core.timeutil import utcnow
-from protos import mcp_engine_pb2 as pb
-from services.mcp_engine.rules import DEFAULT_RULES_FILE, RulesBackend
 from services.mcp_engine.server import serve
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository, reply_id
@@ -38,23 +35,6 @@ from tasks.audit import audit
 from tasks.deliver import deliver
 from tasks.generate import generate
 from tasks.process import process
-
-
-class CountingBackend:
-    """The real rules backend, counting the turns it answers."""
-
-    def __init__(self) -> None:
-        self.inner = RulesBackend.from_file(Path(DEFAULT_RULES_FILE))
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-
-    def generate(self, request: pb.GenerateRequest) -> pb.GenerateResponse:
-        with self._lock:
-            self.calls.append(request.request_id)
-        return self.inner.generate(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
