@@ -32,6 +32,7 @@ class MediaProcessor:
     name: str = "media"
     stage: Stage = Stage.PROCESSING
     kinds: frozenset[Kind] = field(default_factory=lambda: frozenset({Kind.MEDIA}))
+    timeout_ms: int = 20_000  # a download, a scan and a conversion: not the default 500 ms
 
     def run(self, work: Work) -> None:
         services = work.services

@@ -16,6 +16,7 @@ from processors.catalog import CATALOG
 from processors.media.processor import INFECTED_REPLY, TOO_LARGE_REPLY, MediaProcessor
 from processors.media.scan import Clamd
 from processors.media.services import MediaServices, TooLarge
+from processors.pipeline import timeout_ms
 from processors.registry import get_processor
 from services.devstack import clamav
 from services.devstack.service import bring_up
@@ -74,6 +75,11 @@ def test_the_media_processor_is_registered_for_media_messages() -> None:
     assert any(isinstance(p, MediaProcessor) for p in CATALOG)
     assert [p.name for p in get_processor(Kind.MEDIA)] == ["validation", "metadata", "media"]
     assert "media" not in [p.name for p in get_processor(Kind.TEXT)]
+
+
+def test_the_media_processor_has_twenty_seconds_unless_the_tenant_says_otherwise() -> None:
+    assert timeout_ms(MediaProcessor(), work(None, {})) == 20_000
+    assert timeout_ms(MediaProcessor(), work(None, {}, timeout_ms=5_000)) == 5_000
 
 
 def test_an_image_is_described_and_stored_without_its_exif(clamd: Clamd) -> None:
