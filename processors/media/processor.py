@@ -2,7 +2,8 @@
 
 Its result is ``work.results["media"]`` as docs/processing.md draws it. Media that is not what
 it claims, or that the scanner flags, is refused with a reply to the user and never stored; a
-download or a scanner that fails is a ProcessorError, so the turn goes on without the file.
+download or a scanner that fails, or an ffmpeg that is missing or too slow, is a
+ProcessorError, so the turn goes on without the file.
 A message with several files (a widget message's attachments) is described by its first.
 """
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.base import Kind, ProcessorError, Refused, Stage, Work
+from processors.media.audio import fit_audio
 from processors.media.convert import fit_image
-from processors.media.metadata import describe
+from processors.media.metadata import describe, probe_duration
 from processors.media.services import MediaServices, TooLarge
 from processors.media.validate import InvalidMedia, check
 
@@ -24,7 +26,14 @@ INVALID_REPLY = (
 )
 TOO_LARGE_REPLY = "Sorry, that file is too large for me. Please send a smaller one."
 INFECTED_REPLY = "I can't accept that file: it looks unsafe, so it was not kept."
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "audio/ogg": "ogg",
+    "audio/mpeg": "mp3",
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,16 @@ class MediaProcessor:
             described = describe(data, checked.mime_type)
             kept, mime_type = described.data, checked.mime_type
             width, height, converted = described.width, described.height, False
+            duration = described.duration_seconds
             if checked.type == "image":
                 fitted = fit_image(kept, mime_type, work.channel)
                 kept, mime_type, converted = fitted.data, fitted.mime_type, fitted.converted
                 width, height = fitted.width, fitted.height
+            elif checked.type == "audio":
+                played = fit_audio(kept, mime_type, work.channel)
+                kept, mime_type, converted = played.data, played.mime_type, played.converted
+                if converted:
+                    duration = probe_duration(kept)
         except InvalidMedia as exc:
             raise Refused("media:invalid", INVALID_REPLY) from exc
         filename = _str(content.get("filename")) or _default_name(work.message_id, mime_type)
@@ -69,7 +84,7 @@ class MediaProcessor:
             "blob_id": blob_id,
             "width": width,
             "height": height,
-            "duration_seconds": described.duration_seconds,
+            "duration_seconds": duration,
             "pages": described.pages,
             "scan": "clean",
             "converted": converted,

@@ -13,14 +13,16 @@ from PIL import Image
 
 from processors.base import Kind, ProcessorError, Refused, Work
 from processors.catalog import CATALOG
+from processors.media.metadata import probe_duration
 from processors.media.processor import INFECTED_REPLY, TOO_LARGE_REPLY, MediaProcessor
 from processors.media.scan import Clamd
 from processors.media.services import MediaServices, TooLarge
+from processors.media.validate import sniff
 from processors.pipeline import timeout_ms
 from processors.registry import get_processor
 from services.devstack import clamav
 from services.devstack.service import bring_up
-from tests.processors.media.samples import MAKE, image, pdf
+from tests.processors.media.samples import MAKE, image, pdf, tone
 
 
 @dataclass
@@ -155,6 +157,25 @@ def test_an_image_the_channel_cannot_show_is_re_encoded_within_its_limits(clamd:
     assert (media["mime_type"], media["converted"]) == ("image/jpeg", True)
     assert (media["width"], media["height"]) == (4096, 82)
     assert Image.open(io.BytesIO(services.stored[0]["data"])).format == "JPEG"
+
+
+def test_a_flac_on_slack_is_stored_as_an_mp3(clamd: Clamd) -> None:
+    services = HeldMedia(tone("flac", "flac", seconds=2.0), clamd)
+    job = work(services, {"mime_type": "audio/x-flac"}, channel="slack")
+
+    MediaProcessor().run(job)
+
+    [kept] = services.stored
+    media = job.results["media"]
+    assert (media["type"], media["mime_type"], media["converted"]) == ("audio", "audio/mpeg", True)
+    assert media["size"] == len(kept["data"]) != len(services.data)
+    assert (kept["mime_type"], kept["filename"]) == ("audio/mpeg", "msg_1.mp3")
+    assert sniff(kept["data"]) == "audio/mpeg"
+    # The MP3's own length (its encoder adds a few ms of padding), not the FLAC's 2.000 s.
+    assert (
+        media["duration_seconds"] == probe_duration(kept["data"]) != probe_duration(services.data)
+    )
+    assert media["duration_seconds"] == pytest.approx(2.0, abs=0.1)
 
 
 def test_a_scanner_that_cannot_answer_fails_the_processor_and_nothing_is_stored() -> None:
