@@ -75,7 +75,7 @@ class MediaProcessor:
                     duration = probe_duration(kept)
         except InvalidMedia as exc:
             raise Refused("media:invalid", INVALID_REPLY) from exc
-        filename = _str(content.get("filename")) or _default_name(work.message_id, mime_type)
+        filename = _filename(_str(content.get("filename")), work.message_id, mime_type, converted)
         blob_id = services.store(work.tenant_id, kept, mime_type, filename)
         work.results[self.name] = {
             "type": checked.type,
@@ -105,9 +105,14 @@ def _reply(exc: InvalidMedia) -> str:
     return TOO_LARGE_REPLY if isinstance(exc, TooLarge) else INVALID_REPLY
 
 
-def _default_name(message_id: str, mime_type: str) -> str:
+def _filename(given: str | None, message_id: str, mime_type: str, converted: bool) -> str:
+    """The user's name for the file, else the message id; a converted file's name says its new
+    type (``memo.flac`` stored as MP3 is ``memo.mp3``)."""
+    if given and not converted:
+        return given
+    stem = (given.rsplit(".", 1)[0] or given) if given else message_id
     extension = _EXTENSIONS.get(mime_type) or mime_type.rsplit("/", 1)[-1].split("+")[0]
-    return f"{message_id}.{extension}"
+    return f"{stem}.{extension}"
 
 
 def _str(value: object) -> str | None:

@@ -4,6 +4,7 @@ describes and keeps the rest as the channel can show it."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from processors.pipeline import timeout_ms
 from processors.registry import get_processor
 from services.devstack import clamav
 from services.devstack.service import bring_up
-from tests.processors.media.samples import MAKE, image, pdf, tone
+from tests.processors.media.samples import MAKE, amr, image, pdf, tone
 
 
 @dataclass
@@ -176,6 +177,28 @@ def test_a_flac_on_slack_is_stored_as_an_mp3(clamd: Clamd) -> None:
         media["duration_seconds"] == probe_duration(kept["data"]) != probe_duration(services.data)
     )
     assert media["duration_seconds"] == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("sample", "mime_type", "sent", "stored"),
+    [
+        (lambda: tone("flac", "flac"), "audio/flac", "memo.flac", "memo.mp3"),
+        (amr, "audio/amr", "notes.2026.amr", "notes.2026.mp3"),
+        (amr, "audio/amr", "memo", "memo.mp3"),
+        (lambda: image("WEBP"), "image/webp", "photo.webp", "photo.jpg"),
+    ],
+    ids=["flac", "dotted-name", "no-extension", "image"],
+)
+def test_a_converted_file_keeps_its_name_with_its_new_types_extension(
+    clamd: Clamd, sample: Callable[[], bytes], mime_type: str, sent: str, stored: str
+) -> None:
+    services = HeldMedia(sample(), clamd)
+    job = work(services, {"mime_type": mime_type, "filename": sent}, channel="teams")
+
+    MediaProcessor().run(job)
+
+    assert job.results["media"]["converted"]
+    assert services.stored[0]["filename"] == stored
 
 
 def test_a_scanner_that_cannot_answer_fails_the_processor_and_nothing_is_stored() -> None:
