@@ -2,8 +2,8 @@
 
 An image in a format the channel does not display becomes a JPEG (a PNG when it has
 transparency); one past the channel's bytes or longest side is scaled down until it fits.
-Audio and video are kept as they came: every channel Parley speaks accepts what its own users
-send, and ffmpeg conversion is only needed for a file shown on another channel.
+Audio is converted in ``processors/media/audio.py``. Video is kept as it came: re-encoding it
+takes seconds of CPU per file, and every channel Parley speaks takes an MP4.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"%PDF-", "application/pdf"),
     (0, b"OggS", "audio/ogg"),
     (0, b"#!AMR", "audio/amr"),
+    (0, b"fLaC", "audio/flac"),
     (0, b"ID3", "audio/mpeg"),
     (0, b"\xff\xfb", "audio/mpeg"),
     (0, b"\xff\xf3", "audio/mpeg"),
@@ -53,20 +54,23 @@ _CONTAINS: dict[str, frozenset[str]] = {
     "audio/mpeg": frozenset({"audio/mp3"}),
     "image/jpeg": frozenset({"image/jpg", "image/pjpeg"}),
     "audio/wav": frozenset({"audio/x-wav", "audio/wave"}),
+    "audio/flac": frozenset({"audio/x-flac"}),
 }
 
 _DOCUMENTS = frozenset(
     {"application/pdf", *_CONTAINS["application/zip"], *_CONTAINS["application/x-ole-storage"]}
 )
 _IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-_AUDIO = frozenset({"audio/ogg", "audio/amr", "audio/mpeg", "audio/aac", "audio/mp4", "audio/wav"})
+_AUDIO = frozenset(
+    {"audio/ogg", "audio/amr", "audio/mpeg", "audio/aac", "audio/mp4", "audio/wav", "audio/flac"}
+)
 _VIDEO = frozenset({"video/mp4", "video/3gpp", "video/quicktime", "video/webm"})
 
 # What each channel carries from its users (its documented inbound media types).
 CHANNEL_TYPES: dict[str, frozenset[str]] = {
     "whatsapp": frozenset(
-        {"image/jpeg", "image/png", "image/webp", *_AUDIO - {"audio/wav"}, "video/mp4"}
-        | {"video/3gpp", *_DOCUMENTS}
+        {"image/jpeg", "image/png", "image/webp", *_AUDIO - {"audio/wav", "audio/flac"}}
+        | {"video/mp4", "video/3gpp", *_DOCUMENTS}
     ),
     "messenger": _IMAGES | _AUDIO | _VIDEO | _DOCUMENTS,
     "slack": _IMAGES | _AUDIO | _VIDEO | _DOCUMENTS,

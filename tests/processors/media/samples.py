@@ -1,9 +1,12 @@
-"""Small real files for the media tests, made on the spot: images with EXIF, a tiny PDF, the
-EICAR test file."""
+"""Small real files for the media tests, made on the spot: images with EXIF, a tiny PDF, a
+tone in any audio codec ffmpeg writes, the EICAR test file."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import tempfile
+from pathlib import Path
 
 from PIL import Image
 
@@ -62,3 +65,23 @@ def pdf(pages: int) -> bytes:
     trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
     out.write(trailer.encode())
     return out.getvalue()
+
+
+TONE_TITLE = "ParleyTone"
+
+
+def tone(codec: str, muxer: str, seconds: float = 1.0) -> bytes:
+    """``seconds`` of a 440 Hz sine encoded by ffmpeg's ``codec`` in its ``muxer`` (ffmpeg comes
+    with ``parley services up``), tagged with a title, as a recording app would."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder, "tone")
+        sine = ("-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}")
+        encoding = ("-c:a", codec, "-metadata", f"title={TONE_TITLE}", "-f", muxer)
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *sine, *encoding, out], check=True)
+        return out.read_bytes()
+
+
+def amr(seconds: float = 1.0) -> bytes:
+    """``seconds`` of silence as AMR-NB, written frame by frame (Debian's ffmpeg decodes AMR but
+    has no encoder for it): 20 ms frames of mode 7 (12.2 kb/s), a header byte and 31 of speech."""
+    return b"#!AMR\n" + (b"\x3c" + bytes(31)) * round(seconds * 50)

@@ -4,6 +4,7 @@ describes and keeps the rest as the channel can show it."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,13 +14,16 @@ from PIL import Image
 
 from processors.base import Kind, ProcessorError, Refused, Work
 from processors.catalog import CATALOG
+from processors.media.metadata import probe_duration
 from processors.media.processor import INFECTED_REPLY, TOO_LARGE_REPLY, MediaProcessor
 from processors.media.scan import Clamd
 from processors.media.services import MediaServices, TooLarge
+from processors.media.validate import sniff
+from processors.pipeline import timeout_ms
 from processors.registry import get_processor
 from services.devstack import clamav
 from services.devstack.service import bring_up
-from tests.processors.media.samples import MAKE, image, pdf
+from tests.processors.media.samples import MAKE, amr, image, pdf, tone
 
 
 @dataclass
@@ -74,6 +78,11 @@ def test_the_media_processor_is_registered_for_media_messages() -> None:
     assert any(isinstance(p, MediaProcessor) for p in CATALOG)
     assert [p.name for p in get_processor(Kind.MEDIA)] == ["validation", "metadata", "media"]
     assert "media" not in [p.name for p in get_processor(Kind.TEXT)]
+
+
+def test_the_media_processor_has_twenty_seconds_unless_the_tenant_says_otherwise() -> None:
+    assert timeout_ms(MediaProcessor(), work(None, {})) == 20_000
+    assert timeout_ms(MediaProcessor(), work(None, {}, timeout_ms=5_000)) == 5_000
 
 
 def test_an_image_is_described_and_stored_without_its_exif(clamd: Clamd) -> None:
@@ -149,6 +158,47 @@ def test_an_image_the_channel_cannot_show_is_re_encoded_within_its_limits(clamd:
     assert (media["mime_type"], media["converted"]) == ("image/jpeg", True)
     assert (media["width"], media["height"]) == (4096, 82)
     assert Image.open(io.BytesIO(services.stored[0]["data"])).format == "JPEG"
+
+
+def test_a_flac_on_slack_is_stored_as_an_mp3(clamd: Clamd) -> None:
+    services = HeldMedia(tone("flac", "flac", seconds=2.0), clamd)
+    job = work(services, {"mime_type": "audio/x-flac"}, channel="slack")
+
+    MediaProcessor().run(job)
+
+    [kept] = services.stored
+    media = job.results["media"]
+    assert (media["type"], media["mime_type"], media["converted"]) == ("audio", "audio/mpeg", True)
+    assert media["size"] == len(kept["data"]) != len(services.data)
+    assert (kept["mime_type"], kept["filename"]) == ("audio/mpeg", "msg_1.mp3")
+    assert sniff(kept["data"]) == "audio/mpeg"
+    # The MP3's own length (its encoder adds a few ms of padding), not the FLAC's 2.000 s.
+    assert (
+        media["duration_seconds"] == probe_duration(kept["data"]) != probe_duration(services.data)
+    )
+    assert media["duration_seconds"] == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("sample", "mime_type", "sent", "stored"),
+    [
+        (lambda: tone("flac", "flac"), "audio/flac", "memo.flac", "memo.mp3"),
+        (amr, "audio/amr", "notes.2026.amr", "notes.2026.mp3"),
+        (amr, "audio/amr", "memo", "memo.mp3"),
+        (lambda: image("WEBP"), "image/webp", "photo.webp", "photo.jpg"),
+    ],
+    ids=["flac", "dotted-name", "no-extension", "image"],
+)
+def test_a_converted_file_keeps_its_name_with_its_new_types_extension(
+    clamd: Clamd, sample: Callable[[], bytes], mime_type: str, sent: str, stored: str
+) -> None:
+    services = HeldMedia(sample(), clamd)
+    job = work(services, {"mime_type": mime_type, "filename": sent}, channel="teams")
+
+    MediaProcessor().run(job)
+
+    assert job.results["media"]["converted"]
+    assert services.stored[0]["filename"] == stored
 
 
 def test_a_scanner_that_cannot_answer_fails_the_processor_and_nothing_is_stored() -> None:

@@ -55,3 +55,12 @@ def test_a_type_the_channel_does_not_carry_is_invalid() -> None:
         check(b"OggS\x00\x02" + bytes(30), "audio/ogg", "web")
     with pytest.raises(InvalidMedia, match="whatsapp does not carry image/gif"):
         check(image("GIF", exif=False), "image/gif", "whatsapp")
+
+
+def test_a_flac_is_told_by_its_bytes_and_whatsapp_users_cannot_send_one() -> None:
+    flac = b"fLaC\x00\x00\x00\x22" + bytes(34)
+    assert sniff(flac) == "audio/flac"
+    assert check(flac, "audio/x-flac", "slack").mime_type == "audio/flac"
+    assert check(flac, None, "messenger").type == "audio"
+    with pytest.raises(InvalidMedia, match="whatsapp does not carry audio/flac"):
+        check(flac, "audio/flac", "whatsapp")
