@@ -2,10 +2,11 @@
 
 The sweep deletes, for one tenant, what is older than the cutoff: messages whose turn is over
 (a message still in flight is never deleted, however old), the audit records and dead letters
-of that time, the media kept in the blob store (``storage/blobs.py``), and conversations with
-no message since. Events already published stay in Kafka
-(its own retention applies there); notes of deleted documents' unpublished events become
-orphans that the outbox relay clears.
+of that time, the media kept in the blob store (``storage/blobs.py``), the files web visitors
+uploaded (``storage/uploads.py``: a widget message names them, and the media processor keeps
+its checked copy in the blob store), and conversations with no message since. Events already
+published stay in Kafka (its own retention applies there); notes of deleted documents'
+unpublished events become orphans that the outbox relay clears.
 
 This is admin code: it reads the ``tenants`` collection across tenants to find who has a
 retention set, then works tenant by tenant with the tenant in every filter.
@@ -37,6 +38,7 @@ class Swept:
     dead_letters: int
     conversations: int
     blobs: int = 0
+    uploads: int = 0
 
 
 class RetentionSweeper:
@@ -62,6 +64,9 @@ class RetentionSweeper:
         dead_letters = self._db["dead_letters"].delete_many(
             {"tenant_id": tenant_id, "created_at": {"$lt": cutoff}}
         )
+        uploads = self._db["uploads"].delete_many(
+            {"tenant_id": tenant_id, "created_at": {"$lt": cutoff}}
+        )
         conversations = self._db["conversations"].delete_many(
             {"tenant_id": tenant_id, "last_message_at": {"$lt": cutoff}}
         )
@@ -72,6 +77,7 @@ class RetentionSweeper:
             dead_letters.deleted_count,
             conversations.deleted_count,
             self._blobs.delete_older_than(tenant_id, cutoff),
+            uploads.deleted_count,
         )
 
     def sweep_all(self) -> list[Swept]:

@@ -102,16 +102,17 @@ def apply_retention() -> int:
     c = clients()
     swept = RetentionSweeper(c.db).sweep_all()
     for each in swept:
-        if each.messages or each.conversations or each.blobs:
+        if each.messages or each.conversations or each.blobs or each.uploads:
             log.info(
                 "retention for %s: %d message(s), %d conversation(s), %d audit record(s), "
-                "%d dead letter(s), %d blob(s) deleted",
+                "%d dead letter(s), %d blob(s), %d upload(s) deleted",
                 each.tenant_id,
                 each.messages,
                 each.conversations,
                 each.audit,
                 each.dead_letters,
                 each.blobs,
+                each.uploads,
             )
     return sum(each.messages for each in swept)
 

@@ -9,6 +9,7 @@ from pymongo.database import Database
 
 from core.ids import new_id
 from core.timeutil import utcnow
+from storage.uploads import UploadRepository
 from tasks.maintenance import apply_retention
 
 
@@ -55,3 +56,22 @@ def test_retention_deletes_a_tenants_old_finished_data_only(db: Database[Any], t
     assert db["audit"].find_one({"_id": f"turn:{untouched}"}) is not None
     assert db["conversations"].count_documents({"tenant_id": tenant}) == 0
     assert db["conversations"].count_documents({"tenant_id": other}) == 1
+
+
+def test_retention_deletes_a_tenants_old_widget_uploads(db: Database[Any], tenant: str) -> None:
+    uploads = UploadRepository(db)
+    other = tenant + "_other"
+    db["tenants"].insert_one({"_id": tenant, "name": "T", "state": "active", "retention_days": 7})
+    old, recent, theirs = (
+        uploads.create(owner, "wgt_1", "vis_1", "image/png", "a.png", b"\x89PNG....")["_id"]
+        for owner in (tenant, tenant, other)
+    )
+    eight_days_ago = utcnow() - timedelta(days=8)
+    db["uploads"].update_many(
+        {"_id": {"$in": [old, theirs]}}, {"$set": {"created_at": eight_days_ago}}
+    )
+
+    apply_retention()
+
+    kept = {doc["_id"] for doc in db["uploads"].find({"tenant_id": {"$in": [tenant, other]}})}
+    assert kept == {recent, theirs}
