@@ -483,6 +483,45 @@ class UploadView(_Body):
     url: str = Field(description="where the visitor fetches it again (with its token)")
 
 
+class ErasureReceipt(_Body):
+    """The proof of one erasure; it never names the user (``subject`` is a keyed digest)."""
+
+    id: str = Field(validation_alias="_id")
+    subject: str = Field(description="a keyed digest of the tenant and the user id")
+    requested_by: dict[str, str] = Field(description="`subject` and `credential_id` of the caller")
+    conversations: list[str] = Field(description="the ids of the conversations erased")
+    erased: dict[str, int] = Field(
+        description="what each store gave up: `messages`, `conversations`, `audit`, "
+        "`dead_letters`, `uploads`, `blobs`, `redis_keys`"
+    )
+    tombstones: dict[str, int] = Field(
+        description="`expected` (chat topics times conversations) and `acknowledged` by Kafka"
+    )
+    created_at: Timestamp
+
+
+class ErasureReceiptList(_Body):
+    data: list[ErasureReceipt]
+
+
+class ExportedFile(_Body):
+    blob_id: str
+    filename: str
+    mime_type: str
+    size: int
+    data_base64: str
+
+
+class UserExport(_Body):
+    """Everything Parley keeps of one end user, as stored (its outbox machinery left out)."""
+
+    user_id: str
+    conversations: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    files: list[ExportedFile]
+    uploads: list[dict[str, Any]]
+
+
 def json_of(model: BaseModel) -> Any:
     """The JSON a response model stands for."""
     return model.model_dump(mode="json")

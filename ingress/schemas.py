@@ -32,6 +32,14 @@ class MessageIn(BaseModel):
         return value
 
 
+class UserRef(BaseModel):
+    """``POST /v1/privacy/erase`` and ``/export``: the end user, as the channels name them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_id: str = Field(min_length=1, max_length=256)
+
+
 class UploadRef(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

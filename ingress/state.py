@@ -15,10 +15,13 @@ from ingress.readiness import Readiness
 from protos.engine_client import EngineClient
 from protos.security_hub_client import SecurityHubClient
 from storage.credentials import ApiKeyRepository
+from storage.erasures import ErasureReceipts
+from storage.kafka_producer import EventPublisher
 from storage.mongo import ensure_indexes
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
+from storage.user_data import UserData
 from storage.visitor_streams import VisitorStreamReader
 from storage.wiring import Storage
 
@@ -43,6 +46,10 @@ class IngressState(Storage):
     # connection, so it is not the thread pool's. Closed by the lifespan (``aclose``).
     stream_redis: AsyncRedis
     visitor_reader: VisitorStreamReader
+    user_data: UserData
+    erasures: ErasureReceipts
+    # Erasure's tombstones (storage/user_data.py); every other event goes out from the workers.
+    tombstones: EventPublisher
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -81,6 +88,9 @@ class IngressState(Storage):
             socket_timeout=STREAM_BLOCK_MS / 1000 + 5,  # a blocking read waits its block time
         )
         self.visitor_reader = VisitorStreamReader(self.stream_redis, STREAM_BLOCK_MS)
+        self.user_data = UserData(self.db, self.redis, self.blobs)
+        self.erasures = ErasureReceipts(self.db, settings.require_master_key())
+        self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
 
     def close(self) -> None:
         self.readiness.close()
@@ -88,4 +98,5 @@ class IngressState(Storage):
             self.hub.close()
         self.channels.close()
         self.engine.close()
+        self.tombstones.close()
         super().close()

@@ -54,6 +54,26 @@ class BlobStore:
             blob_id, tenant_id, found["filename"], found["metadata"]["mime_type"], len(data), data
         )
 
+    def find(self, tenant_id: str, blob_id: str) -> Blob | None:
+        """The tenant's blob, or None."""
+        try:
+            return self.get(tenant_id, blob_id)
+        except NotFound:
+            return None
+
+    def delete(self, tenant_id: str, blob_id: str) -> int:
+        """Delete the tenant's blob (file and chunks); 1 if it went, 0 if it was not there."""
+        if (
+            self._files.find_one({"_id": blob_id, "metadata.tenant_id": tenant_id}, {"_id": 1})
+            is None
+        ):
+            return 0
+        try:
+            self._bucket.delete(blob_id)
+        except gridfs.errors.NoFile:
+            return 0  # another delete took it first
+        return 1
+
     def count(self, tenant_id: str) -> int:
         return self._files.count_documents({"metadata.tenant_id": tenant_id})
 

@@ -56,6 +56,32 @@ def closed_mark_key(tenant_id: str, conversation_id: str) -> str:
     return f"parley:conversation-closed:{tenant_id}:{conversation_id}"
 
 
+def _slot_id(tenant_id: str, key: str) -> str:
+    return f"slot_{_digest(tenant_id, key, 0)}"
+
+
+def advance_slot(slots: Collection[Any], slot_id: str, tenant_id: str, generation: int) -> None:
+    """Move the slot on to ``generation``; ``$max`` never moves it back."""
+    slots.update_one(
+        {"_id": slot_id},
+        {"$max": {"generation": generation}, "$setOnInsert": {"tenant_id": tenant_id}},
+        upsert=True,
+    )
+
+
+def advance_slot_past(slots: Collection[Any], tenant_id: str, key: str, generation: int) -> None:
+    """Move the open key's slot past ``generation``: that conversation id is never used again."""
+    advance_slot(slots, _slot_id(tenant_id, key), tenant_id, generation + 1)
+
+
+def retire(slots: Collection[Any], conversation: ConversationDocument) -> None:
+    """Move the slot of ``conversation``'s open key past it, so its id never comes back."""
+    key = _open_key(
+        conversation["channel"], conversation["user_id"], conversation.get("channel_config_id")
+    )
+    advance_slot_past(slots, conversation["tenant_id"], key, conversation.get("generation", 0))
+
+
 class ConversationRepository:
     """Tenant-scoped access to the ``conversations`` collection."""
 
@@ -90,7 +116,7 @@ class ConversationRepository:
         known = self._known.peek((tenant_id, key))
         if known is not None and not self._closed_lately(tenant_id, known):
             return known
-        slot_id = f"slot_{_digest(tenant_id, key, 0)}"
+        slot_id = _slot_id(tenant_id, key)
         slot = self._slots.find_one({"_id": slot_id})
         generation = int(slot["generation"]) if slot else 0
         for _ in range(MAX_UNRECORDED_CLOSES):
@@ -114,7 +140,7 @@ class ConversationRepository:
         """The user's open conversation on this channel, else the one it closed last; None when
         it has had none. Creates nothing; by ``_id`` only, like ``resolve_open``."""
         key = _open_key(channel, user_id, scope)
-        slot = self._slots.find_one({"_id": f"slot_{_digest(tenant_id, key, 0)}"})
+        slot = self._slots.find_one({"_id": _slot_id(tenant_id, key)})
         generation = int(slot["generation"]) if slot else 0
         # A close moves the slot on: the generation after it has no conversation until the
         # user's next message, and the one before is the conversation just closed.
@@ -133,12 +159,7 @@ class ConversationRepository:
         return bool(self._redis.exists(closed_mark_key(tenant_id, conversation_id)))
 
     def _advance(self, slot_id: str, tenant_id: str, generation: int) -> None:
-        """Move the slot on to ``generation``; ``$max`` never moves it back."""
-        self._slots.update_one(
-            {"_id": slot_id},
-            {"$max": {"generation": generation}, "$setOnInsert": {"tenant_id": tenant_id}},
-            upsert=True,
-        )
+        advance_slot(self._slots, slot_id, tenant_id, generation)
 
     def _create(
         self,
@@ -291,7 +312,7 @@ class ConversationRepository:
         if not update_by_id(self._collection, conversation_id, conditions, update, current=doc):
             self._pending.forget([ended.id])
             return self.get(tenant_id, conversation_id), False
-        self._advance(f"slot_{_digest(tenant_id, doc['open_key'], 0)}", tenant_id, generation + 1)
+        advance_slot_past(self._slots, tenant_id, doc["open_key"], generation)
         self._known.forget((tenant_id, doc["open_key"]))
         if self._redis is not None:
             self._redis.set(closed_mark_key(tenant_id, conversation_id), 1, ex=CLOSED_MARK_SECONDS)

@@ -86,6 +86,25 @@ class EventPublisher:
             self._suspect_until = time.monotonic() + SUSPECT_SECONDS
         return acknowledged
 
+    def publish_tombstones(self, topics: Sequence[str], keys: Sequence[str], timeout: float) -> int:
+        """A tombstone (the key, no value) for each key on each topic: consumers drop what they
+        derived from the key, and a compacted topic drops the key's records. Returns how many
+        Kafka acknowledged within ``timeout``."""
+        acknowledged = 0
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            nonlocal acknowledged
+            if err is None:
+                acknowledged += 1
+            else:
+                log.warning("tombstone on %s not stored: %s", msg.topic(), err.str())
+
+        for topic in topics:
+            for key in keys:
+                self._producer.produce(topic, key=key.encode(), value=None, on_delivery=on_delivery)
+        self._producer.flush(timeout)
+        return acknowledged
+
     def suspect(self) -> bool:
         """Whether Kafka failed to acknowledge a publish in the last ``SUSPECT_SECONDS``: a
         caller that can leave its events to the outbox relay need not wait on it again."""

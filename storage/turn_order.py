@@ -41,6 +41,18 @@ def _parked_key(tenant_id: str, conversation_id: str, stage: str) -> str:
     return f"parley:parked:{stage}:{tenant_id}:{conversation_id}"
 
 
+def conversation_keys(tenant_id: str, conversation_id: str) -> list[str]:
+    """Every key this index keeps for one conversation (its turns and parked turns per stage)."""
+    return [
+        key
+        for stage in ORDERED
+        for key in (
+            _key(tenant_id, conversation_id, stage),
+            _parked_key(tenant_id, conversation_id, stage),
+        )
+    ]
+
+
 # KEYS: the stage's index, its parked set, the marker; ARGV: the member that passed ("" for
 # none). Removes the member, then takes the index's first turn out of the parked set and
 # returns it if it was parked. An index without its marker wakes nobody: it may miss turns.

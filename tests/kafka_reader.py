@@ -36,6 +36,7 @@ class EventReader:
                 start.append(TopicPartition(topic, partition, high))
         self._consumer.assign(start)
         self.seen: list[tuple[str, bytes | None, dict[str, Any], dict[str, bytes]]] = []
+        self.tombstones: list[tuple[str, bytes | None]] = []  # (topic, key) of value-less records
 
     def _partitions(self, topic: str, timeout: float = 20.0) -> list[int]:
         deadline = time.monotonic() + timeout
@@ -54,7 +55,9 @@ class EventReader:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = self._consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
+            if msg is not None and msg.error() is None and msg.value() is None:
+                self.tombstones.append((msg.topic(), msg.key()))
+            elif msg is not None and msg.error() is None:
                 headers = {k: v for k, v in (msg.headers() or [])}
                 self.seen.append((msg.topic(), msg.key(), json.loads(msg.value()), headers))
             if done(self.events()):

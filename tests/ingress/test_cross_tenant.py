@@ -45,6 +45,7 @@ class World:
     b_message: str
     b_conversation: str
     b_dead_letter: str
+    b_user: str
     b_channel: str
     b_key: str
     b_secrets: tuple[str, ...]  # strings that only B's data contains
@@ -222,6 +223,19 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("post", "/v1/dead-letters/{dead_letter_id}/replay"): Probe(
         lambda w: (f"/v1/dead-letters/{w.b_dead_letter}/replay", {}), NOT_FOUND
     ),
+    # A's own users only: B's user id names nobody in A's tenant (B's data stays, see below).
+    ("post", "/v1/privacy/erase"): Probe(
+        lambda w: ("/v1/privacy/erase", {"json": {"user_id": w.b_user}}), LISTED
+    ),
+    ("post", "/v1/privacy/export"): Probe(
+        lambda w: ("/v1/privacy/export", {"json": {"user_id": w.b_user}}), LISTED
+    ),
+    ("get", "/v1/privacy/erasures"): Probe(
+        lambda w: ("/v1/privacy/erasures", {"params": {"user_id": w.b_user}}), LISTED
+    ),
+    ("get", "/v1/privacy/erasures/{erasure_id}"): Probe(
+        lambda w: ("/v1/privacy/erasures/era_0000", {}), NOT_FOUND
+    ),
     # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
     # a request to B's config is refused.
     ("get", "/webhooks/{channel}/{config_id}"): Probe(
@@ -254,7 +268,11 @@ MATRIX: dict[tuple[str, str], Probe] = {
 def client(
     db: Database[Any], broker: redis.Redis, providers: ProviderAccounts
 ) -> Iterator[TestClient]:
-    app = create_app(providers.settings(Settings(tenant_cache_seconds=0)))
+    # The visitor-token probes fail authentication once per route from this one address: more
+    # routes than the default allowance of failures.
+    app = create_app(
+        providers.settings(Settings(tenant_cache_seconds=0, auth_failure_burst=len(MATRIX) * 2))
+    )
     with TestClient(app, raise_server_exceptions=False, client=client_address()) as test_client:
         yield test_client
 
@@ -348,6 +366,7 @@ def world(
         b_message=body["message_id"],
         b_conversation=body["conversation_id"],
         b_dead_letter=dead["_id"],
+        b_user=f"user-{marker}",
         b_channel=b_channel.json()["id"],
         b_key=key["id"],
         b_secrets=(
