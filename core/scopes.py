@@ -14,6 +14,7 @@ CONVERSATIONS_MANAGE = "conversations:manage"
 CHANNELS_MANAGE = "channels:manage"
 DEADLETTERS_READ = "deadletters:read"
 DEADLETTERS_MANAGE = "deadletters:manage"
+WEBHOOKS_MANAGE = "webhooks:manage"
 ADMIN = "admin"
 
 TENANT_SCOPES = frozenset(
@@ -25,6 +26,7 @@ TENANT_SCOPES = frozenset(
         CHANNELS_MANAGE,
         DEADLETTERS_READ,
         DEADLETTERS_MANAGE,
+        WEBHOOKS_MANAGE,
     }
 )
 # A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do
