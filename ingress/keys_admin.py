@@ -37,6 +37,7 @@ TenantScope = Literal[
     "channels:manage",
     "deadletters:read",
     "deadletters:manage",
+    "webhooks:manage",
 ]
 
 
