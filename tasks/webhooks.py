@@ -14,9 +14,11 @@ delivery is dead. An endpoint failing without a success for longer than
 ``PARLEY_WEBHOOKS_DISABLE_AFTER_SECONDS``, or answering 410 Gone, is disabled and
 ``on_endpoint_disabled`` runs.
 
-Celery is transport: ``redrive_webhooks`` (beat) queues every delivery whose attempt is
-overdue, so a lost task, an enqueue that failed, or a hand-over whose worker died delays a
-delivery by a minute or so instead of losing it.
+Celery is transport: ``redrive_webhooks`` (beat, every minute) queues every delivery whose
+attempt is overdue, so a lost task, an enqueue that failed, or a hand-over whose worker died
+delays a delivery by a minute or so instead of losing it. Retries more than
+``MAX_COUNTDOWN_SECONDS`` away are not queued with a countdown at all: the re-drive queues them
+when due.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ QUEUE = "webhooks"
 # A delivery whose attempt is this overdue is queued again by the re-drive (which runs as often).
 REDRIVE_AFTER = timedelta(seconds=60)
 GONE = 410
+# As for the chain's retries: a countdown past the broker's visibility timeout (an hour) would
+# be delivered again while it waits, so a wait longer than this is left to the re-drive.
+MAX_COUNTDOWN_SECONDS = 300
 
 
 def endpoint_problem(url: str, allow_private: bool) -> str | None:
@@ -200,7 +205,9 @@ def _attempt(c: WorkerClients, doc: DeliveryDocument, subscription: Subscription
         error=error,
         next_attempt_at=at + timedelta(seconds=delay),
     )
-    _enqueue(doc, countdown=delay, attempt=len(doc["attempts"]) + 2)
+    if delay <= MAX_COUNTDOWN_SECONDS:
+        _enqueue(doc, countdown=delay, attempt=len(doc["attempts"]) + 2)
+    # A longer wait is only written down: the re-drive queues the attempt once it is due.
 
 
 def _hand_over(deliveries: WebhookDeliveryRepository, settled: DeliveryDocument) -> None:
