@@ -51,6 +51,7 @@ from storage.webhook_subscriptions import (
     WebhookSubscriptionRepository,
 )
 from tasks.app import app
+from tasks.errors import MalformedEvent
 from tasks.runtime import WorkerClients, clients
 
 log = logging.getLogger("parley.tasks.webhooks")
@@ -87,8 +88,13 @@ def endpoint_problem(url: str, allow_private: bool) -> str | None:
 
 def fan_out(event: Mapping[str, Any]) -> int:
     """Create and queue the deliveries of one CloudEvent; how many were new (0 for an event
-    fanned out before). Raises if MongoDB or the broker fails: call it again, it is idempotent,
-    and a delivery made before the failure is queued by the re-drive."""
+    fanned out before). ``MalformedEvent`` (permanent: park the event) if it has no ``id``,
+    ``type`` or ``tenantid``. Raises MongoDB's or the broker's errors when they fail: call it
+    again, it is idempotent, and a delivery made before the failure is queued by the
+    re-drive."""
+    missing = [name for name in ("id", "type", "tenantid") if not event.get(name)]
+    if missing:
+        raise MalformedEvent(f"the event has no {', '.join(missing)}")
     c = clients()
     tenant_id, event_type = str(event["tenantid"]), str(event["type"])
     payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -3,6 +3,7 @@ endpoints checked before anything is stored, everything scoped to the credential
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,9 +43,14 @@ def stored(db: Database[Any], tenant: str) -> int:
     return db["webhook_subscriptions"].count_documents({"tenant_id": tenant})
 
 
-def test_the_secret_is_shown_once_and_never_stored_or_listed_in_clear(
-    development: TestClient, settings: Settings, tenant: str, db: Database[Any]
+def test_the_secret_is_shown_once_and_never_stored_listed_or_logged_in_clear(
+    development: TestClient,
+    settings: Settings,
+    tenant: str,
+    db: Database[Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     answer = create(development, settings, tenant, description="orders")
     assert answer.status_code == 201, answer.text
     body = answer.json()
@@ -62,6 +68,10 @@ def test_the_secret_is_shown_once_and_never_stored_or_listed_in_clear(
     doc = db["webhook_subscriptions"].find_one({"_id": body["id"]})
     assert doc is not None and secret not in str(doc)
     assert secret.removeprefix("whsec_") not in str(doc)
+    rotated = development.post(f"{BASE}/{body['id']}/rotate", headers=headers).json()["secret"]
+    again = development.get(f"{BASE}/{body['id']}", headers=headers).text
+    assert rotated not in again and secret not in again
+    assert caplog.records and secret not in caplog.text and rotated not in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,12 @@ import pytest
 import redis
 from pymongo.database import Database
 
+from core.errors import PermanentError
 from core.settings import Settings
 from core.timeutil import utcnow
 from storage.webhook_deliveries import DeliveryDocument
 from tasks import webhooks
+from tasks.errors import MalformedEvent
 from tasks.runtime import WorkerClients
 from tests.fakes.webhook_endpoint import WebhookEndpoint
 
@@ -132,3 +134,9 @@ def test_an_overdue_delivery_is_queued_again_by_the_redrive(
     queued = broker.llen(webhooks.QUEUE)
     assert webhooks.redrive_webhooks() >= 1
     assert broker.llen(webhooks.QUEUE) > queued
+
+
+def test_an_event_without_its_tenant_is_refused_as_permanent() -> None:
+    with pytest.raises(MalformedEvent, match="tenantid") as refused:
+        webhooks.fan_out({"id": "evt_1", "type": "chat.message.sent"})
+    assert isinstance(refused.value, PermanentError)
