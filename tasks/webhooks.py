@@ -50,6 +50,7 @@ from storage.webhook_subscriptions import (
     SubscriptionDocument,
     WebhookSubscriptionRepository,
 )
+from storage.wiring import Storage
 from tasks.app import app
 from tasks.errors import MalformedEvent
 from tasks.runtime import WorkerClients, clients
@@ -86,16 +87,17 @@ def endpoint_problem(url: str, allow_private: bool) -> str | None:
     return None
 
 
-def fan_out(event: Mapping[str, Any]) -> int:
+def fan_out(event: Mapping[str, Any], storage: Storage | None = None) -> int:
     """Create and queue the deliveries of one CloudEvent; how many were new (0 for an event
     fanned out before). ``MalformedEvent`` (permanent: park the event) if it has no ``id``,
     ``type`` or ``tenantid``. Raises MongoDB's or the broker's errors when they fail: call it
     again, it is idempotent, and a delivery made before the failure is queued by the
-    re-drive."""
+    re-drive. ``storage``: the caller's own clients (a consumer's ``storage.wiring.Storage``);
+    by default this process's worker clients."""
     missing = [name for name in ("id", "type", "tenantid") if not event.get(name)]
     if missing:
         raise MalformedEvent(f"the event has no {', '.join(missing)}")
-    c = clients()
+    c = storage or clients()
     tenant_id, event_type = str(event["tenantid"]), str(event["type"])
     payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
     created = 0
