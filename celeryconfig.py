@@ -11,7 +11,7 @@ from kombu import Exchange, Queue
 
 from core.settings import get_settings
 from core.stages import CHAIN, PROCESS
-from tasks.queues import MAINTENANCE, QUEUES
+from tasks.queues import MAINTENANCE, QUEUES, WEBHOOKS
 
 _settings = get_settings()
 
@@ -65,6 +65,7 @@ task_default_routing_key = PROCESS.queue
 # Each stage on its own queue so each scales on its own.
 task_routes = {
     **{stage.task: {"queue": stage.queue, "routing_key": stage.queue} for stage in CHAIN},
+    "parley.webhooks.*": {"queue": WEBHOOKS, "routing_key": WEBHOOKS},
     "parley.maintenance.*": {"queue": MAINTENANCE, "routing_key": MAINTENANCE},
 }
 
@@ -79,6 +80,11 @@ beat_schedule = {
     # Idle timeouts are minutes long; a minute late is precise enough.
     "close-idle-conversations": {
         "task": "parley.maintenance.close_idle_conversations",
+        "schedule": timedelta(minutes=1),
+    },
+    # Outbound webhook deliveries whose task was lost (tasks/webhooks.py): a minute late at most.
+    "redrive-webhooks": {
+        "task": "parley.maintenance.redrive_webhooks",
         "schedule": timedelta(minutes=1),
     },
     # Tenants' data retention (days): hourly is precise enough, and each sweep scans.

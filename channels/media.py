@@ -16,8 +16,6 @@ cannot make Parley read from its own network; redirects are followed by hand, ea
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -26,6 +24,8 @@ import httpx
 
 from channels.base import ChannelError
 from channels.runtime import ChannelRuntime
+from core import addresses
+from core.addresses import AddressRefused
 from core.envelopes import ChannelConfig
 from core.errors import PermanentError, TransientError
 
@@ -98,12 +98,9 @@ def _require_public(url: str, allow_private: bool) -> None:
     if allow_private:
         return
     try:
-        found = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise MediaUnavailable("the media URL's host does not resolve") from exc
-    for *_, address in found:
-        if not ipaddress.ip_address(address[0]).is_global:
-            raise MediaUnavailable("the media URL points at a private address")
+        addresses.public(parts.hostname, parts.port or 443)
+    except AddressRefused as exc:
+        raise MediaUnavailable(f"the media URL is refused: {exc}") from exc
 
 
 def _whatsapp(

@@ -5,6 +5,8 @@ ParleyError
 ├── NotFound                a record that does not exist for this tenant
 ├── Conflict                a request that collides with existing state
 ├── InvalidToken            a bearer JWT that is not acceptable (core.jwt_verifier)
+├── AddressRefused          a host that is not public, or does not resolve (core.addresses)
+├── SignatureInvalid        a webhook signature that does not verify (core.webhook_signatures)
 └── DependencyError         a service we call failed
     ├── TransientError      worth retrying (timeouts, unavailable, 5xx)
     │   └── KeysUnavailable a JWKS that cannot be fetched, with no usable copy (core.jwks)

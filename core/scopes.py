@@ -15,6 +15,7 @@ CHANNELS_MANAGE = "channels:manage"
 DEADLETTERS_READ = "deadletters:read"
 DEADLETTERS_MANAGE = "deadletters:manage"
 PRIVACY_MANAGE = "privacy:manage"
+WEBHOOKS_MANAGE = "webhooks:manage"
 ADMIN = "admin"
 
 TENANT_SCOPES = frozenset(
@@ -27,6 +28,7 @@ TENANT_SCOPES = frozenset(
         DEADLETTERS_READ,
         DEADLETTERS_MANAGE,
         PRIVACY_MANAGE,
+        WEBHOOKS_MANAGE,
     }
 )
 # A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do

@@ -17,6 +17,10 @@ from core.home import default_home
 # own work, a reconnect).
 ENGINE_DEADLINE_MARGIN_SECONDS = 1.0
 
+# When an outbound webhook's attempts go out, in seconds after the one before (the first
+# immediately): the Standard Webhooks specification's example schedule, about three days.
+WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
 
 def _dev_secret(name: str) -> Any:
     """A default that is the checkout's development secret ``name``, if ``parley run`` made it."""
@@ -136,6 +140,19 @@ class Settings(BaseSettings):
     # make Parley fetch from its own network.
     media_allow_private_addresses: bool = False
 
+    # Outbound webhooks (tasks/webhooks.py). Development only: http URLs and hosts on loopback
+    # and private networks; otherwise only https to public addresses, checked at subscribe
+    # time and again at every connect.
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    # Comma-separated delays in seconds, one per attempt (see WEBHOOK_RETRY_SCHEDULE); tests
+    # shorten it. Past the last one a delivery is dead.
+    webhooks_retry_schedule: str = ",".join(str(s) for s in WEBHOOK_RETRY_SCHEDULE)
+    # An endpoint that has failed every attempt for this long is disabled.
+    webhooks_disable_after_seconds: float = Field(default=5 * 86400, gt=0)
+    # After a rotation the previous secret keeps signing beside the new one for this long.
+    webhooks_rotation_overlap_seconds: float = Field(default=86400, ge=0, le=30 * 86400)
+
     # `/health/ready`: each dependency's probe is bounded by this, and one report serves every
     # request for the cache time, so a flood of probes costs one set of pings per interval.
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
@@ -197,6 +214,17 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("webhooks_retry_schedule")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        _delays(value)
+        return value
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        """The retry schedule: the delay before each attempt, the first one's included."""
+        return _delays(self.webhooks_retry_schedule)
+
     @field_validator("home", mode="before")
     @classmethod
     def _home(cls, value: Any) -> Any:
@@ -227,6 +255,16 @@ class Settings(BaseSettings):
                 "PARLEY_MASTER_KEY must be set (a Fernet key: `parley keygen` prints one)"
             )
         return key.encode()
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError("must be comma-separated seconds, e.g. 0,5,300") from None
+    if not delays or not all(0 <= delay <= 7 * 86400 for delay in delays):
+        raise ValueError("each delay must be between 0 and 604800 seconds")
+    return delays
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,9 @@ from core.states import Status
 from core.timeutil import isoformat
 from storage.conversations import CLOSE_REASONS, CONVERSATION_STATES
 from storage.dead_letters import CLASSIFICATIONS, REPLAYED, STAGES, STATES
+from storage.webhook_deliveries import OPEN_STATUSES as DELIVERY_OPEN_STATUSES
+from storage.webhook_deliveries import STATUSES as DELIVERY_STATUSES
+from storage.webhook_subscriptions import STATUSES as SUBSCRIPTION_STATUSES
 from storage.widgets import identity_verification
 
 # RFC 3339 with milliseconds and a ``Z``, as every timestamp the API shows.
@@ -520,6 +523,75 @@ class UserExport(_Body):
     messages: list[dict[str, Any]]
     files: list[ExportedFile]
     uploads: list[dict[str, Any]]
+
+
+class WebhookSubscriptionView(_Body):
+    """An outbound webhook subscription as the API shows it: never its secret."""
+
+    id: str = Field(validation_alias="_id")
+    url: str
+    events: list[str] = Field(description="event type patterns; `*` stands for one segment")
+    description: str | None = absent()
+    status: str = Field(json_schema_extra={"enum": [*SUBSCRIPTION_STATUSES]})
+    disabled_reason: str | None = absent("only when `status` is `disabled`")
+    disabled_at: Timestamp | None = absent("only when `status` is `disabled`")
+    previous_secret_expires_at: Timestamp | None = absent(
+        "after a rotation: until then deliveries carry the previous secret's signature too"
+    )
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, doc: Any, **extra: Any) -> Any:
+        return cls.model_validate(
+            {**doc, "previous_secret_expires_at": doc.get("previous_expires_at"), **extra}
+        )
+
+
+class WebhookSubscriptionWithSecret(WebhookSubscriptionView):
+    secret: str = Field(description="`whsec_…`: shown only in this answer; store it now")
+
+    @classmethod
+    def with_secret(cls, doc: Any, secret: str) -> WebhookSubscriptionWithSecret:
+        created: WebhookSubscriptionWithSecret = cls.of(doc, secret=secret)
+        return created
+
+
+class WebhookSubscriptionList(_Body):
+    data: list[WebhookSubscriptionView]
+
+
+class WebhookAttemptView(_Body):
+    number: int
+    at: Timestamp
+    response_status: int | None = Field(description="null when no answer came")
+    error: str | None
+
+
+class WebhookDeliveryView(_Body):
+    """One event's delivery to one subscription, with every attempt."""
+
+    id: str = Field(validation_alias="_id", description="the `webhook-id` header it is sent with")
+    event_id: str
+    event_type: str
+    conversation_id: str | None
+    status: str = Field(json_schema_extra={"enum": [*DELIVERY_STATUSES]})
+    attempts: list[WebhookAttemptView]
+    next_attempt_at: Timestamp | None = absent("only while `status` is `pending` or `failed`")
+    dead_reason: str | None = absent("only when it died without a last attempt")
+    replays: int = 0
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, doc: Any) -> WebhookDeliveryView:
+        waiting = doc.get("status") in DELIVERY_OPEN_STATUSES
+        return cls.model_validate(
+            {**doc, "next_attempt_at": doc.get("next_attempt_at") if waiting else None}
+        )
+
+
+class WebhookDeliveryPage(_Body):
+    data: list[WebhookDeliveryView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
 def json_of(model: BaseModel) -> Any:

@@ -38,6 +38,7 @@ TenantScope = Literal[
     "deadletters:read",
     "deadletters:manage",
     "privacy:manage",
+    "webhooks:manage",
 ]
 
 

@@ -109,6 +109,27 @@ INDEXES: tuple[IndexSpec, ...] = (
     # widget allows an origin. Uploads are read by ``_id`` alone.
     IndexSpec("widgets", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
     IndexSpec("widgets", [("allowed_origins", ASCENDING)], "allowed_origins"),
+    # Outbound webhooks (storage/webhook_subscriptions.py, storage/webhook_deliveries.py): a
+    # tenant's subscriptions in id order; a subscription's delivery log newest first; the
+    # deliveries ahead of one in its (subscription, conversation) order; the re-drive scan.
+    IndexSpec(
+        "webhook_subscriptions", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"
+    ),
+    IndexSpec(
+        "webhook_deliveries",
+        [("subscription_id", ASCENDING), ("log_id", DESCENDING)],
+        "subscription_log",
+    ),
+    IndexSpec(
+        "webhook_deliveries",
+        [("order_key", ASCENDING), ("sequence", ASCENDING)],
+        "order_key_sequence",
+    ),
+    IndexSpec(
+        "webhook_deliveries",
+        [("status", ASCENDING), ("next_attempt_at", ASCENDING)],
+        "due",
+    ),
 )
 
 

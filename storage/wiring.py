@@ -26,6 +26,8 @@ from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 from storage.uploads import UploadRepository
 from storage.visitor_streams import VisitorStreams
+from storage.webhook_deliveries import WebhookDeliveryRepository
+from storage.webhook_subscriptions import WebhookSubscriptionRepository
 from storage.widgets import WidgetRepository
 
 
@@ -47,6 +49,8 @@ class Storage:
     widgets: WidgetRepository
     uploads: UploadRepository
     blobs: BlobStore
+    webhook_subscriptions: WebhookSubscriptionRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class Storage:
         self.widgets = WidgetRepository(self.db, box)
         self.uploads = UploadRepository(self.db)
         self.blobs = BlobStore(self.db)
+        self.webhook_subscriptions = WebhookSubscriptionRepository(self.db, box)
+        self.webhook_deliveries = WebhookDeliveryRepository(self.db, self.redis)
 
     def close(self) -> None:
         self.redis.close()

@@ -12,4 +12,5 @@ app.conf.include = [
     "tasks.deliver",
     "tasks.audit",
     "tasks.maintenance",
+    "tasks.webhooks",
 ]

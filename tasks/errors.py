@@ -6,13 +6,15 @@ ParleyError (core.errors)
     │                     its turn is dead-lettered, never run again
     ├── StoreBusy         the store turned an operation down for a passing reason; the stage
     │                     tries again (core.errors.TransientError)
-    └── StreamBroken      the engine's streamed reply ended without its whole response; the
-                          stage asks again like after any engine failure (TransientError)
+    ├── StreamBroken      the engine's streamed reply ended without its whole response; the
+    │                     stage asks again like after any engine failure (TransientError)
+    └── MalformedEvent    an event handed to ``tasks.webhooks.fan_out`` lacks its id, type or
+                          tenant; retrying cannot help (core.errors.PermanentError)
 """
 
 from __future__ import annotations
 
-from core.errors import ParleyError, TransientError
+from core.errors import ParleyError, PermanentError, TransientError
 
 
 class StageError(ParleyError):
@@ -29,3 +31,7 @@ class StoreBusy(StageError, TransientError):
 
 class StreamBroken(StageError, TransientError):
     """The engine's stream ended before a final chunk carrying the whole reply."""
+
+
+class MalformedEvent(StageError, PermanentError):
+    """The event lacks what fanning it out needs: ``id``, ``type`` or ``tenantid``."""

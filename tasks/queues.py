@@ -1,6 +1,6 @@
 """Parley's queues and how their workers run: threads for IO-bound stages, else prefork.
 
-A queue per stage (``core.stages``) and one for the beat jobs.
+A queue per stage (``core.stages``), one for outbound webhooks and one for the beat jobs.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from core.stages import AUDIT, DELIVER, GENERATE, PROCESS
 
 MAINTENANCE = "maintenance"
+WEBHOOKS = "webhooks"  # outbound webhooks to tenants' endpoints (tasks/webhooks.py)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec(GENERATE.queue, "threads", 8),  # waits on the engine
         QueueSpec(DELIVER.queue, "threads", 8),  # waits on providers
         QueueSpec(AUDIT.queue, "threads", 4),  # waits on Kafka's acknowledgements
+        QueueSpec(WEBHOOKS, "threads", 8),  # waits on tenants' endpoints
         QueueSpec(MAINTENANCE, "prefork", 1),
     )
 }

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import httpx
 from celery.signals import worker_process_init
 
 from channels.runtime import ChannelRuntime, runtime_from_settings
+from channels.webhook_post import webhook_client
 from core.per_process import PerProcess
 from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
@@ -49,6 +51,7 @@ class WorkerClients(Storage):
     leases: Leases
     pacer: Pacer
     engine_settings: TenantEngineSettings
+    webhook_http: httpx.Client
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, redis_timeout_seconds=5)
@@ -63,8 +66,12 @@ class WorkerClients(Storage):
         self.leases = Leases(self.redis)
         self.pacer = Pacer(self.redis)
         self.engine_settings = TenantEngineSettings(self.tenants)
+        self.webhook_http = webhook_client(
+            settings.webhooks_allow_private, settings.webhooks_timeout_seconds
+        )
 
     def close(self) -> None:
+        self.webhook_http.close()
         self.channels.close()
         self.events.close()
         self.engine.close()

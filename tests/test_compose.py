@@ -25,7 +25,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
 SCHEMA_NAME = "compose-spec.json"
 
-QUEUES = ("process", "generate", "deliver", "audit", "maintenance")
+QUEUES = ("process", "generate", "deliver", "audit", "webhooks", "maintenance")
 BACKING = {"mongo": "mongo:7", "redis": "redis:7"}
 PARLEY_ENV = {
     "PARLEY_MONGO_URL": "mongodb://mongo:27017/",

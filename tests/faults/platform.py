@@ -19,7 +19,7 @@ from services.devstack import process
 from tasks.queues import QUEUES
 
 CHAIN_QUEUES = NAMES
-ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus maintenance
+ALL_QUEUES = tuple(QUEUES)  # the chain's queues plus webhooks and maintenance
 
 
 class FaultPlatform(ProcessGroup):

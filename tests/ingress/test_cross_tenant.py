@@ -23,11 +23,14 @@ from pymongo.database import Database
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from core.crypto import SecretBox
 from core.scopes import TENANT_SCOPES
 from core.settings import Settings
 from core.timeutil import utcnow
 from ingress.app import create_app
 from storage.dead_letters import DeadLetterRepository
+from storage.webhook_deliveries import WebhookDeliveryRepository
+from storage.webhook_subscriptions import WebhookSubscriptionRepository
 from tests.credentials import (
     bearer,
     client_address,
@@ -55,6 +58,8 @@ class World:
     b_widget: str
     b_upload: str
     b_visitor: dict[str, str]  # headers of B's visitor on B's widget
+    b_subscription: str
+    b_delivery: str
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,37 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/privacy/erasures/{erasure_id}"): Probe(
         lambda w: ("/v1/privacy/erasures/era_0000", {}), NOT_FOUND
     ),
+    ("post", "/v1/webhooks/subscriptions"): Probe(
+        # The tenant is the credential's: nothing in the body can name B. This loopback
+        # endpoint is refused before anything is stored.
+        lambda w: (
+            "/v1/webhooks/subscriptions",
+            {"json": {"url": "https://127.0.0.1/b", "events": ["chat.message.*"]}},
+        ),
+        frozenset({422}),
+    ),
+    ("get", "/v1/webhooks/subscriptions"): Probe(
+        lambda w: ("/v1/webhooks/subscriptions", {}), LISTED
+    ),
+    ("get", "/v1/webhooks/subscriptions/{subscription_id}"): Probe(
+        lambda w: (f"/v1/webhooks/subscriptions/{w.b_subscription}", {}), NOT_FOUND
+    ),
+    ("delete", "/v1/webhooks/subscriptions/{subscription_id}"): Probe(
+        lambda w: (f"/v1/webhooks/subscriptions/{w.b_subscription}", {}), NOT_FOUND
+    ),
+    ("post", "/v1/webhooks/subscriptions/{subscription_id}/rotate"): Probe(
+        lambda w: (f"/v1/webhooks/subscriptions/{w.b_subscription}/rotate", {}), NOT_FOUND
+    ),
+    ("get", "/v1/webhooks/subscriptions/{subscription_id}/deliveries"): Probe(
+        lambda w: (f"/v1/webhooks/subscriptions/{w.b_subscription}/deliveries", {}), NOT_FOUND
+    ),
+    ("post", "/v1/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): Probe(
+        lambda w: (
+            f"/v1/webhooks/subscriptions/{w.b_subscription}/deliveries/{w.b_delivery}/replay",
+            {},
+        ),
+        NOT_FOUND,
+    ),
     # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
     # a request to B's config is refused.
     ("get", "/webhooks/{channel}/{config_id}"): Probe(
@@ -360,6 +396,20 @@ def world(
         content=f"file {marker}".encode(),
     )
     assert b_upload.status_code == 201, b_upload.text
+    # Stored directly: the API would refuse B's made-up endpoint, which resolves nowhere.
+    box = SecretBox(settings.require_master_key())
+    b_subscription, _ = WebhookSubscriptionRepository(db, box).create(
+        b, f"https://{marker}.example/hook", ["chat.message.*"], f"hook {marker}"
+    )
+    b_delivery = WebhookDeliveryRepository(db, redis.Redis.from_url(settings.redis_url)).create(
+        tenant_id=b,
+        subscription_id=b_subscription["_id"],
+        event_id=f"evt_{marker}",
+        event_type="chat.message.sent",
+        conversation_id=body["conversation_id"],
+        payload=json.dumps({"marker": marker}),
+    )
+    assert b_delivery is not None
     return World(
         a=a,
         b=b,
@@ -379,6 +429,8 @@ def world(
             b_team,
             b_widget.json()["id"],
             b_upload.json()["upload_id"],
+            b_subscription["_id"],
+            b_delivery["_id"],
         ),
         a_slack_secret=a_slack_secret,
         a_slack_token=a_slack_token,
@@ -386,6 +438,8 @@ def world(
         b_widget=b_widget.json()["id"],
         b_upload=b_upload.json()["upload_id"],
         b_visitor=b_visitor,
+        b_subscription=b_subscription["_id"],
+        b_delivery=b_delivery["_id"],
     )
 
 
@@ -447,6 +501,7 @@ def test_a_missing_id_and_tenant_bs_id_answer_alike(
         ("/v1/dead-letters/{}", world.b_dead_letter),
         ("/v1/admin/channels/{}", world.b_channel),
         ("/v1/admin/widgets/{}", world.b_widget),
+        ("/v1/webhooks/subscriptions/{}", world.b_subscription),
     ):
         missing = "x" + real[1:]
         theirs = client.get(template.format(real), headers=headers).json()
@@ -471,6 +526,11 @@ def test_tenant_bs_data_is_intact_after_the_matrix(
     assert tenant is not None and tenant["state"] == "active"
     widget = client.get(f"/v1/admin/widgets/{world.b_widget}", headers=as_b)
     assert widget.status_code == 200 and widget.json()["enabled"] is True
+    subscription = client.get(f"/v1/webhooks/subscriptions/{world.b_subscription}", headers=as_b)
+    assert subscription.status_code == 200 and subscription.json()["status"] == "active"
+    assert db["webhook_subscriptions"].find_one({"_id": world.b_subscription}) is not None
+    assert db["webhook_deliveries"].find_one({"_id": world.b_delivery}) is not None
+    assert db["webhook_subscriptions"].count_documents({"tenant_id": world.a}) == 0
     assert db["messages"].count_documents({"tenant_id": world.b}) == 1
     assert db["messages"].count_documents({"tenant_id": world.a}) == 0
 

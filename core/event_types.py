@@ -1,0 +1,44 @@
+"""The event types Parley publishes, and the patterns webhook subscriptions name them by.
+
+A pattern is a dot-separated type whose segments may be ``*``, which stands for exactly one
+segment: ``chat.message.*`` is every message event, ``*.*.failed`` every failure. A pattern
+must match at least one type below, so a misspelt one is refused instead of receiving nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+EVENT_TYPES = (
+    "chat.message.received",
+    "chat.message.sent",
+    "chat.message.delivered",
+    "chat.message.read",
+    "chat.message.failed",
+    "chat.conversation.started",
+    "chat.conversation.updated",
+    "chat.conversation.ended",
+    "system.health",
+    "system.error",
+    "system.performance",
+    "integration.webhook.received",
+    "integration.api.called",
+    "integration.auth",
+)
+_SEGMENT = re.compile(r"^(\*|[a-z0-9_]+)$")
+
+
+def matches(pattern: str, event_type: str) -> bool:
+    wanted, given = pattern.split("."), event_type.split(".")
+    return len(wanted) == len(given) and all(
+        w in ("*", g) for w, g in zip(wanted, given, strict=True)
+    )
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is refused, or None when it names at least one event type."""
+    if not all(_SEGMENT.match(segment) for segment in pattern.split(".")):
+        return f"{pattern!r} is not a dot-separated event type (segments a-z, 0-9, _ or *)"
+    if not any(matches(pattern, event_type) for event_type in EVENT_TYPES):
+        return f"{pattern!r} matches no event type Parley publishes"
+    return None
