@@ -112,12 +112,7 @@ class EventConsumer:
 
     def _take(self, msg: Message) -> None:
         kind = event_type(msg)
-        if kind is None:  # a record published before the ce_* headers: its body says
-            try:
-                kind = str(parse(msg.value()).get("type", ""))
-            except NotAnEvent:
-                kind = ""
-        if not self.route.takes(kind):
+        if kind is not None and not self.route.takes(kind):
             log.debug("%s skips %s at %s", self.handler.name, kind, msg.offset())
             return
         try:
@@ -125,6 +120,8 @@ class EventConsumer:
         except NotAnEvent as exc:
             self._dead_letters.park(msg, self.handler.name, describe(exc))
             return
+        if kind is None and not self.route.takes(str(event.get("type", ""))):
+            return  # a record from before the ce_* headers: its body names its type
         delay = FIRST_BACKOFF_SECONDS
         for attempt in range(1, TRIES + 1):
             try:

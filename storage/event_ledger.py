@@ -60,15 +60,10 @@ class DeadLetterReplays:
     def mark(self, topic: str, partition: int, offset: int, handler: str, outcome: str) -> None:
         self._collection.update_one(
             {"_id": self.key(topic, partition, offset)},
-            {"$set": {"handler": handler, "outcome": outcome, "at": utcnow()}},
+            {"$set": {"topic": topic, "handler": handler, "outcome": outcome, "at": utcnow()}},
             upsert=True,
         )
 
     def replayed(self, topic: str) -> set[str]:
         """The keys of ``topic``'s replayed records."""
-        prefix = f"{topic}:"
-        return {
-            doc["_id"]
-            for doc in self._collection.find({}, {"_id": 1})
-            if doc["_id"].startswith(prefix)
-        }
+        return {doc["_id"] for doc in self._collection.find({"topic": topic}, {"_id": 1})}
