@@ -270,6 +270,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cli import events as cli_events
     from cli import tenants as cli_tenants
     from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
@@ -360,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("extra", nargs=argparse.REMAINDER, help="more celery worker options")
     worker.set_defaults(func=_worker)
+
+    cli_events.add_parsers(sub)
 
     beat = sub.add_parser("beat", help="run Celery beat (maintenance jobs)")
     beat.add_argument("--loglevel", default="INFO")

@@ -1,10 +1,10 @@
 """``parley run``: the whole platform on this machine, in the foreground, until Ctrl-C.
 
 Starts the local services, seeds the demo tenant, then the engine, the ingress, one Celery
-worker per queue, beat and Flower as child processes (``services/devstack/supervisor.py``
-restarts a crashed one with backoff), and echoes their logs behind their names unless
-``--quiet``. Ctrl-C (or SIGTERM) stops the children, then the services, so nothing of ours is
-left running.
+worker per queue, one event consumer per handler (consumers/registry.py), beat and Flower as
+child processes (``services/devstack/supervisor.py`` restarts a crashed one with backoff), and
+echoes their logs behind their names unless ``--quiet``. Ctrl-C (or SIGTERM) stops the
+children, then the services, so nothing of ours is left running.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def _seed(env: dict[str, str], port: int) -> None:
 
 
 def _commands(port: int) -> dict[str, list[str]]:
+    from consumers.registry import HANDLERS
     from tasks.queues import QUEUES
 
     parley = [sys.executable, "-m", "cli"]
@@ -103,6 +104,8 @@ def _commands(port: int) -> dict[str, list[str]]:
     }
     for queue in QUEUES:
         commands[f"worker-{queue}"] = [*parley, "worker", queue]
+    for handler in HANDLERS:
+        commands[f"consume-{handler}"] = [*parley, "consume", handler]
     return commands
 
 

@@ -182,6 +182,14 @@ class Settings(BaseSettings):
 
     # Long enough for a fresh idempotent producer to get its id; an outage costs this per turn.
     kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Event consumers (consumers/): handler ``h`` reads in consumer group ``<prefix>h``, so
+    # two deployments (or test runs) on one Kafka keep their offsets apart.
+    consumer_group_prefix: str = Field(default="parley.", min_length=1)
+    # Replaces a handler's event patterns (JSON, e.g. ``{"audit_trail": ["chat.message.*"]}``):
+    # narrows or widens what it takes without a release; unset, the registry's own.
+    consumer_events: dict[str, list[str]] = Field(default_factory=dict)
+    # Where a handler parks an event it failed after its retries.
+    event_dlq_topic: str = Field(default="parley.events.dlq", min_length=1)
     # Sent to the user when the engine stays unavailable through every retry.
     engine_fallback_text: str = Field(
         default="Sorry, I can't answer right now. Please try again in a moment.", min_length=1

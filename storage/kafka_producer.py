@@ -1,7 +1,12 @@
-"""Kafka publishing of CloudEvents: an idempotent producer whose delivery reports are the truth."""
+"""Kafka publishing of CloudEvents: an idempotent producer whose delivery reports are the truth.
+
+Each record carries the event twice, as the CloudEvents Kafka binding allows: the structured JSON
+body the outbox stored, and its context attributes as binary ``ce_*`` headers derived from that
+body, which consumers route and dedupe by (consumers/)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -12,6 +17,19 @@ from confluent_kafka import KafkaError, Message, Producer
 log = logging.getLogger("parley.events")
 
 SUSPECT_SECONDS = 15.0
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+# The CloudEvents Kafka binding's header of each context attribute a consumer routes or dedupes
+# by; ``tenantid`` is Parley's extension attribute.
+CE_HEADERS = ("specversion", "id", "type", "source", "subject", "time", "tenantid")
+
+
+def ce_headers(value: str) -> list[tuple[str, str | bytes | None]]:
+    """The record's headers for a structured CloudEvent ``value``: its content type plus the
+    binary-mode ``ce_*`` attributes, so a consumer routes and dedupes without parsing the body."""
+    event = json.loads(value)
+    headers: list[tuple[str, str | bytes | None]] = [("content-type", CONTENT_TYPE.encode())]
+    headers += [(f"ce_{name}", str(event[name]).encode()) for name in CE_HEADERS if name in event]
+    return headers
 
 
 @dataclass(frozen=True)
@@ -27,7 +45,7 @@ class StagedEvent:
 
 
 class EventPublisher:
-    """Publishes CloudEvents (structured mode, JSON) keyed by conversation id."""
+    """Publishes CloudEvents (structured JSON body, ``ce_*`` headers) keyed by conversation id."""
 
     def __init__(self, bootstrap: str, client_id: str = "parley") -> None:
         self._producer = Producer(
@@ -74,7 +92,7 @@ class EventPublisher:
                     event.topic,
                     key=event.key.encode(),
                     value=event.value.encode(),
-                    headers={"content-type": "application/cloudevents+json; charset=utf-8"},
+                    headers=ce_headers(event.value),
                     on_delivery=report(event),
                 )
             except BufferError:

@@ -26,6 +26,7 @@ SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
 SCHEMA_NAME = "compose-spec.json"
 
 QUEUES = ("process", "generate", "deliver", "audit", "webhooks", "maintenance")
+HANDLERS = ("audit_trail",)  # consumers/registry.py, one consumer service each
 BACKING = {"mongo": "mongo:7", "redis": "redis:7"}
 PARLEY_ENV = {
     "PARLEY_MONGO_URL": "mongodb://mongo:27017/",
@@ -268,7 +269,19 @@ def test_parley_processes_and_their_commands(services: dict[str, dict[str, Any]]
     }
     for name, argv in expected.items():
         assert _argv(parley[name]["command"]) == argv
-    assert len(parley) == len(expected) + len(QUEUES)
+    assert len(parley) == len(expected) + len(QUEUES) + len(HANDLERS)
+
+
+def test_every_event_handler_has_exactly_one_consumer(services: dict[str, dict[str, Any]]) -> None:
+    consumers: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        argv = _argv(svc.get("command"))
+        if argv[:2] == ["parley", "consume"]:
+            consumers.setdefault(argv[2], []).append(name)
+            assert svc.get("stop_signal", "SIGTERM") == "SIGTERM", name
+    assert set(consumers) == set(HANDLERS)
+    for handler, names in consumers.items():
+        assert names == [f"consume-{handler.replace('_', '-')}"], names
 
 
 def test_parley_services_share_one_image_and_settings(

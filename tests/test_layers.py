@@ -13,6 +13,7 @@ PACKAGES = (
     "cli",
     "ingress",
     "tasks",
+    "consumers",
     "storage",
     "channels",
     "processors",
