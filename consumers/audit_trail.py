@@ -37,6 +37,7 @@ class AuditTrail:
                     "source": event.get("source"),
                     "subject": event.get("subject"),
                     "tenant_id": event.get("tenantid"),
+                    "partition_key": event.get("partitionkey"),
                     "time": event.get("time"),
                     "data": event.get("data"),
                     "logged_at": utcnow(),
@@ -45,3 +46,7 @@ class AuditTrail:
             },
             upsert=True,
         )
+
+    def forget(self, key: str) -> None:
+        """An erased conversation's events leave the log (its id is every chat event's key)."""
+        self._log.delete_many({"handler": self.name, "partition_key": key})

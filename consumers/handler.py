@@ -21,6 +21,8 @@ class Handler(Protocol):
     in one update, so the effect and its record can never part (exactly once, not merely
     once-unless-it-crashed; see consumers/apply.py).
     ``handle(event)`` applies the event and raises to fail it (retried, then dead-lettered).
+    ``forget(key)`` answers a tombstone: the conversation ``key`` was erased (docs/privacy.md),
+    so whatever the handler derived from its events goes too; idempotent, raises to fail.
     """
 
     @property
@@ -33,6 +35,8 @@ class Handler(Protocol):
     def ledger(self) -> str | None: ...
 
     def handle(self, event: Event) -> None: ...
+
+    def forget(self, key: str) -> None: ...
 
 
 class HandlerClass(Protocol):

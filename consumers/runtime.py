@@ -111,6 +111,11 @@ class EventConsumer:
                 self._consumer.close()
 
     def _take(self, msg: Message) -> None:
+        if msg.value() is None:  # a tombstone: the key's data was erased (docs/privacy.md)
+            key = (msg.key() or b"").decode(errors="replace")
+            if key:
+                self._try(msg, f"the tombstone of {key}", lambda: self.handler.forget(key))
+            return
         kind = event_type(msg)
         if kind is not None and not self.route.takes(kind):
             log.debug("%s skips %s at %s", self.handler.name, kind, msg.offset())
@@ -122,17 +127,23 @@ class EventConsumer:
             return
         if kind is None and not self.route.takes(str(event.get("type", ""))):
             return  # a record from before the ce_* headers: its body names its type
+        self._try(
+            msg, f"event {event['id']}", lambda: apply_once(self.handler, event, self._processed)
+        )
+
+    def _try(self, msg: Message, what: str, apply: Callable[[], object]) -> None:
+        """``apply``, tried ``TRIES`` times with backoff; then the record is dead-lettered."""
         delay = FIRST_BACKOFF_SECONDS
         for attempt in range(1, TRIES + 1):
             try:
-                apply_once(self.handler, event, self._processed)
+                apply()
                 return
             except Exception as exc:  # a handler's failure is the event's, never the loop's
                 if attempt == TRIES:
                     log.warning(
-                        "%s failed event %s %d times, parking it: %s",
+                        "%s failed %s %d times, parking it: %s",
                         self.handler.name,
-                        event["id"],
+                        what,
                         TRIES,
                         describe(exc),
                     )

@@ -44,6 +44,15 @@ class CountingHandler:
             raise RuntimeError(f"cannot take event {event['data']['n']}")
         self.counts.update_one({"_id": event["id"]}, {"$inc": {"applications": 1}}, upsert=True)
 
+    def forget(self, key: str) -> None:
+        self.counts.update_one({"_id": "forgotten:" + key}, {"$inc": {"times": 1}}, upsert=True)
+
+    def forgotten(self) -> dict[str, int]:
+        return {
+            doc["_id"].removeprefix("forgotten:"): doc["times"]
+            for doc in self.counts.find({"_id": {"$regex": "^forgotten:"}})
+        }
+
     def applications(self) -> dict[str, int]:
         return {
             doc["_id"]: doc["applications"]

@@ -14,6 +14,7 @@ from consumers.registry import HANDLERS, route
 from consumers.router import Route
 from core.errors import ConfigurationError
 from core.settings import Settings
+from storage.kafka_producer import EventPublisher
 
 
 def test_a_route_takes_the_types_its_globs_match() -> None:
@@ -63,3 +64,27 @@ def test_the_consumer_skips_unrouted_types_by_header_and_moves_past_them(
     assert handler.applications() == {first.id: 1, last.id: 1}
     assert list(read_parked(topics.bootstrap, topics.dlq)) == []  # nothing was ever parked
     assert topics.committed(group, other) == {0: -1001}  # never subscribed, never read
+
+
+def test_a_tombstone_makes_the_handler_forget_its_key_and_is_never_parked(
+    topics: Topics, db: Any, run_consumer: Any
+) -> None:
+    kept = topics.create(f"{topics.prefix}.kept.t")
+    before, after = event(kept, 1), event(kept, 2)
+    topics.publish([before])
+    publisher = EventPublisher(topics.bootstrap)
+    try:  # what an erasure publishes (storage/user_data.py): the key, no value, no headers
+        assert publisher.publish_tombstones([kept], ["conv_erased"], 30) == 1
+    finally:
+        publisher.close()
+    topics.publish([after])
+
+    handler = CountingHandler.fresh()(db)
+    running = run_consumer(handler, Route((f"{topics.prefix}.kept.*",)))
+    poll_until(lambda: len(handler.applications()) == 2, what="both events applied")
+    poll_until(lambda: topics.all_committed(topics.group + handler.name, kept), what="committed")
+    running.stop()
+
+    assert handler.forgotten() == {"conv_erased": 1}
+    assert handler.applications() == {before.id: 1, after.id: 1}
+    assert list(read_parked(topics.bootstrap, topics.dlq)) == []
