@@ -4,7 +4,8 @@ A user is a tenant's ``user_id`` (the channel's id for them: a phone number, a P
 visitor id). What Parley keeps of them:
 
     MongoDB   conversations (and their recent history), messages both ways, audit records and
-              dead letters of their turns, the outbox notes of those documents, widget uploads
+              dead letters of their turns, the outbox notes of those documents, widget uploads,
+              outbound webhook deliveries of their conversations' events
     GridFS    the media their messages carried (``processing.media.blob_id``)
     Redis     per conversation: the session, the turn-order lists, the closed mark; per
               visitor: the widget's event stream
@@ -18,7 +19,8 @@ within seconds, then the request goes through.
 
 Events already on Kafka are keyed by conversation id; the caller publishes a tombstone (a
 record with the key and no value) for each erased conversation on every chat topic, which
-tells each consumer to drop what it derived from that key (see docs/privacy.md).
+tells each consumer to drop what it derived from that key (``Handler.forget``, e.g. the audit
+trail's ``event_log``; see docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ class UserData:
                     ],
                 }
             )
+            .deleted_count,
+            # Signed deliveries of their events, waiting or logged, carry the events' data.
+            "webhook_deliveries": self._db["webhook_deliveries"]
+            .delete_many({"tenant_id": tenant_id, "conversation_id": {"$in": conversations}})
             .deleted_count,
             "uploads": self._db["uploads"]
             .delete_many({"tenant_id": tenant_id, "visitor_id": user_id})

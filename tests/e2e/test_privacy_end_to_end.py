@@ -84,6 +84,9 @@ def _everything_of(
         ),
         "uploads": db["uploads"].count_documents({"tenant_id": tenant, "visitor_id": user}),
         "blobs": BlobStore(db).count(tenant),
+        "webhook_deliveries": db["webhook_deliveries"].count_documents(
+            {"tenant_id": tenant, "conversation_id": {"$in": conversations}}
+        ),
         "pending": db[PENDING_COLLECTION].count_documents({"owner": {"$in": conversations}}),
         "sessions": sum(int(rdb.exists(session_key(tenant, c))) for c in conversations),
         "streams": int(rdb.exists(stream_key(tenant, "wgt_privacy", user))),
@@ -110,6 +113,9 @@ def test_an_erased_user_is_gone_from_every_store_and_from_the_conversation_list(
     )
     UploadRepository(db).create(tenant, "wgt_privacy", "ana", "image/png", "a.png", b"\x89PNG")
     redis_client.xadd(stream_key(tenant, "wgt_privacy", "ana"), {"type": "message"})
+    db["webhook_deliveries"].insert_one(  # a signed delivery of one of her events, logged
+        {"_id": new_id("msg"), "tenant_id": tenant, "conversation_id": conversations[0]}
+    )
     before = _everything_of(db, redis_client, tenant, "ana", conversations)
     assert all(
         before[store] > 0
@@ -121,6 +127,7 @@ def test_an_erased_user_is_gone_from_every_store_and_from_the_conversation_list(
             "blobs",
             "sessions",
             "streams",
+            "webhook_deliveries",
         )
     ), before
 
