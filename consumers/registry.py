@@ -7,10 +7,11 @@ from consumers.audit_trail import AuditTrail
 from consumers.errors import UnknownHandler
 from consumers.handler import HandlerClass
 from consumers.router import Route
+from consumers.webhooks import Webhooks
 from core.settings import Settings
 
 # Add a handler here: a class meeting consumers.handler.Handler, built from a database.
-HANDLERS: dict[str, HandlerClass] = {cls.name: cls for cls in (AuditTrail,)}
+HANDLERS: dict[str, HandlerClass] = {cls.name: cls for cls in (AuditTrail, Webhooks)}
 
 
 def handler_class(name: str) -> HandlerClass:
