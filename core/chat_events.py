@@ -92,6 +92,38 @@ def message_sent(reply: Doc, provider_message_ids: list[str], at: datetime) -> C
     return _event(f"{reply['_id']}:sent", "chat.message.sent", reply["_id"], reply, at, data)
 
 
+# The receipts a reply's status moves announce, in the order a reply reaches them.
+RECEIPTS = ("delivered", "read")
+
+
+def receipts(message: Doc, status: str, at: datetime) -> list[CloudEvent]:
+    """``chat.message.delivered`` / ``chat.message.read`` for a reply moving from its current
+    status to ``status``: one per receipt it reaches, so a reply read without a delivery report
+    (WhatsApp may send only ``read``) counts as delivered too. Each has the id
+    ``<message id>:<receipt>``: a reply is delivered, and read, once."""
+    if status not in RECEIPTS:
+        return []
+    current = message.get("status")
+    reached = RECEIPTS[: RECEIPTS.index(status) + 1]
+    already = RECEIPTS[: RECEIPTS.index(current) + 1] if current in RECEIPTS else ()
+    return [
+        _event(
+            f"{message['_id']}:{receipt}",
+            f"chat.message.{receipt}",
+            message["_id"],
+            message,
+            at,
+            {
+                **_message_data(message),
+                "status": receipt,
+                "provider_message_id": message.get("provider_message_id"),
+            },
+        )
+        for receipt in reached
+        if receipt not in already
+    ]
+
+
 def message_failed(
     message: Doc, stage: str, classification: str, error: str, at: datetime
 ) -> CloudEvent:
@@ -99,6 +131,18 @@ def message_failed(
     return _event(
         f"{message['_id']}:failed", "chat.message.failed", message["_id"], message, at, data
     )
+
+
+def status_reported(
+    message: Doc, status: str, at: datetime, error: Any = None
+) -> list[CloudEvent]:
+    """The events of a reply's status moving to ``status`` on the provider's word: its receipts,
+    or, for ``failed``, ``chat.message.failed`` with the reason ``provider_reported`` and the
+    provider's ``error`` (its code and title, never a credential)."""
+    if status == "failed":
+        detail = str(error or "the provider reported the message failed")[:500]
+        return [message_failed(message, "deliver", "provider_reported", detail, at)]
+    return receipts(message, status, at)
 
 
 def _conversation_data(conversation: Doc) -> dict[str, Any]:

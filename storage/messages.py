@@ -12,6 +12,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from core.chat_events import status_reported
 from core.cloudevents import CloudEvent
 from core.errors import NotFound
 from core.states import TERMINAL, Status, predecessors
@@ -256,6 +257,8 @@ class MessageRepository:
         fields: dict[str, Any] | None,
         allowed: list[str] | None = None,
     ) -> int:
+        """Move each outbound message ``query`` finds to ``status``, the events of the move
+        (``chat.message.delivered|read|failed``, core/chat_events.py) in the same update."""
         now = utcnow()
         update = {"status": status.value, f"journey.{status.value}": now, "updated_at": now}
         update.update(fields or {})
@@ -265,7 +268,14 @@ class MessageRepository:
         # FerretDB v1 rewrites whole documents without locking, so a concurrent update of the
         # same message (e.g. a stage's) can undo this one: look, and redo.
         for _ in range(LOST_UPDATE_TRIES):
-            moved += self._collection.update_many(behind, {"$set": update}).modified_count
+            for doc in self._collection.find(behind):
+                error = (fields or {}).get("delivery_error")
+                events = status_reported(doc, status.value, now, error)
+                write: dict[str, Any] = {"$set": update}
+                if events:  # noted first, as in ``advance``
+                    self._pending.note("messages", doc["_id"], [event.id for event in events])
+                    write.update(outbox_push(events))
+                moved += update_by_id(self._collection, doc["_id"], behind, write, doc)
             time.sleep(LOST_UPDATE_PAUSE)
             if self._collection.find_one(behind, {"_id": 1}) is None:
                 break

@@ -26,6 +26,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -36,6 +37,7 @@ from pymongo.errors import BulkWriteError
 from core.cloudevents import CloudEvent
 from core.timeutil import utcnow
 from storage.documents import OutboxEntry, OutboxOwner
+from storage.event_sequence import EventSequencer, sequenced, with_sequence
 from storage.kafka_producer import EventPublisher, StagedEvent
 from storage.open_turns import OpenTurns
 
@@ -131,11 +133,15 @@ class PendingEvents:
 
 
 class OutboxRelay:
-    """Publishes pending outbox events and forgets each one from its Kafka delivery report."""
+    """Publishes pending outbox events and forgets each one from its Kafka delivery report.
+    Chat events go out with their conversation's sequence number (storage/event_sequence.py)."""
 
-    def __init__(self, db: Database[Any], publisher: EventPublisher) -> None:
+    def __init__(
+        self, db: Database[Any], publisher: EventPublisher, sequencer: EventSequencer
+    ) -> None:
         self._db = db
         self._publisher = publisher
+        self._sequencer = sequencer
         self.pending = PendingEvents(db)
         self._turns = OpenTurns(db)
 
@@ -184,5 +190,21 @@ class OutboxRelay:
         if not batch:
             return 0
         return self._publisher.publish_staged(
-            batch, timeout, lambda event: self.pending.acknowledged(event.id)
+            self._sequenced(batch), timeout, lambda event: self.pending.acknowledged(event.id)
         )
+
+    def _sequenced(self, batch: list[StagedEvent]) -> list[StagedEvent]:
+        chat = [event for event in batch if sequenced(event.topic)]
+        numbers = dict(
+            zip(
+                (event.id for event in chat),
+                self._sequencer.assign([(event.key, event.id) for event in chat]),
+                strict=True,
+            )
+        )
+        return [
+            replace(event, value=with_sequence(event.value, numbers[event.id]))
+            if event.id in numbers
+            else event
+            for event in batch
+        ]

@@ -7,8 +7,8 @@ visitor id). What Parley keeps of them:
               dead letters of their turns, the outbox notes of those documents, widget uploads,
               outbound webhook deliveries of their conversations' events
     GridFS    the media their messages carried (``processing.media.blob_id``)
-    Redis     per conversation: the session, the turn-order lists, the closed mark; per
-              visitor: the widget's event stream
+    Redis     per conversation: the session, the turn-order lists, the closed mark, the
+              events' sequence numbers; per visitor: the widget's event stream
 
 Erasing deletes all of it. The user's conversation slots (``conversation_slots``: a digest and a
 generation, nothing readable) are moved past every erased generation rather than deleted, so the
@@ -35,6 +35,7 @@ from redis import Redis
 from core.errors import Conflict
 from storage.blobs import BlobStore
 from storage.conversations import CLOSED_MARK_SECONDS, SLOTS_COLLECTION, closed_mark_key, retire
+from storage.event_sequence import sequence_key
 from storage.outbox import PENDING_COLLECTION
 from storage.retention import IN_FLIGHT
 from storage.sessions import session_key
@@ -181,6 +182,7 @@ class UserData:
             for key in (
                 session_key(tenant_id, conversation_id),
                 *conversation_keys(tenant_id, conversation_id),
+                sequence_key(conversation_id),
             )
         ]
         # A widget visitor's stream: the widget is not known here, so every widget's is matched.

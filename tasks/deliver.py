@@ -16,7 +16,7 @@ from celery import Task
 from channels.base import RateLimited, SendFailed, SendRejected
 from channels.content import degrade_to_text
 from channels.registry import adapter_for
-from core.chat_events import message_sent
+from core.chat_events import message_sent, status_reported
 from core.envelopes import ChannelConfig, Outbound
 from core.stages import DELIVER
 from core.states import Status
@@ -110,8 +110,10 @@ def send_parts(
     reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, config.id, ids)
     if reported is not None:
         current: MessageDocument | None = {**sent, "status": Status.SENT.value} if moved else None
-        fields = {"delivery_error": {"reported": "failed"}} if reported is Status.FAILED else None
-        c.messages.advance(tenant_id, reply["_id"], reported, fields, current=current)
+        error = {"reported": "failed"} if reported is Status.FAILED else None
+        fields = {"delivery_error": error} if error else None
+        events = status_reported({**sent, "status": Status.SENT.value}, reported, utcnow(), error)
+        c.messages.advance(tenant_id, reply["_id"], reported, fields, events, current=current)
 
 
 @app.task(

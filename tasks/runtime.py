@@ -19,6 +19,7 @@ from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
 from storage.audit import AuditRepository
 from storage.dead_letters import DeadLetterRepository
+from storage.event_sequence import EventSequencer
 from storage.kafka_producer import EventPublisher
 from storage.leases import Leases
 from storage.outbox import OutboxRelay
@@ -62,7 +63,7 @@ class WorkerClients(Storage):
         self.audit = AuditRepository(self.db)
         self.channels = runtime_from_settings(settings, self.visitor_streams)
         self.dead_letters = DeadLetterRepository(self.db)
-        self.relay = OutboxRelay(self.db, self.events)
+        self.relay = OutboxRelay(self.db, self.events, EventSequencer(self.redis))
         self.leases = Leases(self.redis)
         self.pacer = Pacer(self.redis)
         self.engine_settings = TenantEngineSettings(self.tenants)

@@ -21,6 +21,7 @@ from core.ids import new_id
 from core.settings import Settings
 from core.timeutil import utcnow
 from storage.blobs import BlobStore
+from storage.event_sequence import sequence_key
 from storage.outbox import PENDING_COLLECTION
 from storage.sessions import session_key
 from storage.uploads import UploadRepository
@@ -90,6 +91,7 @@ def _everything_of(
         "pending": db[PENDING_COLLECTION].count_documents({"owner": {"$in": conversations}}),
         "sessions": sum(int(rdb.exists(session_key(tenant, c))) for c in conversations),
         "streams": int(rdb.exists(stream_key(tenant, "wgt_privacy", user))),
+        "sequences": sum(int(rdb.exists(sequence_key(c))) for c in conversations),
     }
 
 
@@ -128,6 +130,7 @@ def test_an_erased_user_is_gone_from_every_store_and_from_the_conversation_list(
             "sessions",
             "streams",
             "webhook_deliveries",
+            "sequences",
         )
     ), before
 

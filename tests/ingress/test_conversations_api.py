@@ -17,6 +17,7 @@ from core.settings import Settings
 from ingress.app import create_app
 from storage.conversations import ConversationRepository
 from storage.kafka_producer import EventPublisher
+from storage.event_sequence import EventSequencer
 from storage.outbox import PENDING_COLLECTION, OutboxRelay
 from storage.sessions import SessionStore, session_key
 from tests.credentials import admin_headers, create_tenant, tenant_headers
@@ -224,7 +225,11 @@ def test_a_close_undone_by_a_racing_write_leaves_the_user_in_that_conversation(
 
 
 def test_the_ended_event_reaches_kafka_once(
-    client: TestClient, settings: Settings, db: Database[Any], tenant: str
+    client: TestClient,
+    settings: Settings,
+    db: Database[Any],
+    redis_client: redis.Redis,
+    tenant: str,
 ) -> None:
     headers = tenant_headers(settings, tenant)
     conversation_id = _send(client, headers, "dan")
@@ -234,7 +239,7 @@ def test_the_ended_event_reaches_kafka_once(
         for _ in range(2):
             response = client.post(f"/v1/conversations/{conversation_id}/close", headers=headers)
             assert response.status_code == 200
-        relay = OutboxRelay(db, publisher)
+        relay = OutboxRelay(db, publisher, EventSequencer(redis_client))
         relay.relay(older_than_seconds=0, limit=1000, timeout=20)
         relay.relay(older_than_seconds=0, limit=1000, timeout=20)  # nothing left of ours
         reader.collect(lambda events: any(e["subject"] == conversation_id for e in events), 30)
@@ -249,6 +254,9 @@ def test_the_ended_event_reaches_kafka_once(
         "channel": "api",
         "user_id": "dan",
         "reason": "closed",
+        # Second out: the conversation's started event went first; the message's received event
+        # is left to its turn's audit stage (no worker runs here), and will be third.
+        "sequence": 2,
     }
 
 

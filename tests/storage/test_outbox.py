@@ -13,12 +13,14 @@ from typing import Any
 
 from kafka_reader import EventReader
 from pymongo.database import Database
+from redis import Redis
 
 from core.chat_events import message_received
 from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
 from core.timeutil import utcnow
+from storage.event_sequence import EventSequencer
 from storage.kafka_producer import EventPublisher
 from storage.messages import MessageRepository
 from storage.open_turns import OpenTurns
@@ -70,7 +72,7 @@ def test_an_embedded_event_is_relayed_once_and_its_note_dropped_by_kafkas_report
     reader = EventReader(settings.kafka_bootstrap, [event.type])
     publisher = _publisher(settings)
     try:
-        relay = OutboxRelay(db, publisher)
+        relay = _relay(db, publisher, settings)
         assert relay.relay(older_than_seconds=20, limit=1000, timeout=20) >= 1
         assert db[PENDING_COLLECTION].find_one({"_id": event.id}) is None
         # Nothing left to publish: a second run sends nothing of ours.
@@ -99,7 +101,7 @@ def test_notes_are_idempotent_and_a_lost_dedupe_race_leaves_no_note(
     assert db[PENDING_COLLECTION].find_one({"_id": twin_event.id}) is None
     assert db["open_turns"].find_one({"_id": twin["_id"]}) is None
     assert db["open_turns"].find_one({"_id": doc["_id"]}) is not None
-    relay = OutboxRelay(db, _publisher(settings))
+    relay = _relay(db, _publisher(settings), settings)
     assert relay.pending.note("messages", doc["_id"], []) == []
     again = relay.pending.note("messages", doc["_id"], [message_received(doc).id, "other"])
     assert again == ["other"]  # the received event was noted when the message was stored
@@ -109,10 +111,14 @@ def _publisher(settings: Settings) -> EventPublisher:
     return EventPublisher(settings.kafka_bootstrap, client_id="parley-test-relay")
 
 
+def _relay(db: Database[Any], publisher: EventPublisher, settings: Settings) -> OutboxRelay:
+    return OutboxRelay(db, publisher, EventSequencer(Redis.from_url(settings.redis_url)))
+
+
 def test_orphan_notes_are_cleared_only_once_older_than_any_write_takes(
     db: Database[Any], settings: Settings
 ) -> None:
-    relay = OutboxRelay(db, _publisher(settings))
+    relay = _relay(db, _publisher(settings), settings)
     owner = new_id("msg")  # never stored: its write failed
     young, old = f"{owner}:young", f"{owner}:old"
     assert relay.pending.note("messages", owner, [young, old]) == [young, old]
@@ -171,7 +177,7 @@ def test_the_relay_leaves_a_turn_in_flight_to_its_audit_stage_until_it_waits_too
     _age(db, PENDING_COLLECTION, event.id, timedelta(minutes=1), "at")
     publisher = _publisher(settings)
     try:
-        relay = OutboxRelay(db, publisher)
+        relay = _relay(db, publisher, settings)
         relay.relay(older_than_seconds=20, limit=1000, timeout=20)
         assert db[PENDING_COLLECTION].find_one({"_id": event.id}) is not None  # left to audit
         _age(db, PENDING_COLLECTION, event.id, LEAVE_TO_AUDIT + timedelta(minutes=1), "at")
@@ -193,3 +199,34 @@ def test_a_publisher_kafka_did_not_answer_is_suspect_for_a_while() -> None:
     acked = nobody.publish_staged([event], timeout=1.0, on_acknowledged=lambda _: None)
     assert acked == 0
     assert nobody.suspect()  # the audit stage leaves its events to the relay meanwhile
+
+
+def test_chat_events_go_out_numbered_per_conversation_and_keep_their_number(
+    db: Database[Any], settings: Settings, tenant: str
+) -> None:
+    repo = MessageRepository(db)
+    first, second = _inbound(tenant, "one"), _inbound(tenant, "two")
+    second["conversation_id"] = first["conversation_id"]
+    other = _inbound(tenant, "elsewhere")  # a conversation of its own starts at 1
+    events = [message_received(doc) for doc in (first, second, other)]
+    for doc, event in zip((first, second, other), events, strict=True):
+        repo.insert_once(with_outbox(doc, [event]))
+        assert repo.advance(tenant, doc["_id"], Status.COMPLETED)
+    reader = EventReader(settings.kafka_bootstrap, ["chat.message.received"])
+    publisher = _publisher(settings)
+    try:
+        relay = _relay(db, publisher, settings)
+        stored = [repo.get(tenant, doc["_id"]) for doc in (first, second, other)]
+        assert relay.publish_documents("messages", stored, timeout=20) == 3
+        # Kafka's report was lost: the same events are published again, numbers unchanged.
+        for event in events:
+            relay.pending.note("messages", event.subject, [event.id])
+        assert relay.publish_documents("messages", stored[::-1], timeout=20) == 3
+        ids = {event.id for event in events}
+        reader.collect(lambda seen: sum(e["id"] in ids for e in seen) >= 6, 30)
+        seen = [e for e in reader.events() if e["id"] in ids]
+    finally:
+        reader.close()
+        publisher.close()
+    numbers = {(e["id"], e["data"]["sequence"]) for e in seen}
+    assert numbers == {(events[0].id, 1), (events[1].id, 2), (events[2].id, 1)}

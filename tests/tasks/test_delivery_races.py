@@ -180,7 +180,11 @@ def test_a_delivered_callback_for_part_one_does_not_lose_the_sent_event(
     assert reply is not None
     assert [sent.body["text"]["body"] for sent in fake.sent] == ["part 1", "part 2", "part 3"]
     assert reply["status"] == Status.DELIVERED.value  # the callback's word, applied after sent
-    assert [event["id"] for event in reply.get("outbox", [])] == [f"{reply['_id']}:sent"]
+    # The sent event, then the delivered one the callback's word made, once each.
+    assert [event["id"] for event in reply.get("outbox", [])] == [
+        f"{reply['_id']}:sent",
+        f"{reply['_id']}:delivered",
+    ]
     assert list(reply["journey"]) == ["generated", "sending", "sent", "delivered"]
 
 
