@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from channel_scenarios import WhatsAppScenario
+from kafka_reader import EventReader
 from pymongo.database import Database
 from starlette.testclient import TestClient
 
@@ -255,3 +256,40 @@ def test_a_copy_that_stalled_past_its_lease_sends_no_further_part(
     reply = db["messages"].find_one({"_id": rid})
     assert reply is not None
     assert reply["status"] == Status.SENDING.value and reply["sent_parts"] == 2
+
+
+def test_whatsapp_delivered_and_read_callbacks_reach_kafka_as_receipt_events(
+    db: Database[Any],
+    settings: Settings,
+    tenant: str,
+    fake: FakeWhatsApp,
+    worker_channels: None,
+    ingress: TestClient,
+) -> None:
+    scenario = WhatsAppScenario()
+    config_id, message_id = _generated_turn(db, settings, tenant, scenario, parts=1)
+    deliver(tenant, message_id)
+    [sent] = fake.sent
+    reader = EventReader(settings.kafka_bootstrap, ["chat.message.delivered", "chat.message.read"])
+    try:
+        for state in ("delivered", "read", "delivered"):  # a late repeat changes nothing
+            _post_status(ingress, config_id, scenario, sent.wamid, state)
+        reply = db["messages"].find_one({"_id": reply_id(message_id)})
+        assert reply is not None and reply["status"] == Status.READ.value
+        clients().relay.publish_documents("messages", [reply], timeout=20)
+        ids = {f"{reply['_id']}:delivered", f"{reply['_id']}:read"}
+        reader.collect(lambda seen: ids <= {e["id"] for e in seen}, 30)
+        records = [(topic, body, headers) for topic, _, body, headers in reader.seen]
+    finally:
+        reader.close()
+    ours = [(topic, body, headers) for topic, body, headers in records if body["id"] in ids]
+    assert [topic for topic, _, _ in ours] == ["chat.message.delivered", "chat.message.read"]
+    for topic, body, headers in ours:
+        assert headers["ce_type"] == topic.encode() and headers["ce_id"] == body["id"].encode()
+        assert headers["ce_tenantid"] == tenant.encode()
+        assert body["data"]["status"] == topic.rsplit(".", 1)[1]
+        assert body["data"]["provider_message_id"] == sent.wamid
+        assert body["data"]["conversation_id"] == reply["conversation_id"]
+    assert [b["data"]["sequence"] for _, b, _ in ours] == sorted(
+        b["data"]["sequence"] for _, b, _ in ours
+    )
