@@ -73,6 +73,12 @@ task_routes = {
 beat_schedule = {
     "reconcile": {"task": "parley.maintenance.reconcile", "schedule": timedelta(seconds=10)},
     "relay-outbox": {"task": "parley.maintenance.relay_outbox", "schedule": timedelta(seconds=5)},
+    # The telemetry queue (storage/telemetry.py) and the dependencies' health (tasks/telemetry.py).
+    "relay-telemetry": {
+        "task": "parley.maintenance.relay_telemetry",
+        "schedule": timedelta(seconds=5),
+    },
+    "check-health": {"task": "parley.maintenance.check_health", "schedule": timedelta(seconds=15)},
     "release-idempotency-keys": {
         "task": "parley.maintenance.release_idempotency_keys",
         "schedule": timedelta(minutes=10),

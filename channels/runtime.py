@@ -5,6 +5,9 @@ Built after fork (in the ingress lifespan and per worker process), never at impo
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,8 @@ from core.ttl_cache import TtlCache
 
 if TYPE_CHECKING:
     from channels.web import VisitorEventPublisher
+
+log = logging.getLogger("parley.channels")
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,11 @@ class ChannelRuntime:
         visitor_events: VisitorEventPublisher | None = None,
         media_timeout: float = 15.0,
         allow_private_media: bool = False,
+        on_answer: CallObserver | None = None,
     ) -> ChannelRuntime:
+        hooks = _observed(on_answer) if on_answer is not None else {}
         return cls(
-            http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0)),
+            http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0), event_hooks=hooks),
             urls=urls,
             send_timeout=send_timeout,
             visitor_events=visitor_events,
@@ -66,8 +73,31 @@ class ChannelRuntime:
         self.http.close()
 
 
+# Told of every answer a provider gave this runtime's client: the request's method and path (no
+# query, which may carry a token), the HTTP status and the milliseconds it took.
+CallObserver = Callable[[str, int, float], None]
+_STARTED = "parley_started"
+
+
+def _observed(on_answer: CallObserver) -> dict[str, list[Callable[[Any], None]]]:
+    def started(request: httpx.Request) -> None:
+        request.extensions[_STARTED] = time.monotonic()
+
+    def answered(response: httpx.Response) -> None:
+        request = response.request
+        elapsed = time.monotonic() - request.extensions.get(_STARTED, time.monotonic())
+        try:
+            on_answer(f"{request.method} {request.url.path}", response.status_code, elapsed * 1e3)
+        except Exception:  # an observer never breaks the call it observes
+            log.exception("the provider-call observer failed")
+
+    return {"request": [started], "response": [answered]}
+
+
 def runtime_from_settings(
-    settings: Settings, visitor_events: VisitorEventPublisher | None = None
+    settings: Settings,
+    visitor_events: VisitorEventPublisher | None = None,
+    on_answer: CallObserver | None = None,
 ) -> ChannelRuntime:
     """This process's channel runtime, pointed at the providers the settings name."""
     return ChannelRuntime.create(
@@ -82,4 +112,5 @@ def runtime_from_settings(
         visitor_events=visitor_events,
         media_timeout=settings.media_fetch_timeout_seconds,
         allow_private_media=settings.media_allow_private_addresses,
+        on_answer=on_answer,
     )

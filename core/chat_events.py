@@ -133,9 +133,7 @@ def message_failed(
     )
 
 
-def status_reported(
-    message: Doc, status: str, at: datetime, error: Any = None
-) -> list[CloudEvent]:
+def status_reported(message: Doc, status: str, at: datetime, error: Any = None) -> list[CloudEvent]:
     """The events of a reply's status moving to ``status`` on the provider's word: its receipts,
     or, for ``failed``, ``chat.message.failed`` with the reason ``provider_reported`` and the
     provider's ``error`` (its code and title, never a credential)."""

@@ -9,21 +9,36 @@ from __future__ import annotations
 
 import re
 
+MESSAGE_RECEIVED = "chat.message.received"
+MESSAGE_SENT = "chat.message.sent"
+MESSAGE_DELIVERED = "chat.message.delivered"
+MESSAGE_READ = "chat.message.read"
+MESSAGE_FAILED = "chat.message.failed"
+CONVERSATION_STARTED = "chat.conversation.started"
+CONVERSATION_UPDATED = "chat.conversation.updated"
+CONVERSATION_ENDED = "chat.conversation.ended"
+SYSTEM_HEALTH = "system.health"
+SYSTEM_ERROR = "system.error"
+SYSTEM_PERFORMANCE = "system.performance"
+WEBHOOK_RECEIVED = "integration.webhook.received"
+API_CALLED = "integration.api.called"
+AUTH = "integration.auth"
+
 EVENT_TYPES = (
-    "chat.message.received",
-    "chat.message.sent",
-    "chat.message.delivered",
-    "chat.message.read",
-    "chat.message.failed",
-    "chat.conversation.started",
-    "chat.conversation.updated",
-    "chat.conversation.ended",
-    "system.health",
-    "system.error",
-    "system.performance",
-    "integration.webhook.received",
-    "integration.api.called",
-    "integration.auth",
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
+    MESSAGE_DELIVERED,
+    MESSAGE_READ,
+    MESSAGE_FAILED,
+    CONVERSATION_STARTED,
+    CONVERSATION_UPDATED,
+    CONVERSATION_ENDED,
+    SYSTEM_HEALTH,
+    SYSTEM_ERROR,
+    SYSTEM_PERFORMANCE,
+    WEBHOOK_RECEIVED,
+    API_CALLED,
+    AUTH,
 )
 _SEGMENT = re.compile(r"^(\*|[a-z0-9_]+)$")
 

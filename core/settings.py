@@ -182,6 +182,8 @@ class Settings(BaseSettings):
 
     # Long enough for a fresh idempotent producer to get its id; an outage costs this per turn.
     kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # How often each worker process tells its stages' latency and throughput (system.performance).
+    performance_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Event consumers (consumers/): handler ``h`` reads in consumer group ``<prefix>h``, so
     # two deployments (or test runs) on one Kafka keep their offsets apart.
     consumer_group_prefix: str = Field(default="parley.", min_length=1)

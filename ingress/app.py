@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -35,8 +36,19 @@ from ingress import (
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
 from ingress.state import IngressState
+from storage.telemetry import TelemetryBuffer
 
 log = logging.getLogger("parley.ingress")
+
+
+async def _flush_observations(state: IngressState) -> None:
+    """Queue the ingress's telemetry once a second, off the event loop."""
+    while True:
+        await asyncio.sleep(TelemetryBuffer.FLUSH_SECONDS)
+        try:
+            await run_in_threadpool(state.observations.flush)
+        except Exception:  # the next second tries again; a request never waits on this
+            log.exception("could not queue the ingress's telemetry")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -46,10 +58,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         state = await run_in_threadpool(IngressState, settings)
+        flushing = asyncio.create_task(_flush_observations(state))
         log.info("ingress ready")
         try:
             yield {"parley": state}
         finally:
+            flushing.cancel()
+            await run_in_threadpool(state.observations.flush)
             await state.stream_redis.aclose()
             await run_in_threadpool(state.close)
 

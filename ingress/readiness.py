@@ -29,6 +29,8 @@ from core.settings import Settings
 from protos.engine_client import EngineClient
 
 UP = "up"
+# Told of a dependency going ``down`` or coming back ``up``: its name, the status, why.
+OnChange = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class Readiness:
         timeout: float,
         cache_seconds: float,
         close: Callable[[], None] = lambda: None,
+        on_change: OnChange | None = None,
     ) -> None:
+        self._on_change = on_change
         self._probes = tuple(probes)
         self._timeout = timeout
         self._cache_seconds = cache_seconds
@@ -74,7 +78,12 @@ class Readiness:
 
     @classmethod
     def open(
-        cls, settings: Settings, db: Database[Any], kafka: AdminClient, engine: EngineClient
+        cls,
+        settings: Settings,
+        db: Database[Any],
+        kafka: AdminClient,
+        engine: EngineClient,
+        on_change: OnChange | None = None,
     ) -> Readiness:
         timeout = settings.readiness_timeout_seconds
         # Own Redis clients: the ingress's retry and wait longer than a probe may.
@@ -108,7 +117,7 @@ class Readiness:
             Probe("kafka", lambda: kafka.list_topics(timeout=timeout), required=False),
             Probe("engine", engine_serving, required=False),
         )
-        return cls(probes, timeout, settings.readiness_cache_seconds, close)
+        return cls(probes, timeout, settings.readiness_cache_seconds, close, on_change)
 
     async def report(self) -> ReadinessReport:
         """The latest report, probing again only when it is older than ``cache_seconds``."""
@@ -117,9 +126,21 @@ class Readiness:
         async with self._lock:
             # Requests that queued here while one probed take its report.
             if self._report is None or self._stale():
-                self._report = await self._probe_all()
+                before, self._report = self._report, await self._probe_all()
                 self._taken_at = time.monotonic()
+                self._tell_changes(before, self._report)
             return self._report
+
+    def _tell_changes(self, before: ReadinessReport | None, now: ReadinessReport) -> None:
+        """Each dependency that went down or came back (the first report tells only what is
+        down: a dependency up from the start is not news)."""
+        if self._on_change is None:
+            return
+        for name, check in now.checks.items():
+            was = before.checks.get(name) if before is not None else UP
+            if (was == UP) != (check == UP):
+                status, detail = ("up", "") if check == UP else ("down", check.split(": ", 1)[-1])
+                self._on_change(name, status, detail)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

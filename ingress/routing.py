@@ -28,6 +28,8 @@ from starlette.responses import Response
 from starlette.routing import Route, request_response
 
 from core.errors import TransientError
+from core.scopes import PLATFORM_TENANT
+from core.system_events import auth_event
 from ingress import rate_limit
 from ingress.auth import Principal, bearer_token
 from ingress.client_address import client_address
@@ -81,10 +83,22 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     except Problem as problem:
         if problem.status == 401:
             log.info("authentication failed from %s: %s", source, problem.detail)
+            state.observations.add(
+                auth_event(
+                    PLATFORM_TENANT,
+                    _credential_kind(state, request),
+                    False,
+                    request.url.path,
+                    reason=problem.detail,
+                )
+            )
             counted = state.limiter.take_each(failures)
             if not counted.allowed:  # past the allowance the caller learns nothing more
                 raise _locked_out(counted) from None
         raise
+    state.observations.add(
+        auth_event(principal.tenant_id, _credential_kind(state, request), True, request.url.path)
+    )
     tenant = state.tenants.status(principal.tenant_id)
     if not tenant.active:
         raise Problem(403, "tenant-disabled", "Forbidden", "this tenant is disabled")
@@ -96,6 +110,16 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     if not verdict.allowed:
         raise rate_limit.too_many(verdict, f"the {verdict.bucket}'s rate limit is exhausted")
     return principal, verdict
+
+
+def _credential_kind(state: IngressState, request: Request) -> str:
+    """What kind of credential the request offered (never the credential itself)."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return "none"
+    if state.hub is not None:
+        return "security_hub"
+    return "api_key" if header[7:].strip().startswith(KEY_PREFIX) else "token"
 
 
 def _locked_out(verdict: Verdict) -> Problem:

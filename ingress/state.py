@@ -9,6 +9,7 @@ from channels.runtime import ChannelRuntime, runtime_from_settings
 from core.envelopes import ChannelConfig
 from core.jwt_verifier import JwtVerifier
 from core.settings import Settings
+from core.system_events import system_health
 from core.ttl_cache import TtlCache
 from ingress.auth import Authenticator
 from ingress.readiness import Readiness
@@ -21,6 +22,7 @@ from storage.mongo import ensure_indexes
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
+from storage.telemetry import TelemetryBuffer
 from storage.user_data import UserData
 from storage.visitor_streams import VisitorStreamReader
 from storage.wiring import Storage
@@ -50,6 +52,9 @@ class IngressState(Storage):
     erasures: ErasureReceipts
     # Erasure's tombstones (storage/user_data.py); every other event goes out from the workers.
     tombstones: EventPublisher
+    # The ingress's telemetry (logins, verified webhooks, dependencies' health), kept in memory
+    # and queued once a second by the lifespan (storage/telemetry.py).
+    observations: TelemetryBuffer
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -77,7 +82,10 @@ class IngressState(Storage):
         )
         self.kafka = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
         self.engine = EngineClient(settings.engine_addr)
-        self.readiness = Readiness.open(settings, self.db, self.kafka, self.engine)
+        self.observations = TelemetryBuffer(self.telemetry)
+        self.readiness = Readiness.open(
+            settings, self.db, self.kafka, self.engine, on_change=self._health_changed
+        )
         self.webhook_configs = TtlCache(settings.tenant_cache_seconds)
         self.channels = runtime_from_settings(settings, self.visitor_streams)
         self.limiter = RateLimiter(self.redis)
@@ -91,6 +99,9 @@ class IngressState(Storage):
         self.user_data = UserData(self.db, self.redis, self.blobs)
         self.erasures = ErasureReceipts(self.db, settings.require_master_key())
         self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
+
+    def _health_changed(self, component: str, status: str, detail: str) -> None:
+        self.observations.add(system_health(component, status, "ingress", detail))
 
     def close(self) -> None:
         self.readiness.close()

@@ -23,6 +23,7 @@ from channels.registry import SPECS, spec_for, webhook_adapter_for
 from core.envelopes import ChannelConfig, DeliveryState, StatusUpdate, Webhook
 from core.errors import NotFound, TransientError
 from core.states import Status
+from core.system_events import webhook_received
 from ingress import rate_limit
 from ingress.accept import accept_inbound
 from ingress.api_models import WebhookAnswer, json_of
@@ -218,9 +219,22 @@ async def receive(request: Request) -> Response:
     foreign = webhook.account_ids - {config.account_id}
     if foreign:
         raise _unauthorized(config.channel, f"names accounts {sorted(foreign)} not in the config")
+    state.observations.add(
+        webhook_received(config.tenant_id, config.channel, config.id, _provider_event(webhook))
+    )
     await run_in_threadpool(_apply, state, config, webhook)  # TransientError: 503, retried
     answer = WebhookAnswer.model_validate(webhook.response or {"status": "ok"})
     return JSONResponse(json_of(answer))
+
+
+def _provider_event(webhook: Webhook) -> str:
+    """What a verified webhook carried, in a word: messages, statuses, both, or neither."""
+    kinds = [
+        name
+        for name, items in (("messages", webhook.messages), ("statuses", webhook.statuses))
+        if items
+    ]
+    return "+".join(kinds) or "other"
 
 
 def _apply(state: IngressState, config: ChannelConfig, webhook: Webhook) -> None:

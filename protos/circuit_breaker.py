@@ -4,23 +4,38 @@ calls fail fast for a while instead of each waiting for a dependency that is dow
 closed ── ``threshold`` transient failures in a row ──▶ open (calls raise TransientError)
 open ── ``open_seconds`` later ──▶ half-open: one probe goes out
 half-open ── the probe succeeds ──▶ closed;  the probe fails ──▶ open again
+
+Each move to open is told to ``on_open`` (the workers publish a ``system.error``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from core.errors import TransientError
 
+log = logging.getLogger("parley.breaker")
+
 Clock = Callable[[], float]
+# Told when the circuit opens: the dependency's name and the failures in a row that opened it.
+OnOpen = Callable[[str, int], None]
 
 
 class CircuitBreaker:
     """Thread-safe; ``name`` is the dependency, as the fail-fast error names it."""
 
-    def __init__(self, name: str, threshold: int, open_seconds: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        name: str,
+        threshold: int,
+        open_seconds: float,
+        clock: Clock,
+        on_open: OnOpen | None = None,
+    ) -> None:
         self._name = name
+        self._on_open = on_open
         self._threshold = threshold
         self._open_seconds = open_seconds
         self._clock = clock
@@ -54,6 +69,14 @@ class CircuitBreaker:
         """The call failed in a way that says the dependency may be down."""
         with self._lock:
             self._failures += 1
+            # Told once per outage: a failed probe re-opens a circuit that was open already.
+            opens = self._opened_at is None and self._failures >= self._threshold
             if self._probing or self._failures >= self._threshold:
                 self._opened_at = self._clock()
                 self._probing = False
+            failures = self._failures
+        if opens and self._on_open is not None:
+            try:
+                self._on_open(self._name, failures)
+            except Exception:  # an observer never breaks the call it observes
+                log.exception("the breaker's on-open hook failed")

@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core.errors import DependencyError, PermanentError, TransientError
-from protos.circuit_breaker import CircuitBreaker, Clock
+from protos.circuit_breaker import CircuitBreaker, Clock, OnOpen
 
 # Reconnect quickly after a server restart; keep this below the breaker's open time, so the
 # channel has tried again by the time the half-open probe goes out.
@@ -36,6 +36,7 @@ class BreakerOptions(TypedDict, total=False):
     breaker_threshold: int
     breaker_open_seconds: float
     clock: Clock
+    on_open: OnOpen
 
 
 class GrpcClient:
@@ -54,6 +55,7 @@ class GrpcClient:
             breaker.get("breaker_threshold", 5),
             breaker.get("breaker_open_seconds", 5.0),
             breaker.get("clock", time.monotonic),
+            breaker.get("on_open"),
         )
 
     @classmethod

@@ -59,7 +59,6 @@ class EventSequencer:
         return [int(seq) for seq in pipe.execute()]
 
 
-
 def sequence_key(conversation_id: str) -> str:
     """The Redis hash of a conversation's numbers (erased with the conversation)."""
     return KEY.format(conversation_id)

@@ -123,6 +123,14 @@ class EventPublisher:
         self._producer.flush(timeout)
         return acknowledged
 
+    def reachable(self, timeout: float) -> bool:
+        """Whether a broker answers a metadata request within ``timeout`` (health checks)."""
+        try:
+            self._producer.list_topics(timeout=timeout)
+        except Exception:  # any failure is a no
+            return False
+        return True
+
     def suspect(self) -> bool:
         """Whether Kafka failed to acknowledge a publish in the last ``SUSPECT_SECONDS``: a
         caller that can leave its events to the outbox relay need not wait on it again."""

@@ -22,6 +22,7 @@ from storage.messages import MessageRepository
 from storage.mongo import connect, database
 from storage.provider_reports import ProviderReports
 from storage.sessions import SessionStore
+from storage.telemetry import Telemetry
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 from storage.uploads import UploadRepository
@@ -51,6 +52,7 @@ class Storage:
     blobs: BlobStore
     webhook_subscriptions: WebhookSubscriptionRepository
     webhook_deliveries: WebhookDeliveryRepository
+    telemetry: Telemetry
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class Storage:
         self.blobs = BlobStore(self.db)
         self.webhook_subscriptions = WebhookSubscriptionRepository(self.db, box)
         self.webhook_deliveries = WebhookDeliveryRepository(self.db, self.redis)
+        self.telemetry = Telemetry(self.redis)
 
     def close(self) -> None:
         self.redis.close()

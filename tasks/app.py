@@ -13,4 +13,5 @@ app.conf.include = [
     "tasks.audit",
     "tasks.maintenance",
     "tasks.webhooks",
+    "tasks.telemetry",
 ]

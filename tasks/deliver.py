@@ -26,6 +26,7 @@ from storage.errors import LeaseLost
 from storage.messages import reply_id
 from tasks.app import app
 from tasks.base import StageTask
+from tasks.calls import calls_of
 from tasks.failures import dead_letter, retry_or_dead_letter, wait
 from tasks.ordering import pass_stage, ready
 from tasks.policy import PACES, delivery_policy, infrastructure_retry
@@ -91,7 +92,8 @@ def send_parts(
             parts=chunks[index],
             reply_to=reply_to,
         )
-        receipt = adapter.send(outbound, config, c.channels)
+        with calls_of(c.telemetry, tenant_id, reply["channel"], reply["_id"]):
+            receipt = adapter.send(outbound, config, c.channels)
         c.messages.record_part_sent(tenant_id, reply["_id"], index, receipt.provider_message_ids)
         ids.extend(receipt.provider_message_ids)
         delivered = delivered and receipt.delivered

@@ -20,6 +20,7 @@ from celery import Task
 
 from core.chat_events import message_failed
 from core.states import Status
+from core.system_events import dead_letter_error
 from core.timeutil import as_utc, utcnow
 from storage.documents import MessageDocument
 from tasks.ordering import pass_stage
@@ -58,7 +59,7 @@ def dead_letter(
     ``status=None`` records the dead letter only (the turn goes on, e.g. with a fallback)."""
     now = utcnow()
     detail = f"{type(error).__name__}: {error}"[:500]
-    c.dead_letters.record(
+    recorded = c.dead_letters.record(
         tenant_id=message["tenant_id"],
         message_id=message["_id"],
         conversation_id=message["conversation_id"],
@@ -76,10 +77,15 @@ def dead_letter(
             message["_id"],
             Status.DEAD_LETTERED,
             {"failure": {"stage": stage, "reason": classification, "error": detail}},
-            events=[message_failed(message, stage, classification, detail, now)],
+            events=[
+                message_failed(message, stage, classification, detail, now),
+                dead_letter_error(dict(recorded), detail),
+            ],
         )
         # A parked turn no longer holds back the turns after it.
         pass_stage(c, message["tenant_id"], message["conversation_id"], message["_id"])
+    else:  # the turn goes on: no status move to carry the event, so the telemetry queue does
+        c.telemetry.record([dead_letter_error(dict(recorded), detail)])
     log.warning(
         "dead-lettered %s at %s (%s after %d attempts): %s",
         message["_id"],

@@ -19,6 +19,7 @@ from storage.documents import ConversationDocument, EngineAnswer, MessageDocumen
 from storage.messages import reply_id
 from tasks.app import app
 from tasks.base import StageTask
+from tasks.calls import engine_call
 from tasks.failures import dead_letter, schedule_retry, wait
 from tasks.ordering import pass_stage, ready
 from tasks.policy import engine_policy, infrastructure_retry
@@ -132,10 +133,13 @@ def _answer(
 ) -> pb.GenerateResponse:
     """The engine's reply: streamed where the channel shows partial text, else whole while the
     channel shows the user a typing indicator (where it has one)."""
-    if message["channel"] in STREAMING_CHANNELS:
-        return streamed_answer(c, message, request)
-    show_typing(c, message)
-    return c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
+    streaming = message["channel"] in STREAMING_CHANNELS
+    if not streaming:
+        show_typing(c, message)
+    with engine_call(c.telemetry, message["tenant_id"], message["_id"]):
+        if streaming:
+            return streamed_answer(c, message, request)
+        return c.engine.generate(request, timeout=c.settings.engine_timeout_seconds)
 
 
 def _fall_back(c: WorkerClients, message: MessageDocument, error: Exception, attempts: int) -> None:

@@ -26,6 +26,7 @@ from storage.outbox import OutboxRelay
 from storage.pacing import Pacer
 from storage.tenants import TenantDirectory
 from storage.wiring import Storage
+from tasks.calls import breaker_opened, provider_answered
 
 
 class TenantEngineSettings:
@@ -56,12 +57,16 @@ class WorkerClients(Storage):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, redis_timeout_seconds=5)
-        self.engine = EngineClient(settings.engine_addr)
+        self.engine = EngineClient(
+            settings.engine_addr, on_open=breaker_opened(lambda: self.telemetry)
+        )
         self.events = EventPublisher(
             settings.kafka_bootstrap, client_id=f"parley-worker-{os.getpid()}"
         )
         self.audit = AuditRepository(self.db)
-        self.channels = runtime_from_settings(settings, self.visitor_streams)
+        self.channels = runtime_from_settings(
+            settings, self.visitor_streams, on_answer=provider_answered
+        )
         self.dead_letters = DeadLetterRepository(self.db)
         self.relay = OutboxRelay(self.db, self.events, EventSequencer(self.redis))
         self.leases = Leases(self.redis)

@@ -35,6 +35,7 @@ from channels.webhook_post import WebhookUnreachable, post_signed
 from core import addresses
 from core.addresses import AddressRefused
 from core.errors import Conflict
+from core.system_events import ENDPOINT_DISABLED, system_error
 from core.timeutil import as_utc, utcnow
 from core.webhook_signatures import headers as signed_headers
 from storage.webhook_deliveries import (
@@ -225,9 +226,16 @@ def _hand_over(deliveries: WebhookDeliveryRepository, settled: DeliveryDocument)
         _enqueue(waiting)
 
 
+def _origin(url: str) -> str:
+    """Scheme and host only: a tenant's URL path or query may hold a token of theirs."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def on_endpoint_disabled(subscription: Mapping[str, Any], reason: str) -> None:
-    """Hook: a subscription was disabled for failing. The place to publish a ``system.error``
-    event or notify the tenant; for now it logs. It must never fail the task."""
+    """A subscription was disabled for failing: logged, and told as a ``system.error`` of kind
+    ``endpoint_disabled`` (the notifications handler alerts the tenant on it). Never fails the
+    task: the subscription is disabled whatever becomes of the telling."""
     try:
         log.warning(
             "webhook subscription %s of tenant %s disabled: %s",
@@ -235,6 +243,17 @@ def on_endpoint_disabled(subscription: Mapping[str, Any], reason: str) -> None:
             subscription["tenant_id"],
             reason,
         )
+        event = system_error(
+            ENDPOINT_DISABLED,
+            subscription["tenant_id"],
+            subscription["_id"],
+            event_id=f"{subscription['_id']}:disabled:{int(utcnow().timestamp())}",
+            reason=reason,
+            subscription_id=subscription["_id"],
+            url=_origin(subscription["url"]),
+            error=reason,
+        )
+        clients().telemetry.record([event])
     except Exception:  # a hook never breaks the delivery
         log.exception("the endpoint-disabled hook failed")
 

@@ -18,20 +18,15 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # implicit re-export
 
+from core.event_types import EVENT_TYPES
 from services.devstack import paths
 from services.devstack.errors import DevstackError
 from services.devstack.process import ManagedProcess
 from services.devstack.service import Service, tcp_open
 
-PARLEY_TOPICS: tuple[str, ...] = (
-    "chat.message.received",
-    "chat.message.sent",
-    "chat.message.delivered",
-    "chat.message.failed",
-    "chat.conversation.started",
-    "chat.conversation.updated",
-    "chat.conversation.ended",
-)
+# One topic per event type Parley publishes (core/event_types.py), so none is made on first use
+# with the broker's defaults.
+PARLEY_TOPICS: tuple[str, ...] = EVENT_TYPES
 TOPIC_PARTITIONS = 3
 
 HOST = "127.0.0.1"

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from core.settings import Settings
 from ingress.app import create_app
 from storage.conversations import ConversationRepository
-from storage.kafka_producer import EventPublisher
 from storage.event_sequence import EventSequencer
+from storage.kafka_producer import EventPublisher
 from storage.outbox import PENDING_COLLECTION, OutboxRelay
 from storage.sessions import SessionStore, session_key
 from tests.credentials import admin_headers, create_tenant, tenant_headers

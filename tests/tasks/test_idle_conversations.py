@@ -14,8 +14,8 @@ from pymongo.database import Database
 from core.settings import Settings
 from core.timeutil import utcnow
 from storage.conversations import ConversationRepository
-from storage.kafka_producer import EventPublisher
 from storage.event_sequence import EventSequencer
+from storage.kafka_producer import EventPublisher
 from storage.outbox import OutboxRelay
 from storage.sessions import SessionStore, session_key
 from storage.visitor_streams import decode_entry, stream_key
@@ -51,7 +51,9 @@ def test_idle_conversations_close_by_their_tenants_timeout_and_end_once_on_kafka
     publisher = EventPublisher(settings.kafka_bootstrap, client_id="parley-test-idle")
     try:
         assert close_idle_conversations(limit=1000) >= 2
-        OutboxRelay(db, publisher, EventSequencer(redis_client)).relay(older_than_seconds=0, limit=1000, timeout=20)
+        OutboxRelay(db, publisher, EventSequencer(redis_client)).relay(
+            older_than_seconds=0, limit=1000, timeout=20
+        )
         wanted = {stale, plain_stale}
         reader.collect(lambda events: wanted <= {e["subject"] for e in events}, 30)
         reader.collect(lambda _: False, 3)  # a late duplicate would show up here
