@@ -6,6 +6,7 @@ not send the next part."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,9 @@ from storage.channel_configs import ChannelConfigRepository
 from storage.conversations import ConversationRepository
 from storage.leases import Leases
 from storage.messages import MessageRepository, reply_id
+from storage.telemetry import QUEUE
 from storage.turn_order import TurnOrder
+from tasks.calls import provider_answered
 from tasks.deliver import deliver
 from tasks.runtime import clients
 from tests.fakes.whatsapp import FakeWhatsApp
@@ -44,7 +47,9 @@ def fake() -> Iterator[FakeWhatsApp]:
 @pytest.fixture
 def worker_channels(fake: FakeWhatsApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process's worker clients send to the fake (the stage is called in a thread here)."""
-    runtime = ChannelRuntime.create(ProviderUrls(whatsapp_api=fake.base_url), send_timeout=10.0)
+    runtime = ChannelRuntime.create(
+        ProviderUrls(whatsapp_api=fake.base_url), send_timeout=10.0, on_answer=provider_answered
+    )  # as tasks/runtime.py builds it, pointed at the fake
     monkeypatch.setattr(clients(), "channels", runtime)
     yield
     runtime.close()
@@ -260,6 +265,7 @@ def test_a_copy_that_stalled_past_its_lease_sends_no_further_part(
 
 def test_whatsapp_delivered_and_read_callbacks_reach_kafka_as_receipt_events(
     db: Database[Any],
+    redis_client: redis.Redis,
     settings: Settings,
     tenant: str,
     fake: FakeWhatsApp,
@@ -270,6 +276,17 @@ def test_whatsapp_delivered_and_read_callbacks_reach_kafka_as_receipt_events(
     config_id, message_id = _generated_turn(db, settings, tenant, scenario, parts=1)
     deliver(tenant, message_id)
     [sent] = fake.sent
+    # The send itself is told as a provider call of the reply: whatsapp answered 200.
+    called = [
+        event
+        for event in map(json.loads, redis_client.lrange(QUEUE, 0, -1))
+        if event["type"] == "integration.api.called"
+        and event["data"]["message_id"] == reply_id(message_id)
+    ]
+    assert [(c["data"]["target"], c["data"]["status"], c["data"]["outcome"]) for c in called] == [
+        ("whatsapp", 200, "ok")
+    ]
+    assert called[0]["data"]["operation"].startswith("POST /")
     reader = EventReader(settings.kafka_bootstrap, ["chat.message.delivered", "chat.message.read"])
     try:
         for state in ("delivered", "read", "delivered"):  # a late repeat changes nothing
