@@ -18,6 +18,8 @@ from storage.credentials import ApiKeyRepository
 from storage.erasures import ErasureReceipts
 from storage.kafka_producer import EventPublisher
 from storage.mongo import ensure_indexes
+from storage.notification_rules import NotificationRuleRepository
+from storage.notifications import NotificationLog
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
@@ -50,6 +52,8 @@ class IngressState(Storage):
     erasures: ErasureReceipts
     # Erasure's tombstones (storage/user_data.py); every other event goes out from the workers.
     tombstones: EventPublisher
+    notification_rules: NotificationRuleRepository
+    notification_log: NotificationLog
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -91,6 +95,8 @@ class IngressState(Storage):
         self.user_data = UserData(self.db, self.redis, self.blobs)
         self.erasures = ErasureReceipts(self.db, settings.require_master_key())
         self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
+        self.notification_rules = NotificationRuleRepository(self.db)
+        self.notification_log = NotificationLog(self.db)
 
     def close(self) -> None:
         self.readiness.close()
