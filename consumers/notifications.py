@@ -29,6 +29,7 @@ from consumers.alert_senders import AlertSenders, label
 from consumers.handler import Event
 from core.scopes import PLATFORM_TENANT
 from core.settings import Settings, get_settings
+from core.ttl_cache import TtlCache
 from storage.event_windows import EventWindows
 from storage.incidents import IncidentGate
 from storage.notification_rules import NotificationRuleRepository
@@ -37,6 +38,8 @@ from storage.notifications import FAILED, SETTLED, NotificationLog
 log = logging.getLogger("parley.consumers.notifications")
 
 REDIS_TIMEOUT_SECONDS = 2.0
+# (tenant, condition kinds) → the tenant's rules of those kinds.
+RuleCache = TtlCache[tuple[str, tuple[str, ...]], list[dict[str, Any]]]
 TITLES = {
     "dead_letters_above": "messages are being dead-lettered",
     "delivery_rate_below": "replies are not being delivered",
@@ -57,6 +60,9 @@ class Notifications:
         self._rules = NotificationRuleRepository(db)
         self._log = NotificationLog(db)
         self._parts: tuple[EventWindows, IncidentGate, AlertSenders] | None = None
+        # A tenant's rules are read once per PARLEY_TENANT_CACHE_SECONDS, not at every reply
+        # sent or delivered: a new or deleted rule counts from then on.
+        self._cached_rules: RuleCache | None = None
 
     def _clients(self) -> tuple[EventWindows, IncidentGate, AlertSenders]:
         if self._parts is None:  # built in the consumer's process, on its first event
@@ -67,6 +73,7 @@ class Notifications:
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
             self._parts = (EventWindows(redis), IncidentGate(redis), AlertSenders(settings))
+            self._cached_rules = TtlCache(settings.tenant_cache_seconds)
         return self._parts
 
     def handle(self, event: Event) -> None:
@@ -75,8 +82,12 @@ class Notifications:
         if not kinds or not tenant_id or tenant_id == PLATFORM_TENANT:
             return
         windows, gate, senders = self._clients()
+        assert self._cached_rules is not None  # built with the clients
+        rules = self._cached_rules.get_or_load(
+            (tenant_id, kinds), lambda: self._rules.of_kinds(tenant_id, kinds)
+        )
         failures = []
-        for rule in self._rules.of_kinds(tenant_id, kinds):
+        for rule in rules:
             incident = evaluate(rule, event, windows)
             if incident is None:
                 continue

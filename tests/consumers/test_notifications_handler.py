@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 from consumer_kit import poll_until
+from pydantic import SecretStr
 from pymongo.database import Database
 
 from channels.alerts import AlertNotSent
@@ -25,6 +26,7 @@ from storage.notification_rules import NotificationRuleRepository
 from tests.fakes.slack_webhook import SlackWebhook
 from tests.fakes.sms_api import SmsApi
 from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.webhook_endpoint import WebhookEndpoint
 
 EMAIL, PHONE = "ops@tenant.example", "+15551234567"
 
@@ -328,3 +330,30 @@ def test_a_delivery_rate_below_the_rule_alerts_once_enough_were_sent(
     assert smtp.to(EMAIL) == []  # 3 sent: fewer than min_sent
     handler.handle(event(tenant, "chat.message.sent", {**message, "message_id": "msg_3"}))
     assert "Only 1 of 4 replies" in smtp.wait_for(EMAIL, 1)[0].text
+
+
+def test_a_target_refused_for_good_is_recorded_and_does_not_hold_the_incident_open(
+    db: Database[Any],
+    alerting: Settings,
+    tenant: str,
+    smtp: SmtpServer,
+    redis_client: redis.Redis,
+) -> None:
+    # Slack's answer for an archived channel, and an SMS account whose token is wrong.
+    wrong_token = alerting.model_copy(update={"sms_auth_token": SecretStr("not-the-token")})
+    handler = Notifications(db, wrong_token)
+    with WebhookEndpoint() as archived:
+        archived.answer("/services/T0/B0/gone", 410)
+        rule_id = rule(
+            db, tenant, {"kind": "endpoint_disabled"}, archived.url("/services/T0/B0/gone")
+        )
+        disabled = {"kind": "endpoint_disabled", "reason": "410", "subscription_id": "whs_2"}
+        handler.handle(event(tenant, "system.error", disabled))  # no raise: retrying cannot help
+        assert len(archived.received("/services/T0/B0/gone")) == 1
+    assert len(smtp.wait_for(EMAIL, 1)) == 1
+    alert = db["notifications"].find_one({"tenant_id": tenant})
+    assert alert is not None and alert["outcome"] == "sent"
+    assert [t["outcome"] for t in alert["targets"]] == ["sent", "refused", "refused"]
+    assert "HTTP 410" in alert["targets"][1]["error"]
+    assert "HTTP 401" in alert["targets"][2]["error"]
+    assert IncidentGate(redis_client).quiet(tenant, rule_id, "whs_2")
