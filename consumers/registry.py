@@ -6,12 +6,13 @@ from __future__ import annotations
 from consumers.audit_trail import AuditTrail
 from consumers.errors import UnknownHandler
 from consumers.handler import HandlerClass
+from consumers.notifications import Notifications
 from consumers.router import Route
 from consumers.webhooks import Webhooks
 from core.settings import Settings
 
 # Add a handler here: a class meeting consumers.handler.Handler, built from a database.
-HANDLERS: dict[str, HandlerClass] = {cls.name: cls for cls in (AuditTrail, Webhooks)}
+HANDLERS: dict[str, HandlerClass] = {cls.name: cls for cls in (AuditTrail, Webhooks, Notifications)}
 
 
 def handler_class(name: str) -> HandlerClass:

@@ -153,6 +153,22 @@ class Settings(BaseSettings):
     # After a rotation the previous secret keeps signing beside the new one for this long.
     webhooks_rotation_overlap_seconds: float = Field(default=86400, ge=0, le=30 * 86400)
 
+    # Alerts of notification rules (consumers/notifications.py, docs/notifications.md). No SMTP
+    # host: email targets are skipped; no SMS account SID: SMS targets are skipped. Slack URLs
+    # obey PARLEY_WEBHOOKS_ALLOW_PRIVATE like webhook endpoints.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="parley-alerts@localhost", min_length=3)
+    smtp_starttls: bool = True
+    sms_base_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+    # One alert's send to one target (an SMTP session, a Slack or SMS API call) takes at most this.
+    alert_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     # `/health/ready`: each dependency's probe is bounded by this, and one report serves every
     # request for the cache time, so a flood of probes costs one set of pings per interval.
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
@@ -221,6 +237,15 @@ class Settings(BaseSettings):
                 f" {ENGINE_DEADLINE_MARGIN_SECONDS:g} s below PARLEY_ENGINE_TIMEOUT_SECONDS"
                 f" ({self.engine_timeout_seconds:g}): the engine's backend call has to end before"
                 " the caller's deadline, or a slow completion is abandoned and paid for again"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sms_account_complete(self) -> Settings:
+        if self.sms_account_sid and not (self.sms_auth_token and self.sms_from):
+            raise ValueError(
+                "PARLEY_SMS_ACCOUNT_SID is set: PARLEY_SMS_AUTH_TOKEN and PARLEY_SMS_FROM must be"
+                " set too"
             )
         return self
 

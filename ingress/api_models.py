@@ -26,10 +26,15 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import JSONResponse
 
+from channels.alerts import masked_url
+from channels.registry import WEBHOOK_ADAPTERS
 from core.states import Status
 from core.timeutil import isoformat
 from storage.conversations import CLOSE_REASONS, CONVERSATION_STATES
 from storage.dead_letters import CLASSIFICATIONS, REPLAYED, STAGES, STATES
+from storage.notification_rules import DEFAULT_QUIET_SECONDS, SLACK
+from storage.notifications import OUTCOMES as NOTIFICATION_OUTCOMES
+from storage.notifications import TARGET_OUTCOMES
 from storage.webhook_deliveries import OPEN_STATUSES as DELIVERY_OPEN_STATUSES
 from storage.webhook_deliveries import STATUSES as DELIVERY_STATUSES
 from storage.webhook_subscriptions import STATUSES as SUBSCRIPTION_STATUSES
@@ -591,6 +596,136 @@ class WebhookDeliveryView(_Body):
 
 class WebhookDeliveryPage(_Body):
     data: list[WebhookDeliveryView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class _Rule(BaseModel):
+    """A part of a notification rule: read strictly, unknown fields refused, and shown as given."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# A ten-minute window unless the rule says otherwise, a day at most (the counts live in Redis).
+Window = Annotated[int, Field(ge=10, le=86400, description="seconds, counted back from now")]
+
+
+class DeadLettersAbove(_Rule):
+    """More than `count` messages dead-lettered within the window (`system.error`,
+    kind `dead_letter`)."""
+
+    kind: Literal["dead_letters_above"]
+    count: int = Field(ge=0, le=1_000_000)
+    window_seconds: Window = 600
+
+
+class DeliveryRateBelow(_Rule):
+    """Of the replies sent within the window, fewer than `percent` % delivered, once at least
+    `min_sent` were sent (`chat.message.sent` and `chat.message.delivered`)."""
+
+    kind: Literal["delivery_rate_below"]
+    percent: float = Field(gt=0, le=100)
+    window_seconds: Window = 600
+    min_sent: int = Field(default=20, ge=1, le=1_000_000)
+
+
+class CredentialsRefused(_Rule):
+    """A provider answered 401 or 403 to Parley's credentials (`integration.api.called`), on
+    `channel` or on any channel."""
+
+    kind: Literal["credentials_refused"]
+    channel: str | None = Field(
+        default=None, json_schema_extra={"enum": [*sorted(WEBHOOK_ADAPTERS), None]}
+    )
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, channel: str | None) -> str | None:
+        if channel is not None and channel not in WEBHOOK_ADAPTERS:
+            raise ValueError(f"channel must be one of {', '.join(sorted(WEBHOOK_ADAPTERS))}")
+        return channel
+
+
+class EndpointDisabled(_Rule):
+    """One of the tenant's webhook endpoints was disabled for failing (`system.error`, kind
+    `endpoint_disabled`)."""
+
+    kind: Literal["endpoint_disabled"]
+
+
+NotificationCondition = Annotated[
+    DeadLettersAbove | DeliveryRateBelow | CredentialsRefused | EndpointDisabled,
+    Field(discriminator="kind"),
+]
+# No CR, LF, spaces, angle brackets or commas: one address, never a second header or recipient.
+EMAIL_PATTERN = r"^[^@\s<>,;:\"()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+
+
+class EmailTarget(_Rule):
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+
+
+class SlackTarget(_Rule):
+    slack_webhook_url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="a Slack incoming-webhook URL: https, on a host whose addresses are public",
+    )
+
+
+class SmsTarget(_Rule):
+    sms: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. `+15551234567`")
+
+
+NotificationTarget = EmailTarget | SlackTarget | SmsTarget
+
+
+class NotificationRuleIn(_Rule):
+    condition: NotificationCondition
+    notify: list[NotificationTarget] = Field(min_length=1, max_length=10)
+    quiet_seconds: int = Field(default=DEFAULT_QUIET_SECONDS, ge=1, le=30 * 86400)
+
+
+class NotificationRuleView(_Body):
+    """A rule as stored; a Slack URL (its path is the webhook's secret) shows only its host."""
+
+    id: str = Field(validation_alias="_id")
+    condition: NotificationCondition
+    notify: list[NotificationTarget]
+    quiet_seconds: int
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, doc: Any) -> NotificationRuleView:
+        notify = [{SLACK: masked_url(t[SLACK])} if SLACK in t else t for t in doc.get("notify", [])]
+        return cls.model_validate({**doc, "notify": notify})
+
+
+class NotificationRuleList(_Body):
+    data: list[NotificationRuleView]
+
+
+class NotificationTargetView(_Body):
+    target: str = Field(description="`email:…`, `slack:<host>` or `sms:…`")
+    outcome: str = Field(json_schema_extra={"enum": [*TARGET_OUTCOMES]})
+    error: str | None = absent("why it was not sent")
+    at: Timestamp | None = absent("when it was sent, skipped or last failed")
+
+
+class NotificationView(_Body):
+    """One alert: an incident of a rule, and what became of each of its targets."""
+
+    id: str = Field(validation_alias="log_id")
+    rule_id: str
+    condition: str = Field(description="the rule's condition kind")
+    subject: str | None = Field(description="what the incident is about (a channel, an endpoint)")
+    summary: str
+    outcome: str = Field(json_schema_extra={"enum": [*NOTIFICATION_OUTCOMES]})
+    targets: list[NotificationTargetView]
+    created_at: Timestamp
+
+
+class NotificationPage(_Body):
+    data: list[NotificationView]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 

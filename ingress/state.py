@@ -19,6 +19,8 @@ from storage.credentials import ApiKeyRepository
 from storage.erasures import ErasureReceipts
 from storage.kafka_producer import EventPublisher
 from storage.mongo import ensure_indexes
+from storage.notification_rules import NotificationRuleRepository
+from storage.notifications import NotificationLog
 from storage.quotas import DailyQuota
 from storage.rate_limits import RateLimiter
 from storage.revoked_tokens import RevokedTokens
@@ -55,6 +57,8 @@ class IngressState(Storage):
     # The ingress's telemetry (logins, verified webhooks, dependencies' health), kept in memory
     # and queued once a second by the lifespan (storage/telemetry.py).
     observations: TelemetryBuffer
+    notification_rules: NotificationRuleRepository
+    notification_log: NotificationLog
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -99,6 +103,8 @@ class IngressState(Storage):
         self.user_data = UserData(self.db, self.redis, self.blobs)
         self.erasures = ErasureReceipts(self.db, settings.require_master_key())
         self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
+        self.notification_rules = NotificationRuleRepository(self.db)
+        self.notification_log = NotificationLog(self.db)
 
     def _health_changed(self, component: str, status: str, detail: str) -> None:
         self.observations.add(system_health(component, status, "ingress", detail))

@@ -130,6 +130,10 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("status", ASCENDING), ("next_attempt_at", ASCENDING)],
         "due",
     ),
+    # Notifications (storage/notification_rules.py, storage/notifications.py): a tenant's rules
+    # in id order, its alerts newest first.
+    IndexSpec("notification_rules", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
+    IndexSpec("notifications", [("tenant_id", ASCENDING), ("log_id", DESCENDING)], "tenant_log"),
 )
 
 

@@ -29,6 +29,8 @@ from core.settings import Settings
 from core.timeutil import utcnow
 from ingress.app import create_app
 from storage.dead_letters import DeadLetterRepository
+from storage.notification_rules import NotificationRuleRepository
+from storage.notifications import NotificationLog
 from storage.webhook_deliveries import WebhookDeliveryRepository
 from storage.webhook_subscriptions import WebhookSubscriptionRepository
 from tests.credentials import (
@@ -60,6 +62,7 @@ class World:
     b_visitor: dict[str, str]  # headers of B's visitor on B's widget
     b_subscription: str
     b_delivery: str
+    b_rule: str
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,25 @@ MATRIX: dict[tuple[str, str], Probe] = {
         ),
         NOT_FOUND,
     ),
+    ("post", "/v1/notifications/rules"): Probe(
+        # The tenant is the credential's; a loopback Slack URL is refused before anything is
+        # stored.
+        lambda w: (
+            "/v1/notifications/rules",
+            {
+                "json": {
+                    "condition": {"kind": "endpoint_disabled"},
+                    "notify": [{"slack_webhook_url": "https://127.0.0.1/b"}],
+                }
+            },
+        ),
+        frozenset({422}),
+    ),
+    ("get", "/v1/notifications/rules"): Probe(lambda w: ("/v1/notifications/rules", {}), LISTED),
+    ("delete", "/v1/notifications/rules/{rule_id}"): Probe(
+        lambda w: (f"/v1/notifications/rules/{w.b_rule}", {}), NOT_FOUND
+    ),
+    ("get", "/v1/notifications"): Probe(lambda w: ("/v1/notifications", {}), LISTED),
     # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
     # a request to B's config is refused.
     ("get", "/webhooks/{channel}/{config_id}"): Probe(
@@ -410,6 +432,18 @@ def world(
         payload=json.dumps({"marker": marker}),
     )
     assert b_delivery is not None
+    b_rule = NotificationRuleRepository(db).create(
+        b, {"kind": "endpoint_disabled"}, [{"email": f"{marker}@b.example"}], 60
+    )
+    NotificationLog(db).open(
+        tenant_id=b,
+        rule_id=b_rule["_id"],
+        condition="endpoint_disabled",
+        subject="whs_b",
+        incident=f"evt_{marker}",
+        summary=f"alert {marker}",
+        targets=[f"email:{marker}@b.example"],
+    )
     return World(
         a=a,
         b=b,
@@ -431,6 +465,7 @@ def world(
             b_upload.json()["upload_id"],
             b_subscription["_id"],
             b_delivery["_id"],
+            b_rule["_id"],
         ),
         a_slack_secret=a_slack_secret,
         a_slack_token=a_slack_token,
@@ -440,6 +475,7 @@ def world(
         b_visitor=b_visitor,
         b_subscription=b_subscription["_id"],
         b_delivery=b_delivery["_id"],
+        b_rule=b_rule["_id"],
     )
 
 
