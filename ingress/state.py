@@ -14,6 +14,7 @@ from ingress.auth import Authenticator
 from ingress.readiness import Readiness
 from protos.engine_client import EngineClient
 from protos.security_hub_client import SecurityHubClient
+from storage.admin_audit import AdminAuditLog
 from storage.credentials import ApiKeyRepository
 from storage.erasures import ErasureReceipts
 from storage.kafka_producer import EventPublisher
@@ -50,6 +51,7 @@ class IngressState(Storage):
     erasures: ErasureReceipts
     # Erasure's tombstones (storage/user_data.py); every other event goes out from the workers.
     tombstones: EventPublisher
+    admin_audit: AdminAuditLog
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -91,6 +93,7 @@ class IngressState(Storage):
         self.user_data = UserData(self.db, self.redis, self.blobs)
         self.erasures = ErasureReceipts(self.db, settings.require_master_key())
         self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
+        self.admin_audit = AdminAuditLog(self.db)
 
     def close(self) -> None:
         self.readiness.close()
