@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.timeutil import utcnow
 from ingress.app import create_app
 from storage.dead_letters import DeadLetterRepository
+from storage.webhook_deliveries import WebhookDeliveryRepository
 from tests.credentials import (
     admin_headers,
     bearer,
@@ -250,3 +251,40 @@ def test_a_tenant_sees_its_own_entries_and_the_operator_filters_anyones(
     assert bad.status_code == 400 and bad.json()["type"].endswith("invalid-filter")
     forged = client.get("/v1/audit", headers=own, params={"cursor": new_id("x")})
     assert forged.status_code == 400
+
+
+def test_replays_are_recorded_with_their_target(
+    client: TestClient, settings: Settings, db: Database[Any]
+) -> None:
+    tenant = create_tenant(client, settings)
+    headers = tenant_headers(settings, tenant)
+    base = "/v1/webhooks/subscriptions"
+    hook = client.post(
+        base, headers=headers, json={"url": "http://127.0.0.1:9/h", "events": ["chat.*.*"]}
+    ).json()
+    deliveries = WebhookDeliveryRepository(db, redis.Redis.from_url(settings.redis_url))
+    delivery = deliveries.create(
+        tenant_id=tenant,
+        subscription_id=hook["id"],
+        event_id=new_id("evt"),
+        event_type="chat.message.sent",
+        conversation_id=None,
+        payload="{}",
+    )
+    assert delivery is not None
+    deliveries.record_attempt(
+        delivery, at=utcnow(), status="dead", response_status=500, error="refused"
+    )
+    replayed = client.post(
+        f"{base}/{hook['id']}/deliveries/{delivery['_id']}/replay", headers=headers
+    )
+    assert replayed.status_code == 202, replayed.text
+    missing = client.post("/v1/dead-letters/dl_nothere/replay", headers=headers)
+    assert missing.status_code == 404
+
+    seen = entries(client, tenant_headers(settings, tenant, scopes=["audit:read"]))
+    assert [(e["action"], e["outcome"], e["target"]["id"]) for e in seen[:2]] == [
+        ("dead_letter.replayed", "failed", "dl_nothere"),
+        ("webhook_delivery.replayed", "succeeded", delivery["_id"]),
+    ]
+    assert seen[1]["detail"] == {"event_type": "chat.message.sent"}
