@@ -607,7 +607,7 @@ def created(model: BaseModel, location: str) -> JSONResponse:
 class AuditActor(_Body):
     kind: str = Field(
         description="`api_key`, `token`, `operator`; for `auth.failed` the credential's kind "
-        "(`api_key`, `token`, `none`)"
+        "(`api_key`, `token`, `visitor_token`, `none`)"
     )
     id: str | None = Field(
         default=None, description="the key id or the token's subject; never the secret"

@@ -53,9 +53,11 @@ class Unauthorized(Problem):
     """A 401 that also tells the guard, never the caller, why (``reason``, a short code) and
     whose credential it was, when that is known (``tenant_id``): the audit trail counts it."""
 
-    def __init__(self, detail: str, reason: str, tenant_id: str | None = None) -> None:
+    def __init__(
+        self, detail: str, reason: str, tenant_id: str | None = None, challenge: str = CHALLENGE
+    ) -> None:
         super().__init__(
-            401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": CHALLENGE}
+            401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge}
         )
         self.reason = reason
         self.tenant_id = tenant_id

@@ -199,6 +199,7 @@ def test_failed_logins_count_into_one_entry_a_minute_without_the_credential(
         forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
         assert own.get("/v1/conversations", headers=bearer(forged)).status_code == 401
         assert own.get("/v1/conversations").status_code == 401
+        assert own.get("/v1/widget/messages", headers=bearer("not-a-token")).status_code == 401
 
         reader = tenant_headers(settings, tenant, scopes=["audit:read"])
         theirs = entries(own, reader, action="auth.failed")
@@ -210,7 +211,8 @@ def test_failed_logins_count_into_one_entry_a_minute_without_the_credential(
         assert failed["detail"] == {"credential": "api_key", "reasons": {"unknown_key": 4}}
         # Failures no tenant can be named for are the platform's: the operator's to read.
         platform = db["admin_audit"].find({"client_ip": failed["client_ip"], "tenant_id": "*"})
-        assert {e["detail"]["credential"]: e["count"] for e in platform} == {"token": 1, "none": 1}
+        counted = {e["detail"]["credential"]: e["count"] for e in platform}
+        assert counted == {"token": 1, "none": 1, "visitor_token": 1}
         stored = str(list(db["admin_audit"].find({"client_ip": failed["client_ip"]})))
         assert key_secret(key["key"]) not in stored and "x" * 43 not in stored
         assert forged not in stored
