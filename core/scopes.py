@@ -2,7 +2,8 @@
 
 Tenant scopes act inside the credential's own tenant. ``admin`` is the platform operator's: it
 is honoured only on a credential for the platform itself (tenant ``*``), never on a tenant's, so
-no tenant key or token can reach ``/v1/admin/tenants``.
+no tenant key or token can reach ``/v1/admin/tenants``. The operator's ``admin`` also reads
+every tenant's audit trail (``audit:read``), which a tenant's reads for itself only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ DEADLETTERS_MANAGE = "deadletters:manage"
 PRIVACY_MANAGE = "privacy:manage"
 WEBHOOKS_MANAGE = "webhooks:manage"
 NOTIFICATIONS_MANAGE = "notifications:manage"
+AUDIT_READ = "audit:read"
 ADMIN = "admin"
 
 TENANT_SCOPES = frozenset(
@@ -31,6 +33,7 @@ TENANT_SCOPES = frozenset(
         PRIVACY_MANAGE,
         WEBHOOKS_MANAGE,
         NOTIFICATIONS_MANAGE,
+        AUDIT_READ,
     }
 )
 # A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do
@@ -45,5 +48,5 @@ def effective_scopes(tenant_id: str, claimed: frozenset[str]) -> frozenset[str]:
     """The scopes a credential really has: ``admin`` only for the platform, tenant scopes only
     for a tenant; unknown scopes are dropped."""
     if tenant_id == PLATFORM_TENANT:
-        return claimed & {ADMIN}
+        return claimed & {ADMIN} | ({AUDIT_READ} if ADMIN in claimed else set())
     return claimed & TENANT_SCOPES

@@ -184,6 +184,16 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=100, ge=1, le=1000)
     max_json_depth: int = Field(default=32, ge=2, le=512)
 
+    # Retention. A tenant's conversations, messages and media go by its own ``retention_days``
+    # (the admin API); these bound the stores of every tenant (storage/retention.py), swept
+    # hourly: the audit-trail consumer's ``event_log``, the consumers' processed-event ledger
+    # (keep it longer than Kafka keeps events, or a replay of an older one applies it again),
+    # finished outbound webhook deliveries, and the admin audit trail, kept a year.
+    retention_event_log_days: int = Field(default=30, ge=1, le=3650)
+    retention_processed_events_days: int = Field(default=30, ge=1, le=3650)
+    retention_webhook_deliveries_days: int = Field(default=30, ge=1, le=3650)
+    retention_audit_days: int = Field(default=365, ge=1, le=3650)
+
     # Tasks of one stage a tenant may run at once across all workers (0: no cap); see
     # tasks/fairness.py.
     # 4 leaves half of a deliver or generate worker's 8 threads to the other tenants.

@@ -737,3 +737,48 @@ def json_of(model: BaseModel) -> Any:
 def created(model: BaseModel, location: str) -> JSONResponse:
     """A 201 answer with the new resource and where it lives."""
     return JSONResponse(json_of(model), status_code=201, headers={"Location": location})
+
+
+class AuditActor(_Body):
+    kind: str = Field(
+        description="`api_key`, `token`, `operator`; for `auth.failed` the credential's kind "
+        "(`api_key`, `token`, `visitor_token`, `none`)"
+    )
+    id: str | None = Field(
+        default=None, description="the key id or the token's subject; never the secret"
+    )
+
+
+class AuditTarget(_Body):
+    type: str
+    id: str | None
+
+
+class AuditEntryView(_Body):
+    """One entry of the admin audit trail (docs/audit.md)."""
+
+    id: str = Field(validation_alias="_id")
+    at: Timestamp
+    tenant_id: str = Field(description="`*` for the platform's own")
+    actor: AuditActor
+    action: str = Field(description="e.g. `api_key.created`, `auth.failed`")
+    target: AuditTarget | None = None  # FerretDB stores no null an upsert inserts
+    outcome: str = Field(json_schema_extra={"enum": ["succeeded", "failed", "denied"]})
+    client_ip: str
+    count: int = Field(description="1, or the failed authentications counted into this entry")
+    detail: dict[str, Any] = Field(description="what else the action said; never a secret")
+
+
+class AuditPage(_Body):
+    data: list[AuditEntryView] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class ComplianceReport(_Body):
+    """One tenant's compliance figures for a period (docs/audit.md defines each)."""
+
+    tenant_id: str
+    period_start: Timestamp = Field(description="`from`, included")
+    period_end: Timestamp = Field(description="`to`, excluded")
+    generated_at: Timestamp
+    metrics: dict[str, int]

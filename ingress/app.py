@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
 from ingress import (
+    audit,
     channels_admin,
+    compliance,
     conversations,
     dead_letters,
     demo,
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *tokens_admin.routes,
             *dead_letters.routes,
             *privacy.routes,
+            *audit.routes,
+            *compliance.routes,
             *webhooks.routes,
             *webhook_subscriptions.routes,
             *notification_rules.routes,

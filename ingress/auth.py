@@ -49,10 +49,22 @@ class Principal:
     credential_id: str = ""
 
 
-def unauthorized(detail: str) -> Problem:
-    return Problem(
-        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": CHALLENGE}
-    )
+class Unauthorized(Problem):
+    """A 401 that also tells the guard, never the caller, why (``reason``, a short code) and
+    whose credential it was, when that is known (``tenant_id``): the audit trail counts it."""
+
+    def __init__(
+        self, detail: str, reason: str, tenant_id: str | None = None, challenge: str = CHALLENGE
+    ) -> None:
+        super().__init__(
+            401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge}
+        )
+        self.reason = reason
+        self.tenant_id = tenant_id
+
+
+def unauthorized(detail: str, reason: str = "invalid", tenant_id: str | None = None) -> Problem:
+    return Unauthorized(detail, reason, tenant_id)
 
 
 def hub_unavailable() -> Problem:
@@ -75,7 +87,7 @@ def bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("a bearer token is required")
+        raise unauthorized("a bearer token is required", "missing")
     return token
 
 
@@ -130,7 +142,8 @@ class Authenticator:
     def _from_key(self, token: str) -> Principal:
         check = self._keys.check(token)
         if check.key is None:
-            raise unauthorized(KEY_REFUSALS.get(check.reason, "the API key is not valid"))
+            detail = KEY_REFUSALS.get(check.reason, "the API key is not valid")
+            raise unauthorized(detail, check.reason, check.tenant_id)
         tenant, key_id = check.key["tenant_id"], check.key["_id"]
         return Principal(tenant, key_id, _granted(tenant, set(check.key["scopes"])), key_id)
 
@@ -146,7 +159,7 @@ class Authenticator:
                     exc.reason + "; retry later",
                     headers={"Retry-After": "1"},
                 ) from None
-            raise unauthorized(exc.reason) from None
+            raise unauthorized(exc.reason, exc.code) from None
         self._refuse_revoked(claims.tenant_id, claims.token_id)
         return Principal(
             claims.tenant_id,
@@ -157,7 +170,7 @@ class Authenticator:
 
     def _refuse_revoked(self, tenant_id: str, token_id: str | None) -> None:
         if token_id and self._revoked and self._revoked.is_revoked(tenant_id, token_id):
-            raise unauthorized("the token was revoked")
+            raise unauthorized("the token was revoked", "revoked", tenant_id)
 
     def _from_hub(self, hub: SecurityHubClient, token: str) -> Principal:
         try:

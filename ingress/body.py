@@ -62,7 +62,10 @@ def _refuse_constant(name: str) -> Any:
 async def read_json(request: Request, settings: Settings) -> Any:
     """The body, bounded in size and depth by the settings, parsed as JSON."""
     raw = await read_limited(request, settings.max_body_bytes)
-    return parse_json(raw, settings.max_json_depth)
+    data = parse_json(raw, settings.max_json_depth)
+    if isinstance(data, dict):  # which fields were given, for the audit trail (never values)
+        request.state.body_fields = sorted(str(name) for name in data)
+    return data
 
 
 def _check_shape(data: Any, max_depth: int) -> None:

@@ -24,6 +24,7 @@ from channels.accounts import (
 from channels.registry import SPECS
 from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
+from ingress.admin_actions import Audited
 from ingress.api_models import ChannelConfigList, ChannelConfigView, created, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
@@ -205,7 +206,13 @@ async def get_channel(request: Request) -> JSONResponse:
 
 
 routes = [
-    ApiRoute("/v1/admin/channels", create_channel, methods=["POST"], scope=CHANNELS_MANAGE),
+    ApiRoute(
+        "/v1/admin/channels",
+        create_channel,
+        methods=["POST"],
+        scope=CHANNELS_MANAGE,
+        audit=Audited("channel.created", "channel_config", detail=("channel", "account_id")),
+    ),
     ApiRoute("/v1/admin/channels", list_channels, methods=["GET"], scope=CHANNELS_MANAGE),
     ApiRoute("/v1/admin/channels/{config_id}", get_channel, methods=["GET"], scope=CHANNELS_MANAGE),
 ]

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core import scopes
+from ingress.admin_actions import Audited
 from ingress.api_models import (
     ConversationMessagesPage,
     ConversationPage,
@@ -182,6 +183,7 @@ routes = [
         close_conversation_route,
         methods=["POST"],
         scope=scopes.CONVERSATIONS_MANAGE,
+        audit=Audited("conversation.closed", "conversation", "conversation_id"),
     ),
     ApiRoute(
         "/v1/conversations/{conversation_id}/messages",

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from core.errors import NotFound
 from core.scopes import DEADLETTERS_MANAGE, DEADLETTERS_READ
+from ingress.admin_actions import Audited
 from ingress.api_models import DeadLetterPage, DeadLetterView, ReplayAccepted, json_of
 from ingress.auth import principal_of
 from ingress.operations import (
@@ -172,11 +173,13 @@ routes = [
         purge_dead_letter,
         methods=["DELETE"],
         scope=DEADLETTERS_MANAGE,
+        audit=Audited("dead_letter.purged", "dead_letter", "dead_letter_id"),
     ),
     ApiRoute(
         "/v1/dead-letters/{dead_letter_id}/replay",
         replay_dead_letter_route,
         methods=["POST"],
         scope=DEADLETTERS_MANAGE,
+        audit=Audited("dead_letter.replayed", "dead_letter", "dead_letter_id"),
     ),
 ]

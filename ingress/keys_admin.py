@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from core.errors import NotFound
 from core.scopes import ADMIN, TENANT_SCOPES
+from ingress.admin_actions import Audited, note
 from ingress.api_models import ApiKeyList, IssuedApiKey, json_of
 from ingress.body import read_json, validate
 from ingress.operations import INVALID, MALFORMED, TOO_LARGE, Answer, Operation, Param, documented
@@ -40,6 +41,7 @@ TenantScope = Literal[
     "privacy:manage",
     "webhooks:manage",
     "notifications:manage",
+    "audit:read",
 ]
 
 
@@ -126,6 +128,7 @@ async def rotate_key(request: Request) -> JSONResponse:
     doc, plaintext = await run_in_threadpool(
         state.keys.rotate, params["tenant_id"], params["key_id"]
     )
+    note(request, replaced_by=doc["_id"])
     return _issued(doc, plaintext)
 
 
@@ -149,8 +152,26 @@ async def revoke_key(request: Request) -> Response:
 
 KEYS = "/v1/admin/tenants/{tenant_id}/keys"
 routes = [
-    ApiRoute(KEYS, issue_key, methods=["POST"], scope=ADMIN),
+    ApiRoute(
+        KEYS,
+        issue_key,
+        methods=["POST"],
+        scope=ADMIN,
+        audit=Audited("api_key.created", "api_key", detail=("name", "scopes")),
+    ),
     ApiRoute(KEYS, list_keys, methods=["GET"], scope=ADMIN),
-    ApiRoute(KEYS + "/{key_id}/rotate", rotate_key, methods=["POST"], scope=ADMIN),
-    ApiRoute(KEYS + "/{key_id}", revoke_key, methods=["DELETE"], scope=ADMIN),
+    ApiRoute(
+        KEYS + "/{key_id}/rotate",
+        rotate_key,
+        methods=["POST"],
+        scope=ADMIN,
+        audit=Audited("api_key.rotated", "api_key", "key_id"),
+    ),
+    ApiRoute(
+        KEYS + "/{key_id}",
+        revoke_key,
+        methods=["DELETE"],
+        scope=ADMIN,
+        audit=Audited("api_key.revoked", "api_key", "key_id"),
+    ),
 ]

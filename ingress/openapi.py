@@ -247,6 +247,8 @@ def _answer(answer: Answer, refs: Mapping[Any, JSON], extra: Mapping[str, str]) 
         rendered["content"] = {answer.media_type: {"schema": refs[(answer.model, "serialization")]}}
     elif answer.schema is not None:
         rendered["content"] = {answer.media_type: {"schema": answer.schema}}
+    for media_type, schema in answer.alternatives.items():
+        rendered.setdefault("content", {})[media_type] = {"schema": schema}
     return rendered
 
 

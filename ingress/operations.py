@@ -37,6 +37,8 @@ class Answer:
     schema: JSON | None = None
     media_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Other media types the same status may answer in (media type → schema), e.g. a CSV form.
+    alternatives: Mapping[str, JSON] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -51,6 +52,20 @@ def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str |
             400, "invalid-filter", "Invalid filter", f"{name} must be one of {', '.join(choices)}"
         )
     return value
+
+
+def query_time(request: Request, name: str) -> datetime | None:
+    """``?name=``: an RFC 3339 / ISO 8601 time (UTC when it names no offset), or None."""
+    raw = request.query_params.get(name) or None
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Problem(
+            400, "invalid-filter", "Invalid filter", f"{name} must be an ISO 8601 time"
+        ) from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def page_request(request: Request, maximum: int, prefix: str) -> tuple[int, str | None]:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.scopes import PRIVACY_MANAGE
+from ingress.admin_actions import Audited, note
 from ingress.api_models import ErasureReceipt, ErasureReceiptList, UserExport, json_of
 from ingress.auth import Principal, principal_of
 from ingress.body import parse_json, read_limited, validate
@@ -23,6 +24,7 @@ from ingress.problems import Problem
 from ingress.routing import ApiRoute
 from ingress.schemas import UserRef
 from ingress.state import IngressState
+from storage.admin_audit import END_USER
 from storage.user_data import TurnInFlight
 
 CHAT_TOPIC_PREFIX = "chat."
@@ -165,15 +167,28 @@ async def export_user(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
     user_id = await _user_id(request, state)
+    note(request, target_id=user_id)  # erased with the user (storage/admin_audit.py)
     data = await run_in_threadpool(state.user_data.export, principal.tenant_id, user_id)
     return JSONResponse(json_of(UserExport.model_validate(data)))
 
 
 routes = [
-    ApiRoute("/v1/privacy/erase", erase_user, methods=["POST"], scope=PRIVACY_MANAGE),
+    ApiRoute(
+        "/v1/privacy/erase",
+        erase_user,
+        methods=["POST"],
+        scope=PRIVACY_MANAGE,
+        audit=Audited("privacy.erased", "erasure", detail=("erased",)),
+    ),
     ApiRoute("/v1/privacy/erasures", list_erasures, methods=["GET"], scope=PRIVACY_MANAGE),
     ApiRoute(
         "/v1/privacy/erasures/{erasure_id}", get_erasure, methods=["GET"], scope=PRIVACY_MANAGE
     ),
-    ApiRoute("/v1/privacy/export", export_user, methods=["POST"], scope=PRIVACY_MANAGE),
+    ApiRoute(
+        "/v1/privacy/export",
+        export_user,
+        methods=["POST"],
+        scope=PRIVACY_MANAGE,
+        audit=Audited("privacy.exported", END_USER),
+    ),
 ]

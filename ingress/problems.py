@@ -114,3 +114,16 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     TransientError: handle_unavailable,
     **dict.fromkeys(INFRASTRUCTURE_ERRORS, handle_unavailable),
 }
+
+
+def answered_as(exc: Exception) -> tuple[int, str]:
+    """The status and problem type ``EXCEPTION_HANDLERS`` answer ``exc`` with."""
+    if isinstance(exc, Problem):
+        return exc.status, exc.slug
+    if isinstance(exc, NotFound):
+        return 404, "not-found"
+    if isinstance(exc, Conflict):
+        return 409, "conflict"
+    if isinstance(exc, (TransientError, *INFRASTRUCTURE_ERRORS)):
+        return 503, "unavailable"
+    return 500, "internal"

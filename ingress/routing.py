@@ -4,7 +4,9 @@
 runs behind a guard: authenticate (401, or 429 once the failures of its address or of the
 credential it presents exceed their allowance), refuse a disabled tenant (403), check the scope
 (403), spend the tenant's and the credential's rate-limit tokens (429), then call the endpoint
-with ``request.state.principal`` set. The route table is the single place that says which
+with ``request.state.principal`` set, and, for a route declaring ``audit=Audited(...)``, record
+the action in the audit trail once it was answered (``ingress.admin_actions``); a failed
+authentication is counted there too. The route table is the single place that says which
 route needs what: the OpenAPI generator and the cross-tenant test matrix read ``route.scope``
 from it.
 
@@ -31,9 +33,10 @@ from core.errors import TransientError
 from core.scopes import PLATFORM_TENANT
 from core.system_events import auth_event
 from ingress import rate_limit
-from ingress.auth import Principal, bearer_token
+from ingress.admin_actions import Audited, credential_kind, record_action, record_auth_failure
+from ingress.auth import Principal, Unauthorized, bearer_token
 from ingress.client_address import client_address
-from ingress.problems import Problem
+from ingress.problems import Problem, answered_as
 from ingress.state import IngressState
 from storage.credentials import KEY_PREFIX
 from storage.rate_limits import Verdict
@@ -43,33 +46,64 @@ log = logging.getLogger("parley.ingress.auth")
 
 
 class ApiRoute(Route):
-    def __init__(self, path: str, endpoint: Endpoint, *, methods: list[str], scope: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        methods: list[str],
+        scope: str,
+        audit: Audited | None = None,
+    ) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.scope = scope
+        self.audit = audit
         # ``self.endpoint`` stays the handler itself: its ``@documented`` entry is keyed by it.
-        self.app = request_response(_guarded(endpoint, scope))
+        self.app = request_response(_guarded(endpoint, scope, audit))
 
 
-def _guarded(endpoint: Endpoint, scope: str) -> Endpoint:
+def _guarded(endpoint: Endpoint, scope: str, audit: Audited | None) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         state: IngressState = request.state.parley
         try:
-            principal, verdict = await run_in_threadpool(_admit, state, request, scope)
+            principal, verdict = await run_in_threadpool(_admit, state, request, scope, audit)
         except RedisError as exc:  # answered 503 by ``ingress.problems``
             raise TransientError("rate limits cannot be checked right now; retry later") from exc
         request.state.principal = principal
         request.state.answer_headers = rate_limit.headers(verdict)  # errors carry them too
-        response = await endpoint(request)
+        if audit is None:
+            response = await endpoint(request)
+        else:
+            response = await _recorded(endpoint, request, state, audit, principal)
         response.headers.update(request.state.answer_headers)
         return response
 
     return guarded
 
 
-def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal, Verdict]:
+async def _recorded(
+    endpoint: Endpoint, request: Request, state: IngressState, audit: Audited, who: Principal
+) -> Response:
+    """The endpoint's answer, with its action recorded in the audit trail."""
+    try:
+        response = await endpoint(request)
+    except Exception as exc:
+        status, slug = answered_as(exc)
+        await run_in_threadpool(record_action, state, request, audit, who, status, problem=slug)
+        raise
+    await run_in_threadpool(
+        record_action, state, request, audit, who, response.status_code, response=response
+    )
+    return response
+
+
+def _admit(
+    state: IngressState, request: Request, scope: str, audit: Audited | None
+) -> tuple[Principal, Verdict]:
     source = client_address(request)
     failures = [rate_limit.address_failures(state.limiter, state.settings, source)]
+    token: str | None = None
     try:
         token = bearer_token(request)
         failures.append(rate_limit.credential_failures(state.limiter, state.settings, token))
@@ -83,13 +117,16 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     except Problem as problem:
         if problem.status == 401:
             log.info("authentication failed from %s: %s", source, problem.detail)
+            reason = problem.reason if isinstance(problem, Unauthorized) else "invalid"
+            owner = problem.tenant_id if isinstance(problem, Unauthorized) else None
+            record_auth_failure(state, request, credential_kind(token), reason, owner)
             state.observations.add(
                 auth_event(
-                    PLATFORM_TENANT,
-                    _credential_kind(state, request),
+                    owner or PLATFORM_TENANT,
+                    credential_kind(token),
                     False,
                     request.url.path,
-                    reason=problem.detail,
+                    reason=reason,
                 )
             )
             counted = state.limiter.take_each(failures)
@@ -97,12 +134,17 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
                 raise _locked_out(counted) from None
         raise
     state.observations.add(
-        auth_event(principal.tenant_id, _credential_kind(state, request), True, request.url.path)
+        auth_event(principal.tenant_id, credential_kind(token), True, request.url.path)
     )
-    tenant = state.tenants.status(principal.tenant_id)
-    if not tenant.active:
-        raise Problem(403, "tenant-disabled", "Forbidden", "this tenant is disabled")
-    state.authenticator.authorize(principal, scope, request.url.path)
+    try:
+        tenant = state.tenants.status(principal.tenant_id)
+        if not tenant.active:
+            raise Problem(403, "tenant-disabled", "Forbidden", "this tenant is disabled")
+        state.authenticator.authorize(principal, scope, request.url.path)
+    except Problem as refused:
+        if audit is not None and refused.status == 403:
+            record_action(state, request, audit, principal, 403, problem=refused.slug)
+        raise
     buckets = rate_limit.request_buckets(
         state.limiter, state.settings, principal, tenant.rate_limits
     )
@@ -110,16 +152,6 @@ def _admit(state: IngressState, request: Request, scope: str) -> tuple[Principal
     if not verdict.allowed:
         raise rate_limit.too_many(verdict, f"the {verdict.bucket}'s rate limit is exhausted")
     return principal, verdict
-
-
-def _credential_kind(state: IngressState, request: Request) -> str:
-    """What kind of credential the request offered (never the credential itself)."""
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
-        return "none"
-    if state.hub is not None:
-        return "security_hub"
-    return "api_key" if header[7:].strip().startswith(KEY_PREFIX) else "token"
 
 
 def _locked_out(verdict: Verdict) -> Problem:

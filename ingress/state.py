@@ -15,6 +15,7 @@ from ingress.auth import Authenticator
 from ingress.readiness import Readiness
 from protos.engine_client import EngineClient
 from protos.security_hub_client import SecurityHubClient
+from storage.admin_audit import AdminAuditLog
 from storage.credentials import ApiKeyRepository
 from storage.erasures import ErasureReceipts
 from storage.kafka_producer import EventPublisher
@@ -59,6 +60,7 @@ class IngressState(Storage):
     observations: TelemetryBuffer
     notification_rules: NotificationRuleRepository
     notification_log: NotificationLog
+    admin_audit: AdminAuditLog
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -105,6 +107,7 @@ class IngressState(Storage):
         self.tombstones = EventPublisher(settings.kafka_bootstrap, client_id="parley-ingress")
         self.notification_rules = NotificationRuleRepository(self.db)
         self.notification_log = NotificationLog(self.db)
+        self.admin_audit = AdminAuditLog(self.db)
 
     def _health_changed(self, component: str, status: str, detail: str) -> None:
         self.observations.add(system_health(component, status, "ingress", detail))

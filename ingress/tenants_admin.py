@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 import processors.catalog  # noqa: F401  (fills the registry a processing config names)
 from core.scopes import ADMIN
+from ingress.admin_actions import Audited
 from ingress.api_models import ChannelConfigView, TenantPage, TenantView, created, json_of
 from ingress.body import read_json, validate
 from ingress.channels_admin import CONNECT_BODY, CONNECT_ERRORS, ChannelConfigIn, require_proof
@@ -239,9 +240,27 @@ async def create_tenant_channel(request: Request) -> JSONResponse:
 
 TENANT = "/v1/admin/tenants/{tenant_id}"
 routes = [
-    ApiRoute("/v1/admin/tenants", create_tenant, methods=["POST"], scope=ADMIN),
+    ApiRoute(
+        "/v1/admin/tenants",
+        create_tenant,
+        methods=["POST"],
+        scope=ADMIN,
+        audit=Audited("tenant.created", "tenant", detail=("name", "state"), fields=True),
+    ),
     ApiRoute("/v1/admin/tenants", list_tenants, methods=["GET"], scope=ADMIN),
     ApiRoute(TENANT, get_tenant, methods=["GET"], scope=ADMIN),
-    ApiRoute(TENANT, update_tenant, methods=["PATCH"], scope=ADMIN),
-    ApiRoute(f"{TENANT}/channels", create_tenant_channel, methods=["POST"], scope=ADMIN),
+    ApiRoute(
+        TENANT,
+        update_tenant,
+        methods=["PATCH"],
+        scope=ADMIN,
+        audit=Audited("tenant.updated", "tenant", "tenant_id", detail=("state",), fields=True),
+    ),
+    ApiRoute(
+        f"{TENANT}/channels",
+        create_tenant_channel,
+        methods=["POST"],
+        scope=ADMIN,
+        audit=Audited("channel.created", "channel_config", detail=("channel", "account_id")),
+    ),
 ]

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.scopes import ADMIN
+from ingress.admin_actions import Audited, note
 from ingress.body import read_json, validate
 from ingress.operations import INVALID, MALFORMED, TOO_LARGE, Answer, Operation, documented
 from ingress.routing import ApiRoute
@@ -42,6 +43,7 @@ class TokenRevocationIn(BaseModel):
 async def revoke_token(request: Request) -> Response:
     state: IngressState = request.state.parley
     payload = validate(TokenRevocationIn, await read_json(request, state.settings))
+    note(request, target_id=payload.jti)  # a token's id, not the token
     await run_in_threadpool(
         state.revoked_tokens.revoke,
         request.path_params["tenant_id"],
@@ -57,5 +59,6 @@ routes = [
         revoke_token,
         methods=["POST"],
         scope=ADMIN,
+        audit=Audited("token.revoked", "token"),
     ),
 ]

@@ -4,7 +4,8 @@
 the socket alike: the token verifies (401), its widget still exists and allows the request's
 origin (403 ``origin-not-allowed``), the widget is enabled and its tenant active, both read
 again on every call so a switch-off holds at once (403 ``widget-disabled`` /
-``tenant-disabled``), and the visitor's rate limit has a token left (429).
+``tenant-disabled``), and the visitor's rate limit has a token left (429). A visitor route's
+401 is counted in the audit trail as an ``auth.failed`` of credential kind ``visitor_token``.
 
 A request without ``Origin`` passes the origin check: browsers send it on every cross-origin
 request and socket, and leave it out only of a same-origin GET (a widget on the ingress's own
@@ -26,6 +27,8 @@ from starlette.routing import request_response
 from core.errors import InvalidToken, TransientError
 from core.visitor_tokens import Visitor, verify_visitor_token
 from ingress import rate_limit
+from ingress.admin_actions import record_auth_failure
+from ingress.auth import Unauthorized
 from ingress.problems import Problem
 from ingress.state import IngressState
 from ingress.widget_cors import WidgetRoute, allows, cors_headers, origin_not_allowed
@@ -33,12 +36,11 @@ from storage.widgets import WidgetDocument
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 CHALLENGE = 'Bearer realm="parley-widget"'
+VISITOR_CREDENTIAL = "visitor_token"  # the credential kind of its failed authentications
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": CHALLENGE}
-    )
+def _unauthorized(detail: str, reason: str, tenant_id: str | None = None) -> Problem:
+    return Unauthorized(detail, reason, tenant_id, challenge=CHALLENGE)
 
 
 def require_serving(state: IngressState, widget: WidgetDocument) -> None:
@@ -60,10 +62,12 @@ def authenticate_visitor(
             settings.require_jwt_secret(), token, settings.jwt_leeway_seconds
         )
     except InvalidToken as exc:
-        raise _unauthorized(str(exc)) from None
+        raise _unauthorized(str(exc), exc.code) from None
     widget = state.widgets.find(visitor.widget_id)
     if widget is None or widget["tenant_id"] != visitor.tenant_id:
-        raise _unauthorized("the visitor token's widget no longer exists")
+        raise _unauthorized(
+            "the visitor token's widget no longer exists", "widget_gone", visitor.tenant_id
+        )
     if origin is not None and not allows(widget, origin):
         raise origin_not_allowed(origin)
     require_serving(state, widget)
@@ -96,7 +100,7 @@ class VisitorRoute(WidgetRoute):
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("a visitor token is required")
+        raise _unauthorized("a visitor token is required", "missing")
     return token.strip()
 
 
@@ -105,6 +109,9 @@ def _admit(state: IngressState, request: Request) -> tuple[Visitor, WidgetDocume
     try:
         return authenticate_visitor(state, _bearer(request), origin)
     except Problem as problem:
+        if isinstance(problem, Unauthorized):
+            tenant = problem.tenant_id
+            record_auth_failure(state, request, VISITOR_CREDENTIAL, problem.reason, tenant)
         # A refusal the page may read (an expired token, a disabled widget) carries CORS
         # headers when some widget allows the origin; a foreign origin learns nothing.
         refused_origin = problem.slug == "origin-not-allowed"

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from core.errors import NotFound
 from core.event_types import EVENT_TYPES, pattern_problem
 from core.scopes import WEBHOOKS_MANAGE
+from ingress.admin_actions import Audited
 from ingress.api_models import (
     WebhookDeliveryPage,
     WebhookDeliveryView,
@@ -51,6 +52,7 @@ TAG = "webhooks"
 BASE = "/v1/webhooks/subscriptions"
 SUBSCRIPTION_ID = Param("subscription_id", "path", "The subscription's id (`whs_…`).")
 DELIVERY_ID = Param("delivery_id", "path", "The delivery's `webhook-id` (`msg_…`).")
+SUBSCRIPTION = "webhook_subscription"
 NO_SUBSCRIPTION = "`not-found`: no such subscription for this tenant."
 
 
@@ -282,7 +284,13 @@ async def replay(request: Request) -> JSONResponse:
 
 
 routes = [
-    ApiRoute(BASE, create_subscription, methods=["POST"], scope=WEBHOOKS_MANAGE),
+    ApiRoute(
+        BASE,
+        create_subscription,
+        methods=["POST"],
+        scope=WEBHOOKS_MANAGE,
+        audit=Audited("webhook_subscription.created", SUBSCRIPTION, detail=("url", "events")),
+    ),
     ApiRoute(BASE, list_subscriptions, methods=["GET"], scope=WEBHOOKS_MANAGE),
     ApiRoute(
         f"{BASE}/{{subscription_id}}", get_subscription, methods=["GET"], scope=WEBHOOKS_MANAGE
@@ -292,9 +300,14 @@ routes = [
         delete_subscription,
         methods=["DELETE"],
         scope=WEBHOOKS_MANAGE,
+        audit=Audited("webhook_subscription.deleted", SUBSCRIPTION, "subscription_id"),
     ),
     ApiRoute(
-        f"{BASE}/{{subscription_id}}/rotate", rotate_secret, methods=["POST"], scope=WEBHOOKS_MANAGE
+        f"{BASE}/{{subscription_id}}/rotate",
+        rotate_secret,
+        methods=["POST"],
+        scope=WEBHOOKS_MANAGE,
+        audit=Audited("webhook_subscription.secret_rotated", SUBSCRIPTION, "subscription_id"),
     ),
     ApiRoute(
         f"{BASE}/{{subscription_id}}/deliveries",
@@ -307,5 +320,8 @@ routes = [
         replay,
         methods=["POST"],
         scope=WEBHOOKS_MANAGE,
+        audit=Audited(
+            "webhook_delivery.replayed", "webhook_delivery", "delivery_id", detail=("event_type",)
+        ),
     ),
 ]

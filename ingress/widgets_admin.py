@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from core.scopes import CHANNELS_MANAGE
+from ingress.admin_actions import Audited
 from ingress.api_models import WidgetPage, WidgetView, created, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
@@ -299,8 +300,20 @@ async def update_widget(request: Request) -> JSONResponse:
 
 WIDGET = "/v1/admin/widgets/{widget_id}"
 routes = [
-    ApiRoute("/v1/admin/widgets", create_widget, methods=["POST"], scope=CHANNELS_MANAGE),
+    ApiRoute(
+        "/v1/admin/widgets",
+        create_widget,
+        methods=["POST"],
+        scope=CHANNELS_MANAGE,
+        audit=Audited("widget.created", "widget", detail=("name",), fields=True),
+    ),
     ApiRoute("/v1/admin/widgets", list_widgets, methods=["GET"], scope=CHANNELS_MANAGE),
     ApiRoute(WIDGET, get_widget, methods=["GET"], scope=CHANNELS_MANAGE),
-    ApiRoute(WIDGET, update_widget, methods=["PATCH"], scope=CHANNELS_MANAGE),
+    ApiRoute(
+        WIDGET,
+        update_widget,
+        methods=["PATCH"],
+        scope=CHANNELS_MANAGE,
+        audit=Audited("widget.updated", "widget", "widget_id", fields=True),
+    ),
 ]

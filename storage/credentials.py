@@ -64,6 +64,9 @@ class KeyCheck:
 
     key: KeyDocument | None
     reason: str  # "" when ``key`` is set; else "malformed", "unknown_key" or "revoked"
+    # The tenant of the key the plaintext names, when it names one that exists: a refusal is
+    # counted against that tenant's audit trail (never shown to the caller).
+    tenant_id: str | None = None
 
 
 class ApiKeyRepository:
@@ -99,11 +102,13 @@ class ApiKeyRepository:
             return KeyCheck(None, "malformed")
         key_id, secret = match.groups()
         doc: KeyDocument | None = self._collection.find_one({"_id": key_id})
-        if doc is None or not hmac.compare_digest(_hash(secret), str(doc.get(_HASH_FIELD, ""))):
+        if doc is None:
             return KeyCheck(None, "unknown_key")
+        if not hmac.compare_digest(_hash(secret), str(doc.get(_HASH_FIELD, ""))):
+            return KeyCheck(None, "unknown_key", doc["tenant_id"])
         # Only the holder of the right secret learns that a key was revoked.
         if doc.get("state") != "active":
-            return KeyCheck(None, "revoked")
+            return KeyCheck(None, "revoked", doc["tenant_id"])
         return KeyCheck(_public(doc), "")
 
     def verify(self, plaintext: str) -> KeyDocument | None:

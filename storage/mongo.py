@@ -134,6 +134,18 @@ INDEXES: tuple[IndexSpec, ...] = (
     # in id order, its alerts newest first.
     IndexSpec("notification_rules", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_order"),
     IndexSpec("notifications", [("tenant_id", ASCENDING), ("log_id", DESCENDING)], "tenant_log"),
+    # The admin audit trail (storage/admin_audit.py): a failed authentication counts into its
+    # minute's bucket (unique); listed per tenant newest first; swept by its ``at``.
+    IndexSpec("admin_audit", [("bucket", ASCENDING)], "bucket_unique", unique=True),
+    IndexSpec("admin_audit", [("tenant_id", ASCENDING), ("_id", DESCENDING)], "tenant_order"),
+    IndexSpec("admin_audit", [("at", ASCENDING)], "at"),
+    # Retention of the event stores (storage/retention.py) scans each by its age.
+    IndexSpec("event_log", [("logged_at", ASCENDING)], "logged_at"),
+    IndexSpec("processed_events", [("at", ASCENDING)], "at"),
+    IndexSpec(
+        "webhook_deliveries", [("status", ASCENDING), ("updated_at", ASCENDING)], "finished_age"
+    ),
+    IndexSpec("retention_runs", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_time"),
 )
 
 

@@ -33,6 +33,7 @@ from pymongo.database import Database
 from redis import Redis
 
 from core.errors import Conflict
+from storage.admin_audit import AdminAuditLog
 from storage.blobs import BlobStore
 from storage.conversations import CLOSED_MARK_SECONDS, SLOTS_COLLECTION, closed_mark_key, retire
 from storage.event_sequence import sequence_key
@@ -153,6 +154,8 @@ class UserData:
             .delete_many({"tenant_id": tenant_id, "visitor_id": user_id})
             .deleted_count,
             "blobs": blobs,
+            # The audit trail's entries that name the user (their exports).
+            "admin_audit": AdminAuditLog(self._db).forget_user(tenant_id, user_id),
         }
         self._db[PENDING_COLLECTION].delete_many({"owner": {"$in": [*message_ids, *conversations]}})
         counts["conversations"] = self._erase_conversations(tenant_id, conversations)

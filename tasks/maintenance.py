@@ -10,7 +10,7 @@ from core.stages import CHAIN
 from core.states import Status
 from core.timeutil import utcnow
 from storage.documents import StuckTurn
-from storage.retention import RetentionSweeper
+from storage.retention import EventStoreRetention, RetentionSweeper
 from tasks.app import app
 from tasks.backlog import queue_length
 from tasks.conversations import close_idle
@@ -98,10 +98,17 @@ def release_idempotency_keys(batch: int = 1000) -> int:
 
 @app.task(name="parley.maintenance.apply_retention")
 def apply_retention() -> int:
-    """Delete each tenant's data older than its ``retention_days``; returns messages deleted."""
+    """Delete each tenant's data older than its ``retention_days``, and the event stores' and
+    audit trail's past their settings; returns messages deleted."""
     c = clients()
-    swept = RetentionSweeper(c.db).sweep_all()
-    for each in swept:
+    stores = EventStoreRetention(
+        event_log_days=c.settings.retention_event_log_days,
+        processed_events_days=c.settings.retention_processed_events_days,
+        webhook_deliveries_days=c.settings.retention_webhook_deliveries_days,
+        audit_days=c.settings.retention_audit_days,
+    )
+    run = RetentionSweeper(c.db, stores).sweep_all()
+    for each in run.tenants:
         if each.messages or each.conversations or each.blobs or each.uploads:
             log.info(
                 "retention for %s: %d message(s), %d conversation(s), %d audit record(s), "
@@ -114,7 +121,9 @@ def apply_retention() -> int:
                 each.blobs,
                 each.uploads,
             )
-    return sum(each.messages for each in swept)
+    for tenant_id, counts in run.event_stores.items():
+        log.info("retention of the event stores for %s: %s", tenant_id, counts)
+    return sum(each.messages for each in run.tenants)
 
 
 @app.task(name="parley.maintenance.close_idle_conversations")

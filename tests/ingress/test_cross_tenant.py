@@ -244,6 +244,11 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/privacy/erasures/{erasure_id}"): Probe(
         lambda w: ("/v1/privacy/erasures/era_0000", {}), NOT_FOUND
     ),
+    # A tenant reads its own audit trail and report only: naming B is refused.
+    ("get", "/v1/audit"): Probe(lambda w: ("/v1/audit", {"params": {"tenant_id": w.b}}), FORBIDDEN),
+    ("get", "/v1/compliance/report"): Probe(
+        lambda w: ("/v1/compliance/report", {"params": {"tenant_id": w.b}}), FORBIDDEN
+    ),
     ("post", "/v1/webhooks/subscriptions"): Probe(
         # The tenant is the credential's: nothing in the body can name B. This loopback
         # endpoint is refused before anything is stored.
