@@ -53,6 +53,7 @@ def delivered_reply(db: Database[Any], tenant: str, config_id: str, user_id: str
         {
             "_id": message_id,
             "tenant_id": tenant,
+            "conversation_id": "conv_" + secrets.token_hex(6),
             "direction": "outbound",
             "channel": "teams",
             "channel_config_id": config_id,
