@@ -130,6 +130,10 @@ INDEXES: tuple[IndexSpec, ...] = (
         [("status", ASCENDING), ("next_attempt_at", ASCENDING)],
         "due",
     ),
+    # Analytics reports match a tenant's facts in a time range; a tombstone finds a
+    # conversation's (storage/analytics.py).
+    IndexSpec("analytics_facts", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_at"),
+    IndexSpec("analytics_facts", [("conversation_id", ASCENDING)], "conversation"),
 )
 
 
