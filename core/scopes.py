@@ -16,6 +16,7 @@ DEADLETTERS_READ = "deadletters:read"
 DEADLETTERS_MANAGE = "deadletters:manage"
 PRIVACY_MANAGE = "privacy:manage"
 WEBHOOKS_MANAGE = "webhooks:manage"
+ANALYTICS_READ = "analytics:read"
 ADMIN = "admin"
 
 TENANT_SCOPES = frozenset(
@@ -29,6 +30,7 @@ TENANT_SCOPES = frozenset(
         DEADLETTERS_MANAGE,
         PRIVACY_MANAGE,
         WEBHOOKS_MANAGE,
+        ANALYTICS_READ,
     }
 )
 # A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
 from ingress import (
+    analytics,
     channels_admin,
     conversations,
     dead_letters,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *privacy.routes,
             *webhooks.routes,
             *webhook_subscriptions.routes,
+            *analytics.routes,
             *ws.routes,
             *health.routes,
             *openapi.routes,

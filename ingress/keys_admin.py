@@ -39,6 +39,7 @@ TenantScope = Literal[
     "deadletters:manage",
     "privacy:manage",
     "webhooks:manage",
+    "analytics:read",
 ]
 
 

@@ -112,10 +112,17 @@ def _distribution(name: str, values: list[int]) -> dict[str, Any]:
     }
 
 
+def floor(at: datetime, interval: Interval) -> datetime:
+    """The start of the ``interval`` bucket ``at`` falls in."""
+    at = as_utc(at).replace(second=0, microsecond=0)
+    if interval != "minute":
+        at = at.replace(minute=0)
+    return at.replace(hour=0) if interval == "day" else at
+
+
 def bucket_starts(start: datetime, end: datetime, interval: Interval) -> Iterator[datetime]:
     """The starts of the buckets that ``[start, end)`` touches."""
-    fmt = BUCKET_FORMATS[interval]
-    at = datetime.strptime(as_utc(start).strftime(fmt), fmt).replace(tzinfo=as_utc(start).tzinfo)
+    at = floor(start, interval)
     while at < end:
         yield at
         at += STEPS[interval]

@@ -3,104 +3,16 @@ forgets an erased conversation; the report aggregates its facts on FerretDB."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from consumers.analytics import Analytics
 from consumers.apply import apply_once
 from core.ids import new_id
-from core.timeutil import isoformat
 from storage.analytics import AnalyticsRepository
 from storage.analytics_report import AnalyticsReport, percentile
 from storage.event_ledger import ProcessedEvents
-
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-def _event(
-    event_type: str, event_id: str, tenant: str, at: datetime, **data: Any
-) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "type": event_type,
-        "time": isoformat(at),
-        "tenantid": tenant,
-        "partitionkey": data.get("conversation_id"),
-        "data": {"channel": "web", **data},
-    }
-
-
-def _turn(
-    db: Any, tenant: str, conversation: str, received: datetime, waited_ms: int
-) -> list[dict[str, Any]]:
-    """An inbound message and its reply stored as the pipeline stores them, and their events."""
-    inbound, reply = new_id("msg"), None
-    reply = f"{inbound}.r"
-    sent = received + timedelta(milliseconds=waited_ms)
-    base = {"tenant_id": tenant, "conversation_id": conversation, "channel": "web", "user_id": "u1"}
-    db["messages"].insert_many(
-        [
-            {
-                "_id": inbound,
-                **base,
-                "direction": "inbound",
-                "created_at": received,
-                "journey": {"processed": received + timedelta(milliseconds=5)},
-            },
-            {
-                "_id": reply,
-                **base,
-                "direction": "outbound",
-                "in_reply_to": inbound,
-                "created_at": received + timedelta(milliseconds=25),
-                "journey": {"sent": sent},
-            },
-        ]
-    )
-    common = {"conversation_id": conversation}
-    return [
-        _event(
-            "chat.message.received",
-            f"{inbound}:received",
-            tenant,
-            received,
-            message_id=inbound,
-            processing={"language": "en", "sentiment": "positive"},
-            **common,
-        ),
-        # The event's time is a moment before the stored journey.sent; the stored one counts.
-        _event(
-            "chat.message.sent",
-            f"{reply}:sent",
-            tenant,
-            sent - timedelta(milliseconds=1),
-            message_id=reply,
-            in_reply_to=inbound,
-            **common,
-        ),
-        _event(
-            "chat.message.delivered", f"{reply}:delivered", tenant, sent, message_id=reply, **common
-        ),
-    ]
-
-
-def _conversation(
-    db: Any, tenant: str, at: datetime, waits: list[int]
-) -> tuple[str, list[dict[str, Any]]]:
-    conversation = new_id("conv")
-    events = [
-        _event(
-            "chat.conversation.started",
-            f"{conversation}:started",
-            tenant,
-            at,
-            conversation_id=conversation,
-        )
-    ]
-    for index, waited in enumerate(waits):
-        received = at + timedelta(seconds=10 * index + 1)
-        events += _turn(db, tenant, conversation, received, waited)
-    return conversation, events
+from tests.analytics_events import T0, conversation, event
 
 
 def _summary(db: Any, tenant: str) -> dict[str, Any]:
@@ -111,7 +23,7 @@ def _summary(db: Any, tenant: str) -> dict[str, Any]:
 def test_an_event_applied_twice_counts_once(db: Any, tenant: str) -> None:
     handler = Analytics(db)
     ledger = ProcessedEvents(db, handler.ledger)
-    _, events = _conversation(db, tenant, T0, [200, 400])
+    _, events = conversation(db, tenant, T0, [200, 400])
 
     applied = [apply_once(handler, event, ledger) for event in events]
     again = [apply_once(handler, event, ledger) for event in events]  # a redelivery
@@ -131,9 +43,9 @@ def test_an_event_applied_twice_counts_once(db: Any, tenant: str) -> None:
 
 def test_response_times_come_from_the_stored_reply_and_inbound(db: Any, tenant: str) -> None:
     handler = Analytics(db)
-    _, events = _conversation(db, tenant, T0, [300, 100, 200])
-    for event in events:
-        handler.handle(event)
+    _, events = conversation(db, tenant, T0, [300, 100, 200])
+    for one in events:
+        handler.handle(one)
 
     summary = _summary(db, tenant)
 
@@ -148,15 +60,15 @@ def test_failures_and_dead_letters_are_counted_by_reason(db: Any, tenant: str) -
     conversation = new_id("conv")
     common = {"conversation_id": conversation, "message_id": new_id("msg")}
     handler.handle(
-        _event("chat.message.failed", new_id("e"), tenant, T0, reason="permanent", **common)
+        event("chat.message.failed", new_id("e"), tenant, T0, reason="permanent", **common)
     )
     handler.handle(
-        _event("chat.message.failed", new_id("e"), tenant, T0, reason="permanent", **common)
+        event("chat.message.failed", new_id("e"), tenant, T0, reason="permanent", **common)
     )
     handler.handle(
-        _event("system.error", new_id("e"), tenant, T0, kind="dead_letter", reason="poison")
+        event("system.error", new_id("e"), tenant, T0, kind="dead_letter", reason="poison")
     )
-    handler.handle(_event("system.error", new_id("e"), tenant, T0, kind="breaker_open", reason="x"))
+    handler.handle(event("system.error", new_id("e"), tenant, T0, kind="breaker_open", reason="x"))
 
     summary = _summary(db, tenant)
 
@@ -166,10 +78,10 @@ def test_failures_and_dead_letters_are_counted_by_reason(db: Any, tenant: str) -
 
 def test_a_tombstone_forgets_the_erased_conversations_facts_only(db: Any, tenant: str) -> None:
     handler = Analytics(db)
-    erased, erased_events = _conversation(db, tenant, T0, [100])
-    _, kept_events = _conversation(db, tenant, T0, [500])
-    for event in erased_events + kept_events:
-        handler.handle(event)
+    erased, erased_events = conversation(db, tenant, T0, [100])
+    _, kept_events = conversation(db, tenant, T0, [500])
+    for one in erased_events + kept_events:
+        handler.handle(one)
 
     handler.forget(erased)
     handler.forget(erased)  # a tombstone read twice changes nothing more
@@ -182,10 +94,10 @@ def test_a_tombstone_forgets_the_erased_conversations_facts_only(db: Any, tenant
 
 def test_the_timeseries_puts_each_fact_in_its_bucket(db: Any, tenant: str) -> None:
     handler = Analytics(db)
-    _, early = _conversation(db, tenant, T0, [100])
-    _, late = _conversation(db, tenant, T0 + timedelta(hours=2), [900])
-    for event in early + late:
-        handler.handle(event)
+    _, early = conversation(db, tenant, T0, [100])
+    _, late = conversation(db, tenant, T0 + timedelta(hours=2), [900])
+    for one in early + late:
+        handler.handle(one)
 
     report = AnalyticsReport(AnalyticsRepository(db))
     series = report.timeseries(tenant, T0, T0 + timedelta(hours=3), None, "hour")

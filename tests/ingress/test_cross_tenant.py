@@ -272,6 +272,11 @@ MATRIX: dict[tuple[str, str], Probe] = {
         ),
         NOT_FOUND,
     ),
+    # A tenant's own figures; B's facts never count in them (nothing of B's text is in any).
+    ("get", "/v1/analytics/summary"): Probe(lambda w: ("/v1/analytics/summary", {}), LISTED),
+    ("get", "/v1/analytics/timeseries"): Probe(
+        lambda w: ("/v1/analytics/timeseries", {"params": {"interval": "day"}}), LISTED
+    ),
     # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
     # a request to B's config is refused.
     ("get", "/webhooks/{channel}/{config_id}"): Probe(
