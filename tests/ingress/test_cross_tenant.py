@@ -300,6 +300,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/widget/{hash}.js"): Probe(
         lambda w: ("/widget/0123456789abcdef0123.js", {}), NOT_FOUND, credentialed=False
     ),
+    ("get", "/dashboard"): Probe(lambda w: ("/dashboard", {}), LISTED, credentialed=False),
+    ("get", "/dashboard/dashboard.js"): Probe(
+        lambda w: ("/dashboard/dashboard.js", {}), LISTED, credentialed=False
+    ),
+    ("get", "/dashboard/dashboard.css"): Probe(
+        lambda w: ("/dashboard/dashboard.css", {}), LISTED, credentialed=False
+    ),
     # Served only where PARLEY_DEMO_WIDGET_ID is set (``parley run``), which this client is not.
     ("get", "/demo"): Probe(lambda w: ("/demo", {}), NOT_FOUND, credentialed=False),
 }
