@@ -60,10 +60,11 @@ def bucket_keys(at: datetime) -> dict[Interval, str]:
 
 
 class AnalyticsRepository:
-    """The ``analytics_facts`` collection."""
+    """The ``analytics_facts`` collection (or another one, for a consumer of its own such as
+    the reference Analytics Engine)."""
 
-    def __init__(self, db: Database[Any]) -> None:
-        self._facts: Collection[Any] = db[FACTS_COLLECTION]
+    def __init__(self, db: Database[Any], collection: str = FACTS_COLLECTION) -> None:
+        self._facts: Collection[Any] = db[collection]
 
     def record(self, fact: Fact) -> bool:
         """Insert ``fact`` unless its ``_id`` is there; whether it was inserted now. Keyed by

@@ -51,9 +51,9 @@ def _text(value: Any) -> str | None:
 class FactBuilder:
     """Builds facts, reading the stored messages a reply's durations need."""
 
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], collection: str = FACTS_COLLECTION) -> None:
         self._messages = db["messages"]
-        self._facts = db[FACTS_COLLECTION]
+        self._facts = db[collection]
 
     def fact_of(self, event: Mapping[str, Any]) -> Fact | None:
         kind = KINDS.get(str(event.get("type")))

@@ -134,6 +134,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     # conversation's (storage/analytics.py).
     IndexSpec("analytics_facts", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_at"),
     IndexSpec("analytics_facts", [("conversation_id", ASCENDING)], "conversation"),
+    # The same, for the reference Analytics Engine's own facts (services/analytics_engine).
+    IndexSpec("analytics_engine_facts", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_at"),
+    IndexSpec("analytics_engine_facts", [("conversation_id", ASCENDING)], "conversation"),
 )
 
 

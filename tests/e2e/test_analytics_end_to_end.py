@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 from processes import ProcessGroup, running_platform
 from testenv import ENGINE_PORT, free_port
 
@@ -28,6 +27,7 @@ from core.settings import Settings
 from core.timeutil import as_utc, isoformat
 from storage.analytics import FACTS_COLLECTION
 from tests.credentials import tenant_headers
+from tests.kafka_offsets import start_at_the_end
 
 pytestmark = pytest.mark.e2e
 
@@ -48,35 +48,12 @@ USERS = ("ana", "bo", "cy", "dee", "eve")
 MESSAGES = 50
 
 
-def _start_at_the_end(bootstrap: str, group: str) -> None:
-    """Commit the group's offsets at the topics' ends, so the consumer reads only this run's
-    events, not every earlier run's (figures are per tenant anyway; this only saves time)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        offsets = []
-        for topic in TOPICS:
-            found = consumer.list_topics(topic, timeout=20).topics[topic]
-            if found.error is not None:
-                continue  # not created yet: nothing earlier to skip
-            for partition in found.partitions:
-                _, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=15
-                )
-                offsets.append(TopicPartition(topic, partition, high))
-        if offsets:
-            consumer.commit(offsets=offsets, asynchronous=False)
-    except KafkaException:
-        pass  # a topic not there yet: the consumer starts from its beginning, as it should
-    finally:
-        consumer.close()
-
-
 @pytest.fixture(scope="module")
 def platform(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, db: Any, broker: Any
 ) -> Iterator[tuple[str, ProcessGroup]]:
     logs: Path = tmp_path_factory.mktemp("analytics-e2e-logs")
-    _start_at_the_end(settings.kafka_bootstrap, f"{GROUP_PREFIX}analytics")
+    start_at_the_end(settings.kafka_bootstrap, f"{GROUP_PREFIX}analytics", TOPICS)
     with running_platform(logs, ENGINE_PORT, free_port(), ENV) as (base, group):
         group.start("consume-analytics", "consume", "analytics", env=ENV)
         yield base, group
