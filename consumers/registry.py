@@ -3,6 +3,7 @@ class, written once; the consumer, ``parley run`` and the dead-letter replay loo
 
 from __future__ import annotations
 
+from consumers.analytics import Analytics
 from consumers.audit_trail import AuditTrail
 from consumers.errors import UnknownHandler
 from consumers.handler import HandlerClass
@@ -12,7 +13,9 @@ from consumers.webhooks import Webhooks
 from core.settings import Settings
 
 # Add a handler here: a class meeting consumers.handler.Handler, built from a database.
-HANDLERS: dict[str, HandlerClass] = {cls.name: cls for cls in (AuditTrail, Webhooks, Notifications)}
+HANDLERS: dict[str, HandlerClass] = {
+    cls.name: cls for cls in (AuditTrail, Webhooks, Notifications, Analytics)
+}
 
 
 def handler_class(name: str) -> HandlerClass:

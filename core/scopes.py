@@ -19,6 +19,7 @@ PRIVACY_MANAGE = "privacy:manage"
 WEBHOOKS_MANAGE = "webhooks:manage"
 NOTIFICATIONS_MANAGE = "notifications:manage"
 AUDIT_READ = "audit:read"
+ANALYTICS_READ = "analytics:read"
 ADMIN = "admin"
 
 TENANT_SCOPES = frozenset(
@@ -34,6 +35,7 @@ TENANT_SCOPES = frozenset(
         WEBHOOKS_MANAGE,
         NOTIFICATIONS_MANAGE,
         AUDIT_READ,
+        ANALYTICS_READ,
     }
 )
 # A token without a ``scope`` claim (``parley token``, ``core.tokens.mint_token``) may do

@@ -782,3 +782,58 @@ class ComplianceReport(_Body):
     period_end: Timestamp = Field(description="`to`, excluded")
     generated_at: Timestamp
     metrics: dict[str, int]
+
+
+class AnalyticsFigures(_Body):
+    """A tenant's figures over a range or one bucket (docs/analytics.md defines each)."""
+
+    messages_in: int = Field(description="inbound messages received")
+    messages_out: int = Field(description="replies sent")
+    conversations_started: int
+    conversations_ended: int
+    delivered: int = Field(description="replies the channel reported delivered")
+    read: int = Field(description="replies the channel reported read")
+    delivery_rate: float | None = Field(description="delivered / messages_out; null if none sent")
+    read_rate: float | None = Field(description="read / messages_out; null if none sent")
+    response_count: int = Field(description="replies whose response time is known")
+    response_p50_ms: int | None = Field(
+        description="median response time (sent - inbound received), nearest rank"
+    )
+    response_p95_ms: int | None
+    first_response_count: int = Field(description="conversations started here and answered")
+    first_response_p50_ms: int | None = Field(
+        description="median time from a conversation's start to its first reply sent"
+    )
+    first_response_p95_ms: int | None
+    engine_count: int
+    engine_p50_ms: int | None = Field(
+        description="median generate-stage time (reply stored - inbound processed)"
+    )
+    engine_p95_ms: int | None
+    failures: dict[str, int] = Field(description="`chat.message.failed` by `reason`")
+    dead_letters: dict[str, int] = Field(description="`system.error` dead letters by `reason`")
+    languages: dict[str, int] = Field(description="inbound messages by language (`unknown`)")
+    sentiments: dict[str, int] = Field(description="inbound messages by sentiment (`unknown`)")
+
+
+class AnalyticsSummary(_Body):
+    start: Timestamp = Field(description="`from`: inclusive")
+    end: Timestamp = Field(description="`to`: exclusive")
+    channel: str | None = Field(description="the channel asked for; null for all")
+    figures: AnalyticsFigures
+
+
+class AnalyticsBucket(_Body):
+    start: Timestamp = Field(description="the bucket's start (UTC, cut to its interval)")
+    figures: dict[str, Any] = Field(
+        description="the `metric` asked for, or every figure of `AnalyticsFigures`"
+    )
+
+
+class AnalyticsTimeseries(_Body):
+    start: Timestamp = Field(description="`from`: inclusive")
+    end: Timestamp = Field(description="`to`: exclusive")
+    channel: str | None = Field(description="the channel asked for; null for all")
+    interval: Literal["minute", "hour", "day"]
+    metrics: list[str] = Field(description="the figures each bucket holds")
+    buckets: list[AnalyticsBucket] = Field(description="every bucket the range touches, in order")

@@ -14,10 +14,12 @@ from starlette.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
 from ingress import (
+    analytics,
     audit,
     channels_admin,
     compliance,
     conversations,
+    dashboard,
     dead_letters,
     demo,
     health,
@@ -97,10 +99,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *webhook_subscriptions.routes,
             *notification_rules.routes,
             *notifications.routes,
+            *analytics.routes,
             *ws.routes,
             *health.routes,
             *openapi.routes,
             *widget_assets.routes,
+            *dashboard.routes,
             *demo.routes,
         ],
         exception_handlers=handlers,

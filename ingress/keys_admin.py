@@ -42,6 +42,7 @@ TenantScope = Literal[
     "webhooks:manage",
     "notifications:manage",
     "audit:read",
+    "analytics:read",
 ]
 
 

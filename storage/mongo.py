@@ -146,6 +146,13 @@ INDEXES: tuple[IndexSpec, ...] = (
         "webhook_deliveries", [("status", ASCENDING), ("updated_at", ASCENDING)], "finished_age"
     ),
     IndexSpec("retention_runs", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_time"),
+    # Analytics reports match a tenant's facts in a time range; a tombstone finds a
+    # conversation's (storage/analytics.py).
+    IndexSpec("analytics_facts", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_at"),
+    IndexSpec("analytics_facts", [("conversation_id", ASCENDING)], "conversation"),
+    # The same, for the reference Analytics Engine's own facts (services/analytics_engine).
+    IndexSpec("analytics_engine_facts", [("tenant_id", ASCENDING), ("at", ASCENDING)], "tenant_at"),
+    IndexSpec("analytics_engine_facts", [("conversation_id", ASCENDING)], "conversation"),
 )
 
 

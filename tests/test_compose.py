@@ -26,11 +26,8 @@ SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
 SCHEMA_NAME = "compose-spec.json"
 
 QUEUES = ("process", "generate", "deliver", "audit", "webhooks", "maintenance")
-HANDLERS = (
-    "audit_trail",
-    "webhooks",
-    "notifications",
-)  # consumers/registry.py, one consumer service each
+# consumers/registry.py, one consumer service each
+HANDLERS = ("audit_trail", "webhooks", "notifications", "analytics")
 BACKING = {"mongo": "mongo:7", "redis": "redis:7"}
 PARLEY_ENV = {
     "PARLEY_MONGO_URL": "mongodb://mongo:27017/",

@@ -299,6 +299,11 @@ MATRIX: dict[tuple[str, str], Probe] = {
         lambda w: (f"/v1/notifications/rules/{w.b_rule}", {}), NOT_FOUND
     ),
     ("get", "/v1/notifications"): Probe(lambda w: ("/v1/notifications", {}), LISTED),
+    # A tenant's own figures; B's facts never count in them (nothing of B's text is in any).
+    ("get", "/v1/analytics/summary"): Probe(lambda w: ("/v1/analytics/summary", {}), LISTED),
+    ("get", "/v1/analytics/timeseries"): Probe(
+        lambda w: ("/v1/analytics/timeseries", {"params": {"interval": "day"}}), LISTED
+    ),
     # Webhooks take no credential: the tenant is the config's. Signed with A's Slack secret,
     # a request to B's config is refused.
     ("get", "/webhooks/{channel}/{config_id}"): Probe(
@@ -321,6 +326,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/widget.js"): Probe(lambda w: ("/widget.js", {}), LISTED, credentialed=False),
     ("get", "/widget/{hash}.js"): Probe(
         lambda w: ("/widget/0123456789abcdef0123.js", {}), NOT_FOUND, credentialed=False
+    ),
+    ("get", "/dashboard"): Probe(lambda w: ("/dashboard", {}), LISTED, credentialed=False),
+    ("get", "/dashboard/dashboard.js"): Probe(
+        lambda w: ("/dashboard/dashboard.js", {}), LISTED, credentialed=False
+    ),
+    ("get", "/dashboard/dashboard.css"): Probe(
+        lambda w: ("/dashboard/dashboard.css", {}), LISTED, credentialed=False
     ),
     # Served only where PARLEY_DEMO_WIDGET_ID is set (``parley run``), which this client is not.
     ("get", "/demo"): Probe(lambda w: ("/demo", {}), NOT_FOUND, credentialed=False),
