@@ -63,6 +63,7 @@ class Scenario:
     reply_parts: int = 1  # more than 1: the engine answers every turn in this many parts
     status_callbacks: bool = False  # the provider's delivery and read webhooks race each send
     bounded_executions: bool = False  # the task executions per turn must stay within a bound
+    consumer: bool = False  # an audit-trail consumer runs; every event applied exactly once
 
 
 def kill_worker_children(ctx: FaultContext, per_queue: int = 2) -> None:
@@ -101,6 +102,25 @@ def kill_worker_main(ctx: FaultContext, down_seconds: float = 2.0) -> None:
         finally:
             ctx.platform.restart(name)
             ctx.note(f"{name}: restarted as {ctx.platform.children[name].pid}")
+
+
+CONSUMER = "consume-audit-trail"
+
+
+def kill_consumer(ctx: FaultContext, kills: int = 3, down_seconds: float = 2.0) -> None:
+    """``kill -9`` the audit-trail consumer at three random moments of the load, between an
+    event's effect and its offset's commit as often as not, then start it again."""
+    moments = sorted(ctx.rng.uniform(0.1, 0.9) for _ in range(kills))
+    for fraction in moments:
+        if not ctx.sleep_until(fraction):
+            return
+        pid = ctx.platform.kill_tree(CONSUMER)
+        ctx.note(f"{CONSUMER}: killed {pid}")
+        try:
+            ctx.stop.wait(down_seconds)
+        finally:
+            ctx.platform.restart(CONSUMER)
+            ctx.note(f"{CONSUMER}: restarted as {ctx.platform.children[CONSUMER].pid}")
 
 
 def restart_redis(ctx: FaultContext) -> None:
@@ -237,6 +257,7 @@ SCENARIOS = (
     # These two pick their own random moments over the whole load.
     Scenario("kill-worker-child", kill_worker_children, at=0.0, crash=True),
     Scenario("kill-worker-main", kill_worker_main, at=0.0, crash=True),
+    Scenario("kill-consumer", kill_consumer, at=0.0, consumer=True),
     Scenario("redis-restart", restart_redis, services=("redis",)),
     Scenario("redis-restart-wiped", restart_redis_wiped, services=("redis",)),
     Scenario("kafka-outage-30s", kafka_outage, services=("kafka",)),

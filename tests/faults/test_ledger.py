@@ -7,6 +7,7 @@ then prints one ledger line (also written to ``.parley/faults/ledger.txt``) and 
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import statistics
@@ -23,13 +24,14 @@ import pytest
 from pymongo.errors import PyMongoError
 from testenv import ENGINE_PORT, free_port
 
+from consumers.audit_trail import AuditTrail
 from core.settings import Settings
 from core.tokens import mint_token
 from services import devstack
 from tests.faults.callbacks import StatusCallbacks
 from tests.faults.config import OUTPUT_DIR, FaultsConfig
 from tests.faults.engine_rules import multi_part_rules
-from tests.faults.injectors import SCENARIOS, FaultContext, Scenario
+from tests.faults.injectors import CONSUMER, SCENARIOS, FaultContext, Scenario
 from tests.faults.ledger import (
     DeadLetter,
     Inbound,
@@ -44,8 +46,15 @@ from tests.faults.ledger import (
     view_turns,
 )
 from tests.faults.load import LoadPlan, LoadResult, send_load
-from tests.faults.platform import CHAIN_QUEUES, running_platform, task_executions
-from tests.faults.witnesses import EventTap, RecordingMessenger, read_store, wait_terminal
+from tests.faults.platform import CHAIN_QUEUES, FaultPlatform, running_platform, task_executions
+from tests.faults.witnesses import (
+    EVENT_TOPICS,
+    EventTap,
+    RecordingMessenger,
+    applied_by_audit_trail,
+    read_store,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -107,6 +116,10 @@ def test_every_accepted_turn_is_delivered_once_in_order_despite_the_fault(
     if scenario.bounded_executions:
         assert ledger.executions is not None, f"the workers' task counts were not read: {line}"
         assert ledger.executions <= int(ledger.extras["executions_bound"]), line
+    if scenario.consumer:
+        # Killed mid-stream three times: every event applied by the audit trail, none twice.
+        assert ledger.extras["consumer_lost"] == 0, line
+        assert ledger.extras["consumer_twice"] == 0, line
     if scenario.status_callbacks:
         assert ledger.extras["callbacks_refused"] == 0, line
         assert ledger.extras["unconfirmed"] == 0, line
@@ -164,6 +177,8 @@ def run_scenario(
             callbacks = stack.enter_context(StatusCallbacks(url, page_id, app_secret))
             provider.on_accept = callbacks.on_send
         tap = EventTap(settings.kafka_bootstrap, tenant)
+        if scenario.consumer:
+            _start_consumer(platform, tap, run)
         executions_before = _executions(notes)
         context = FaultContext(
             platform=platform,
@@ -197,9 +212,8 @@ def run_scenario(
             )
             context.note(f"drain {drain} after {seconds:.1f}s")
             store = store or _read_store_again(db, tenant, mid_prefix)
-            events = tap.collect(
-                _expected_ids(store, provider.accepted, load), config.events_seconds
-            )
+            expected = _expected_ids(store, provider.accepted, load)
+            events = tap.collect(expected, config.events_seconds)
             for at, name, code in platform.crashes:
                 context.note(f"{name} exited with {code} at t={at - context.load_started:.1f}s")
             ledger = tally(
@@ -212,6 +226,11 @@ def run_scenario(
                 seconds,
             )
             ledger.crashed = dict(Counter(name for _, name, _ in platform.crashes))
+            if scenario.consumer:
+                missing, applied = applied_by_audit_trail(db, expected, config.events_seconds)
+                ledger.extras["consumer_lost"] = len(missing)
+                ledger.extras["consumer_twice"] = sum(1 for n in applied.values() if n > 1)
+                notes.extend(f"consumer lost {event_id}" for event_id in sorted(missing)[:5])
             executions_after = _executions(notes)
             restarted = {name for _, name, _ in platform.crashes} & CHAIN_WORKERS
             if executions_before is not None and executions_after is not None and not restarted:
@@ -232,6 +251,22 @@ def run_scenario(
             stop.set()
             fault.join(timeout=120)
     return ledger
+
+
+def _start_consumer(platform: FaultPlatform, tap: EventTap, run: str) -> None:
+    """The audit-trail consumer, in a group of this run's that starts where the tap does, on
+    the topics the tap witnesses."""
+    prefix = f"parley-faults-{run}."
+    tap.start_group_here(f"{prefix}{AuditTrail.name}")
+    platform.start(
+        CONSUMER,
+        "consume",
+        AuditTrail.name,
+        env={
+            "PARLEY_CONSUMER_GROUP_PREFIX": prefix,
+            "PARLEY_CONSUMER_EVENTS": json.dumps({AuditTrail.name: list(EVENT_TOPICS)}),
+        },
+    )
 
 
 CHAIN_WORKERS = frozenset(f"worker-{queue}" for queue in CHAIN_QUEUES)

@@ -180,6 +180,16 @@ class EventTap:
         finally:
             consumer.close()
 
+    def start_group_here(self, group: str) -> None:
+        """Commit ``group``'s offsets where this tap starts, so a consumer of that group reads
+        the scenario's events and none of the earlier runs' (a new group reads from the
+        beginning)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+        try:
+            consumer.commit(offsets=self._start, asynchronous=False)
+        finally:
+            consumer.close()
+
     def _consumer(self) -> Consumer:
         return Consumer(
             {
@@ -215,3 +225,24 @@ class EventTap:
                     self.ids[str(event.get("id"))] += 1
         finally:
             consumer.close()
+
+
+def applied_by_audit_trail(
+    db: Database[Any], ids: set[str], timeout: float
+) -> tuple[set[str], dict[str, int]]:
+    """The ``audit_trail`` consumer's effect on ``ids``: which are missing from ``event_log``
+    once ``timeout`` has passed (or none are), and the applications counted for each one
+    present. Its upsert counts every application, so an event applied twice shows as 2."""
+    deadline = time.monotonic() + timeout
+    while True:
+        applied = {
+            doc["event_id"]: int(doc.get("applications", 0))
+            for doc in db["event_log"].find(
+                {"handler": "audit_trail"}, {"event_id": 1, "applications": 1}
+            )
+            if doc["event_id"] in ids
+        }
+        missing = ids - set(applied)
+        if not missing or time.monotonic() > deadline:
+            return missing, applied
+        time.sleep(1.0)
