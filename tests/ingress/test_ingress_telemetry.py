@@ -71,16 +71,10 @@ def test_a_verified_provider_webhook_is_told_without_its_body(
     tenant: str,
 ) -> None:
     scenario = WhatsAppScenario()
+    # Stored as the admin API stores it (which would first ask the real Graph API about it).
+    registration = scenario.registration()
     config = ChannelConfigRepository(db, SecretBox(settings.require_master_key())).create(
-        tenant,
-        "whatsapp",
-        scenario.account_id,
-        {
-            "access_token": scenario.access_token,
-            "app_secret": scenario.app_secret,
-            "verify_token": scenario.verify_token,
-        },
-        {},
+        tenant, registration["channel"], registration["account_id"], registration["secrets"], {}
     )
     raw, headers = scenario.status("wamid.unknown", "delivered")
     answer = client.post(f"/webhooks/whatsapp/{config['_id']}", content=raw, headers=headers)

@@ -6,16 +6,13 @@ The task bodies are called directly in this process (no broker); the whole chain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import pytest
 import redis
 from engines import CountingBackend
 from kafka_reader import EventReader
 from pymongo.database import Database
-from testenv import ENGINE_PORT
 
 from core.chat_events import message_received
 from core.errors import TransientError
@@ -23,7 +20,6 @@ from core.ids import new_id
 from core.settings import Settings
 from core.states import Status
 from core.timeutil import utcnow
-from services.mcp_engine.server import serve
 from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository, reply_id
 from storage.outbox import with_outbox
@@ -35,14 +31,6 @@ from tasks.audit import audit
 from tasks.deliver import deliver
 from tasks.generate import generate
 from tasks.process import process
-
-
-@pytest.fixture
-def engine() -> Iterator[CountingBackend]:
-    backend = CountingBackend()
-    server: grpc.Server = serve(ENGINE_PORT, backend)
-    yield backend
-    server.stop(1).wait()
 
 
 def accept(

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import pytest
 import redis
 from engines import CountingBackend
@@ -36,14 +34,6 @@ from tasks.generate import generate
 from tasks.process import process
 from tasks.runtime import clients
 from tasks.telemetry import HEALTH_KEY, check_health, summary
-
-
-@pytest.fixture
-def engine() -> Iterator[CountingBackend]:
-    backend = CountingBackend()
-    server: grpc.Server = serve(ENGINE_PORT, backend)
-    yield backend
-    server.stop(1).wait()
 
 
 def _queued(rdb: redis.Redis) -> list[dict[str, Any]]:
