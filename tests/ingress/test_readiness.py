@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from ingress.readiness import Probe, Readiness
+from ingress.readiness import OnChange, Probe, Readiness
 
 
 class Probes:
@@ -34,10 +34,12 @@ class Probes:
 
         return run
 
-    def readiness(self, cache_seconds: float, timeout: float = 0.2) -> Readiness:
+    def readiness(
+        self, cache_seconds: float, timeout: float = 0.2, on_change: OnChange | None = None
+    ) -> Readiness:
         required = {"redis": True, "broker": True, "mongodb": True, "kafka": False, "engine": False}
         probes = [Probe(name, self.check(name), req) for name, req in required.items()]
-        return Readiness(probes, timeout=timeout, cache_seconds=cache_seconds)
+        return Readiness(probes, timeout=timeout, cache_seconds=cache_seconds, on_change=on_change)
 
 
 def test_a_flood_of_readiness_questions_costs_one_probe_per_dependency() -> None:
@@ -102,3 +104,24 @@ def test_kafka_and_the_engine_down_leave_the_ingress_ready_but_degraded() -> Non
         asyncio.run(ask())
     finally:
         readiness.close()
+
+
+def test_a_dependency_going_down_and_coming_back_is_told_once_each_way() -> None:
+    probes = Probes()
+    probes.down |= {"engine"}
+    told: list[tuple[str, str, str]] = []
+    readiness = probes.readiness(cache_seconds=0, on_change=lambda *change: told.append(change))
+
+    async def ask() -> None:
+        await readiness.report()  # the first report: only what is down is news
+        assert told == [("engine", "down", "ConnectionError")]
+        await readiness.report()
+        assert len(told) == 1  # still down: nothing new
+        probes.down = {"kafka"}
+        await readiness.report()
+
+    try:
+        asyncio.run(ask())
+    finally:
+        readiness.close()
+    assert told[1:] == [("kafka", "down", "ConnectionError"), ("engine", "up", "")]
