@@ -3,6 +3,7 @@ attempt at a time, in this process, against real MongoDB and Redis and a local e
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from pymongo.database import Database
 from core.errors import PermanentError
 from core.settings import Settings
 from core.timeutil import utcnow
+from storage.telemetry import QUEUE
 from storage.webhook_deliveries import DeliveryDocument
 from tasks import webhooks
 from tasks.errors import MalformedEvent
@@ -140,3 +142,27 @@ def test_an_event_without_its_tenant_is_refused_as_permanent() -> None:
     with pytest.raises(MalformedEvent, match="tenantid") as refused:
         webhooks.fan_out({"id": "evt_1", "type": "chat.message.sent"})
     assert isinstance(refused.value, PermanentError)
+
+
+def test_a_disabled_endpoint_is_told_as_a_system_error_naming_only_its_origin(
+    redis_client: redis.Redis,
+) -> None:
+    subscription = {
+        "_id": "whs_disabled_" + str(time.time_ns()),
+        "tenant_id": "t_disabled",
+        "url": "https://user:pw@hooks.example.com/T0KEN/path?sig=abc",
+    }
+    webhooks.on_endpoint_disabled(subscription, "the endpoint answered 410 Gone")
+    told = [
+        event
+        for event in map(json.loads, redis_client.lrange(QUEUE, 0, -1))
+        if event["type"] == "system.error" and event["subject"] == subscription["_id"]
+    ]
+    assert [(e["tenantid"], e["data"]["kind"]) for e in told] == [
+        ("t_disabled", "endpoint_disabled")
+    ]
+    data = told[0]["data"]
+    assert data["subscription_id"] == subscription["_id"]
+    assert data["url"] == "https://hooks.example.com"
+    assert data["reason"] == "the endpoint answered 410 Gone"
+    assert "T0KEN" not in json.dumps(told) and "pw" not in json.dumps(told)
