@@ -321,6 +321,9 @@ def test_every_parley_container_is_configured_alike(tree: tuple[str, list[Resour
         for entry in container["env"]:
             assert "value" not in entry or not SECRET_WORDS.search(entry["name"]), name
         assert set(container["resources"]["requests"]) == {"cpu", "memory"}, name
+        # Service links would set PARLEY_ENGINE_PORT=tcp://… for the Service parley-engine,
+        # which Parley reads as its engine_port setting and refuses.
+        assert pod["enableServiceLinks"] is False, name
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["runAsUser"] == 10001, name
         assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
