@@ -301,11 +301,25 @@ def test_parley_services_share_one_image_and_settings(
             assert match and match.group("var") == secret, name
 
 
-def test_image_is_built_from_this_distribution(compose: dict[str, Any]) -> None:
+def _dockerfile_lines(compose: dict[str, Any]) -> list[str]:
+    """The image's Dockerfile, as compose builds it: ``build: .`` is the repository's own."""
     build = compose["x-parley"]["build"]
-    assert build["context"] == "."
-    lines = [line.strip() for line in build["dockerfile_inline"].splitlines() if line.strip()]
-    assert lines[0] == "FROM python:3.11-slim"
+    context = build if isinstance(build, str) else build["context"]
+    assert context == "."
+    name = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+    text = (ROOT / name).read_text(encoding="utf-8")
+    # Continuation lines joined, comments and blank lines dropped.
+    text = re.sub(r"\\\n", " ", text)
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def test_image_is_built_from_this_distribution(compose: dict[str, Any]) -> None:
+    lines = _dockerfile_lines(compose)
+    assert all(
+        re.match(r"FROM python:3\.11[.\d]*-slim", line)
+        for line in lines
+        if line.startswith("FROM ")
+    )
     assert any(re.match(r"RUN pip install (--\S+ )*\.( |$)", line) for line in lines)
 
     copied: set[str] = set()
@@ -324,13 +338,18 @@ def test_image_is_built_from_this_distribution(compose: dict[str, Any]) -> None:
 def test_parley_processes_keep_their_state_where_the_image_user_may_write(
     compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
-    lines = [
-        line.strip() for line in compose["x-parley"]["build"]["dockerfile_inline"].splitlines()
-    ]
+    lines = _dockerfile_lines(compose)
     useradd = shlex.split(next(line for line in lines if line.startswith("RUN useradd ")))
-    user, home = useradd[-1], useradd[useradd.index("--home-dir") + 1]
+    user, uid, home = (
+        useradd[-1],
+        useradd[useradd.index("--uid") + 1],
+        useradd[useradd.index("--home-dir") + 1],
+    )
     assert "--create-home" in useradd
-    assert [line for line in lines if line.startswith("USER ")][-1] == f"USER {user}"
+    assert [line for line in lines if line.startswith("USER ")][-1] in {
+        f"USER {user}",
+        f"USER {uid}",
+    }
     for name, svc in _parley_services(services).items():
         # Installed, Parley's default state folder is not in a checkout: it must be named.
         state = _environment(svc).get("PARLEY_HOME")
