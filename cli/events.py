@@ -48,7 +48,7 @@ def add_parsers(sub: Any) -> None:
     consume = sub.add_parser(
         "consume", help="run one event consumer (its own consumer group) for a handler"
     )
-    consume.add_argument("handler", choices=sorted(HANDLERS))
+    consume.add_argument("handler", choices=sorted(HANDLERS), help="the handler to run")
     consume.set_defaults(func=_consume)
 
     events = sub.add_parser("events", help="the event consumers' dead-letter topic")

@@ -257,8 +257,21 @@ def _beat(args: argparse.Namespace) -> int:
 
 
 def _flower(args: argparse.Namespace) -> int:
+    import os
+
+    from core.errors import ConfigurationError
+    from core.settings import get_settings
     from tasks.app import app
 
+    login = get_settings().flower_basic_auth
+    user, sep, password = login.get_secret_value().partition(":") if login else ("", "", "")
+    if not (user and sep and password):
+        raise ConfigurationError(
+            "PARLEY_FLOWER_BASIC_AUTH must be set as user:password (Flower shows every task's"
+            " arguments); `parley run` makes a development one"
+        )
+    # Flower reads its options from FLOWER_* too: the login stays off the command line (ps).
+    os.environ["FLOWER_BASIC_AUTH"] = login.get_secret_value() if login else ""
     app.start(["flower", f"--address={args.address}", f"--port={args.port}"])
     return 0
 
@@ -269,17 +282,29 @@ def _run(args: argparse.Namespace) -> int:
     return run_platform(port=args.port, quiet=args.quiet)
 
 
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("parley")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from cli import config as cli_config
     from cli import events as cli_events
     from cli import tenants as cli_tenants
     from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
 
     parser = argparse.ArgumentParser(prog="parley", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"parley {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     services = sub.add_parser("services", help="install, start and stop the local services")
-    services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument(
+        "action", choices=["up", "down", "status"], help="install and start, stop, or report"
+    )
     services.add_argument(
         "names", nargs="*", metavar="NAME", help="redis, mongo or kafka (default: all)"
     )
@@ -296,8 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="limit a tenant token to these scopes (default: every tenant scope)",
     )
-    token.add_argument("--subject", default="developer")
-    token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
+    token.add_argument(
+        "--subject", default="developer", help="the token's sub (default: %(default)s)"
+    )
+    token.add_argument(
+        "--ttl", type=int, default=24 * 3600, help="lifetime in seconds (default: %(default)s)"
+    )
     token.set_defaults(func=_token)
 
     cli_tenants.add_parsers(sub)
@@ -312,69 +341,88 @@ def build_parser() -> argparse.ArgumentParser:
         help="register a channel config once the provider proves the secrets are the "
         "account's; prints its webhook URL",
     )
-    add.add_argument("channel", choices=["whatsapp", "messenger", "slack", "teams"])
-    add.add_argument("--tenant", required=True)
+    add.add_argument(
+        "channel", choices=["whatsapp", "messenger", "slack", "teams"], help="the provider"
+    )
+    add.add_argument("--tenant", required=True, help="the tenant the account belongs to")
     add.add_argument(
         "--account-id",
         required=True,
         help="phone_number_id, page id, Slack team id or Teams app id",
     )
-    add.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE")
-    add.add_argument("--option", action="append", default=[], metavar="NAME=VALUE")
+    add.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a provider secret, stored encrypted (repeat for more)",
+    )
+    add.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a channel option (repeat for more)",
+    )
     listing = channels_sub.add_parser("list", help="a tenant's channel configs (no secrets)")
-    listing.add_argument("--tenant", required=True)
+    listing.add_argument("--tenant", required=True, help="the tenant")
     channels.set_defaults(func=_channels)
 
     dlq = sub.add_parser("dlq", help="list, replay and purge a tenant's dead letters")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="one JSON object per dead letter, in id order")
-    dlq_list.add_argument("--tenant", required=True)
-    dlq_list.add_argument("--channel")
-    dlq_list.add_argument("--stage", choices=STAGES)
-    dlq_list.add_argument("--reason", choices=CLASSIFICATIONS)
-    dlq_list.add_argument("--state", choices=[*STATES, "all"], default="open")
+    dlq_list.add_argument("--tenant", required=True, help="the tenant")
+    dlq_list.add_argument("--channel", help="only this channel's")
+    dlq_list.add_argument("--stage", choices=STAGES, help="only those failed at this stage")
+    dlq_list.add_argument("--reason", choices=CLASSIFICATIONS, help="only this classification")
+    dlq_list.add_argument(
+        "--state", choices=[*STATES, "all"], default="open", help="(default: %(default)s)"
+    )
     dlq_list.add_argument("--after", metavar="DEAD_LETTER_ID", help="the last id already seen")
-    dlq_list.add_argument("--limit", type=int, default=50)
+    dlq_list.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
     for action, text in (
         ("replay", "enqueue the turn again from its failed stage"),
         ("purge", "delete the dead letter"),
     ):
         dlq_action = dlq_sub.add_parser(action, help=text)
-        dlq_action.add_argument("--tenant", required=True)
-        dlq_action.add_argument("dead_letter_id", metavar="DEAD_LETTER_ID")
+        dlq_action.add_argument("--tenant", required=True, help="the tenant")
+        dlq_action.add_argument("dead_letter_id", metavar="DEAD_LETTER_ID", help="the dead letter")
     dlq.set_defaults(func=_dlq)
 
     ingress = sub.add_parser("ingress", help="serve the HTTP ingress")
-    ingress.add_argument("--host")
-    ingress.add_argument("--port", type=int)
-    ingress.add_argument("--workers", type=int, default=1)
+    ingress.add_argument("--host", help="the address to bind (default: PARLEY_INGRESS_HOST)")
+    ingress.add_argument("--port", type=int, help="the port (default: PARLEY_INGRESS_PORT)")
+    ingress.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ingress.set_defaults(func=_ingress)
 
     engine = sub.add_parser("engine", help="serve the reference MCP engine over gRPC")
-    engine.add_argument("--port", type=int)
-    engine.add_argument("--host", default="127.0.0.1")
+    engine.add_argument("--port", type=int, help="the port (default: PARLEY_ENGINE_PORT)")
+    engine.add_argument("--host", default="127.0.0.1", help="the address to bind")
     engine.set_defaults(func=_engine)
 
     worker = sub.add_parser("worker", help="run a Celery worker for one queue")
-    worker.add_argument("queue", choices=sorted(QUEUES))
-    worker.add_argument("--concurrency", type=int)
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("queue", choices=sorted(QUEUES), help="the queue it consumes")
+    worker.add_argument(
+        "--concurrency", type=int, help="threads or processes (default: the queue's)"
+    )
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
     worker.add_argument("extra", nargs=argparse.REMAINDER, help="more celery worker options")
     worker.set_defaults(func=_worker)
 
     cli_events.add_parsers(sub)
+    cli_config.add_parsers(sub)
 
     beat = sub.add_parser("beat", help="run Celery beat (maintenance jobs)")
-    beat.add_argument("--loglevel", default="INFO")
+    beat.add_argument("--loglevel", default="INFO", help="Celery's log level")
     beat.set_defaults(func=_beat)
 
     flower = sub.add_parser("flower", help="run the Flower dashboard")
-    flower.add_argument("--address", default="127.0.0.1")
-    flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument("--address", default="127.0.0.1", help="the address to bind")
+    flower.add_argument("--port", type=int, default=5555, help="the port (default: 5555)")
     flower.set_defaults(func=_flower)
 
     run = sub.add_parser("run", help="the whole platform locally; Ctrl-C stops all of it")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--port", type=int, default=8000, help="the ingress's port (default: 8000)")
     run.add_argument(
         "--quiet", action="store_true", help="do not echo the processes' logs (files only)"
     )
@@ -386,8 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.logs import configure
 
     configure()
-    args = build_parser().parse_args(argv)
     try:
+        # Inside: building the parser imports modules that may read the settings.
+        args = build_parser().parse_args(argv)
         code: int = args.func(args)
     except ParleyError as exc:
         print(f"parley: {exc}", file=sys.stderr)

@@ -48,6 +48,11 @@ def platform_env(settings: Settings) -> dict[str, str]:
             lambda: secrets.token_urlsafe(32),
         ),
         "PARLEY_MASTER_KEY": (settings.master_key, dev_secrets.MASTER_KEY, new_master_key),
+        "PARLEY_FLOWER_BASIC_AUTH": (
+            settings.flower_basic_auth,
+            dev_secrets.FLOWER_BASIC_AUTH,
+            lambda: f"parley:{secrets.token_urlsafe(18)}",
+        ),
     }
     for variable, (value, name, make) in made.items():
         env[variable] = (
@@ -153,7 +158,7 @@ def run_platform(port: int, quiet: bool = False) -> int:
         supervisor.start()
         _wait_ready(f"http://127.0.0.1:{port}/health/ready", supervisor, lambda: stopping)
         if not stopping:
-            _print_welcome(settings, env["PARLEY_JWT_SECRET"], port, logs)
+            _print_welcome(settings, env, port, logs)
         while not stopping:
             supervisor.check()
             time.sleep(0.25)
@@ -165,11 +170,11 @@ def run_platform(port: int, quiet: bool = False) -> int:
         print("stopped.")
 
 
-def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -> None:
+def _print_welcome(settings: Settings, env: dict[str, str], port: int, logs: Path) -> None:
     from core.tokens import mint_token
 
     token = mint_token(
-        jwt_secret.encode(),
+        env["PARLEY_JWT_SECRET"].encode(),
         DEMO_TENANT,
         "demo-user",
         24 * 3600,
@@ -181,7 +186,7 @@ def _print_welcome(settings: Settings, jwt_secret: str, port: int, logs: Path) -
         f"""
 Parley is running.
   ingress   {base}  (ready: {base}/health/ready)
-  flower    http://127.0.0.1:5555
+  flower    http://127.0.0.1:5555  (login {env["PARLEY_FLOWER_BASIC_AUTH"]})
   engine    grpc {settings.engine_addr}
   logs      {logs}
 

@@ -114,8 +114,8 @@ def add_parsers(sub: Any) -> None:
     tenant_cmd = sub.add_parser("tenants", help="create, list, update and disable tenants")
     tenant_sub = tenant_cmd.add_subparsers(dest="action", required=True)
     create = tenant_sub.add_parser("create", help="a new active tenant")
-    create.add_argument("tenant_id", metavar="TENANT_ID")
-    create.add_argument("--name", required=True)
+    create.add_argument("tenant_id", metavar="TENANT_ID", help="the new tenant's id")
+    create.add_argument("--name", required=True, help="the tenant's display name")
     create.add_argument(
         "--settings", help='JSON, e.g. {"rate_limits": {"per_second": 10, "burst": 20}}'
     )
@@ -125,28 +125,35 @@ def add_parsers(sub: Any) -> None:
         ("disable", "refuse all of the tenant's traffic, webhooks included"),
         ("enable", "serve the tenant again"),
     ):
-        tenant_sub.add_parser(action, help=text).add_argument("tenant_id", metavar="TENANT_ID")
+        tenant_sub.add_parser(action, help=text).add_argument(
+            "tenant_id", metavar="TENANT_ID", help="the tenant"
+        )
     update = tenant_sub.add_parser("update", help="change name or settings (JSON)")
-    update.add_argument("tenant_id", metavar="TENANT_ID")
+    update.add_argument("tenant_id", metavar="TENANT_ID", help="the tenant")
     update.add_argument("--settings", required=True, help="JSON, as PATCH /v1/admin/tenants/{id}")
     tenant_cmd.set_defaults(func=tenants)
 
     key_cmd = sub.add_parser("keys", help="issue, list, rotate and revoke a tenant's API keys")
     key_sub = key_cmd.add_subparsers(dest="action", required=True)
     issue = key_sub.add_parser("issue", help="a new key; its plaintext is printed once")
-    issue.add_argument("--tenant", required=True)
-    issue.add_argument("--name", required=True)
+    issue.add_argument("--tenant", required=True, help="the tenant the key speaks for")
+    issue.add_argument("--name", required=True, help="what the key is for (shown in listings)")
     issue.add_argument(
-        "--scope", action="append", required=True, choices=sorted(TENANT_SCOPES), default=None
+        "--scope",
+        action="append",
+        required=True,
+        choices=sorted(TENANT_SCOPES),
+        default=None,
+        help="a scope the key grants (repeat for more)",
     )
     key_sub.add_parser("list", help="the tenant's keys, never their secrets").add_argument(
-        "--tenant", required=True
+        "--tenant", required=True, help="the tenant"
     )
     for action, text in (
         ("rotate", "a new key with the old one's name and scopes; the old one is revoked"),
         ("revoke", "refuse the key from the next request on"),
     ):
         action_parser = key_sub.add_parser(action, help=text)
-        action_parser.add_argument("--tenant", required=True)
-        action_parser.add_argument("key_id", metavar="KEY_ID")
+        action_parser.add_argument("--tenant", required=True, help="the key's tenant")
+        action_parser.add_argument("key_id", metavar="KEY_ID", help="the key")
     key_cmd.set_defaults(func=keys)

@@ -15,6 +15,7 @@ from core.home import checkout
 
 JWT_SECRET = "dev-jwt-secret"  # noqa: S105  (a file name, not a secret)
 MASTER_KEY = "dev-master-key"
+FLOWER_BASIC_AUTH = "dev-flower-basic-auth"
 
 
 def ensure(home: Path, name: str, make: Callable[[], str]) -> str:

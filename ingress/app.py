@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from core.settings import Settings, get_settings
 from ingress import (
     analytics,
+    api_docs,
     audit,
     channels_admin,
     compliance,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *openapi.routes,
             *widget_assets.routes,
             *dashboard.routes,
+            *api_docs.routes,
             *demo.routes,
         ],
         exception_handlers=handlers,

@@ -29,5 +29,11 @@ def test_the_demo_widget_is_seeded_once_and_allows_the_current_port(db: Any) -> 
 def test_the_welcome_names_the_demo_page(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _print_welcome(settings, settings.require_jwt_secret().decode(), 8000, tmp_path)
-    assert "  http://127.0.0.1:8000/demo\n" in capsys.readouterr().out
+    env = {
+        "PARLEY_JWT_SECRET": settings.require_jwt_secret().decode(),
+        "PARLEY_FLOWER_BASIC_AUTH": "parley:dev-login",
+    }
+    _print_welcome(settings, env, 8000, tmp_path)
+    out = capsys.readouterr().out
+    assert "  http://127.0.0.1:8000/demo\n" in out
+    assert "(login parley:dev-login)" in out  # the development Flower login, to sign in with

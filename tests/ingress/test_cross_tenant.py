@@ -334,6 +334,19 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/dashboard/dashboard.css"): Probe(
         lambda w: ("/dashboard/dashboard.css", {}), LISTED, credentialed=False
     ),
+    ("get", "/docs"): Probe(lambda w: ("/docs", {}), LISTED, credentialed=False),
+    ("get", "/docs/api-docs.js"): Probe(
+        lambda w: ("/docs/api-docs.js", {}), LISTED, credentialed=False
+    ),
+    ("get", "/docs/swagger-ui-bundle.js"): Probe(
+        lambda w: ("/docs/swagger-ui-bundle.js", {}), LISTED, credentialed=False
+    ),
+    ("get", "/docs/swagger-ui.css"): Probe(
+        lambda w: ("/docs/swagger-ui.css", {}), LISTED, credentialed=False
+    ),
+    ("get", "/docs/favicon-32x32.png"): Probe(
+        lambda w: ("/docs/favicon-32x32.png", {}), LISTED, credentialed=False
+    ),
     # Served only where PARLEY_DEMO_WIDGET_ID is set (``parley run``), which this client is not.
     ("get", "/demo"): Probe(lambda w: ("/demo", {}), NOT_FOUND, credentialed=False),
 }

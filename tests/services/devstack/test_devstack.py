@@ -325,14 +325,17 @@ def test_parley_token_in_another_shell_uses_the_secret_parley_run_made(
 
 
 def test_a_second_parley_run_keeps_the_first_ones_secrets(tmp_path: Path) -> None:
-    first = platform_env(Settings(home=tmp_path, jwt_secret=None, master_key=None))
-    again = platform_env(Settings(home=tmp_path, jwt_secret=None, master_key=None))
+    unset = {"jwt_secret": None, "master_key": None, "flower_basic_auth": None}
+    first = platform_env(Settings(home=tmp_path, **unset))
+    again = platform_env(Settings(home=tmp_path, **unset))
     assert again["PARLEY_JWT_SECRET"] == first["PARLEY_JWT_SECRET"]
     assert again["PARLEY_MASTER_KEY"] == first["PARLEY_MASTER_KEY"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        dev_secrets.JWT_SECRET,
-        dev_secrets.MASTER_KEY,
-    ]
+    assert again["PARLEY_FLOWER_BASIC_AUTH"] == first["PARLEY_FLOWER_BASIC_AUTH"]
+    user, _, password = first["PARLEY_FLOWER_BASIC_AUTH"].partition(":")
+    assert user == "parley" and len(password) >= 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [dev_secrets.FLOWER_BASIC_AUTH, dev_secrets.JWT_SECRET, dev_secrets.MASTER_KEY]
+    )
 
 
 def test_the_state_folder_is_parley_home_else_the_checkouts_dot_parley(
