@@ -11,6 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from core.settings import Settings, get_settings
 from ingress import (
@@ -41,6 +42,7 @@ from ingress import (
     ws,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
+from ingress.request_ids import RequestIds
 from ingress.state import IngressState
 from storage.telemetry import TelemetryBuffer
 
@@ -109,4 +111,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
+        middleware=[Middleware(RequestIds)],
     )
