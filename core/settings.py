@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     engine_addr: str = "127.0.0.1:50051"
     security_hub_addr: str | None = None
+    # OpenTelemetry traces (core/tracing.py): the OTLP/HTTP collector's base URL (spans go to
+    # ``<it>/v1/traces``); unset, nothing is traced and no exporter runs.
+    otlp_endpoint: str | None = None
 
     # No default outside a checkout: the ingress refuses to start without it (see
     # ``require_jwt_secret``); in one, the development secret ``parley run`` made.

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from core import tracing
 from core.settings import Settings, get_settings
 from ingress import (
     analytics,
@@ -57,6 +58,15 @@ async def _flush_observations(state: IngressState) -> None:
             await run_in_threadpool(state.observations.flush)
         except Exception:  # the next second tries again; a request never waits on this
             log.exception("could not queue the ingress's telemetry")
+
+
+def _tracing() -> list[Middleware]:
+    """The request's server span, when traces are on (core/tracing.py)."""
+    if not tracing.configure("parley-ingress"):
+        return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return [Middleware(OpenTelemetryMiddleware)]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -111,5 +121,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
-        middleware=[Middleware(RequestIds)],
+        middleware=[*_tracing(), Middleware(RequestIds)],
     )
