@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from core import log_context
 from core.settings import Settings
 from core.ttl_cache import TtlCache
 
@@ -59,7 +60,7 @@ class ChannelRuntime:
         allow_private_media: bool = False,
         on_answer: CallObserver | None = None,
     ) -> ChannelRuntime:
-        hooks = _observed(on_answer) if on_answer is not None else {}
+        hooks = _hooks(on_answer)
         return cls(
             http=httpx.Client(timeout=httpx.Timeout(send_timeout, connect=5.0), event_hooks=hooks),
             urls=urls,
@@ -79,11 +80,19 @@ CallObserver = Callable[[str, int, float], None]
 _STARTED = "parley_started"
 
 
-def _observed(on_answer: CallObserver) -> dict[str, list[Callable[[Any], None]]]:
+def _hooks(on_answer: CallObserver | None) -> dict[str, list[Callable[[Any], None]]]:
+    """Every provider call carries the work's request id (``X-Request-ID``, core/log_context.py);
+    with ``on_answer``, each answer is told to it too."""
+
     def started(request: httpx.Request) -> None:
         request.extensions[_STARTED] = time.monotonic()
+        request_id = log_context.request_id()
+        if request_id:
+            request.headers[log_context.HEADER] = request_id
 
     def answered(response: httpx.Response) -> None:
+        if on_answer is None:
+            return
         request = response.request
         elapsed = time.monotonic() - request.extensions.get(_STARTED, time.monotonic())
         try:
@@ -91,7 +100,7 @@ def _observed(on_answer: CallObserver) -> dict[str, list[Callable[[Any], None]]]
         except Exception:  # an observer never breaks the call it observes
             log.exception("the provider-call observer failed")
 
-    return {"request": [started], "response": [answered]}
+    return {"request": [started], "response": [answered] if on_answer is not None else []}
 
 
 def runtime_from_settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -202,7 +203,10 @@ def _ingress(args: argparse.Namespace) -> int:
         port=args.port or settings.ingress_port,
         workers=args.workers,
         log_level="info",
-        access_log=False,
+        # Logging is Parley's (core/logs.py): uvicorn's loggers, its access log included,
+        # propagate to the root handler and come out in the same format.
+        log_config=None,
+        access_log=True,
         # The client address behind a trusted proxy, so one caller's failures are not everyone's.
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -221,11 +225,19 @@ def _engine(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import celery.apps.worker
+
     from tasks.app import app
     from tasks.queues import QUEUES
 
+    # Celery says its shutdown steps by writing to stderr past logging ("worker: Warm shutdown");
+    # they become log lines like the rest, so every line a worker writes is in one format.
+    shutdown = logging.getLogger("celery.apps.worker")
+    celery.apps.worker.safe_say = lambda msg, f=None: shutdown.info(msg.strip())  # type: ignore[attr-defined]
+
     spec = QUEUES[args.queue]
     argv = [
+        "--quiet",  # no banner: every line a worker writes is a log line (core/logs.py)
         "worker",
         f"--queues={spec.name}",
         f"--hostname={spec.name}@%h",
@@ -252,7 +264,7 @@ def _beat(args: argparse.Namespace) -> int:
             f"beat keeps its schedule in PARLEY_HOME ({home}), which cannot be written here "
             f"({exc.strerror}); set PARLEY_HOME to a folder this user may write"
         ) from None
-    app.start(["beat", f"--schedule={schedule}", f"--loglevel={args.loglevel}"])
+    app.start(["--quiet", "beat", f"--schedule={schedule}", f"--loglevel={args.loglevel}"])
     return 0
 
 

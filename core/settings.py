@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="The Security Hub's gRPC address; unset, the ingress verifies credentials"
         " itself.",
     )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry traces (core/tracing.py): the OTLP/HTTP collector's base URL"
+        " (spans go to `<it>/v1/traces`); unset, nothing is traced and no exporter runs.",
+    )
 
     jwt_secret: SecretStr | None = _dev_secret(
         dev_secrets.JWT_SECRET,
@@ -566,13 +571,15 @@ def _delays(text: str) -> tuple[float, ...]:
 
 
 # ``PARLEY_*`` variables that are not settings, and whom they belong to: the benchmark's
-# (bench/) and the fault scenarios' knobs, the log level (core/logs.py, read before settings),
+# (bench/) and the fault scenarios' knobs, the log level and format (core/logs.py, read before
+# settings),
 # and the test suite's own. Anything else under the prefix is a typo and stops start-up.
 NOT_SETTINGS_PREFIXES = ("PARLEY_BENCH_", "PARLEY_FAULTS_")
 NOT_SETTINGS = frozenset(
     {
         "PARLEY_BENCH",
         "PARLEY_LOG_LEVEL",
+        "PARLEY_LOG_FORMAT",
         "PARLEY_FUZZ_EXAMPLES",  # tests/ingress/test_fuzz_openapi.py
         "PARLEY_WRITE_SCREENSHOT",  # tests/browser: rewrite the README's pictures
         "PARLEY_PROBE",  # tests/services/devstack: a child's environment

@@ -11,7 +11,9 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
+from core import tracing
 from core.settings import Settings, get_settings
 from ingress import (
     analytics,
@@ -42,6 +44,7 @@ from ingress import (
     ws,
 )
 from ingress.problems import EXCEPTION_HANDLERS, handle_http_exception, handle_unexpected
+from ingress.request_ids import RequestIds
 from ingress.state import IngressState
 from storage.telemetry import TelemetryBuffer
 
@@ -56,6 +59,15 @@ async def _flush_observations(state: IngressState) -> None:
             await run_in_threadpool(state.observations.flush)
         except Exception:  # the next second tries again; a request never waits on this
             log.exception("could not queue the ingress's telemetry")
+
+
+def _tracing() -> list[Middleware]:
+    """The request's server span, when traces are on (core/tracing.py)."""
+    if not tracing.configure("parley-ingress"):
+        return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return [Middleware(OpenTelemetryMiddleware)]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -111,4 +123,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
+        middleware=[*_tracing(), Middleware(RequestIds)],
     )

@@ -17,6 +17,7 @@ import grpc
 
 from protos import mcp_engine_pb2, mcp_engine_pb2_grpc
 from protos.grpc_client import BreakerOptions, GrpcClient
+from protos.request_ids import outgoing
 
 
 class EngineClient(GrpcClient):
@@ -47,7 +48,9 @@ class EngineClient(GrpcClient):
         """The engine's whole reply for one turn."""
         return self._call(
             "GenerateResponse",
-            lambda: self._stub.GenerateResponse(request, timeout=timeout, wait_for_ready=True),
+            lambda: self._stub.GenerateResponse(
+                request, timeout=timeout, wait_for_ready=True, metadata=outgoing()
+            ),
         )
 
     def stream(
@@ -56,7 +59,9 @@ class EngineClient(GrpcClient):
         """The engine's reply as chunks; the call is cancelled if the caller stops early."""
         return self._stream(
             "StreamResponse",
-            lambda: self._stub.StreamResponse(request, timeout=timeout, wait_for_ready=True),
+            lambda: self._stub.StreamResponse(
+                request, timeout=timeout, wait_for_ready=True, metadata=outgoing()
+            ),
         )
 
     def update_context(
@@ -65,5 +70,7 @@ class EngineClient(GrpcClient):
         """Merges a context update into the engine's copy and returns the merged context."""
         return self._call(
             "UpdateContext",
-            lambda: self._stub.UpdateContext(request, timeout=timeout, wait_for_ready=True),
+            lambda: self._stub.UpdateContext(
+                request, timeout=timeout, wait_for_ready=True, metadata=outgoing()
+            ),
         )

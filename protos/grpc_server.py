@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 
 from core.errors import ConfigurationError
+from protos.request_ids import RequestIdInterceptor
 
 DEFAULT_HOST = "127.0.0.1"
 MAX_WORKERS = 16
@@ -47,7 +48,7 @@ class GrpcServer:
         pool = futures.ThreadPoolExecutor(
             max_workers=MAX_WORKERS, thread_name_prefix=name.lower().replace(" ", "-")
         )
-        server = grpc.server(pool)
+        server = grpc.server(pool, interceptors=[RequestIdInterceptor()])
         add_servicer(server)
         health = HealthServicer()
         for served in ("", service.full_name):  # "" is the whole server

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
+
+from core.logs import configure
 
 app = Celery("parley")
 app.config_from_object("celeryconfig")
@@ -14,4 +17,11 @@ app.conf.include = [
     "tasks.maintenance",
     "tasks.webhooks",
     "tasks.telemetry",
+    "tasks.log_context",
 ]
+
+
+@setup_logging.connect
+def _logging(loglevel: object = None, **_: object) -> None:
+    """Workers and beat log as every Parley process does (core/logs.py), not Celery's way."""
+    configure(str(loglevel) if isinstance(loglevel, str) else None)

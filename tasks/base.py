@@ -70,7 +70,11 @@ class StageTask(Task):  # type: ignore[type-arg]
             return args[1]
         try:
             with tenant_slot(self, args[0]):  # one tenant's flood cannot hold every worker
-                return super().__call__(*args, **kwargs)
+                result = super().__call__(*args, **kwargs)
+            # One line a stage run: with the request id and the turn's ids (tasks/log_context.py)
+            # it is how an operator follows a message through the chain.
+            log.info("stage %s ran", self.stage)
+            return result
         except OperationFailure as exc:
             if not transient_store_error(exc):
                 raise

@@ -6,6 +6,7 @@ from celery import chain
 from celery.canvas import Signature
 
 from core.stages import PROCESS, stages_from
+from tasks import log_context as _publishing_request_ids  # noqa: F401  (its signal handlers)
 from tasks.app import app
 
 

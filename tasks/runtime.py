@@ -10,10 +10,11 @@ import os
 from typing import Any
 
 import httpx
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from channels.runtime import ChannelRuntime, runtime_from_settings
 from channels.webhook_post import webhook_client
+from core import tracing
 from core.per_process import PerProcess
 from core.settings import Settings, get_settings
 from protos.engine_client import EngineClient
@@ -90,6 +91,12 @@ _clients: PerProcess[WorkerClients] = PerProcess(lambda: WorkerClients(get_setti
 def clients() -> WorkerClients:
     """This process's clients; rebuilt if the process was forked since they were made."""
     return _clients.get()
+
+
+@worker_init.connect
+def _trace_worker(**_: object) -> None:
+    # Before the pool starts: the span exporter's thread is restarted in each forked child.
+    tracing.configure("parley-worker")
 
 
 @worker_process_init.connect

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 
+from core import tracing
 from core.errors import ConfigurationError
 from core.logs import configure as configure_logging
 from core.settings import Settings, get_settings
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.add_argument("--host", default=DEFAULT_HOST, help="listen address")
         args = parser.parse_args(argv)
         backend = build_backend(settings)
+        tracing.configure("parley-engine")  # before the server exists: its calls get spans
         running = _start(args.port, backend, args.host)
     except ConfigurationError as exc:
         sys.exit(f"mcp engine: {exc}")
