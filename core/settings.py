@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics requires `Authorization: Bearer <it>`; when unset, "
+        "bind the ingress's metrics to a private network (docs/metrics.md).",
+    )
+
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8000
     # Proxies whose X-Forwarded-For uvicorn believes (comma-separated addresses or networks,

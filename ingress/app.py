@@ -11,6 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from core.settings import Settings, get_settings
 from ingress import (
@@ -25,6 +26,7 @@ from ingress import (
     health,
     keys_admin,
     messages,
+    metrics,
     notification_rules,
     notifications,
     openapi,
@@ -102,11 +104,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *analytics.routes,
             *ws.routes,
             *health.routes,
+            *metrics.routes,
             *openapi.routes,
             *widget_assets.routes,
             *dashboard.routes,
             *demo.routes,
         ],
         exception_handlers=handlers,
+        middleware=[Middleware(metrics.MetricsMiddleware)],
         lifespan=lifespan,
     )
