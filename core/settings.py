@@ -251,6 +251,11 @@ class Settings(BaseSettings):
     channel_send_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="The time one send to a provider may take."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics requires `Authorization: Bearer <it>`; when unset, "
+        "bind the ingress's metrics to a private network (docs/metrics.md).",
+    )
 
     clamd_addr: str = Field(
         default="127.0.0.1:3310",

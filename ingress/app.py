@@ -28,6 +28,7 @@ from ingress import (
     health,
     keys_admin,
     messages,
+    metrics,
     notification_rules,
     notifications,
     openapi,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *analytics.routes,
             *ws.routes,
             *health.routes,
+            *metrics.routes,
             *openapi.routes,
             *widget_assets.routes,
             *dashboard.routes,
@@ -123,5 +125,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
-        middleware=[*_tracing(), Middleware(RequestIds)],
+        middleware=[*_tracing(), Middleware(RequestIds), Middleware(metrics.MetricsMiddleware)],
     )

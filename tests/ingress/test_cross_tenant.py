@@ -322,6 +322,7 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/health/ready"): Probe(
         lambda w: ("/health/ready", {}), frozenset({200, 503}), credentialed=False
     ),
+    ("get", "/metrics"): Probe(lambda w: ("/metrics", {}), LISTED, credentialed=False),
     ("get", "/openapi.json"): Probe(lambda w: ("/openapi.json", {}), LISTED, credentialed=False),
     ("get", "/widget.js"): Probe(lambda w: ("/widget.js", {}), LISTED, credentialed=False),
     ("get", "/widget/{hash}.js"): Probe(
