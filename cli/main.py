@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -227,7 +229,7 @@ def _engine(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import celery.apps.worker
 
-    from tasks.app import app
+    from core.settings import get_settings
     from tasks.queues import QUEUES
 
     # Celery says its shutdown steps by writing to stderr past logging ("worker: Warm shutdown");
@@ -236,6 +238,19 @@ def _worker(args: argparse.Namespace) -> int:
     celery.apps.worker.safe_say = lambda msg, f=None: shutdown.info(msg.strip())  # type: ignore[attr-defined]
 
     spec = QUEUES[args.queue]
+    settings = get_settings()
+    port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+    if port:
+        # A folder per worker process, emptied: the values of this worker alone.
+        from tasks.metrics import serve, use_multiprocess_files
+
+        folder = settings.home / "metrics" / f"{spec.name}-{os.getpid()}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        use_multiprocess_files(str(folder))
+        serve(settings.worker_metrics_host, port)
+    from tasks.app import app
+
     argv = [
         "--quiet",  # no banner: every line a worker writes is a log line (core/logs.py)
         "worker",
@@ -418,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, help="threads or processes (default: the queue's)"
     )
     worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on this port (default: "
+        "PARLEY_WORKER_METRICS_PORT; 0: off)",
+    )
     worker.add_argument("extra", nargs=argparse.REMAINDER, help="more celery worker options")
     worker.set_defaults(func=_worker)
 

@@ -251,6 +251,18 @@ class Settings(BaseSettings):
     channel_send_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="The time one send to a provider may take."
     )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="The port each worker's main process serves its Prometheus metrics on"
+        " (`parley worker --metrics-port` overrides it); 0: none. One port per worker on a host.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="The address the workers' metrics endpoint binds (`0.0.0.0` in a pod, for"
+        " the scraper).",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="When set, GET /metrics requires `Authorization: Bearer <it>`; when unset, "

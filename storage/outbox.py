@@ -127,6 +127,10 @@ class PendingEvents:
             if self._collection.find_one({"_id": event_id}, {"_id": 1}) is not None
         }
 
+    def backlog(self) -> int:
+        """How many events wait for Kafka (the collection's count from its metadata: cheap)."""
+        return int(self._collection.estimated_document_count())
+
     def older_than(self, seconds: float, limit: int) -> list[dict[str, Any]]:
         cutoff = utcnow() - timedelta(seconds=seconds)
         return list(self._collection.find({"at": {"$lt": cutoff}}).limit(limit))

@@ -18,6 +18,7 @@ app.conf.include = [
     "tasks.webhooks",
     "tasks.telemetry",
     "tasks.log_context",
+    "tasks.metrics",
 ]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.scopes import PLATFORM_TENANT
 from core.system_events import BREAKER_OPEN, api_called, system_error
 from storage.telemetry import Telemetry
+from tasks import metrics
 
 
 @dataclass
@@ -68,6 +69,7 @@ def provider_answered(operation: str, status: int, latency_ms: float) -> None:
         return
     turn.answered = True
     ok = 200 <= status < 300
+    metrics.PROVIDER_SECONDS.labels(turn.target, str(status)).observe(latency_ms / 1e3)
     turn.telemetry.record(
         [
             api_called(
@@ -95,6 +97,7 @@ def engine_call(telemetry: Telemetry, tenant_id: str, message_id: str) -> Iterat
         ok = True
     finally:
         elapsed = (time.monotonic() - started) * 1e3
+        metrics.ENGINE_SECONDS.labels("ok" if ok else "error").observe(elapsed / 1e3)
         event = api_called(
             tenant_id, "engine", "Generate", 0 if ok else None, ok, elapsed, message_id=message_id
         )
@@ -105,6 +108,7 @@ def breaker_opened(telemetry: Callable[[], Telemetry]) -> Callable[[str, int], N
     """The engine client's ``on_open`` hook: a ``system.error`` of kind ``breaker_open``."""
 
     def told(name: str, failures: int) -> None:
+        metrics.BREAKER_OPENINGS.labels(name).inc()
         event = system_error(
             BREAKER_OPEN,
             PLATFORM_TENANT,

@@ -23,6 +23,7 @@ from core.states import Status
 from core.system_events import dead_letter_error
 from core.timeutil import as_utc, utcnow
 from storage.documents import MessageDocument
+from tasks import metrics
 from tasks.ordering import pass_stage
 from tasks.policy import MAX_COUNTDOWN, WAIT_COUNTDOWN, RetryPolicy
 from tasks.runtime import WorkerClients
@@ -59,6 +60,7 @@ def dead_letter(
     ``status=None`` records the dead letter only (the turn goes on, e.g. with a fallback)."""
     now = utcnow()
     detail = f"{type(error).__name__}: {error}"[:500]
+    metrics.DEAD_LETTERS.labels(stage, classification).inc()
     recorded = c.dead_letters.record(
         tenant_id=message["tenant_id"],
         message_id=message["_id"],

@@ -10,7 +10,9 @@ from core.stages import CHAIN
 from core.states import Status
 from core.timeutil import utcnow
 from storage.documents import StuckTurn
+from storage.outbox import PENDING_COLLECTION
 from storage.retention import EventStoreRetention, RetentionSweeper
+from tasks import metrics
 from tasks.app import app
 from tasks.backlog import queue_length
 from tasks.conversations import close_idle
@@ -68,6 +70,7 @@ def reconcile(limit: int = 500) -> int:
     for _, message in claimed:
         c.order.open(message["tenant_id"], message["conversation_id"], message["_id"])
     for stage, message in claimed:
+        metrics.REDRIVES.labels(stage).inc()
         c.messages.note_redrive(message["tenant_id"], message["_id"])
         redrive(stage, message["tenant_id"], message["_id"])
     if claimed:
@@ -79,6 +82,7 @@ def reconcile(limit: int = 500) -> int:
 def relay_outbox(limit: int = 500) -> int:
     """Publish outbox events the audit stage could not (Kafka down, a crash in between)."""
     c = clients()
+    metrics.OUTBOX_BACKLOG.labels(PENDING_COLLECTION).set(c.relay.pending.backlog())
     return c.relay.relay(
         # Younger events are the audit stage's to publish; taking them too would only
         # publish them twice (harmless to consumers, who dedupe by id, but wasteful).

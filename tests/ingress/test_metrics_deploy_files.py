@@ -12,12 +12,14 @@ import pytest
 import redis
 import yaml
 from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 from pymongo.database import Database
 from starlette.testclient import TestClient
 
 from core.settings import Settings
 from ingress.app import create_app
 from ingress.metrics import QueueDepthCollector
+from tasks import metrics as worker_metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -31,7 +33,24 @@ def exported(db: Database[Any], broker: redis.Redis) -> Iterator[set[str]]:
         client.get("/metrics")
     names = {sample.name for family in REGISTRY.collect() for sample in family.samples}
     names |= {sample.name for f in QueueDepthCollector(broker).collect() for sample in f.samples}
+    names |= _worker_series()
     yield names
+
+
+# The series each metric type exposes (prometheus-client's names for them).
+SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum")}
+
+
+def _worker_series() -> set[str]:
+    """The series the workers' metrics (tasks/metrics.py) expose: served by each worker's own
+    endpoint (tests/tasks/test_worker_metrics.py scrapes one), so named here from the families
+    the module defines, each as its type exposes it."""
+    families = [
+        metric.describe()[0]
+        for metric in vars(worker_metrics).values()
+        if isinstance(metric, MetricWrapperBase)
+    ]
+    return {family.name + suffix for family in families for suffix in SUFFIXES[family.type]}
 
 
 def _metric_names(expr: str) -> set[str]:
