@@ -96,9 +96,23 @@ def _seed(env: dict[str, str], port: int) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
+# ``parley run``'s workers serve their metrics on consecutive ports from this one (docs/metrics.md).
+WORKER_METRICS_BASE_PORT = 9101
+
+
+def worker_metrics_ports() -> dict[str, int]:
+    from tasks.queues import QUEUES
+
+    return {queue: WORKER_METRICS_BASE_PORT + n for n, queue in enumerate(QUEUES)}
+
+
+def _worker_metrics_urls() -> str:
+    ports = worker_metrics_ports().values()
+    return f"http://127.0.0.1:{min(ports)}/metrics … :{max(ports)} (one per queue)"
+
+
 def _commands(port: int) -> dict[str, list[str]]:
     from consumers.registry import HANDLERS
-    from tasks.queues import QUEUES
 
     parley = [sys.executable, "-m", "cli"]
     commands = {
@@ -107,8 +121,14 @@ def _commands(port: int) -> dict[str, list[str]]:
         "beat": [*parley, "beat"],
         "flower": [*parley, "flower", "--port", "5555"],
     }
-    for queue in QUEUES:
-        commands[f"worker-{queue}"] = [*parley, "worker", queue]
+    for queue, metrics_port in worker_metrics_ports().items():
+        commands[f"worker-{queue}"] = [
+            *parley,
+            "worker",
+            "--metrics-port",
+            str(metrics_port),
+            queue,
+        ]
     for handler in HANDLERS:
         commands[f"consume-{handler}"] = [*parley, "consume", handler]
     return commands
@@ -187,6 +207,7 @@ def _print_welcome(settings: Settings, env: dict[str, str], port: int, logs: Pat
 Parley is running.
   ingress   {base}  (ready: {base}/health/ready)
   flower    http://127.0.0.1:5555  (login {env["PARLEY_FLOWER_BASIC_AUTH"]})
+  metrics   {base}/metrics; workers {_worker_metrics_urls()}
   engine    grpc {settings.engine_addr}
   logs      {logs}
 
