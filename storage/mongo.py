@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 
 from core.settings import Settings
+from storage.round_trips import MONGO_LISTENER
 
 Document = dict[str, object]
 
@@ -171,6 +172,7 @@ def connect(settings: Settings) -> MongoClient[Document]:
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=5000,
         appname="parley",
+        event_listeners=[MONGO_LISTENER],  # round trips counted per stage (round_trips.py)
     )
 
 

@@ -21,6 +21,7 @@ from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository
 from storage.mongo import connect, database
 from storage.provider_reports import ProviderReports
+from storage.round_trips import counted_redis
 from storage.sessions import SessionStore
 from storage.telemetry import Telemetry
 from storage.tenants import TenantDirectory, TenantRepository
@@ -90,6 +91,6 @@ class Storage:
 
 
 def _redis(url: str, timeout_seconds: float) -> Redis:
-    return Redis.from_url(
-        url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
+    return counted_redis(
+        Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
     )

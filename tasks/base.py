@@ -24,8 +24,10 @@ from pymongo.errors import OperationFailure
 from redis.exceptions import RedisError
 
 from core.errors import TransientError
+from storage.round_trips import counting
 from tasks.errors import PoisonMessage, StoreBusy
 from tasks.fairness import tenant_slot
+from tasks.metrics import observe_round_trips
 from tasks.policy import (
     INFRASTRUCTURE_ERRORS,
     INFRASTRUCTURE_MAX_RETRIES,
@@ -69,8 +71,13 @@ class StageTask(Task):  # type: ignore[type-arg]
                 dead_letter(c, message, self.stage, error, "poison", MAX_REDELIVERIES)
             return args[1]
         try:
-            with tenant_slot(self, args[0]):  # one tenant's flood cannot hold every worker
-                result = super().__call__(*args, **kwargs)
+            # What the run cost the stores, exported per stage (storage/round_trips.py).
+            with counting() as round_trips:
+                try:
+                    with tenant_slot(self, args[0]):  # one tenant's flood cannot hold them all
+                        result = super().__call__(*args, **kwargs)
+                finally:
+                    observe_round_trips(self.stage, round_trips)
             # One line a stage run: with the request id and the turn's ids (tasks/log_context.py)
             # it is how an operator follows a message through the chain.
             log.info("stage %s ran", self.stage)

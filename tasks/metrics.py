@@ -26,6 +26,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from storage.round_trips import Tally
+
 log = logging.getLogger("parley.tasks.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -60,6 +62,12 @@ OUTBOX_BACKLOG = Gauge(
     ["store"],
     multiprocess_mode="mostrecent",
 )
+ROUND_TRIPS = Histogram(
+    "parley_stage_round_trips",
+    "Round trips to each store (mongo, redis) one stage run made (storage/round_trips.py).",
+    ["stage", "store"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
+)
 REDRIVES = Counter(
     "parley_reconciler_redrives_total", "Stuck turns the reconciler re-drove, by stage.", ["stage"]
 )
@@ -86,6 +94,11 @@ def _end(task_id: str | None = None, task: Any = None, state: str | None = None,
     TASKS.labels(stage, (state or "unknown").lower()).inc()
     if started is not None:
         TASK_SECONDS.labels(stage).observe(time.monotonic() - started)
+
+
+def observe_round_trips(stage: str, tally: Tally) -> None:
+    ROUND_TRIPS.labels(stage, "mongo").observe(tally.mongo)
+    ROUND_TRIPS.labels(stage, "redis").observe(tally.redis)
 
 
 @task_retry.connect
