@@ -114,3 +114,12 @@ def wait_for_workers(group: ProcessGroup, timeout: float = 60.0) -> None:
         if names >= set(CHAIN_QUEUES):
             return
     raise AssertionError("workers did not answer a ping")
+
+
+def purge_queue(queue: str) -> int:
+    """Drop every task waiting on ``queue`` in the test broker (all its priority lists), so a
+    worker a test starts runs only what the test sends; returns how many were dropped."""
+    from tasks.app import app
+
+    with app.connection_for_write() as connection:
+        return int(connection.default_channel.queue_purge(queue) or 0)
