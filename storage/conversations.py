@@ -239,6 +239,31 @@ class ConversationRepository:
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
         )
 
+    def record_processed(
+        self,
+        current: ConversationDocument,
+        message_id: str,
+        at: datetime,
+        language: str | None,
+    ) -> None:
+        """The process stage's one write: ``touch`` and, when the message told its language,
+        ``remember_language``, as one update of ``current`` (the conversation as the stage read
+        it, so no read). A conversation that closed since is only told the language."""
+        tenant_id, conversation_id = current["tenant_id"], current["_id"]
+        update: dict[str, Any] = {"$max": {"last_message_at": at, "last_message_id": message_id}}
+        if language:
+            update["$set"] = {"last_language": language, "updated_at": utcnow()}
+        if update_by_id(
+            self._collection,
+            conversation_id,
+            {"tenant_id": tenant_id, "state": OPEN},
+            update,
+            current,
+        ):
+            return
+        if language:
+            self.remember_language(tenant_id, conversation_id, language)
+
     def remember_language(self, tenant_id: str, conversation_id: str, code: str) -> None:
         """The language its last message was in, for the next message too short to tell."""
         update_by_id(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,15 +107,25 @@ class MessageRepository:
         fields: dict[str, Any] | None = None,
         events: Sequence[CloudEvent] = (),
         current: MessageDocument | None = None,
+        passing: Status | None = None,
     ) -> bool:
         """Move to ``status`` (and set ``fields``) only from an earlier status; True if it moved.
         ``events`` join the outbox in the same atomic update, so they exist iff the move does.
-        ``current``: the caller's fresh copy of the message, which saves a read."""
+        ``current``: the caller's fresh copy of the message, which saves a read. ``passing``: a
+        status the move goes through on the way, its journey time set too (one write where
+        there would be two); it needs ``current``, whose journey is written back whole with
+        both times in order (the server would sort the two paths by name)."""
         now = utcnow()
+        journey: dict[str, Any] = {f"journey.{status.value}": now}
+        if passing is not None:
+            if current is None:
+                raise ValueError("a move passing through a status needs the current document")
+            steps = {**current.get("journey", {}), passing.value: now, status.value: now}
+            journey = {"journey": steps}
         update: dict[str, Any] = {
             "$set": {
                 "status": status.value,
-                f"journey.{status.value}": now,
+                **journey,
                 "updated_at": now,
                 **(fields or {}),
             }
@@ -329,9 +339,15 @@ class MessageRepository:
         )
 
     def record_part_sent(
-        self, tenant_id: str, message_id: str, index: int, provider_message_ids: list[str]
+        self,
+        tenant_id: str,
+        message_id: str,
+        index: int,
+        provider_message_ids: list[str],
+        current: Mapping[str, Any] | None = None,
     ) -> None:
-        """Part ``index`` went out: a retry starts after it."""
+        """Part ``index`` went out: a retry starts after it. ``current``: the sender's own
+        record of the message's ``sent_parts`` (it holds the send lease), which saves a read."""
         update_by_id(
             self._collection,
             message_id,
@@ -340,6 +356,7 @@ class MessageRepository:
                 "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
                 "$push": {"provider_message_ids": {"$each": provider_message_ids}},
             },
+            current,
         )
 
     def turns_in_flight(self) -> list[tuple[str, str, str]]:

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
+from pymongo import DeleteOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -115,8 +117,13 @@ class PendingEvents:
         for event_id in event_ids:
             self._collection.delete_one({"_id": event_id})
 
-    def acknowledged(self, event_id: str) -> None:
-        self._collection.delete_one({"_id": event_id})
+    def acknowledged(self, event_ids: Sequence[str]) -> None:
+        """Drop the notes of events Kafka stored: one round trip for the lot, each note deleted
+        by its ``_id`` alone (the one filter FerretDB v1 finds through an index)."""
+        if event_ids:
+            self._collection.bulk_write(
+                [DeleteOne({"_id": event_id}) for event_id in event_ids], ordered=False
+            )
 
     def pending_of(self, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` are still waiting for Kafka (a turn has a handful: one
@@ -136,6 +143,32 @@ class PendingEvents:
         return list(self._collection.find({"at": {"$lt": cutoff}}).limit(limit))
 
 
+class _Acknowledgements:
+    """The events of one publish that Kafka acknowledged, their notes dropped together when
+    the publish returns. A delivery report served later (by another thread's flush of the
+    shared producer) drops its note at once."""
+
+    def __init__(self, pending: PendingEvents) -> None:
+        self._pending = pending
+        self._lock = threading.Lock()
+        self._ids: list[str] | None = []
+
+    def add(self, event: StagedEvent) -> None:
+        with self._lock:
+            if self._ids is not None:
+                self._ids.append(event.id)
+                return
+        self._pending.acknowledged([event.id])
+
+    def close(self) -> None:
+        with self._lock:
+            ids, self._ids = self._ids or [], None
+        try:
+            self._pending.acknowledged(ids)
+        except Exception:  # the relay publishes them again; consumers dedupe by id
+            log.exception("could not mark %d event(s) published", len(ids))
+
+
 class OutboxRelay:
     """Publishes pending outbox events and forgets each one from its Kafka delivery report.
     Chat events go out with their conversation's sequence number (storage/event_sequence.py)."""
@@ -149,10 +182,9 @@ class OutboxRelay:
         self.pending = PendingEvents(db)
         self._turns = OpenTurns(db)
 
-    def publish_documents(
-        self, collection: str, docs: Iterable[OutboxOwner], timeout: float
-    ) -> int:
-        """Publish the still pending events of ``docs``; returns how many Kafka acknowledged."""
+    def publish_documents(self, docs: Iterable[OutboxOwner], timeout: float) -> int:
+        """Publish the still pending events of ``docs`` (of any collections); returns how many
+        Kafka acknowledged."""
         owned = [(doc["_id"], entry) for doc in docs for entry in doc.get("outbox") or ()]
         waiting = self.pending.pending_of(entry["id"] for _, entry in owned)
         batch = [
@@ -190,12 +222,23 @@ class OutboxRelay:
                     self.pending.forget([note["_id"]])
         return self._publish(batch, timeout)
 
+    def publish_noted(self, owner: str, entries: Sequence[OutboxEntry], timeout: float) -> int:
+        """Publish ``entries`` of ``owner`` that the caller has just noted and written (so
+        they are pending for certain: no read asks); returns how many Kafka acknowledged."""
+        batch = [
+            StagedEvent(entry["id"], entry["topic"], entry["key"], entry["value"], owner)
+            for entry in entries
+        ]
+        return self._publish(batch, timeout)
+
     def _publish(self, batch: list[StagedEvent], timeout: float) -> int:
         if not batch:
             return 0
-        return self._publisher.publish_staged(
-            self._sequenced(batch), timeout, lambda event: self.pending.acknowledged(event.id)
-        )
+        acks = _Acknowledgements(self.pending)
+        try:
+            return self._publisher.publish_staged(self._sequenced(batch), timeout, acks.add)
+        finally:
+            acks.close()
 
     def _sequenced(self, batch: list[StagedEvent]) -> list[StagedEvent]:
         chat = [event for event in batch if sequenced(event.topic)]

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from core.chat_events import conversation_updated
 from core.stages import AUDIT
 from core.timeutil import utcnow
-from storage.documents import OutboxOwner
+from storage.documents import OutboxEntry, OutboxOwner
 from storage.messages import reply_id
+from storage.outbox import stage
 from tasks.app import app
 from tasks.base import StageTask
 from tasks.policy import infrastructure_retry
@@ -47,30 +48,32 @@ def audit(tenant_id: str, message_id: str) -> str:
     )
     # The turn's events so far go out while the turn is still open, so the relay leaves them
     # alone (it publishes an open turn's events only when they wait too long); closing the turn
-    # adds the last one, published right after.
-    _publish(c, message_id, "messages", [doc for doc in (inbound, reply) if doc])
-    _publish(c, message_id, "conversations", [conversation])
-    c.messages.advance(
-        tenant_id,
-        message_id,
-        AUDIT.after,
-        events=[conversation_updated(inbound, reply, utcnow())],
-        current=inbound,
-    )
-    completed = c.messages.find(tenant_id, message_id)
-    _publish(c, message_id, "messages", [completed] if completed else [])
+    # adds the last one, published right after from what this stage wrote (no read).
+    _publish(c, message_id, [doc for doc in (inbound, reply, conversation) if doc])
+    updated = conversation_updated(inbound, reply, utcnow())
+    if c.messages.advance(tenant_id, message_id, AUDIT.after, events=[updated], current=inbound):
+        _publish(c, message_id, noted=[stage(updated)])
     return message_id
 
 
 def _publish(
-    c: WorkerClients, message_id: str, collection: str, docs: Sequence[OutboxOwner]
+    c: WorkerClients,
+    message_id: str,
+    docs: Sequence[OutboxOwner] = (),
+    noted: Sequence[OutboxEntry] = (),
 ) -> None:
-    """Best effort: whatever Kafka does not acknowledge stays noted for the relay."""
-    if not docs or c.events.suspect():
+    """Best effort: whatever Kafka does not acknowledge stays noted for the relay. ``docs``:
+    their events still pending go out; ``noted``: events of ``message_id`` this stage has just
+    noted and written, pending for certain."""
+    if not (docs or noted) or c.events.suspect():
         # Kafka just failed to answer: waiting on it for every turn would stall this stage
         # for the whole outage. The events stay noted; the relay publishes them when it can.
         return
+    timeout = c.settings.kafka_publish_timeout_seconds
     try:
-        c.relay.publish_documents(collection, docs, c.settings.kafka_publish_timeout_seconds)
+        if docs:
+            c.relay.publish_documents(docs, timeout)
+        if noted:
+            c.relay.publish_noted(message_id, noted, timeout)
     except Exception:
         log.exception("publishing the events of %s failed; the relay will retry", message_id)

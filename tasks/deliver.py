@@ -76,6 +76,7 @@ def send_parts(
     delivered = True
     ids = list(reply.get("provider_message_ids", []))
     first = int(reply.get("sent_parts", 0))
+    sent_parts = reply.get("sent_parts")  # as stored: what this copy, under the lease, wrote last
     for index in range(first, len(chunks)):
         if ids and c.reports.furthest(tenant_id, config.id, ids) is Status.FAILED:
             # The provider failed a part already sent: the rest would arrive out of context.
@@ -94,28 +95,34 @@ def send_parts(
         )
         with calls_of(c.telemetry, tenant_id, reply["channel"], reply["_id"]):
             receipt = adapter.send(outbound, config, c.channels)
-        c.messages.record_part_sent(tenant_id, reply["_id"], index, receipt.provider_message_ids)
+        recorded = {"_id": reply["_id"], "tenant_id": tenant_id, "sent_parts": sent_parts}
+        c.messages.record_part_sent(
+            tenant_id, reply["_id"], index, receipt.provider_message_ids, current=recorded
+        )
+        sent_parts = index + 1
         ids.extend(receipt.provider_message_ids)
         delivered = delivered and receipt.delivered
-    sent = c.messages.get(tenant_id, reply["_id"])
+    sent = c.messages.get(tenant_id, reply["_id"])  # fresh: a status report may have moved it
     ids = list(sent.get("provider_message_ids", []))
-    moved = c.messages.advance(
-        tenant_id,
-        reply["_id"],
-        Status.SENT,
-        {"provider_message_id": ids[0] if ids else None},
-        events=[message_sent(sent, ids, utcnow())],
-        current=sent,
-    )
+    now = utcnow()
+    fields: dict[str, Any] = {"provider_message_id": ids[0] if ids else None}
+    events = [message_sent(sent, ids, now)]
     # Channels without delivery callbacks count an accepted send as delivered; the others
-    # may have reported on the parts while the reply was still being sent.
+    # may have reported on the parts while the reply was still being sent. Either way the
+    # reply moves past ``sent`` in the same write (one note, one update), its journey and
+    # events as if it had stopped there.
     reported = Status.DELIVERED if delivered else c.reports.furthest(tenant_id, config.id, ids)
+    target = Status.SENT
     if reported is not None:
-        current: MessageDocument | None = {**sent, "status": Status.SENT.value} if moved else None
+        target = reported
         error = {"reported": "failed"} if reported is Status.FAILED else None
-        fields = {"delivery_error": error} if error else None
-        events = status_reported({**sent, "status": Status.SENT.value}, reported, utcnow(), error)
-        c.messages.advance(tenant_id, reply["_id"], reported, fields, events, current=current)
+        if error:
+            fields["delivery_error"] = error
+        events += status_reported({**sent, "status": Status.SENT.value}, reported, now, error)
+    passing = Status.SENT if target is not Status.SENT else None
+    c.messages.advance(
+        tenant_id, reply["_id"], target, fields, events, current=sent, passing=passing
+    )
 
 
 @app.task(

@@ -159,17 +159,18 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
     if message is None or not ready(self, c, message, GENERATE.name):
         return message_id  # gone, not processed yet, parked, or generated already
     rid = reply_id(message_id)
-    if c.messages.find(tenant_id, rid) is None:
-        # One engine call per turn: the lease keeps a redelivered copy of this task out.
-        lease_name = f"engine:{tenant_id}:{message_id}"
-        lease = c.leases.acquire(lease_name, c.settings.engine_timeout_seconds + 10)
-        if lease is None:
-            wait(self, f"another worker is generating {message_id}", 1.0)
-        try:
-            if c.messages.find(tenant_id, rid) is None and not _ask_engine(self, c, message):
-                return message_id
-        finally:
-            c.leases.release(lease_name, lease)
+    # One engine call per turn: the lease keeps a redelivered copy of this task out, and the
+    # reply is looked for under it (a turn whose reply exists is rare: a copy that stopped
+    # between storing the reply and moving the message on), so the usual turn reads it once.
+    lease_name = f"engine:{tenant_id}:{message_id}"
+    lease = c.leases.acquire(lease_name, c.settings.engine_timeout_seconds + 10)
+    if lease is None:
+        wait(self, f"another worker is generating {message_id}", 1.0)
+    try:
+        if c.messages.find(tenant_id, rid) is None and not _ask_engine(self, c, message):
+            return message_id
+    finally:
+        c.leases.release(lease_name, lease)
     c.messages.advance(tenant_id, message_id, Status.GENERATED, {"reply_id": rid}, current=message)
     pass_stage(c, tenant_id, message["conversation_id"], message_id, GENERATE.name)
     return message_id

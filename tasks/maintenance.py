@@ -137,8 +137,6 @@ def close_idle_conversations(limit: int = 200) -> int:
     c = clients()
     closed = close_idle(c, limit)
     if closed:
-        c.relay.publish_documents(
-            "conversations", closed, timeout=c.settings.kafka_publish_timeout_seconds
-        )
+        c.relay.publish_documents(closed, timeout=c.settings.kafka_publish_timeout_seconds)
         log.info("closed %d idle conversation(s)", len(closed))
     return len(closed)

@@ -113,9 +113,10 @@ def process(tenant_id: str, message_id: str) -> str:
     # engine saw, so the events never carry what the policy redacted.
     received = message_received({**message, **fields}, fields["processing"])
     fields["outbox"] = restaged(message.get("outbox") or [], received)
-    c.conversations.touch(tenant_id, conversation_id, message_id, message["created_at"])
     language = processing.get("language")
+    told = None  # the language to remember for the next message too short to tell
     if isinstance(language, dict) and language.get("code") and language.get("source") != "default":
-        c.conversations.remember_language(tenant_id, conversation_id, language["code"])
+        told = str(language["code"])
+    c.conversations.record_processed(conversation, message_id, message["created_at"], told)
     c.messages.advance(tenant_id, message_id, PROCESS.after, fields, current=message)
     return message_id

@@ -217,11 +217,11 @@ def test_chat_events_go_out_numbered_per_conversation_and_keep_their_number(
     try:
         relay = _relay(db, publisher, settings)
         stored = [repo.get(tenant, doc["_id"]) for doc in (first, second, other)]
-        assert relay.publish_documents("messages", stored, timeout=20) == 3
+        assert relay.publish_documents(stored, timeout=20) == 3
         # Kafka's report was lost: the same events are published again, numbers unchanged.
         for event in events:
             relay.pending.note("messages", event.subject, [event.id])
-        assert relay.publish_documents("messages", stored[::-1], timeout=20) == 3
+        assert relay.publish_documents(stored[::-1], timeout=20) == 3
         ids = {event.id for event in events}
         reader.collect(lambda seen: sum(e["id"] in ids for e in seen) >= 6, 30)
         seen = [e for e in reader.events() if e["id"] in ids]

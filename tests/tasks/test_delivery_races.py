@@ -293,7 +293,7 @@ def test_whatsapp_delivered_and_read_callbacks_reach_kafka_as_receipt_events(
             _post_status(ingress, config_id, scenario, sent.wamid, state)
         reply = db["messages"].find_one({"_id": reply_id(message_id)})
         assert reply is not None and reply["status"] == Status.READ.value
-        clients().relay.publish_documents("messages", [reply], timeout=20)
+        clients().relay.publish_documents([reply], timeout=20)
         ids = {f"{reply['_id']}:delivered", f"{reply['_id']}:read"}
         reader.collect(lambda seen: ids <= {e["id"] for e in seen}, 30)
         records = [(topic, body, headers) for topic, _, body, headers in reader.seen]

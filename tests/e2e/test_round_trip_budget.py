@@ -1,0 +1,116 @@
+"""A whole turn's round trips to MongoDB and Redis, counted and held to ``round_trips.BUDGET``.
+
+The message comes in through the real ingress app (its lifespan, authentication, rate limit and
+accept path, over ASGI in this process), and each stage task then runs here as a worker runs it
+(``StageTask.__call__``: tenant slots, redelivery counting, the outbox relay to real Kafka), on
+the real Redis and MongoDB-wire server, against a real gRPC engine. The count is exact, not a
+timing: each command the stores answer is counted once, by ``storage.round_trips``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+import redis
+from engines import CountingBackend
+from testenv import ENGINE_PORT
+
+from core.settings import Settings
+from services.mcp_engine.server import serve
+from storage.messages import reply_id
+from storage.round_trips import BUDGET, Tally, counting
+from tasks.audit import audit
+from tasks.deliver import deliver
+from tasks.generate import generate
+from tasks.process import process
+from tests.credentials import admin_headers, new_tenant_id, tenant_headers
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def engine() -> Iterator[CountingBackend]:
+    backend = CountingBackend()
+    server: grpc.Server = serve(ENGINE_PORT, backend)
+    yield backend
+    server.stop(1).wait()
+
+
+async def _turns(
+    settings: Settings, tenant: str, texts: list[str]
+) -> list[tuple[str, dict[str, Tally]]]:
+    """Each text as one turn of one user's conversation, through the ingress and every stage;
+    the round trips of each part of each turn."""
+    from ingress.asgi import app
+
+    turns = []
+    async with app.router.lifespan_context(app) as lifespan_state:
+        # What an ASGI server does with the state the lifespan yields: each request's copy.
+        async def serve_app(scope: Any, receive: Any, send: Any) -> None:
+            scope["state"] = dict(lifespan_state or {})
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=serve_app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
+            created = await client.post(
+                "/v1/admin/tenants",
+                headers=admin_headers(settings),
+                json={"id": tenant, "name": tenant},
+            )
+            assert created.status_code == 201, created.text
+            headers = tenant_headers(settings, tenant)
+            for text in texts:
+                with counting() as at_ingress:
+                    response = await client.post(
+                        "/v1/messages", headers=headers, json={"user_id": "ana", "text": text}
+                    )
+                assert response.status_code == 202, response.text
+                message_id = response.json()["message_id"]
+                tallies = {"accept": at_ingress}
+                for stage in (process, generate, deliver, audit):
+                    with counting() as tally:
+                        await asyncio.to_thread(stage, tenant, message_id)
+                    tallies[stage.name] = tally
+                turns.append((message_id, tallies))
+    return turns
+
+
+def _report(name: str, tally: Tally) -> str:
+    return (
+        f"{name}: mongo {tally.mongo} {tally.mongo_commands}; redis {tally.redis} "
+        f"{tally.redis_commands}"
+    )
+
+
+def test_a_turn_stays_within_its_round_trip_budget(
+    engine: CountingBackend,
+    db: Any,
+    redis_client: redis.Redis,
+    broker: redis.Redis,
+    settings: Settings,
+) -> None:
+    tenant = new_tenant_id()
+    # The first turn opens the conversation (and warms what a long-running process holds: the
+    # tenant's cache entry, connections, scripts); the budget is a follow-up turn's.
+    _opening, (message_id, turn) = asyncio.run(
+        _turns(settings, tenant, ["Hello", "What are your opening hours?"])
+    )
+    report = "\n".join(_report(name, tally) for name, tally in turn.items())
+    print(report)
+
+    # The turn happened, once: the engine asked once, the reply delivered and the turn audited.
+    assert engine.calls.count(message_id) == 1
+    reply = db["messages"].find_one({"_id": reply_id(message_id)})
+    assert reply is not None and reply["status"] == "delivered", report
+    inbound = db["messages"].find_one({"_id": message_id})
+    assert inbound is not None and inbound["status"] == "completed", report
+
+    mongo = sum(tally.mongo for tally in turn.values())
+    redis_trips = sum(tally.redis for tally in turn.values())
+    assert mongo <= BUDGET["mongo"], report
+    assert redis_trips <= BUDGET["redis"], report
