@@ -229,18 +229,28 @@ class ConversationRepository:
             raise Conflict(f"conversation {conversation_id} is closed")
         return doc
 
-    def touch(self, tenant_id: str, conversation_id: str, message_id: str, at: datetime) -> None:
+    def touch(
+        self,
+        tenant_id: str,
+        conversation_id: str,
+        message_id: str,
+        at: datetime,
+        current: ConversationDocument | None = None,
+    ) -> None:
         """Record activity; ``$max`` keeps it correct when stages re-run or finish out of order.
-        A closed conversation is left as it closed: its idle time is over."""
+        A closed conversation is left as it closed: its idle time is over. ``current``: the
+        conversation as the caller just read it, which saves the read."""
         update_by_id(
             self._collection,
             conversation_id,
             {"tenant_id": tenant_id, "state": OPEN},
             {"$max": {"last_message_at": at, "last_message_id": message_id}},
+            current,
         )
 
     def record_processed(
         self,
+        tenant_id: str,
         current: ConversationDocument,
         message_id: str,
         at: datetime,
@@ -249,7 +259,7 @@ class ConversationRepository:
         """The process stage's one write: ``touch`` and, when the message told its language,
         ``remember_language``, as one update of ``current`` (the conversation as the stage read
         it, so no read). A conversation that closed since is only told the language."""
-        tenant_id, conversation_id = current["tenant_id"], current["_id"]
+        conversation_id = current["_id"]
         update: dict[str, Any] = {"$max": {"last_message_at": at, "last_message_id": message_id}}
         if language:
             update["$set"] = {"last_language": language, "updated_at": utcnow()}

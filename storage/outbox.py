@@ -126,13 +126,16 @@ class PendingEvents:
             )
 
     def pending_of(self, event_ids: Iterable[str]) -> set[str]:
-        """Which of ``event_ids`` are still waiting for Kafka (a turn has a handful: one
-        ``_id`` read each stays cheap however many notes a backlog leaves)."""
-        return {
-            event_id
-            for event_id in event_ids
-            if self._collection.find_one({"_id": event_id}, {"_id": 1}) is not None
-        }
+        """Which of ``event_ids`` are still waiting for Kafka: one read for them all. FerretDB v1
+        finds only ``{_id: x}`` through the index, so an ``$in`` reads the whole collection,
+        which is as small as the backlog: the turns in flight, or, while Kafka is away, what
+        waits for it (the audit stage does not publish then; the relay reads by age)."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return set()
+        if len(wanted) == 1:
+            return {doc["_id"] for doc in self._collection.find({"_id": wanted[0]}, {"_id": 1})}
+        return {doc["_id"] for doc in self._collection.find({"_id": {"$in": wanted}}, {"_id": 1})}
 
     def backlog(self) -> int:
         """How many events wait for Kafka (the collection's count from its metadata: cheap)."""

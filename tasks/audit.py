@@ -31,6 +31,10 @@ def audit(tenant_id: str, message_id: str) -> str:
         return message_id
     reply = c.messages.find(tenant_id, reply_id(message_id))
     conversation = c.conversations.get(tenant_id, inbound["conversation_id"])
+    if reply is not None:  # the conversation's last activity is the reply the turn sent
+        c.conversations.touch(
+            tenant_id, conversation["_id"], reply["_id"], reply["created_at"], current=conversation
+        )
     c.audit.record_turn(
         tenant_id,
         message_id,

@@ -134,35 +134,36 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     if message is None or not ready(self, c, message, DELIVER.name):
         return message_id  # gone, not generated yet, parked, or delivered already
     rid = reply_id(message_id)
-    reply = c.messages.get(tenant_id, rid)
-    if reply["status"] in (Status.GENERATED, Status.SENDING):
-        lease_name = f"deliver:{tenant_id}:{rid}"
-        lease_ttl = c.settings.channel_send_timeout_seconds * 4
-        lease = c.leases.acquire(lease_name, lease_ttl)
-        if lease is None:
-            wait(self, f"another worker is delivering {rid}", 1.0)
-        try:
-            reply = c.messages.get(tenant_id, rid)  # fresh, under the lease
-            if reply["status"] in (Status.GENERATED, Status.SENDING):
-                send_parts(self, c, message, reply, (lease_name, lease, lease_ttl))
-        except LeaseLost:
-            log.warning("lost the lease on %s while sending it; its new holder goes on", rid)
-            return message_id
-        except SendRejected as exc:
-            failure = {"code": exc.code, "message": str(exc)[:500]}
-            c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": failure})
-            dead_letter(c, message, DELIVER.name, exc, "permanent", 1)
-            return message_id
-        except (RateLimited, SendFailed) as exc:
-            hint = exc.retry_after if isinstance(exc, RateLimited) else None
-            policy = delivery_policy(message["channel"], c.settings.delivery_max_attempts)
-            throttled = isinstance(exc, RateLimited)
-            if retry_or_dead_letter(self, c, message, DELIVER.name, policy, exc, hint, throttled):
-                c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
-            return message_id  # dead-lettered, or the next attempt is the reconciler's
-        finally:
-            c.leases.release(lease_name, lease)
-    c.conversations.touch(tenant_id, reply["conversation_id"], rid, reply["created_at"])
+    # The inbound is generated and not delivered: its reply is still to send (or was sent by a
+    # copy that stopped before moving the inbound on). It is read once, under the send lease.
+    lease_name = f"deliver:{tenant_id}:{rid}"
+    lease_ttl = c.settings.channel_send_timeout_seconds * 4
+    lease = c.leases.acquire(lease_name, lease_ttl)
+    if lease is None:
+        wait(self, f"another worker is delivering {rid}", 1.0)
+    try:
+        reply = c.messages.get(tenant_id, rid)  # fresh, under the lease
+        if reply["status"] in (Status.GENERATED, Status.SENDING):
+            send_parts(self, c, message, reply, (lease_name, lease, lease_ttl))
+    except LeaseLost:
+        log.warning("lost the lease on %s while sending it; its new holder goes on", rid)
+        return message_id
+    except SendRejected as exc:
+        failure = {"code": exc.code, "message": str(exc)[:500]}
+        c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": failure})
+        dead_letter(c, message, DELIVER.name, exc, "permanent", 1)
+        return message_id
+    except (RateLimited, SendFailed) as exc:
+        hint = exc.retry_after if isinstance(exc, RateLimited) else None
+        policy = delivery_policy(message["channel"], c.settings.delivery_max_attempts)
+        throttled = isinstance(exc, RateLimited)
+        if retry_or_dead_letter(self, c, message, DELIVER.name, policy, exc, hint, throttled):
+            c.messages.advance(tenant_id, rid, Status.FAILED, {"delivery_error": str(exc)})
+        return message_id  # dead-lettered, or the next attempt is the reconciler's
+    finally:
+        c.leases.release(lease_name, lease)
+    # The conversation's activity is the reply's from here: the audit stage records it, with
+    # the conversation it reads anyway.
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
     pass_stage(c, tenant_id, message["conversation_id"], message_id, DELIVER.name)
     return message_id

@@ -117,6 +117,8 @@ def process(tenant_id: str, message_id: str) -> str:
     told = None  # the language to remember for the next message too short to tell
     if isinstance(language, dict) and language.get("code") and language.get("source") != "default":
         told = str(language["code"])
-    c.conversations.record_processed(conversation, message_id, message["created_at"], told)
+    c.conversations.record_processed(
+        tenant_id, conversation, message_id, message["created_at"], told
+    )
     c.messages.advance(tenant_id, message_id, PROCESS.after, fields, current=message)
     return message_id
