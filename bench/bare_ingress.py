@@ -1,8 +1,10 @@
 """The R1 baseline: a bare Starlette route that stores the body with one Redis ``LPUSH``.
 
-``python -m bench.bare_ingress --port N`` serves it with the same uvicorn settings as
-``parley ingress`` (one worker, asyncio loop, no access log, no proxy headers), so the ratio
-is Parley's acceptance work against the least an ingress that keeps the message must do.
+``python -m bench.bare_ingress --port N [--workers W]`` serves it with the same uvicorn settings
+as ``parley ingress`` (asyncio loop; one worker unless told, as many as Parley's ingress has when
+R1 measures scaling), without the access log or proxy headers, so the ratio is Parley's
+acceptance work against the least an ingress that keeps the message must do. ``GET
+/health/live`` tells the bench it is up.
 """
 
 from __future__ import annotations
@@ -39,18 +41,26 @@ async def accept(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[Route("/bare", accept, methods=["POST"])], lifespan=lifespan)
+async def live(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "live"})
+
+
+app = Starlette(
+    routes=[Route("/bare", accept, methods=["POST"]), Route("/health/live", live)],
+    lifespan=lifespan,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bare_ingress")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     uvicorn.run(
         "bench.bare_ingress:app",
         host="127.0.0.1",
         port=args.port,
-        workers=1,
+        workers=args.workers,
         log_level="info",
         access_log=False,
         proxy_headers=False,

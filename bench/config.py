@@ -20,6 +20,13 @@
   once and then one at a time
 - ``PARLEY_BENCH_BURST_REPETITIONS`` (1): R7's repetitions; a load of 1,000 messages averages
   over minutes already, and three would add a quarter of an hour
+- ``PARLEY_BENCH_SCALE`` ("1,2"): the levels R1 and R2 are also measured at, to show how the
+  cost grows with cores. R1: that many ingress processes (``PARLEY_INGRESS_WORKERS``) against
+  the bare route served by as many uvicorn workers; R2: that concurrency for each of the chain's
+  four queues (``PARLEY_WORKER_CONCURRENCY``; one worker per queue, its pool as shipped: threads
+  or prefork) against the bare chain's workers at the same. R1's headline figures are its
+  first level's; R2's stay those of the platform as shipped (its queues' own concurrency). The
+  R2 levels measure throughput only, no R3
 - ``PARLEY_BENCH_ONLY``: a comma-separated subset of r1,r2,r4,r5,r6,r7,r8 (R3 runs with R2)
 - ``PARLEY_BENCH_PROFILE=1``: py-spy profiles of the ingress (R1) and the chain's workers
   (R2) in the run's folder (see bench/profiling.py); a profiled run's figures are not comparable
@@ -65,6 +72,7 @@ class BenchConfig:
     burst: int
     burst_repetitions: int
     only: tuple[str, ...]
+    scale: tuple[int, ...]
     profile: bool
     out: Path
     chart: bool
@@ -76,6 +84,9 @@ class BenchConfig:
         unknown = set(only) - set(SCENARIOS)
         if unknown:
             raise SystemExit(f"PARLEY_BENCH_ONLY: unknown scenario(s) {sorted(unknown)}")
+        scale = _ints(_env("SCALE", "1,2"))
+        if not scale or min(scale) < 1 or len(set(scale)) != len(scale):
+            raise SystemExit(f"PARLEY_BENCH_SCALE: distinct whole numbers from 1, got {scale}")
         return cls(
             quick=quick,
             repetitions=int(_env("REPETITIONS", "1" if quick else "3")),
@@ -94,6 +105,7 @@ class BenchConfig:
             burst=int(_env("BURST", "100" if quick else "1000")),
             burst_repetitions=int(_env("BURST_REPETITIONS", "1")),
             only=only,
+            scale=scale,
             profile=_env("PROFILE", "0") == "1",
             out=Path(_env("OUT", str(ROOT / "bench"))),
             chart=_env("CHART", "1") != "0",

@@ -54,6 +54,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         if r1:
             add(f"R1 {route}", r1["rate"], r1["bare_rate"], r1["ratio"])
             add(f"R1 {route} p99", r1["p99_ms"], r1["bare_p99_ms"], None, " ms")
+    r1 = _get(results, "r1")
+    if r1 and "processes" in r1:
+        for level, figures in r1["processes"].items():
+            for route in ("webhook", "api"):
+                f = figures[route]
+                add(f"R1 {route}, {level} ingress proc", f["rate"], f["bare_rate"], f["ratio"])
+        first = next(iter(r1["processes"]))
+        for route, grown in r1["growth"].items():
+            for level, g in grown.items():
+                name = f"R1 {route} growth {first}->{level} proc"
+                add(name, g["parley"], g["bare"], g["ratio"], "x", digits=2)
     r2 = _get(results, "r2")
     if r2:
         add("R2", r2["parley"]["r2"]["throughput"], r2["bare"]["r2"]["throughput"], r2["r2_ratio"])
@@ -71,6 +82,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             add("R3 p50", p["p50_ms"], b["p50_ms"], None, " ms")
             add("R3 p99", p["p99_ms"], b["p99_ms"], None, " ms")
             add("R3 p99/p50", p["p99_over_p50"], b["p99_over_p50"], None, "")
+    if r2 and "concurrency_levels" in r2:
+        levels = r2["concurrency_levels"]
+        for level, figures in levels.items():
+            rate, bare_rate = (
+                figures["parley"]["r2"]["throughput"],
+                figures["bare"]["r2"]["throughput"],
+            )
+            add(f"R2, concurrency {level} per queue", rate, bare_rate, figures["r2_ratio"])
+        for level, g in r2["growth"].items():
+            name = f"R2 growth concurrency {next(iter(levels))}->{level}"
+            add(name, g["parley"], g["bare"], g["ratio"], "x", digits=2)
     r4 = _get(results, "r4")
     if r4:
         add("R4", r4["reliable"]["throughput"], r4["celery_defaults"]["throughput"], r4["r4_ratio"])
@@ -162,6 +184,9 @@ def table(results: dict[str, Any]) -> str:
         "(store rows: MongoDB against Redis, Parley's store against the baselines';"
         " RSS rows: steady and peak of the largest process, not a ratio;"
         " R7: a burst in one conversation against the same messages sent one at a time;"
+        " R1/R2 at N: N ingress processes, or concurrency N for each chain queue, against the"
+        " bare baseline at the same; growth rows: a level's rate over the first level's, Parley's"
+        " against the baseline's;"
         " R8: with the tenant's processors against all disabled, the pipeline's time per message"
         " against a message's CPU without it, each stage's mean against its p95)"
     )

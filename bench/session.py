@@ -145,10 +145,13 @@ class Session:
         flower: bool = False,
         stored: int = 0,
         tenant_settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> Iterator[Target]:
         """Parley's platform on a fresh database (``stored`` messages seeded first), its Celery
         settings overridden by ``celery`` (``bench.celery_overrides``) when given, the bench
-        tenant's settings extended by ``tenant_settings`` (R8's processing off)."""
+        tenant's settings extended by ``tenant_settings`` (R8's processing off), and ``env``
+        laid over its processes' settings (the scaling levels' ``PARLEY_INGRESS_WORKERS`` and
+        ``PARLEY_WORKER_CONCURRENCY``)."""
         from bench.celery_overrides import command as overridden
         from bench.seeding import prepare, seed_history
         from bench.stack import parley_commands
@@ -168,7 +171,7 @@ class Session:
         if flower:
             commands["flower"] = ["-m", "cli", "flower", "--port", str(free_port())]
         names = list(commands)
-        extra = {"PARLEY_MONGO_DB": name}
+        extra = {**(env or {}), "PARLEY_MONGO_DB": name}
         try:
             for each, argv in commands.items():
                 own = {"PARLEY_HOME": str(self.home / "home")} if each == "beat" else {}
@@ -191,11 +194,11 @@ class Session:
     @contextmanager
     def bare(self) -> Iterator[Target]:
         """The baselines: the bare ingress (R1) and the bare chain's workers (R2, R3)."""
-        from bench.stack import bare_worker_commands
+        from bench.stack import bare_ingress_command, bare_worker_commands
         from core.stages import NAMES
 
         commands = {
-            "bare-ingress": ["-m", "bench.bare_ingress", "--port", str(self.bare_port)],
+            "bare-ingress": bare_ingress_command(self.bare_port),
             **bare_worker_commands(),
         }
         try:
@@ -205,6 +208,40 @@ class Session:
             yield Target(self.bare_port)
         finally:
             self.stack.stop(list(commands))
+
+    @contextmanager
+    def bare_ingress(self, workers: int) -> Iterator[Target]:
+        """The bare route served by ``workers`` uvicorn processes, on a port of its own."""
+        from bench.stack import bare_ingress_command
+
+        port, name = free_port(), f"bare-ingress-{workers}"
+        try:
+            self.stack.start(name, bare_ingress_command(port, workers))
+            self.stack.wait_http(f"http://127.0.0.1:{port}/health/live")
+            yield Target(port)
+        finally:
+            self.stack.stop([name])
+
+    @contextmanager
+    def bare_chain(self, concurrency: int) -> Iterator[None]:
+        """The bare chain's workers at ``concurrency`` each, in place of the session's (which
+        come back after), so the chain's tasks reach only these."""
+        from bench.stack import bare_worker_commands
+        from core.stages import NAMES
+
+        hostnames = {f"bare-{stage}" for stage in NAMES}
+        self.stack.stop(sorted(hostnames))
+        scaled = bare_worker_commands(concurrency)
+        try:
+            for name, argv in scaled.items():
+                self.stack.start(name, argv)
+            self.stack.wait_workers(hostnames)
+            yield
+        finally:
+            self.stack.stop(list(scaled))
+            for name, argv in bare_worker_commands().items():
+                self.stack.start(name, argv)
+            self.stack.wait_workers(hostnames)
 
     def _forget_queues(self) -> None:
         """Parley's queues after a platform stops: what a worker-less R1 left must not reach

@@ -154,8 +154,13 @@ def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]
     return commands
 
 
-def bare_worker_commands() -> dict[str, list[str]]:
-    """One worker per bare stage, each with the pool and concurrency of Parley's stage."""
+def bare_ingress_command(port: int, workers: int = 1) -> list[str]:
+    return ["-m", "bench.bare_ingress", "--port", str(port), "--workers", str(workers)]
+
+
+def bare_worker_commands(concurrency: int | None = None) -> dict[str, list[str]]:
+    """One worker per bare stage, each with the pool of Parley's stage and its concurrency, or
+    ``concurrency`` when given (R2's scaling levels)."""
     commands = {}
     for stage in NAMES:
         spec = QUEUES[stage]
@@ -168,7 +173,7 @@ def bare_worker_commands() -> dict[str, list[str]]:
             f"--queues=bare.{stage}",
             f"--hostname=bare-{stage}@%h",
             f"--pool={spec.pool}",
-            f"--concurrency={spec.concurrency}",
+            f"--concurrency={concurrency or spec.concurrency}",
             "--loglevel=WARNING",
         ]
     return commands

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ParleyError
@@ -193,17 +194,47 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ingress(args: argparse.Namespace) -> int:
-    import uvicorn
+def _metrics_folder(settings: Settings, name: str) -> Path:
+    """A folder of prometheus-client's multiprocess files for one start of a process tree,
+    emptied, and this process's values (and its children's) written there from now on."""
+    from tasks.metrics import use_multiprocess_files
 
+    folder = settings.home / "metrics" / f"{name}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    use_multiprocess_files(str(folder))
+    return folder
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _ingress(args: argparse.Namespace) -> int:
     from core.settings import get_settings
 
     settings = get_settings()
+    # Every uvicorn worker writes its metrics to this start's folder (inherited through the
+    # environment); whichever answers GET /metrics sums them all (ingress/metrics.py).
+    folder = _metrics_folder(settings, "ingress")
+    try:
+        _serve_ingress(args, settings)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+def _serve_ingress(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "ingress.asgi:app",
         host=args.host or settings.ingress_host,
         port=args.port or settings.ingress_port,
-        workers=args.workers,
+        workers=settings.ingress_workers if args.workers is None else args.workers,
         log_level="info",
         # Logging is Parley's (core/logs.py): uvicorn's loggers, its access log included,
         # propagate to the root handler and come out in the same format.
@@ -213,7 +244,6 @@ def _ingress(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
-    return 0
 
 
 def _engine(args: argparse.Namespace) -> int:
@@ -230,7 +260,7 @@ def _worker(args: argparse.Namespace) -> int:
     import celery.apps.worker
 
     from core.settings import get_settings
-    from tasks.queues import QUEUES
+    from tasks.queues import QUEUES, worker_concurrency
 
     # Celery says its shutdown steps by writing to stderr past logging ("worker: Warm shutdown");
     # they become log lines like the rest, so every line a worker writes is in one format.
@@ -242,12 +272,9 @@ def _worker(args: argparse.Namespace) -> int:
     port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
     if port:
         # A folder per worker process, emptied: the values of this worker alone.
-        from tasks.metrics import serve, use_multiprocess_files
+        from tasks.metrics import serve
 
-        folder = settings.home / "metrics" / f"{spec.name}-{os.getpid()}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        use_multiprocess_files(str(folder))
+        _metrics_folder(settings, spec.name)
         serve(settings.worker_metrics_host, port)
     from tasks.app import app
 
@@ -257,7 +284,7 @@ def _worker(args: argparse.Namespace) -> int:
         f"--queues={spec.name}",
         f"--hostname={spec.name}@%h",
         f"--pool={spec.pool}",
-        f"--concurrency={args.concurrency or spec.concurrency}",
+        f"--concurrency={worker_concurrency(spec.name, settings, args.concurrency)}",
         f"--loglevel={args.loglevel}",
         *args.extra,
     ]
@@ -419,7 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingress = sub.add_parser("ingress", help="serve the HTTP ingress")
     ingress.add_argument("--host", help="the address to bind (default: PARLEY_INGRESS_HOST)")
     ingress.add_argument("--port", type=int, help="the port (default: PARLEY_INGRESS_PORT)")
-    ingress.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ingress.add_argument(
+        "--workers",
+        type=_positive,
+        help="its processes, uvicorn workers on one port (default: PARLEY_INGRESS_WORKERS)",
+    )
     ingress.set_defaults(func=_ingress)
 
     engine = sub.add_parser("engine", help="serve the reference MCP engine over gRPC")
@@ -430,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Celery worker for one queue")
     worker.add_argument("queue", choices=sorted(QUEUES), help="the queue it consumes")
     worker.add_argument(
-        "--concurrency", type=int, help="threads or processes (default: the queue's)"
+        "--concurrency",
+        type=_positive,
+        help="threads or processes (default: PARLEY_WORKER_CONCURRENCY's, else the queue's)",
     )
     worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
     worker.add_argument(

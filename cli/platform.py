@@ -4,7 +4,9 @@ Starts the local services, seeds the demo tenant, then the engine, the ingress, 
 worker per queue, one event consumer per handler (consumers/registry.py), beat and Flower as
 child processes (``services/devstack/supervisor.py`` restarts a crashed one with backoff), and
 echoes their logs behind their names unless ``--quiet``. Ctrl-C (or SIGTERM) stops the
-children, then the services, so nothing of ours is left running.
+children, then the services, so nothing of ours is left running. The ingress's processes and
+each queue's worker concurrency come from the environment the children inherit
+(``PARLEY_INGRESS_WORKERS``, ``PARLEY_WORKER_CONCURRENCY``: docs/operations.md).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core import dev_secrets
 from core.errors import ConfigurationError
 from core.home import default_home
+from core.queue_names import QUEUE_NAMES
 
 # What the engine needs beside its backend call within the caller's deadline (the network, its
 # own work, a reconnect).
@@ -258,6 +259,12 @@ class Settings(BaseSettings):
         description="The port each worker's main process serves its Prometheus metrics on"
         " (`parley worker --metrics-port` overrides it); 0: none. One port per worker on a host.",
     )
+    worker_concurrency: str = Field(
+        default="",
+        description="Threads or processes of a queue's worker, per queue, as"
+        " `process=2,generate=8`; a queue not named keeps its default (tasks/queues.py), and"
+        " `parley worker --concurrency` overrides both.",
+    )
     worker_metrics_host: str = Field(
         default="127.0.0.1",
         description="The address the workers' metrics endpoint binds (`0.0.0.0` in a pod, for"
@@ -362,6 +369,13 @@ class Settings(BaseSettings):
 
     ingress_host: str = Field(default="127.0.0.1", description="The address the ingress binds.")
     ingress_port: int = Field(default=8000, description="The port the ingress listens on.")
+    ingress_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="The ingress's processes (uvicorn workers, one port; `parley ingress"
+        " --workers` overrides it). GET /metrics answers the sum over them.",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         min_length=1,
@@ -545,6 +559,17 @@ class Settings(BaseSettings):
         """The retry schedule: the delay before each attempt, the first one's included."""
         return _delays(self.webhooks_retry_schedule)
 
+    @field_validator("worker_concurrency")
+    @classmethod
+    def _worker_concurrency(cls, value: str) -> str:
+        _concurrencies(value)
+        return value
+
+    @property
+    def worker_concurrencies(self) -> dict[str, int]:
+        """``PARLEY_WORKER_CONCURRENCY`` read: queue name -> threads or processes."""
+        return _concurrencies(self.worker_concurrency)
+
     @field_validator("home", mode="before")
     @classmethod
     def _home(cls, value: Any) -> Any:
@@ -585,6 +610,32 @@ def _delays(text: str) -> tuple[float, ...]:
     if not delays or not all(0 <= delay <= 7 * 86400 for delay in delays):
         raise ValueError("each delay must be between 0 and 604800 seconds")
     return delays
+
+
+MAX_CONCURRENCY = 256
+
+
+def _concurrencies(text: str) -> dict[str, int]:
+    """``process=2,generate=8`` as a mapping; an unknown queue, a repeated one or a count
+    that is not a whole number from 1 to ``MAX_CONCURRENCY`` is refused by name."""
+    found: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        queue, sep, count = (s.strip() for s in part.partition("="))
+        if not sep:
+            raise ValueError(f"{part!r} must look like QUEUE=N, e.g. process=2,generate=8")
+        if queue not in QUEUE_NAMES:
+            raise ValueError(f"unknown queue {queue!r} (queues: {', '.join(QUEUE_NAMES)})")
+        if queue in found:
+            raise ValueError(f"queue {queue!r} is given twice")
+        if not (count.isdigit() and 1 <= int(count) <= MAX_CONCURRENCY):
+            raise ValueError(
+                f"{queue}={count!r}: the concurrency must be a whole number from 1 to"
+                f" {MAX_CONCURRENCY}"
+            )
+        found[queue] = int(count)
+    return found
 
 
 # ``PARLEY_*`` variables that are not settings, and whom they belong to: the benchmark's

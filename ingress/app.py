@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(state.observations.flush)
             await state.stream_redis.aclose()
             await run_in_threadpool(state.close)
+            metrics.forget_process()
 
     handlers: dict[Any, Any] = {
         **EXCEPTION_HANDLERS,

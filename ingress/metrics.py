@@ -3,11 +3,19 @@
 Labels are low-cardinality by construction: a request is counted under its route template
 (``/v1/conversations/{conversation_id}``), never its raw path, and no label carries a tenant.
 Queue depths are read from the broker on each scrape (see ``QueueDepthCollector``).
+
+``parley ingress`` runs in prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``,
+a folder per start, emptied: cli/main.py), so with several uvicorn workers each writes its values
+to files there and whichever process answers a scrape reports the sum over all of them: counters
+and histograms summed, ``parley_http_requests_in_flight`` summed over the live processes (a
+process that stops is forgotten by its lifespan). An app made in-process (the tests) keeps the
+default registry.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import time
 from collections.abc import Iterable, Iterator
 
@@ -19,6 +27,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -36,6 +45,7 @@ from ingress.state import IngressState
 from tasks.backlog import queue_length
 from tasks.queues import QUEUES
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"  # a path no route serves: one label, whatever was asked
 
 REQUESTS = Counter(
@@ -48,7 +58,11 @@ LATENCY = Histogram(
     "Time from a request's arrival to its response's first byte, by route template.",
     ["route", "method"],
 )
-IN_FLIGHT = Gauge("parley_http_requests_in_flight", "Requests the ingress is answering now.")
+IN_FLIGHT = Gauge(
+    "parley_http_requests_in_flight",
+    "Requests the ingress is answering now (all its processes).",
+    multiprocess_mode="livesum",  # what is in flight now: the live processes' sum
+)
 WEBHOOKS = Counter(
     "parley_webhooks_total",
     "Provider webhooks received, by channel and outcome (accepted or refused).",
@@ -71,7 +85,11 @@ def route_template(routes: Iterable[BaseRoute], scope: Scope) -> tuple[str, dict
 
 
 class MetricsMiddleware:
-    """Counts every HTTP request by route template, method and status, and times it."""
+    """Counts every HTTP request by route template, method and status, and times it.
+
+    A request is counted as its answer starts, before the client can read it, so a scrape
+    sent after an answer arrived counts that answer, whichever process serves the scrape.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,15 +99,13 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # an exception that escapes every handler is answered 500 by Starlette
-        timed = False
+        answered = False
 
         async def observed(message: Message) -> None:
-            nonlocal status, timed
+            nonlocal answered
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-                timed = True
-                self._observe_latency(scope, time.perf_counter() - started)
+                answered = True
+                self._observe(scope, int(message["status"]), started)
             await send(message)
 
         IN_FLIGHT.inc()
@@ -97,9 +113,13 @@ class MetricsMiddleware:
             await self.app(scope, receive, observed)
         finally:
             IN_FLIGHT.dec()
-            if not timed:
-                self._observe_latency(scope, time.perf_counter() - started)
-            self._count(scope, status)
+            if not answered:
+                # An exception that escapes every handler is answered 500 by Starlette.
+                self._observe(scope, 500, started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        self._observe_latency(scope, time.perf_counter() - started)
+        self._count(scope, status)
 
     def _observe_latency(self, scope: Scope, seconds: float) -> None:
         template, _ = route_template(scope["app"].routes, scope)
@@ -140,11 +160,26 @@ class QueueDepthCollector(Collector):
         yield depth
 
 
+def _multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
 def exposition(broker: Redis) -> bytes:
-    """This process's metrics and the queue depths, in the Prometheus text format."""
+    """The ingress's metrics (every process's, in multiprocess mode) and the queue depths, in
+    the Prometheus text format."""
+    own: CollectorRegistry = REGISTRY
+    if _multiprocess():
+        own = CollectorRegistry()
+        multiprocess.MultiProcessCollector(own)  # type: ignore[no-untyped-call]
     depths = CollectorRegistry(auto_describe=False)
     depths.register(QueueDepthCollector(broker))
-    return generate_latest(REGISTRY) + generate_latest(depths)
+    return generate_latest(own) + generate_latest(depths)
+
+
+def forget_process() -> None:
+    """At this process's shutdown: its live gauges leave the sum (its counters stay)."""
+    if _multiprocess():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def _authorised(request: Request, token: str) -> bool:

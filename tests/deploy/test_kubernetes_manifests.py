@@ -22,7 +22,7 @@ from kustomize_render import Unsupported, containers, key, load_documents, rende
 import celeryconfig
 from consumers.registry import HANDLERS
 from core.settings import Settings
-from tasks.queues import QUEUES
+from tasks.queues import QUEUES, worker_concurrency
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -192,8 +192,9 @@ def test_every_queue_scales_on_its_redis_list(tree: tuple[str, list[Resource]]) 
     broker = urlsplit(settings["PARLEY_BROKER_URL"])
     assert settings["KEDA_REDIS_ADDRESS"] == f"{broker.hostname}:{broker.port}"
     deployments = _by_kind(resources, "Deployment")
+    sized = Settings(worker_concurrency=settings.get("PARLEY_WORKER_CONCURRENCY", ""))
     assert len(scaled) == len(QUEUES)
-    for queue, spec in QUEUES.items():
+    for queue in QUEUES:
         so = scaled[f"parley-worker-{queue}"]["spec"]
         assert so["scaleTargetRef"] == {"name": f"parley-worker-{queue}"}
         assert f"parley-worker-{queue}" in deployments
@@ -204,7 +205,8 @@ def test_every_queue_scales_on_its_redis_list(tree: tuple[str, list[Resource]]) 
         assert metadata["listName"] == queue
         assert metadata["addressFromEnv"] == "KEDA_REDIS_ADDRESS"
         assert metadata["databaseIndex"] == broker.path.strip("/")
-        assert metadata["listLength"] == str(spec.concurrency)
+        # A replica per worker's worth of waiting tasks: the concurrency the pods will run.
+        assert metadata["listLength"] == str(worker_concurrency(queue, sized))
         assert 1 <= so["minReplicaCount"] <= so["maxReplicaCount"]
 
 
