@@ -8,18 +8,19 @@ Switching leaves the other's data where it is; stop the services first (``parley
 down``), since a FerretDB started with the other command line is no longer recognised as ours.
 
 Why SQLite stays the default (bench/HISTORY.md, "FerretDB's handler", measured 2026-12-07 on
-the shared 2-core machine at load average 4 to 12). The default was to be the handler that is
+the shared 2-core machine at load average 4 to 17). The default was to be the handler that is
 faster and correct, and PostgreSQL is not more correct: eight clients racing
 ``update_one({"_id": x, "state": "a"}, ...)`` had exactly one winner in 8 of 200 rounds on
 SQLite and in 12 and 4 of 200 on PostgreSQL. FerretDB v1 checks an update's filter and then
 rewrites the document by ``_id`` as two steps on both, so Parley's unique-``_id`` claims stay
 necessary either way; exactly one of eight racing inserts of one ``_id`` wins on both, and the
-race tests pass on both (three runs each). Nor is it clearly faster: R2, six interleaved quick
-runs each, carried a median 3.1 msg/s on PostgreSQL against 2.2 on SQLite, but the runs of each
-spread over a factor of three (1.4 to 4.9, 1.9 to 4.4), and R2's ratio to the bare chain, run
-beside it under the same load, had the same median on both (0.039 and 0.037). PostgreSQL takes
-16 threads' inserts about 1.4 times as fast, while a single insert, find or update by ``_id``
-costs it 1.2 to 1.5 times SQLite's. A second service to install, run as another account and
+race tests pass on both (three runs each). Nor is it clearly faster: R2, eight interleaved
+quick runs each, carried a median 2.6 msg/s on PostgreSQL against 2.0 on SQLite, but the runs
+of each spread more than fourfold (1.0 to 4.9, 1.0 to 4.4), and R2's ratio to the bare
+chain, run beside it under the same load, had medians of 0.039 and 0.035. Its p50 latency was
+lower in seven runs of eight (median 2.3 s against 3.7 s). PostgreSQL takes 16 threads'
+inserts about 1.4 times as fast, while a single insert, find or update by ``_id`` costs it 1.2
+to 1.5 times SQLite's. A second service to install, run as another account and
 keep in step with its binaries' major version buys no throughput beyond the machine's noise and
 no correctness, so SQLite stays the default; PostgreSQL is selectable and tested
 (tests/services/devstack/test_postgres.py).
