@@ -1,9 +1,9 @@
 """What one round trip to each store costs right now: the yardstick for R1 and R2.
 
-Parley's source of truth is MongoDB (here FerretDB v1 on SQLite) and its baselines touch only
-Redis, so the ratio R1 and R2 can reach is set by what a MongoDB write costs against a Redis
-``LPUSH``. The probe times, on a scratch collection, single round trips (p50) and what 16
-threads get through per second, and records them with the figures.
+Parley's source of truth is MongoDB (here FerretDB v1, on SQLite or PostgreSQL) and its
+baselines touch only Redis, so the ratio R1 and R2 can reach is set by what a MongoDB write
+costs against a Redis ``LPUSH``. The probe times, on a scratch collection, single round trips
+(p50) and what 16 threads get through per second, and records them with the figures.
 """
 
 from __future__ import annotations

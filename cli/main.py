@@ -360,7 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=["up", "down", "status"], help="install and start, stop, or report"
     )
     services.add_argument(
-        "names", nargs="*", metavar="NAME", help="redis, mongo or kafka (default: all)"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="redis, postgres, mongo, kafka or clamav (default: all but postgres, which"
+        " PARLEY_FERRETDB_HANDLER=postgresql adds)",
     )
     services.set_defaults(func=_services)
 

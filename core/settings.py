@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         ' FerretDB\'s 10 s SQLite busy timeout, so a busy store answers "busy" before the client'
         " gives up.",
     )
+    ferretdb_handler: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite",
+        description="The storage under the FerretDB that `parley services up` runs when"
+        " `PARLEY_MONGO_URL` names no server of your own: `sqlite` (files under the state folder)"
+        " or `postgresql` (a PostgreSQL cluster of its own on 127.0.0.1:5433, started with it)."
+        " Stop the services before switching (bench/HISTORY.md has the measurements).",
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         description="Redis for rate limits, caches and coordination (not the broker).",

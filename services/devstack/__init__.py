@@ -1,5 +1,6 @@
 """Install, start, stop and inspect Parley's local services: Redis, MongoDB (FerretDB), Kafka,
-and ClamAV's clamd (the media processor's virus scanner).
+and ClamAV's clamd (the media processor's virus scanner); PostgreSQL too when FerretDB runs on
+it (the ``ferretdb_handler`` setting, ``services/devstack/mongo.py``).
 
 Everything listens on 127.0.0.1 and lives under ``.parley/`` at the repository root (or
 ``PARLEY_HOME``): ``bin/``, ``build/``, ``data/<service>/``, ``kafka/``, ``logs/``, ``run/``.
@@ -7,6 +8,7 @@ Everything listens on 127.0.0.1 and lives under ``.parley/`` at the repository r
 start the same service twice.
 
     up(["redis"])     # start what is missing, wait until it answers
+    up()              # every service FerretDB's handler needs: postgres only on "postgresql"
     status()          # "up" (ours), "down", or "external" (answers, but we did not start it)
     down()            # stop only what ``up`` started, newest first
 """
@@ -17,7 +19,7 @@ import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from services.devstack import clamav, kafka, mongo, paths, redis
+from services.devstack import clamav, kafka, mongo, paths, postgres, redis
 from services.devstack.errors import DevstackError
 from services.devstack.process import ManagedProcess
 from services.devstack.service import (
@@ -35,6 +37,7 @@ __all__ = [
     "ManagedProcess",
     "ServiceState",
     "ServiceStatus",
+    "default_names",
     "down",
     "status",
     "up",
@@ -43,6 +46,7 @@ __all__ = [
 # Start order; ``down`` walks it backwards.
 _SERVICES: dict[str, Callable[[], Service]] = {
     "redis": redis.service,
+    "postgres": postgres.service,
     "mongo": mongo.service,
     "kafka": kafka.service,
     "clamav": clamav.service,
@@ -50,8 +54,15 @@ _SERVICES: dict[str, Callable[[], Service]] = {
 SERVICE_NAMES: tuple[str, ...] = tuple(_SERVICES)
 
 
+def default_names() -> tuple[str, ...]:
+    """The services ``up``, ``down`` and ``status`` mean when given none: PostgreSQL only when
+    our FerretDB runs on it."""
+    return tuple(n for n in SERVICE_NAMES if n != "postgres" or mongo.needs_postgres())
+
+
 def up(names: Sequence[str] | None = None) -> list[ServiceStatus]:
-    """Start the named services (all by default) that are not answering; wait for each."""
+    """Start the named services (the default ones when None) that are not answering; wait for
+    each. Naming ``mongo`` on the PostgreSQL handler starts ``postgres`` before it."""
     with _lock():
         return [bring_up(service) for service in _select(names)]
 
@@ -69,12 +80,14 @@ def status(names: Sequence[str] | None = None) -> list[ServiceStatus]:
 
 
 def _select(names: Sequence[str] | None) -> list[Service]:
-    wanted = set(SERVICE_NAMES if names is None else names)
+    wanted = set(default_names() if names is None else names)
     unknown = wanted - set(SERVICE_NAMES)
     if unknown:
         raise DevstackError(
             f"unknown service(s) {', '.join(sorted(unknown))}; known: {', '.join(SERVICE_NAMES)}"
         )
+    if "mongo" in wanted and mongo.needs_postgres():
+        wanted.add("postgres")
     return [factory() for name, factory in _SERVICES.items() if name in wanted]
 
 

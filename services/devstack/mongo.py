@@ -1,16 +1,49 @@
-"""MongoDB wire protocol from FerretDB v1.24 on SQLite, on 127.0.0.1:27017, or ``PARLEY_MONGO_URL``.
+"""MongoDB wire protocol from FerretDB v1.24, on 127.0.0.1:27017, or ``PARLEY_MONGO_URL``.
+
+FerretDB stores its documents with one of two handlers, chosen by the ``ferretdb_handler``
+setting (``PARLEY_FERRETDB_HANDLER``): ``sqlite`` (the default; files in ``data/ferretdb``) or
+``postgresql`` (the database ``ferretdb`` of Parley's own PostgreSQL cluster,
+``services/devstack/postgres.py``, which ``up`` then starts first). Only the chosen backend runs.
+Switching leaves the other's data where it is; stop the services first (``parley services
+down``), since a FerretDB started with the other command line is no longer recognised as ours.
+
+Why SQLite stays the default (bench/HISTORY.md, "FerretDB's handler", measured 2026-12-07 on
+the shared 2-core machine at load average 4 to 17). The default was to be the handler that is
+faster and correct, and PostgreSQL is not more correct: eight clients racing
+``update_one({"_id": x, "state": "a"}, ...)`` had exactly one winner in 8 of 200 rounds on
+SQLite and in 12 and 4 of 200 on PostgreSQL. FerretDB v1 checks an update's filter and then
+rewrites the document by ``_id`` as two steps on both, so Parley's unique-``_id`` claims stay
+necessary either way; exactly one of eight racing inserts of one ``_id`` wins on both, and the
+race tests pass on both (three runs each). Nor is it clearly faster: R2, eight interleaved
+quick runs each, carried a median 2.6 msg/s on PostgreSQL against 2.0 on SQLite, but the runs
+of each spread more than fourfold (1.0 to 4.9, 1.0 to 4.4), and R2's ratio to the bare
+chain, run beside it under the same load, had medians of 0.039 and 0.035. Its p50 latency was
+lower in seven runs of eight (median 2.3 s against 3.7 s). PostgreSQL takes 16 threads'
+inserts about 1.4 times as fast, while a single insert, find or update by ``_id`` costs it 1.2
+to 1.5 times SQLite's. A second service to install, run as another account and
+keep in step with its binaries' major version buys no throughput beyond the machine's noise and
+no correctness, so SQLite stays the default; PostgreSQL is selectable and tested
+(tests/services/devstack/test_postgres.py).
 
 FerretDB is built from source into ``<home>/bin/ferretdb``. Not with ``go install …@v1.24.2``:
 the module zip lacks the generated ``build/version/version.txt``, and a binary built that way
 panics at start-up. We unpack the module, write that file and ``go build`` it.
 
-One line of FerretDB is changed before the build (``_ID_LOOKUP_PATCH``). Its SQLite backend
-builds the unique ``_id`` index on the expression ``_ferretdb_sjson->"_id"`` but finds, updates
-and deletes by ``_ferretdb_sjson->'$._id'``. Both yield the same value, yet SQLite uses an index
-only for the expression it was built on, so every lookup by ``_id`` scanned the whole table:
-227 ms at 20,000 documents instead of 0.5 ms (bench/HISTORY.md). Lookups now use the index's own
-expression; the data files are unchanged, so an existing database keeps working. The marker
-file beside the binary names the build, and a binary built without the patch is rebuilt.
+Two places of FerretDB are changed before the build, one for each handler's ``_id`` lookups.
+``_ID_LOOKUP_PATCH``: its SQLite backend builds the unique ``_id`` index on the expression
+``_ferretdb_sjson->"_id"`` but finds, updates and deletes by ``_ferretdb_sjson->'$._id'``. Both
+yield the same value, yet SQLite uses an index only for the expression it was built on, so
+every lookup by ``_id`` scanned the whole table: 227 ms at 20,000 documents instead of 0.5 ms
+(bench/HISTORY.md). Lookups now use the index's own expression; the data files are unchanged,
+so an existing database keeps working. ``_PG_ID_LOOKUP_PATCH``: its PostgreSQL backend builds
+the unique btree index on ``_jsonb->'_id'`` but finds by ``_jsonb->$1 @> $2`` (the field name a
+parameter, the test jsonb containment), which no btree answers: a find by ``_id`` read the whole
+table, 70 ms at 20,000 documents (``EXPLAIN``: a sequential scan, 2.2 ms at 5,000 against
+0.03 ms by the index). A find by a string or ObjectID ``_id`` now asks ``_jsonb->'_id' = $1``
+(for such scalars the same rows as ``@>``), 1.2 ms at 20,000; FerretDB still checks every
+document it gets back against the whole filter. Updates and deletes already used ``=``. The
+marker file beside the binary names the build, and a binary built without the patches is
+rebuilt.
 """
 
 from __future__ import annotations
@@ -24,12 +57,12 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from services.devstack import paths
+from services.devstack import paths, postgres
 from services.devstack.errors import DevstackError
 from services.devstack.process import ManagedProcess
 from services.devstack.service import Service, tcp_open
@@ -41,13 +74,28 @@ LOCAL_URL = f"mongodb://{HOST}:{PORT}/?directConnection=true"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
 # Names what ``build_ferretdb`` makes: bump it whenever the patch changes, so binaries rebuild.
-FERRETDB_BUILD = f"{FERRETDB_VERSION}+parley.1"
+FERRETDB_BUILD = f"{FERRETDB_VERSION}+parley.2"
 _ID_LOOKUP_PATCH = (
     Path("internal/backends/sqlite/metadata/metadata.go"),
     "IDColumn = DefaultColumn + \"->'$._id'\"",
     'IDColumn = DefaultColumn + `->"_id"`',
 )
+_PG_EQUALS = (
+    "\t\tfilter = fmt.Sprintf(sql, metadata.DefaultColumn, operator, p.Next(), p.Next())\n"
+    "\t\targs = append(args, k, string(must.NotFail(sjson.MarshalSingleValue(v))))\n"
+)
+_PG_ID_LOOKUP_PATCH = (
+    Path("internal/backends/postgresql/query.go"),
+    _PG_EQUALS,
+    '\t\tif k == "_id" { // Parley: the unique index\'s expression, and `=`, not `@>`\n'
+    "\t\t\tfilter = fmt.Sprintf(`%s = %s`, metadata.IDColumn, p.Next())\n"
+    "\t\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))\n"
+    "\t\t\tbreak\n"
+    "\t\t}\n" + _PG_EQUALS,
+)
+_PATCHES = (_ID_LOOKUP_PATCH, _PG_ID_LOOKUP_PATCH)
 _PROGRESS_EVERY_SECONDS = 15.0
+Handler = Literal["sqlite", "postgresql"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +114,7 @@ def service() -> Service:
     state = paths.data_dir("ferretdb-state")
     process = ManagedProcess(
         name="mongo",
-        argv=(
-            str(binary),
-            f"--listen-addr={HOST}:{PORT}",
-            "--handler=sqlite",
-            f"--sqlite-url=file:{data}/",
-            "--telemetry=disable",
-            f"--state-dir={state}",
-            "--debug-addr=-",  # no metrics/pprof HTTP listener
-        ),
+        argv=ferretdb_argv(binary, handler(), data=data, state=state, port=PORT),
         cwd=state,
     )
     return Service(
@@ -83,6 +123,45 @@ def service() -> Service:
         answers=lambda: tcp_open(HOST, PORT) and _pings(LOCAL_URL, timeout_ms=2000),
         process=process,
         prepare=lambda: _prepare(binary, data, state),
+    )
+
+
+def handler() -> Handler:
+    """The storage our FerretDB runs on: the ``ferretdb_handler`` setting."""
+    from core.settings import get_settings
+
+    return get_settings().ferretdb_handler
+
+
+def needs_postgres() -> bool:
+    """Whether ``up`` must start PostgreSQL before FerretDB (we run it, on that handler)."""
+    return not os.environ.get("PARLEY_MONGO_URL", "").strip() and handler() == "postgresql"
+
+
+def ferretdb_argv(
+    binary: Path,
+    handler: Handler,
+    *,
+    data: Path,
+    state: Path,
+    port: int,
+    postgresql_url: str = postgres.url(),
+) -> tuple[str, ...]:
+    """FerretDB's command line (flag names as v1.24's ``--help`` gives them) on that handler:
+    SQLite files in ``data``, or the database ``postgresql_url`` names."""
+    backend = (
+        (f"--postgresql-url={postgresql_url}",)
+        if handler == "postgresql"
+        else (f"--sqlite-url=file:{data}/",)
+    )
+    return (
+        str(binary),
+        f"--listen-addr={HOST}:{port}",
+        f"--handler={handler}",
+        *backend,
+        "--telemetry=disable",
+        f"--state-dir={state}",
+        "--debug-addr=-",  # no metrics/pprof HTTP listener
     )
 
 
@@ -175,7 +254,8 @@ def _unpack(module_zip: Path, source: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive.read(member))
     (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
-    _patch(source, *_ID_LOOKUP_PATCH)
+    for patch in _PATCHES:
+        _patch(source, *patch)
 
 
 def _patch(source: Path, relative: Path, old: str, new: str) -> None:

@@ -32,13 +32,21 @@ from services.devstack.errors import DevstackError
 
 # Runs in a throw-away interpreter so the service is re-parented at once: the caller never
 # owns a child it would have to reap, and Popen never warns about a child left running.
+# An ``as_user`` (root only) sets the child's uid, primary group and that user's groups.
 _LAUNCHER = """
-import os, subprocess, sys
-log_path, cwd, *argv = sys.argv[1:]
+import os, pwd, subprocess, sys
+log_path, cwd, as_user, *argv = sys.argv[1:]
+ids = {}
+if as_user:
+    account = pwd.getpwnam(as_user)
+    ids = dict(
+        user=account.pw_uid, group=account.pw_gid,
+        extra_groups=os.getgrouplist(as_user, account.pw_gid),
+    )
 with open(log_path, "ab") as log:
     child = subprocess.Popen(
         argv, cwd=cwd or None, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        stderr=subprocess.STDOUT, start_new_session=True, **ids,
     )
 print(child.pid, flush=True)
 os._exit(0)
@@ -107,6 +115,9 @@ class ManagedProcess:
 
     ``env`` holds variables added to the caller's environment. ``home`` defaults to the
     devstack folder (``.parley/`` or ``PARLEY_HOME``) as it is when the object is built.
+    ``as_user`` runs the process as that account (the caller must be root: PostgreSQL refuses
+    to run as root). ``stop_signal`` asks it to stop (PostgreSQL's fast shutdown is SIGINT;
+    its SIGTERM waits for every client to disconnect).
     """
 
     name: str
@@ -114,6 +125,8 @@ class ManagedProcess:
     cwd: Path | None = None
     env: Mapping[str, str] | None = field(default=None, compare=False)
     home: Path = field(default_factory=paths.home)
+    as_user: str | None = None
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def pid_file(self) -> Path:
@@ -143,7 +156,15 @@ class ManagedProcess:
         self._open_log_section()
         env = {**os.environ, **self.env} if self.env else None
         launcher = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(self.log_file), str(self.cwd or ""), *self.argv],
+            [
+                sys.executable,
+                "-c",
+                _LAUNCHER,
+                str(self.log_file),
+                str(self.cwd or ""),
+                self.as_user or "",
+                *self.argv,
+            ],
             capture_output=True,
             text=True,
             env=env,
@@ -156,7 +177,7 @@ class ManagedProcess:
         return pid
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM the process, SIGKILL it after ``timeout`` seconds; return the pid it had.
+        """Send ``stop_signal``, SIGKILL it after ``timeout`` seconds; return the pid it had.
 
         Returns None when nothing of ours was running. Raises DevstackError if it survives SIGKILL.
         """
@@ -164,7 +185,7 @@ class ManagedProcess:
         if record is None or not _is_running(record):
             self.pid_file.unlink(missing_ok=True)
             return None
-        _signal(record.pid, signal.SIGTERM)
+        _signal(record.pid, self.stop_signal)
         if not _wait_gone(record, timeout):
             _signal(record.pid, signal.SIGKILL)
             if not _wait_gone(record, _KILL_GRACE_SECONDS):

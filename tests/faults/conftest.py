@@ -55,7 +55,7 @@ def faults_settings() -> Settings:
 def services_restored() -> Iterator[list[str]]:
     """The services that answer now; whatever a scenario stopped is started again at the end."""
     running = [s.name for s in devstack.status() if s.state != "down"]
-    missing = sorted(set(devstack.SERVICE_NAMES) - set(running))
+    missing = sorted(set(devstack.default_names()) - set(running))
     if missing:
         pytest.fail(f"services down: {', '.join(missing)} (run `parley services up`)")
     yield running

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import stat
@@ -27,10 +26,17 @@ from ingress.app import create_app
 from services.devstack import DevstackError, ManagedProcess, ServiceStatus, mongo
 from services.devstack import process as process_module
 from services.devstack.kafka import PARLEY_TOPICS
+from tests.services.devstack.listening import is_loopback, listening_addresses
 
 ROOT = Path(__file__).resolve().parents[3]
 
-PORTS = {"redis": (6379,), "mongo": (27017,), "kafka": (9092, 9093), "clamav": (3310,)}
+PORTS = {
+    "redis": (6379,),
+    "postgres": (5433,),
+    "mongo": (27017,),
+    "kafka": (9092, 9093),
+    "clamav": (3310,),
+}
 KAFKA = os.environ.get("PARLEY_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
 MONGO = os.environ.get("PARLEY_MONGO_URL") or "mongodb://127.0.0.1:27017/?directConnection=true"
 
@@ -41,7 +47,7 @@ def services() -> dict[str, ServiceStatus]:
 
 
 def test_every_service_is_up_or_external(services: dict[str, ServiceStatus]) -> None:
-    assert list(services) == ["redis", "mongo", "kafka", "clamav"]
+    assert list(services) == list(devstack.default_names())
     for service in devstack.status():
         assert service.state in ("up", "external"), service
 
@@ -53,7 +59,7 @@ def test_up_again_leaves_running_services_alone(services: dict[str, ServiceStatu
 
 def test_an_unknown_service_name_is_refused() -> None:
     with pytest.raises(DevstackError, match="unknown service"):
-        devstack.status(["postgres"])
+        devstack.status(["mysql"])
 
 
 def test_redis_stores_and_returns_a_value(services: dict[str, ServiceStatus]) -> None:
@@ -105,16 +111,14 @@ def test_kafka_delivers_a_produced_message(services: dict[str, ServiceStatus]) -
 
 
 def test_our_services_listen_on_loopback_only(services: dict[str, ServiceStatus]) -> None:
-    listening = _listening_sockets()
     ours = [service for service in services.values() if service.state == "up"]
     assert ours, "no service was started by devstack; nothing of ours to inspect"
     for service in ours:
         assert service.pid is not None
-        inodes = _socket_inodes(service.pid)
-        addresses = {listening[inode] for inode in inodes if inode in listening}
+        addresses = listening_addresses(service.pid)
         assert {port for _, port in addresses} >= set(PORTS[service.name]), service
         for address, port in addresses:
-            assert _is_loopback(address), f"{service.name} listens on {address}:{port}"
+            assert is_loopback(address), f"{service.name} listens on {address}:{port}"
 
 
 def test_managed_process_stops_the_process_it_started(tmp_path: Path) -> None:
@@ -211,40 +215,6 @@ def _running(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
-def _listening_sockets() -> dict[int, tuple[str, int]]:
-    """Socket inode -> (address, port) for every listening TCP socket, IPv4 and IPv6."""
-    found: dict[int, tuple[str, int]] = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A":  # TCP_LISTEN
-                continue
-            address_hex, port_hex = fields[1].split(":")
-            raw = bytes.fromhex(address_hex)
-            # The kernel prints each 32-bit word in host (little-endian) order.
-            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-            found[int(fields[9])] = (str(ipaddress.ip_address(words)), int(port_hex, 16))
-    return found
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[len("socket:[") : -1]))
-    return inodes
-
-
-def _is_loopback(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
 def test_the_ferretdb_patch_replaces_its_one_line_and_refuses_other_sources(
     tmp_path: Path,
 ) -> None:
@@ -258,6 +228,24 @@ def test_the_ferretdb_patch_replaces_its_one_line_and_refuses_other_sources(
     assert (source / relative).read_text() == f"const (\n\t{new}\n)\n"
     with pytest.raises(DevstackError, match="expected"):
         mongo._patch(source, relative, old, new)  # already patched: the line is gone
+
+
+def test_the_postgresql_id_patch_looks_ids_up_by_the_indexed_expression_with_equals(
+    tmp_path: Path,
+) -> None:
+    relative, old, new = mongo._PG_ID_LOOKUP_PATCH
+    source = tmp_path / "src"
+    (source / relative).parent.mkdir(parents=True)
+    (source / relative).write_text(f"\tcase string:\n{old}\n")
+
+    mongo._patch(source, relative, old, new)
+
+    patched = (source / relative).read_text()
+    assert 'if k == "_id"' in patched and "metadata.IDColumn, p.Next()" in patched
+    assert patched.endswith(old + "\n")  # every other field keeps FerretDB's own filter
+    (source / relative).write_text(f"{old}{old}")
+    with pytest.raises(DevstackError, match="expected"):
+        mongo._patch(source, relative, old, new)  # not exactly once: checked by hand first
 
 
 def test_a_ferretdb_binary_built_without_the_current_patch_is_rebuilt(
