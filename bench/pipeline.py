@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench import cpu
+from bench import cpu, store_trips
 from bench.session import Session, Target
 from bench.stats import median, ratio
 from core.stages import NAMES
@@ -39,8 +39,12 @@ def throughput(session: Session, target: Target, kind: str, conversations: int) 
         "window": config.window,
     }
     before = cpu.snapshot(session.stack)
+    trips = store_trips.snapshot(session.metrics_urls) if kind != "chain" else None
     result = session.load(plan)
     result["cpu_per_message"] = cpu.per_message(before, cpu.snapshot(session.stack), messages)
+    if trips is not None:
+        after = store_trips.snapshot(session.metrics_urls)
+        result["round_trips_per_message"] = store_trips.per_message(trips, after, messages)
     _print("R2", kind, result)
     return result
 
@@ -84,8 +88,20 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_over_p50": median([r["latency"]["p99_over_p50"] for r in runs]),
         "lost": sum(r["lost"] for r in runs),
         **_cpu_summary(runs),
+        **_round_trip_summary(runs),
         "duplicates": sum(r["duplicates"] for r in runs),
         "runs": runs,
+    }
+
+
+def _round_trip_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median round trips per message over the repetitions (Parley's R2 loads only)."""
+    counted = [r["round_trips_per_message"] for r in runs if "round_trips_per_message" in r]
+    if not counted:
+        return {}
+    return {
+        f"{store}_round_trips_per_message": median([c[store] for c in counted])
+        for store in store_trips.STORES
     }
 
 

@@ -67,6 +67,7 @@ class Session:
         self.env = _environment()
         self.engine_port, self.ingress_port = free_port(), free_port()
         self.bare_port, self.fake_port = free_port(), free_port()
+        self.metrics_urls: dict[str, str] = {}  # the running platform's metrics endpoints
         self.env.update(
             {
                 "PARLEY_ENGINE_ADDR": f"127.0.0.1:{self.engine_port}",
@@ -155,6 +156,7 @@ class Session:
         from bench.celery_overrides import command as overridden
         from bench.seeding import prepare, seed_history
         from bench.stack import parley_commands
+        from core.stages import NAMES
 
         name = self.database_name()
         db = self.mongo[name]
@@ -163,7 +165,13 @@ class Session:
             seconds = seed_history(db, tenancy.config_id, stored)
             print(f"  seeded {stored} messages in {seconds:.0f} s", flush=True)
             self.seeding_seconds = seconds
-        commands = parley_commands(self.engine_port, self.ingress_port)
+        # The chain's workers serve their metrics, whose round-trip counters R2 reads.
+        ports = {stage: free_port() for stage in NAMES}
+        self.metrics_urls = {
+            "ingress": f"http://127.0.0.1:{self.ingress_port}/metrics",
+            **{stage: f"http://127.0.0.1:{port}/metrics" for stage, port in ports.items()},
+        }
+        commands = parley_commands(self.engine_port, self.ingress_port, ports)
         if celery:
             commands = {each: overridden(argv, celery) for each, argv in commands.items()}
         if not workers:

@@ -142,13 +142,17 @@ def _tree_rss(pid: int) -> list[int]:
         return []
 
 
-def parley_commands(engine_port: int, ingress_port: int) -> dict[str, list[str]]:
+def parley_commands(
+    engine_port: int, ingress_port: int, metrics_ports: dict[str, int] | None = None
+) -> dict[str, list[str]]:
     """``parley run``'s processes: engine, a worker per queue (pools as in ``tasks.queues``),
-    beat and the ingress."""
+    beat and the ingress; a worker named in ``metrics_ports`` serves its metrics there."""
     cli = ["-m", "cli"]
     commands = {"engine": [*cli, "engine", "--port", str(engine_port)]}
     for queue in QUEUES:
-        commands[f"worker-{queue}"] = [*cli, "worker", queue, "--loglevel=WARNING"]
+        port = (metrics_ports or {}).get(queue)
+        metrics = ["--metrics-port", str(port)] if port else []
+        commands[f"worker-{queue}"] = [*cli, "worker", *metrics, queue, "--loglevel=WARNING"]
     commands["beat"] = [*cli, "beat", "--loglevel=WARNING"]
     commands["ingress"] = [*cli, "ingress", "--port", str(ingress_port)]
     return commands

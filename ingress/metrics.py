@@ -42,6 +42,7 @@ from channels.registry import SPECS
 from ingress.operations import Answer, Operation, documented
 from ingress.problems import Problem
 from ingress.state import IngressState
+from storage.round_trips import Tally, counting
 from tasks.backlog import queue_length
 from tasks.queues import QUEUES
 
@@ -67,6 +68,13 @@ WEBHOOKS = Counter(
     "parley_webhooks_total",
     "Provider webhooks received, by channel and outcome (accepted or refused).",
     ["channel", "outcome"],
+)
+ROUND_TRIPS = Histogram(
+    "parley_http_request_round_trips",
+    "Round trips to each store (mongo, redis) one request made, by route template and method"
+    " (storage/round_trips.py).",
+    ["route", "method", "store"],
+    buckets=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
 )
 RATE_LIMITED = Counter(
     "parley_rate_limited_total",
@@ -109,13 +117,15 @@ class MetricsMiddleware:
             await send(message)
 
         IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, observed)
-        finally:
-            IN_FLIGHT.dec()
-            if not answered:
-                # An exception that escapes every handler is answered 500 by Starlette.
-                self._observe(scope, 500, started)
+        with counting() as round_trips:  # the handler's thread-pool work runs in this context
+            try:
+                await self.app(scope, receive, observed)
+            finally:
+                IN_FLIGHT.dec()
+                if not answered:
+                    # An exception that escapes every handler is answered 500 by Starlette.
+                    self._observe(scope, 500, started)
+                self._observe_round_trips(scope, round_trips)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         self._observe_latency(scope, time.perf_counter() - started)
@@ -124,6 +134,11 @@ class MetricsMiddleware:
     def _observe_latency(self, scope: Scope, seconds: float) -> None:
         template, _ = route_template(scope["app"].routes, scope)
         LATENCY.labels(template, scope["method"]).observe(seconds)
+
+    def _observe_round_trips(self, scope: Scope, tally: Tally) -> None:
+        template, _ = route_template(scope["app"].routes, scope)
+        ROUND_TRIPS.labels(template, scope["method"], "mongo").observe(tally.mongo)
+        ROUND_TRIPS.labels(template, scope["method"], "redis").observe(tally.redis)
 
     def _count(self, scope: Scope, status: int) -> None:
         template, params = route_template(scope["app"].routes, scope)
