@@ -110,8 +110,11 @@ def system_health(component: str, status: str, reporter: str, detail: str) -> Cl
 def system_performance(
     window_seconds: int, reporter: str, stages: dict[str, dict[str, Any]]
 ) -> CloudEvent:
-    """One worker process's window: per stage, tasks run, p50/p95 milliseconds, failures."""
-    data = {"window_seconds": window_seconds, "reporter": reporter, "stages": stages}
+    """One worker process's window: per stage, tasks run, p50/p95 milliseconds, failures.
+    The stages are a list, each naming its stage: a stage's name (``parley.process``) holds
+    dots, which a MongoDB-wire store refuses as a key wherever a consumer keeps the event."""
+    listed = [{"stage": stage, **figures} for stage, figures in sorted(stages.items())]
+    data = {"window_seconds": window_seconds, "reporter": reporter, "stages": listed}
     return _event(SYSTEM_PERFORMANCE, SOURCE, "stages", PLATFORM_TENANT, data)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from consumers.audit_trail import EVENT_LOG_COLLECTION, AuditTrail
 from core.ids import new_id
+from core.system_events import system_performance
 
 
 def _event(conversation_id: str, tenant: str) -> dict[str, Any]:
@@ -29,3 +30,14 @@ def test_a_tombstone_removes_the_erased_conversations_events_only(db: Any, tenan
 
     left = list(db[EVENT_LOG_COLLECTION].find({"tenant_id": tenant}))
     assert [doc["partition_key"] for doc in left] == [kept]
+
+
+def test_a_workers_performance_window_is_logged_though_its_stage_names_hold_dots(
+    db: Any,
+) -> None:
+    figures = {"count": 3, "p50_ms": 1.5, "p95_ms": 2.0, "failed": 0}
+    event = system_performance(60, "worker@host/1", {"parley.process": figures}).to_dict()
+    AuditTrail(db).handle(event)
+    logged = db[EVENT_LOG_COLLECTION].find_one({"event_id": event["id"]})
+    assert logged is not None and logged["type"] == "system.performance"
+    assert logged["data"]["stages"] == [{"stage": "parley.process", **figures}]
