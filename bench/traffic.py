@@ -49,15 +49,18 @@ class Traffic:
 
     def request(self, i: int) -> bytes:
         """The HTTP request that carries message ``i``."""
+        path, body, headers = self.message(i)
+        return build_request(self.host, self.port, path, body, headers)
+
+    def message(self, i: int) -> tuple[str, bytes, dict[str, str]]:
+        """Message ``i``'s path, body and headers."""
         if self.kind in ("whatsapp", "bare-whatsapp"):
             body, headers = self._webhook(i)
-            path = self.webhook_path if self.kind == "whatsapp" else "/bare"
-            return build_request(self.host, self.port, path, body, headers)
+            return (self.webhook_path if self.kind == "whatsapp" else "/bare"), body, headers
         body = json.dumps({"user_id": self.user(i), "text": TEXT}, separators=(",", ":")).encode()
         if self.kind == "api":
-            headers = {"Authorization": f"Bearer {self.token}"}
-            return build_request(self.host, self.port, "/v1/messages", body, headers)
-        return build_request(self.host, self.port, "/bare", body)
+            return "/v1/messages", body, {"Authorization": f"Bearer {self.token}"}
+        return "/bare", body, {}
 
     def _webhook(self, i: int) -> tuple[bytes, dict[str, str]]:
         user = self.user(i)
