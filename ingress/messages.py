@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from core import scopes
 from ingress.accept import IdempotencyKeyReused, accept_message, body_digest
 from ingress.api_models import MessageView, json_of
-from ingress.auth import principal_of
+from ingress.auth import Principal, principal_of
 from ingress.body import parse_json, read_limited, validate
 from ingress.operations import (
     INVALID,
@@ -102,23 +102,36 @@ async def post_message(request: Request) -> JSONResponse:
     key = _idempotency_key(request)
     raw = await read_limited(request, state.settings.max_body_bytes)
     payload = validate(MessageIn, parse_json(raw, state.settings.max_json_depth))
-    counted = await run_in_threadpool(_count_against_quota, state, principal.tenant_id)
-    try:
-        answer, created = await run_in_threadpool(
-            accept_message, state, principal, payload, key, body_digest(raw)
-        )
-    except IdempotencyKeyReused as exc:
-        await _give_back(state, principal.tenant_id, counted)
-        raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from None
-    except Exception:  # a TransientError answers 503 (``ingress.problems``)
-        await _give_back(state, principal.tenant_id, counted)
-        raise
-    if counted and not created:  # an idempotent replay stores nothing new
-        await _give_back(state, principal.tenant_id, counted)
+    answer, created = await run_in_threadpool(
+        _counted_accept, state, principal, payload, key, body_digest(raw)
+    )
     headers = {"Location": f"/v1/messages/{answer.message_id}"}
     if key is not None and not created:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(answer.model_dump(), status_code=202, headers=headers)
+
+
+def _counted_accept(
+    state: IngressState,
+    principal: Principal,
+    payload: MessageIn,
+    key: str | None,
+    digest: str,
+) -> tuple[Accepted, bool]:
+    """Count the message against the tenant's quota, then store and enqueue it: one trip to
+    the thread pool. What was counted is given back unless a new message was stored."""
+    counted = _count_against_quota(state, principal.tenant_id)
+    try:
+        answer, created = accept_message(state, principal, payload, key, digest)
+    except IdempotencyKeyReused as exc:
+        _give_back(state, principal.tenant_id, counted)
+        raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from None
+    except Exception:  # a TransientError answers 503 (``ingress.problems``)
+        _give_back(state, principal.tenant_id, counted)
+        raise
+    if not created:  # an idempotent replay stores nothing new
+        _give_back(state, principal.tenant_id, counted)
+    return answer, created
 
 
 def _count_against_quota(state: IngressState, tenant_id: str) -> bool:
@@ -138,9 +151,9 @@ def _count_against_quota(state: IngressState, tenant_id: str) -> bool:
     return True
 
 
-async def _give_back(state: IngressState, tenant_id: str, counted: bool) -> None:
+def _give_back(state: IngressState, tenant_id: str, counted: bool) -> None:
     if counted:
-        await run_in_threadpool(state.daily_messages.give_back, tenant_id)
+        state.daily_messages.give_back(tenant_id)
 
 
 def seconds_to_midnight() -> int:

@@ -211,8 +211,22 @@ async def receive(request: Request) -> Response:
     state, adapter, config = await _resolve(request)
     raw = await read_limited(request, state.settings.max_webhook_bytes)
     headers = {name.lower(): value for name, value in request.headers.items()}
+    # One trip to the thread pool for all of it: verifying may fetch a provider's keys.
+    webhook = await run_in_threadpool(_receive, state, adapter, config, headers, raw)
+    answer = WebhookAnswer.model_validate(webhook.response or {"status": "ok"})
+    return JSONResponse(json_of(answer))
+
+
+def _receive(
+    state: IngressState,
+    adapter: WebhookAdapter,
+    config: ChannelConfig,
+    headers: dict[str, str],
+    raw: bytes,
+) -> Webhook:
+    """Verify, parse, then apply a webhook (``TransientError``: 503, the provider retries)."""
     try:
-        await run_in_threadpool(adapter.verify, headers, raw, config, state.channels)
+        adapter.verify(headers, raw, config, state.channels)
         webhook = adapter.parse(raw, headers.get("content-type", ""))
     except VerificationFailed as exc:
         raise _unauthorized(config.channel, str(exc)) from None
@@ -222,9 +236,8 @@ async def receive(request: Request) -> Response:
     state.observations.add(
         webhook_received(config.tenant_id, config.channel, config.id, _provider_event(webhook))
     )
-    await run_in_threadpool(_apply, state, config, webhook)  # TransientError: 503, retried
-    answer = WebhookAnswer.model_validate(webhook.response or {"status": "ok"})
-    return JSONResponse(json_of(answer))
+    _apply(state, config, webhook)
+    return webhook
 
 
 def _provider_event(webhook: Webhook) -> str:
