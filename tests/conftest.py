@@ -6,13 +6,16 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 import redis
-import testenv  # noqa: F401  (sets the test environment before Parley reads settings)
+import testenv
+from engines import CountingBackend
 from pymongo import MongoClient
 from pymongo.database import Database
 
 from core.settings import Settings, get_settings
+from services.mcp_engine.server import serve
 from storage.mongo import connect, database, ensure_indexes
 from tasks.runtime import close_clients
 from tests.fakes.accounts import ProviderAccounts
@@ -61,6 +64,16 @@ def providers() -> Iterator[ProviderAccounts]:
     """Provider fakes that prove the accounts tests connect (``providers.own(registration)``)."""
     with ProviderAccounts() as fakes:
         yield fakes
+
+
+@pytest.fixture
+def engine() -> Iterator[CountingBackend]:
+    """A real gRPC engine answering on the test run's engine port with the rules backend,
+    counting its calls (a module that needs another backend defines its own ``engine``)."""
+    backend = CountingBackend()
+    server: grpc.Server = serve(testenv.ENGINE_PORT, backend)
+    yield backend
+    server.stop(1).wait()
 
 
 @pytest.fixture

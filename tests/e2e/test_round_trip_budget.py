@@ -10,18 +10,14 @@ timing: each command the stores answer is counted once, by ``storage.round_trips
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 import redis
 from engines import CountingBackend
-from testenv import ENGINE_PORT
 
 from core.settings import Settings
-from services.mcp_engine.server import serve
 from storage.messages import reply_id
 from storage.round_trips import BUDGET, REFRESHES, Tally, counting
 from tasks.audit import audit
@@ -31,14 +27,6 @@ from tasks.process import process
 from tests.credentials import admin_headers, new_tenant_id, tenant_headers
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def engine() -> Iterator[CountingBackend]:
-    backend = CountingBackend()
-    server: grpc.Server = serve(ENGINE_PORT, backend)
-    yield backend
-    server.stop(1).wait()
 
 
 async def _turns(
