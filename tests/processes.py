@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -123,3 +124,16 @@ def purge_queue(queue: str) -> int:
 
     with app.connection_for_write() as connection:
         return int(connection.default_channel.queue_purge(queue) or 0)
+
+
+def run_parley(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``parley <args>`` run to its end from the repository, ``env`` over this environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -8,31 +8,19 @@ import json
 import os
 import re
 import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
 from cli.main import build_parser
 from core.settings import NOT_SETTINGS, NOT_SETTINGS_PREFIXES, Settings, setting_names
 from core.settings_reference import MASK, REFERENCE_FILE, REGENERATE, reference
+from tests.processes import run_parley
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_VALUE = "sk-opsconfig-never-shown-0123456789abcdef"
 # Names that look like variables but are Python identifiers or prefixes written in prose.
 NOT_VARIABLES = {"PARLEY_ENV", "PARLEY_PACKAGES", "PARLEY_TOPICS"}
 TYPO = "PARLEY_ENGINE_ADDR".replace("ENGINE", "ENGNE")  # spelt out, it would be a stray below
-
-
-def _parley(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_docs_settings_md_is_the_generated_reference() -> None:
@@ -56,13 +44,13 @@ def test_config_masks_every_secret_as_text_and_json() -> None:
         "PARLEY_SMTP_PASSWORD": SECRET_VALUE + "-smtp",
         "PARLEY_FLOWER_BASIC_AUTH": "ops:" + SECRET_VALUE,
     }
-    text = _parley("config", PARLEY_SMTP_HOST="mail.example", **secrets)
+    text = run_parley("config", PARLEY_SMTP_HOST="mail.example", **secrets)
     assert text.returncode == 0, text.stderr
     assert SECRET_VALUE not in text.stdout + text.stderr
     assert f"PARLEY_OPENAI_API_KEY={MASK}\n" in text.stdout
     assert "PARLEY_SMTP_HOST=mail.example\n" in text.stdout  # not a secret: shown
 
-    shown = _parley("config", "--json", **secrets)
+    shown = run_parley("config", "--json", **secrets)
     assert shown.returncode == 0, shown.stderr
     assert SECRET_VALUE not in shown.stdout + shown.stderr
     values = json.loads(shown.stdout)
@@ -75,7 +63,7 @@ def test_config_masks_every_secret_as_text_and_json() -> None:
 
 
 def test_a_misspelt_variable_stops_start_up_naming_the_setting_meant() -> None:
-    answer = _parley("config", **{TYPO: "x"})
+    answer = run_parley("config", **{TYPO: "x"})
     assert answer.returncode != 0
     lines = answer.stderr.strip().splitlines()
     assert len(lines) == 1, answer.stderr  # one clear line, no traceback
@@ -114,7 +102,7 @@ def test_every_parley_variable_the_project_names_is_a_setting_or_allowed() -> No
 
 
 def test_version_is_the_installed_packages() -> None:
-    answer = _parley("--version")
+    answer = run_parley("--version")
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip() == f"parley {version('parley')}"
 

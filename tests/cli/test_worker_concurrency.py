@@ -4,10 +4,7 @@ sized."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,21 +14,7 @@ import pytest
 from core.queue_names import QUEUE_NAMES
 from core.settings import Settings
 from tasks.queues import QUEUES, worker_concurrency
-from tests.processes import process_group
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _parley(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.processes import process_group, run_parley
 
 
 def test_every_queue_has_a_name_the_setting_knows() -> None:
@@ -62,7 +45,7 @@ def test_the_option_wins_over_the_setting_which_wins_over_the_queue_default() ->
 def test_a_bad_concurrency_stops_start_up_naming_the_queue_and_value(
     value: str, named: str
 ) -> None:
-    answer = _parley("config", PARLEY_WORKER_CONCURRENCY=value)
+    answer = run_parley("config", PARLEY_WORKER_CONCURRENCY=value)
 
     assert answer.returncode == 2
     lines = answer.stderr.strip().splitlines()
@@ -73,7 +56,7 @@ def test_a_bad_concurrency_stops_start_up_naming_the_queue_and_value(
 
 @pytest.mark.parametrize("command", ["ingress --workers 0", "worker --concurrency 0 generate"])
 def test_a_count_below_one_on_the_command_line_is_refused(command: str) -> None:
-    answer = _parley(*command.split())
+    answer = run_parley(*command.split())
 
     assert answer.returncode == 2
     assert "must be at least 1, got 0" in answer.stderr
