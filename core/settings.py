@@ -437,6 +437,22 @@ class Settings(BaseSettings):
     history_window: int = Field(
         default=20, ge=1, le=200, description="Messages of history sent to the engine per turn."
     )
+    burst_window_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000,
+        description="How long a turn waits before its reply is generated, so that more messages"
+        " the user sends meanwhile are answered with it, as one turn (docs/bursts.md; 0: each"
+        " message waits for nothing, though messages that arrive while an earlier turn is being"
+        " worked are still answered together). A tenant's `bursts.window_ms` replaces it.",
+    )
+    burst_max_messages: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="The most messages one reply answers (1: bursts off). A tenant's"
+        " `bursts.max_messages` replaces it.",
+    )
     session_ttl_seconds: int = Field(
         default=30 * 60,
         ge=60,

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from core.bursts import burst_policy
 from core.chat_events import message_received
 from core.envelopes import ChannelConfig, InboundMessage
 from core.errors import Conflict, TransientError
@@ -80,8 +81,10 @@ def _store_and_enqueue(state: IngressState, doc: MessageDocument) -> tuple[Messa
     if not created:
         state.order.forget(tenant_id, conversation_id, message_id)  # the first copy has one
         return stored, False
+    # The reply waits for the burst window: more messages sent meanwhile are answered with it.
+    window = burst_policy(state.settings, state.tenants.status(tenant_id).bursts).window_seconds
     try:
-        turn_chain(tenant_id, message_id).apply_async()
+        turn_chain(tenant_id, message_id, generate_after=window).apply_async()
     except Exception as exc:
         log.error("enqueue failed for message %s: %s", message_id, type(exc).__name__)
         state.messages.delete_unqueued(tenant_id, message_id)

@@ -192,7 +192,9 @@ class InboundMessageView(_MessageViewBase):
     direction: Literal["inbound"]
     metadata: dict[str, Any] = Field(default_factory=dict)
     processing: ProcessingView | SkipJsonSchema[None] = absent("once the process stage ran")
-    reply_id: str | SkipJsonSchema[None] = absent("the bot's reply")
+    reply_id: str | SkipJsonSchema[None] = absent(
+        "the bot's reply that answered it; messages sent together share one (docs/bursts.md)"
+    )
 
 
 class OutboundMessageView(_MessageViewBase):
@@ -205,6 +207,11 @@ class OutboundMessageView(_MessageViewBase):
         "`text` is their plain-text rendering",
     )
     in_reply_to: str | None = None
+    answers: list[str] = Field(
+        default_factory=list,
+        description="the user's messages this reply answered, oldest first: more than one when "
+        "they arrived together (docs/bursts.md); empty for a reply stored before bursts",
+    )
 
 
 class MessageView(
@@ -351,6 +358,11 @@ class EngineSettings(_Body):
     system_prompt: str | SkipJsonSchema[None] = absent()
 
 
+class Bursts(_Body):
+    window_ms: int | SkipJsonSchema[None] = absent()
+    max_messages: int | SkipJsonSchema[None] = absent()
+
+
 class TenantView(_Body):
     """A tenant as the admin API shows it; a settings group left out means the defaults."""
 
@@ -360,6 +372,7 @@ class TenantView(_Body):
     rate_limits: RateLimits | SkipJsonSchema[None] = absent()
     quotas: Quotas | SkipJsonSchema[None] = absent()
     engine: EngineSettings | SkipJsonSchema[None] = absent()
+    bursts: Bursts | SkipJsonSchema[None] = absent()  # docs/bursts.md
     processing: dict[str, Any] | SkipJsonSchema[None] = absent()  # docs/processing.md
     retention_days: int | SkipJsonSchema[None] = absent()
     conversation_idle_minutes: int | SkipJsonSchema[None] = absent()

@@ -68,10 +68,18 @@ class EngineIn(_In):
     system_prompt: str | None = Field(default=None, max_length=4000)
 
 
+class BurstsIn(_In):
+    """Messages of one user answered as one turn (docs/bursts.md)."""
+
+    window_ms: int | None = Field(default=None, ge=0, le=10_000)
+    max_messages: int | None = Field(default=None, ge=1, le=100)
+
+
 class _TenantSettingsIn(_In):
     rate_limits: RateLimitsIn | None = None
     quotas: QuotasIn | None = None
     engine: EngineIn | None = None
+    bursts: BurstsIn | None = None
     processing: dict[str, Any] | None = Field(
         default=None, description="the processing pipeline's config (docs/processing.md)"
     )

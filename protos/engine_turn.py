@@ -46,11 +46,14 @@ def build_request(
     history: Sequence[Document],
     context: Mapping[str, Any],
     engine: pb.EngineSettings | None = None,
+    together: Sequence[Document] = (),
 ) -> pb.GenerateRequest:
     """The engine request for a turn; ``engine`` is the tenant's settings, if it has any. Its
-    text is the one the processors left for the engine (``engine_processing.engine_text``)."""
+    text is the one the processors left for the engine (``engine_processing.engine_text``).
+    ``together``: the later messages of a burst answered with ``message`` (docs/bursts.md)."""
     session_context = Struct()
     session_context.update(context)
+    burst = [message, *together] if together else []
     return pb.GenerateRequest(
         request_id=message["_id"],
         tenant_id=message["tenant_id"],
@@ -58,11 +61,21 @@ def build_request(
         channel=message["channel"],
         user_id=message["user_id"],
         message_id=message["_id"],
-        text=engine_text(message),
+        text="\n".join(engine_text(m) for m in burst) if burst else engine_text(message),
         history=[_history_entry(m) for m in history],
         session_context=session_context,
         processing=processing_result(message),
         engine=engine,
+        burst=[_burst_message(m) for m in burst],
+    )
+
+
+def _burst_message(message: Document) -> pb.BurstMessage:
+    return pb.BurstMessage(
+        message_id=message["_id"],
+        text=engine_text(message),
+        created_at_ms=int(message["created_at"].timestamp() * 1000),
+        processing=processing_result(message),
     )
 
 

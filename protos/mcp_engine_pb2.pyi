@@ -121,7 +121,7 @@ class LocationSummary(_message.Message):
     def __init__(self, place: _Optional[str] = ..., region: _Optional[str] = ..., country: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("request_id", "tenant_id", "conversation_id", "channel", "user_id", "message_id", "text", "history", "session_context", "processing", "engine")
+    __slots__ = ("request_id", "tenant_id", "conversation_id", "channel", "user_id", "message_id", "text", "history", "session_context", "processing", "engine", "burst")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class GenerateRequest(_message.Message):
     SESSION_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
+    BURST_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant_id: str
     conversation_id: str
@@ -144,7 +145,20 @@ class GenerateRequest(_message.Message):
     session_context: _struct_pb2.Struct
     processing: ProcessingResult
     engine: EngineSettings
-    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., user_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., session_context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., processing: _Optional[_Union[ProcessingResult, _Mapping]] = ..., engine: _Optional[_Union[EngineSettings, _Mapping]] = ...) -> None: ...
+    burst: _containers.RepeatedCompositeFieldContainer[BurstMessage]
+    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., user_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., session_context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., processing: _Optional[_Union[ProcessingResult, _Mapping]] = ..., engine: _Optional[_Union[EngineSettings, _Mapping]] = ..., burst: _Optional[_Iterable[_Union[BurstMessage, _Mapping]]] = ...) -> None: ...
+
+class BurstMessage(_message.Message):
+    __slots__ = ("message_id", "text", "created_at_ms", "processing")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSING_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    text: str
+    created_at_ms: int
+    processing: ProcessingResult
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., processing: _Optional[_Union[ProcessingResult, _Mapping]] = ...) -> None: ...
 
 class EngineSettings(_message.Message):
     __slots__ = ("backend", "model", "temperature", "system_prompt")

@@ -107,6 +107,7 @@ class MessageDocument(TypedDict):
     redriven: NotRequired[int]
     # Outbound (the reply).
     in_reply_to: NotRequired[str]
+    answers: NotRequired[list[str]]  # a reply's inbound messages, oldest first (docs/bursts.md)
     parts: NotRequired[list[dict[str, Any]]]  # channels.content.ReplyPart, tagged by ``type``
     engine: NotRequired[EngineAnswer]
     provider_message_ids: NotRequired[list[str]]

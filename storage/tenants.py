@@ -28,6 +28,7 @@ SETTINGS = (
     "rate_limits",
     "quotas",
     "engine",
+    "bursts",
     "processing",
     "retention_days",
     "conversation_idle_minutes",
@@ -112,6 +113,7 @@ class TenantStatus:
     rate_limits: dict[str, Any]
     quotas: dict[str, Any]
     engine: dict[str, Any] = field(default_factory=dict)
+    bursts: dict[str, Any] = field(default_factory=dict)  # over core/bursts.py's defaults
     processing: dict[str, Any] = field(default_factory=dict)  # over processors/config.DEFAULTS
 
 
@@ -134,12 +136,13 @@ class TenantDirectory:
 
     def _load(self, tenant_id: str) -> TenantStatus:
         doc = self._tenants.get(tenant_id) or {}
-        engine, processing = doc.get("engine"), doc.get("processing")
+        engine, processing, bursts = doc.get("engine"), doc.get("processing"), doc.get("bursts")
         return TenantStatus(
             tenant_id=tenant_id,
             active=doc.get("state") != DISABLED,
             rate_limits=dict(doc.get("rate_limits") or {}),
             quotas=dict(doc.get("quotas") or {}),
             engine=dict(engine) if isinstance(engine, dict) else {},
+            bursts=dict(bursts) if isinstance(bursts, dict) else {},
             processing=dict(processing) if isinstance(processing, dict) else {},
         )

@@ -159,6 +159,18 @@ class TurnOrder:
         first = found[0]
         return first.decode() if isinstance(first, bytes) else str(first)
 
+    def later(
+        self, tenant_id: str, conversation_id: str, stage: str, message_id: str, limit: int
+    ) -> list[str]:
+        """Up to ``limit`` turns after ``message_id`` that have not passed ``stage``, in order
+        (entries only: the caller checks each in MongoDB, as for ``earlier``)."""
+        if limit < 1:
+            return []
+        found = self._redis.zrangebylex(
+            _key(tenant_id, conversation_id, stage), f"({message_id}", "+", start=0, num=limit
+        )
+        return [each.decode() if isinstance(each, bytes) else str(each) for each in found]
+
     def rebuild(self, in_flight: Iterable[tuple[str, str, str]]) -> int:
         """Add every in-flight turn (tenant, conversation, message id) to every stage and mark
         the index intact, all in one transaction; returns how many turns were added. Entries of

@@ -29,7 +29,8 @@ def audit(tenant_id: str, message_id: str) -> str:
     inbound = c.messages.find(tenant_id, message_id)
     if inbound is None or inbound["status"] != AUDIT.before:
         return message_id
-    reply = c.messages.find(tenant_id, reply_id(message_id))
+    # The reply that answered it: its own, or an earlier message's it was sent together with.
+    reply = c.messages.find(tenant_id, inbound.get("reply_id", reply_id(message_id)))
     conversation = c.conversations.get(tenant_id, inbound["conversation_id"])
     if reply is not None:  # the conversation's last activity is the reply the turn sent
         c.conversations.touch(

@@ -134,6 +134,12 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     if message is None or not ready(self, c, message, DELIVER.name):
         return message_id  # gone, not generated yet, parked, or delivered already
     rid = reply_id(message_id)
+    if message.get("reply_id", rid) != rid:
+        # Answered together with an earlier message (docs/bursts.md), whose turn passed this
+        # stage first, sending the reply that answers both: nothing is left to send.
+        c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
+        pass_stage(c, tenant_id, message["conversation_id"], message_id, DELIVER.name)
+        return message_id
     # The inbound is generated and not delivered: its reply is still to send (or was sent by a
     # copy that stopped before moving the inbound on). It is read once, under the send lease.
     lease_name = f"deliver:{tenant_id}:{rid}"

@@ -46,7 +46,7 @@ _INVALID_REQUEST = frozenset({400, 413, 422})
 def chat_messages(request: mcp_engine_pb2.GenerateRequest) -> list[dict[str, str]]:
     """The system prompt (the tenant's, else ``SYSTEM_PROMPT``), a note naming the user's
     language when processing found it, the history as user/assistant turns, then the current
-    user text.
+    user text (each message of a burst as a user message of its own).
 
     History entries without a direction are skipped: their speaker is unknown. Nothing else of
     ``processing`` is sent: entity values (an email the safety policy redacted from the text)
@@ -62,7 +62,8 @@ def chat_messages(request: mcp_engine_pb2.GenerateRequest) -> list[dict[str, str
         for entry in request.history
         if entry.direction in _ROLES
     ]
-    messages.append({"role": "user", "content": request.text})
+    current = [m.text for m in request.burst] or [request.text]
+    messages += [{"role": "user", "content": text} for text in current]
     return messages
 
 

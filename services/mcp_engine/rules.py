@@ -198,9 +198,11 @@ def _rule_set(base: DefaultRuleSet, override: RuleSetOverride, where: str) -> Ru
 
 
 def turn_entities(request: mcp_engine_pb2.GenerateRequest) -> dict[str, str]:
-    """Each entity type's first value in the text (its text, when it has no parsed value)."""
+    """Each entity type's first value in the text (its text, when it has no parsed value); for a
+    burst, in the first of its messages that has one."""
     entities: dict[str, str] = {}
-    for entity in request.processing.entities:
+    results = [m.processing for m in request.burst] or [request.processing]
+    for entity in (entity for result in results for entity in result.entities):
         entities.setdefault(entity.type, entity.value or entity.text)
     return entities
 
@@ -226,7 +228,9 @@ class RulesBackend:
     def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
         rules = self._tenants.get(request.tenant_id, self._default)
         entities = turn_entities(request)
-        reply = rules.reply_to(request.processing.normalized_text or request.text, entities)
+        # A burst's text is all of its messages' (protos/mcp_engine.proto).
+        text = request.text if request.burst else request.processing.normalized_text
+        reply = rules.reply_to(text or request.text, entities)
         response = mcp_engine_pb2.GenerateResponse(
             intent=reply.intent,
             confidence=reply.confidence,

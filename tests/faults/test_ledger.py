@@ -113,6 +113,7 @@ def test_every_accepted_turn_is_delivered_once_in_order_despite_the_fault(
     allowed = ledger.accepted // 100 if scenario.crash else 0
     assert ledger.duplicates <= allowed, line
     assert ledger.incomplete == 0, line
+    assert ledger.answered_twice == 0, line
     if scenario.bounded_executions:
         assert ledger.executions is not None, f"the workers' task counts were not read: {line}"
         assert ledger.executions <= int(ledger.extras["executions_bound"]), line
@@ -414,6 +415,54 @@ def test_the_ledger_counts_a_later_turns_part_sent_between_an_earlier_turns_part
     }
     assert turns_in_send_order(sends) == [0, 1, 0]
     assert count_inversions(turns_in_send_order(sends)) == 1
+
+
+def test_the_ledger_counts_messages_answered_together_as_answered_once() -> None:
+    # msg_b was sent with msg_a and answered by msg_a's reply (docs/bursts.md); msg_d's turn
+    # was dead-lettered, and msg_e, answered with it, shares its fate.
+    store = Store(
+        inbound=[
+            Inbound("msg_a", "c0-m0", "completed", "msg_a.r"),
+            Inbound("msg_b", "c0-m1", "completed", "msg_a.r"),
+            Inbound("msg_c", "c0-m2", "completed", "msg_c.r"),
+            Inbound("msg_d", "c1-m0", "dead_lettered", "msg_d.r"),
+            Inbound("msg_e", "c1-m1", "completed", "msg_d.r"),
+        ],
+        dead_letters=[DeadLetter("msg_d.r", "deliver", "permanent")],
+        replies=[
+            StoredReply("msg_a.r", 1, "delivered", ("msg_a", "msg_b")),
+            StoredReply("msg_c.r", 1, "delivered", ("msg_c",)),
+            StoredReply("msg_d.r", 1, "failed", ("msg_d", "msg_e")),
+        ],
+    )
+    sends = [ProviderSend(0, "msg_a.r", "a"), ProviderSend(1, "msg_c.r", "c")]
+    events = Counter(
+        {"msg_a:received": 1, "msg_b:received": 1, "msg_c:received": 1, "msg_e:received": 1}
+        | {"msg_a.r:sent": 1, "msg_c.r:sent": 1}
+    )
+    accepted = {"c0-m0", "c0-m1", "c0-m2", "c1-m0", "c1-m1"}
+    ledger = tally(accepted, 0, store, sends, events, "drained", 1.0)
+    assert (ledger.delivered, ledger.lost, ledger.dead_lettered) == (3, 0, 2)
+    assert (ledger.out_of_order, ledger.duplicates, ledger.missing_events) == (0, 0, 0)
+    assert (ledger.together, ledger.answered_twice, ledger.incomplete) == (2, 0, 0)
+
+
+def test_the_ledger_counts_a_message_answered_by_two_replies() -> None:
+    store = Store(
+        inbound=[
+            Inbound("msg_a", "c0-m0", "completed", "msg_a.r"),
+            Inbound("msg_b", "c0-m1", "completed", "msg_a.r"),
+        ],
+        dead_letters=[],
+        replies=[
+            StoredReply("msg_a.r", 1, "delivered", ("msg_a", "msg_b")),
+            StoredReply("msg_b.r", 1, "delivered", ("msg_b",)),
+        ],
+    )
+    sends = [ProviderSend(0, "msg_a.r", "a"), ProviderSend(1, "msg_b.r", "b")]
+    ledger = tally({"c0-m0", "c0-m1"}, 0, store, sends, Counter(), "drained", 1.0)
+    assert ledger.answered_twice == 1
+    assert ledger.samples["answered_twice"] == ["msg_b"]
 
 
 def test_the_ledger_counts_a_completed_turn_missing_a_part_and_a_part_sent_twice() -> None:

@@ -91,11 +91,14 @@ class RecordingMessenger(FakeMessenger):
 def read_store(db: Database[Any], tenant: str, mid_prefix: str) -> Store:
     inbound = [
         Inbound(
-            doc["_id"], doc.get("provider_message_id", "").removeprefix(mid_prefix), doc["status"]
+            doc["_id"],
+            doc.get("provider_message_id", "").removeprefix(mid_prefix),
+            doc["status"],
+            doc.get("reply_id", ""),
         )
         for doc in db["messages"].find(
             {"tenant_id": tenant, "direction": "inbound"},
-            {"provider_message_id": 1, "status": 1},
+            {"provider_message_id": 1, "status": 1, "reply_id": 1},
         )
     ]
     dead = [
@@ -107,9 +110,11 @@ def read_store(db: Database[Any], tenant: str, mid_prefix: str) -> Store:
         for doc in db["dead_letters"].find({"tenant_id": tenant})
     ]
     replies = [
-        StoredReply(doc["_id"], len(doc.get("parts") or []), doc["status"])
+        StoredReply(
+            doc["_id"], len(doc.get("parts") or []), doc["status"], tuple(doc.get("answers", []))
+        )
         for doc in db["messages"].find(
-            {"tenant_id": tenant, "direction": "outbound"}, {"parts": 1, "status": 1}
+            {"tenant_id": tenant, "direction": "outbound"}, {"parts": 1, "status": 1, "answers": 1}
         )
     ]
     return Store(inbound, dead, replies)

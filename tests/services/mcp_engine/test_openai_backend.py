@@ -56,6 +56,25 @@ def test_engine_sends_the_exact_chat_completion_request(
     }
 
 
+def test_each_message_of_a_burst_is_a_user_message_of_its_own(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+    request = pb.GenerateRequest(
+        tenant_id="acme", conversation_id="conv-1", text="Hi\nAre you open?",
+        burst=[pb.BurstMessage(message_id="m1", text="Hi"),
+               pb.BurstMessage(message_id="m2", text="Are you open?")],
+    )  # fmt: skip
+
+    client.generate(request, TIMEOUT)
+
+    [sent] = fake_openai.requests
+    assert sent.body["messages"][1:] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "user", "content": "Are you open?"},
+    ]
+
+
 @pytest.mark.parametrize(
     ("language", "note"),
     [("fr", "Answer in French."), ("pt-BR", "Answer in Portuguese."),

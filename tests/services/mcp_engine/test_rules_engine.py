@@ -110,6 +110,21 @@ def test_processing_normalized_text_is_preferred(client: EngineClient) -> None:
     assert client.generate(request, TIMEOUT).intent == "prices"
 
 
+def test_a_burst_is_answered_from_all_of_its_messages(client: EngineClient) -> None:
+    # The first message alone would get the fallback; the burst's second asks for prices.
+    burst = [
+        pb.BurstMessage(message_id="msg-1", text="Zebras are striped"),
+        pb.BurstMessage(message_id="msg-2", text="how much is it"),
+    ]
+    text = "Zebras are striped\nhow much is it"
+    alone = pb.ProcessingResult(normalized_text="Zebras are striped")
+
+    assert client.generate(turn("Zebras are striped", processing=alone), TIMEOUT).intent == (
+        "fallback"
+    )
+    assert client.generate(turn(text, processing=alone, burst=burst), TIMEOUT).intent == "prices"
+
+
 def test_tenant_rules_replace_the_default_greeting_only(client: EngineClient) -> None:
     greeting = client.generate(turn("Olá", tenant_id="demo"), TIMEOUT)
     prices = client.generate(turn("prices?", tenant_id="demo"), TIMEOUT)
