@@ -12,6 +12,10 @@ It runs apart from everything it measures. Two kinds of plan:
   ``warmup`` messages are left out of every figure. ``senders`` (16) connections carry the
   sends; with one, messages reach the ingress in the order of their numbers, so the order of
   the replies at the fake is checked against it, per conversation (``out_of_order``; R7).
+
+A reply that answers a burst (docs/bursts.md) quotes its first message only; with the plan's
+``database`` (Parley's), the other messages it answered are read from the store
+(``Answers``) and count as delivered when it was.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pymongo import MongoClient
+
 from bench.httpwire import Connection, serve
 from bench.stats import latency_summary
 from bench.traffic import Traffic
+from core.settings import Settings
 
 SENDERS = 16  # connections a pipeline load keeps open to the ingress
 REQUEST_SECONDS = 30.0  # an ingress that has not answered by then is asked again
@@ -68,15 +75,82 @@ async def run_accept(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
     }
 
 
-class Deliveries:
-    """The provider fake's memory: when each message's reply first arrived, and in what order."""
+class Answers:
+    """Which messages each reply answered, read from Parley's store: a message's ``reply_id``
+    names its reply, the reply's ``answers`` every message of its burst."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str, database: str) -> None:
+        self._client: MongoClient[dict[str, Any]] = MongoClient(url)
+        self._messages = self._client[database]["messages"]
+
+    def answered_with(self, wamids: list[str]) -> dict[str, list[str]]:
+        """For each quoted message (a provider id), the provider ids of the messages its reply
+        answered besides it; a message not stored or not answered yet is left out. A reply
+        quotes the first message of the burst it answers: one quoting a later message of a
+        burst is a reply of that message's own, answering nothing else."""
+        firsts = self._inbound({"provider_message_id": {"$in": wamids}}, {"reply_id": 1})
+        reply_of = {d["provider_message_id"]: d["reply_id"] for d in firsts if d.get("reply_id")}
+        first_of = {d["provider_message_id"]: d["_id"] for d in firsts}
+        replies = self._messages.find({"_id": {"$in": list(reply_of.values())}}, {"answers": 1})
+        answers = {doc["_id"]: list(doc.get("answers", [])) for doc in replies}
+        ids = [each for found in answers.values() for each in found]
+        wamid_of = {
+            doc["_id"]: doc["provider_message_id"]
+            for doc in self._inbound({"_id": {"$in": ids}}, {})
+        }
+        return {
+            wamid: [wamid_of[m] for m in answers[reply][1:] if m in wamid_of]
+            if answers[reply][:1] == [first_of[wamid]]
+            else []
+            for wamid, reply in reply_of.items()
+            if reply in answers
+        }
+
+    def _inbound(self, query: dict[str, Any], fields: dict[str, int]) -> list[dict[str, Any]]:
+        found = self._messages.find(
+            {"direction": "inbound", **query}, {"provider_message_id": 1, **fields}
+        )
+        return [doc for doc in found if doc.get("provider_message_id")]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class Deliveries:
+    """The provider fake's memory: when each message's reply first arrived, and in what order.
+    With ``answers``, a reply counts for every message it answered (``credit``)."""
+
+    def __init__(self, answers: Answers | None = None) -> None:
         self.at: dict[str, float] = {}
         self.order: list[str] = []
         self.duplicates = 0
+        self.together = 0  # messages answered by the reply to an earlier one (a burst's)
         self.arrived = asyncio.Event()
         self._numbers = itertools.count(1)
+        self._answers = answers
+        self._quoted: list[str] = []  # quoted messages whose burst is not looked up yet
+        self._looked_up = 0.0
+
+    async def credit(self) -> None:
+        """Count each message a reply answered with the one it quotes (a burst's), at that
+        reply's time, in the burst's order; at most a few looks a second."""
+        if self._answers is None or not self._quoted or time.monotonic() - self._looked_up < 0.2:
+            return
+        self._looked_up = time.monotonic()
+        quoted, self._quoted = self._quoted, []
+        found = await asyncio.to_thread(self._answers.answered_with, quoted)
+        for wamid in quoted:
+            if wamid not in found:
+                self._quoted.append(wamid)  # not answered in the store yet: look again
+                continue
+            for other in found[wamid]:
+                if other in self.at:
+                    self.duplicates += 1  # answered by a reply of its own as well
+                else:
+                    self.at[other] = self.at[wamid]
+                    self.order.append(other)
+                    self.together += 1
+            self.arrived.set()
 
     async def handle(self, path: str, body: bytes) -> tuple[int, bytes]:
         now = time.monotonic()
@@ -91,6 +165,8 @@ class Deliveries:
                 self.at[quoted] = now
                 self.order.append(quoted)
                 self.arrived.set()
+                if self._answers is not None:
+                    self._quoted.append(quoted)
         wamid = f"wamid.BENCHOUT{next(self._numbers):010d}"
         answer = {
             "messaging_product": "whatsapp",
@@ -101,12 +177,16 @@ class Deliveries:
 
 
 async def run_pipeline(plan: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
-    deliveries = Deliveries()
+    # Bare baselines have no store: a reply answers the message it quotes, and only that one.
+    answers = Answers(Settings().mongo_url, traffic.database) if traffic.database else None
+    deliveries = Deliveries(answers)
     server = await serve("127.0.0.1", plan["fake_port"], deliveries.handle)
     try:
         return await _pipeline(plan, traffic, deliveries)
     finally:
         server.close()
+        if answers is not None:
+            answers.close()
 
 
 async def _pipeline(
@@ -173,6 +253,7 @@ async def _room(deliveries: Deliveries, delivered_needed: int, patience: float) 
     while len(deliveries.at) <= delivered_needed:
         deliveries.arrived.clear()
         await _wait(deliveries.arrived, 0.05)
+        await deliveries.credit()
         if len(deliveries.at) != seen:
             last, seen = time.monotonic(), len(deliveries.at)
         elif time.monotonic() - last > patience:
@@ -190,6 +271,7 @@ async def _drain(deliveries: Deliveries, sent_at: dict[str, float], patience: fl
     last, seen = time.monotonic(), len(deliveries.at)
     while len(deliveries.at) < len(sent_at) and time.monotonic() - last < patience:
         await asyncio.sleep(0.1)
+        await deliveries.credit()
         if len(deliveries.at) != seen:
             last, seen = time.monotonic(), len(deliveries.at)
 
@@ -217,6 +299,7 @@ def _pipeline_result(
         "delivered": len(done),
         "lost": len(measured) - len(done),
         "duplicates": deliveries.duplicates,
+        "together": deliveries.together,
         "refused": refused,
         "sending_seconds": sending_seconds,
         "seconds": span,

@@ -1,13 +1,16 @@
 """R7, a burst in one conversation: ``PARLEY_BENCH_BURST`` messages from one WhatsApp user
-posted at once, timed from the first send to the last reply at the provider fake, against the
-same number sent one at a time, each once the previous one was answered, on the same platform.
+posted at once, timed from the first send until every message was answered at the provider
+fake, against the same number of messages from as many users (one each), posted at once on the
+same platform: ``r7_ratio`` is the burst's time over the spread load's (target <= 2).
 
 A turn that waits for an earlier turn of its conversation parks until that turn hands over
-(tasks/ordering.py), so the burst should be answered at no less than half the sequential rate
-(``r7_ratio``, target >= 0.5) for no more than twice the task executions of an unhurried turn
-(4). Every message must be answered exactly once and in order: the burst goes over one
-connection, so the ingress accepts the messages in the order of their numbers, and the fake
-sees the replies in that order or the scenario fails (``failures``).
+(tasks/ordering.py), and the messages that wait behind a turn are answered together by the next
+(docs/bursts.md): the burst costs a few engine calls, not one a message. A message answered by
+a burst's reply counts as delivered when that reply was (bench/loadgen.py reads which messages
+each reply answered). Every message must be answered exactly once and in order: each load goes
+over one connection, so the ingress accepts the messages in the order of their numbers, and the
+fake sees the answers in that order or the scenario fails (``failures``). Task executions per
+message are reported against an unhurried turn's (4).
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from bench.stats import median, ratio
 from bench.traffic import Traffic
 from core.stages import ORDERED
 
-SHAPES = ("burst", "sequential")
+SHAPES = ("burst", "spread")
 
 
-def _plan(session: Session, target: Target, messages: int, window: int) -> dict[str, Any]:
+def _plan(
+    session: Session, target: Target, messages: int, conversations: int, window: int
+) -> dict[str, Any]:
     return {
         "kind": "pipeline",
-        "traffic": session.traffic("whatsapp", target, 1),  # one user: one conversation
+        "traffic": session.traffic("whatsapp", target, conversations),
         "fake_port": session.fake_port,
         "messages": messages,
         "warmup": 0,
@@ -38,8 +43,10 @@ def _plan(session: Session, target: Target, messages: int, window: int) -> dict[
 
 
 def load(session: Session, target: Target, shape: str, messages: int) -> dict[str, Any]:
-    """One load of ``messages`` in a new conversation: all at once, or one at a time."""
-    plan = _plan(session, target, messages, messages if shape == "burst" else 1)
+    """One load of ``messages``, all at once: from one user (``burst``: one conversation) or
+    from as many users (``spread``)."""
+    conversations = 1 if shape == "burst" else messages
+    plan = _plan(session, target, messages, conversations, messages)
     before, cpu_before = executions.snapshot(), cpu.snapshot(session.stack)
     result = session.load(plan)
     after = executions.settle(before, result["delivered"])
@@ -54,7 +61,8 @@ def load(session: Session, target: Target, shape: str, messages: int) -> dict[st
 def _redriven(session: Session, target: Target, traffic: Traffic) -> int:
     """The reconciler's re-drives of the load's turns (each counted on its inbound message)."""
     messages: Collection[dict[str, Any]] = session.mongo[target.database]["messages"]
-    found = messages.find({"user_id": traffic.user(0), "direction": "inbound"}, {"redriven": 1})
+    users = sorted({traffic.user(i) for i in range(traffic.conversations)})
+    found = messages.find({"user_id": {"$in": users}, "direction": "inbound"}, {"redriven": 1})
     return sum(int(doc.get("redriven", 0)) for doc in found)
 
 
@@ -75,7 +83,8 @@ def _print(shape: str, result: dict[str, Any]) -> None:
         f"    R7 {shape:<10} {result['throughput']:8.1f}/s  p50 {lat['p50_ms']:.0f} ms"
         f"  p99 {lat['p99_ms']:.0f} ms  {spent['per_turn']:.2f} executions/turn"
         f" ({result['redriven']} re-driven)"
-        f"  cpu {result['cpu_per_message']['total_ms']:.1f} ms/msg  {verdict}",
+        f"  cpu {result['cpu_per_message']['total_ms']:.1f} ms/msg"
+        f"  {result['together']} answered together  {verdict}",
         flush=True,
     )
 
@@ -85,6 +94,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "throughput": median([r["throughput"] for r in runs]),
         "seconds": median([r["seconds"] for r in runs]),
+        "together": median([r["together"] for r in runs]),
         "sending_seconds": median([r["sending_seconds"] for r in runs]),
         "p50_ms": median([r["latency"]["p50_ms"] for r in runs]),
         "p99_ms": median([r["latency"]["p99_ms"] for r in runs]),
@@ -108,12 +118,12 @@ def measure(session: Session) -> dict[str, Any]:
     with session.parley("r7 burst in one conversation") as target:
         pools = executions.pool_sizes()
         # Warm-up, in a conversation of its own: the first turns of a platform pay its start.
-        session.load(_plan(session, target, config.warmup_messages, 1))
+        session.load(_plan(session, target, config.warmup_messages, 1, 1))
         for _ in range(config.burst_repetitions):
             for shape in SHAPES:
                 runs[shape].append(load(session, target, shape, messages))
     figures = {shape: _summary(each) for shape, each in runs.items()}
-    burst, sequential = figures["burst"], figures["sequential"]
+    burst, spread = figures["burst"], figures["spread"]
     failures = [
         f"{shape} {n}: {', '.join(run['failures'])}"
         for shape, each in runs.items()
@@ -125,8 +135,9 @@ def measure(session: Session) -> dict[str, Any]:
     return {
         "messages": messages,
         **figures,
-        "r7_ratio": ratio(burst["throughput"], sequential["throughput"]),
-        "executions_ratio": ratio(burst["executions_per_turn"], sequential["executions_per_turn"]),
+        # Time to answer all: the burst's over the spread load's (lower is better).
+        "r7_ratio": ratio(burst["seconds"], spread["seconds"]),
+        "executions_ratio": ratio(burst["executions_per_turn"], spread["executions_per_turn"]),
         "unhurried_executions": executions.UNHURRIED,
         "pool_sizes": pools,
         "failures": failures,

@@ -135,6 +135,7 @@ class Session:
             "phone_number_id": PHONE_NUMBER_ID,
             "app_secret": target.app_secret,
             "token": target.token,
+            "database": target.database,
         }
 
     @contextmanager

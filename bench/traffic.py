@@ -36,6 +36,7 @@ class Traffic:
     phone_number_id: str = ""
     app_secret: str = ""
     token: str = ""
+    database: str = ""  # Parley's, to read which messages a reply answered (bench/loadgen.py)
 
     @classmethod
     def from_plan(cls, plan: dict[str, Any]) -> Traffic:

@@ -19,6 +19,8 @@ from typing import Any
 
 from redis import Redis
 
+from storage.scripts import PipelinedScript
+
 KEY = "parley:seq:{}"
 _COUNTER = "#"
 KEEP = timedelta(days=30)
@@ -43,20 +45,16 @@ def sequenced(topic: str) -> bool:
 
 class EventSequencer:
     def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._assign = redis.register_script(_ASSIGN)
+        self._assign = PipelinedScript(redis, _ASSIGN)
 
     def assign(self, events: Sequence[tuple[str, str]]) -> list[int]:
         """The sequence number of each ``(conversation id, event id)``, in order, numbering the
         new ones in the order given; one round trip for the lot."""
-        pipe = self._redis.pipeline(transaction=False)
-        for conversation, event_id in events:
-            self._assign(
-                keys=[sequence_key(conversation)],
-                args=[event_id, int(KEEP.total_seconds())],
-                client=pipe,
-            )
-        return [int(seq) for seq in pipe.execute()]
+        calls = [
+            ([sequence_key(conversation)], [event_id, int(KEEP.total_seconds())])
+            for conversation, event_id in events
+        ]
+        return [int(seq) for seq in self._assign.run_all(calls)]
 
 
 def sequence_key(conversation_id: str) -> str:

@@ -28,6 +28,7 @@ from redis import Redis
 
 from core.stages import ORDERED
 from storage.errors import OrderIndexLost
+from storage.scripts import PipelinedScript
 
 TTL_SECONDS = 7 * 24 * 3600
 INTACT_KEY = "parley:order:intact"
@@ -74,7 +75,7 @@ return false
 class TurnOrder:
     def __init__(self, client: Redis) -> None:
         self._redis = client
-        self._pass = client.register_script(_HAND_OVER)
+        self._pass = PipelinedScript(client, _HAND_OVER)
 
     def open(self, tenant_id: str, conversation_id: str, message_id: str) -> None:
         """The turn is on its way through every ordered stage."""
@@ -92,15 +93,15 @@ class TurnOrder:
         (stage, message id) of each parked turn that is now first in line and was taken out of
         the parked set: the caller must enqueue it. ``message_id=""`` only hands over."""
         names = stages or ORDERED
-        pipe = self._redis.pipeline(transaction=False)
-        for stage in names:
-            keys = [
+        keys = [
+            [
                 _key(tenant_id, conversation_id, stage),
                 _parked_key(tenant_id, conversation_id, stage),
                 INTACT_KEY,
             ]
-            self._pass(keys=keys, args=[message_id], client=pipe)
-        woken = pipe.execute()
+            for stage in names
+        ]
+        woken = self._pass.run_all([(each, [message_id]) for each in keys])
         return [
             (stage, head.decode() if isinstance(head, bytes) else str(head))
             for stage, head in zip(names, woken, strict=True)
@@ -143,33 +144,22 @@ class TurnOrder:
         return first.decode() if isinstance(first, bytes) else str(first)
 
     def earlier(
-        self, tenant_id: str, conversation_id: str, stage: str, message_id: str
-    ) -> str | None:
-        """The earliest turn before ``message_id`` that has not passed ``stage``, if any."""
+        self, tenant_id: str, conversation_id: str, stage: str, message_id: str, later: int = 0
+    ) -> tuple[str | None, list[str]]:
+        """The earliest turn before ``message_id`` that has not passed ``stage``, if any; and,
+        in the same round trip, up to ``later`` turns after it that have not passed it either,
+        in order (entries only: the caller checks each in MongoDB, as for the earlier one)."""
+        key = _key(tenant_id, conversation_id, stage)
         pipe = self._redis.pipeline(transaction=True)
         pipe.exists(INTACT_KEY)
-        pipe.zrangebylex(
-            _key(tenant_id, conversation_id, stage), "-", f"({message_id}", start=0, num=1
-        )
-        intact, found = pipe.execute()
+        pipe.zrangebylex(key, "-", f"({message_id}", start=0, num=1)
+        if later > 0:
+            pipe.zrangebylex(key, f"({message_id}", "+", start=0, num=later)
+        intact, found, *after = pipe.execute()
         if not intact:
             raise OrderIndexLost("the turn order index has no marker: it must be rebuilt")
-        if not found:
-            return None
-        first = found[0]
-        return first.decode() if isinstance(first, bytes) else str(first)
-
-    def later(
-        self, tenant_id: str, conversation_id: str, stage: str, message_id: str, limit: int
-    ) -> list[str]:
-        """Up to ``limit`` turns after ``message_id`` that have not passed ``stage``, in order
-        (entries only: the caller checks each in MongoDB, as for ``earlier``)."""
-        if limit < 1:
-            return []
-        found = self._redis.zrangebylex(
-            _key(tenant_id, conversation_id, stage), f"({message_id}", "+", start=0, num=limit
-        )
-        return [each.decode() if isinstance(each, bytes) else str(each) for each in found]
+        following = [_text(each) for each in (after[0] if after else [])]
+        return (_text(found[0]) if found else None), following
 
     def rebuild(self, in_flight: Iterable[tuple[str, str, str]]) -> int:
         """Add every in-flight turn (tenant, conversation, message id) to every stage and mark
@@ -186,3 +176,7 @@ class TurnOrder:
         pipe.set(INTACT_KEY, "1")
         pipe.execute()
         return added
+
+
+def _text(member: bytes | str) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)

@@ -11,7 +11,7 @@ from celery import Task
 
 from channels.content import degrade_to_text
 from channels.registry import STREAMING_CHANNELS
-from core.bursts import burst_policy
+from core.bursts import BurstPolicy, burst_policy
 from core.errors import PermanentError, TransientError
 from core.stages import GENERATE
 from core.states import Status
@@ -98,23 +98,25 @@ def _recent(message: MessageDocument) -> RecentEntry:
     }
 
 
-def _together(task: Task, c: WorkerClients, message: MessageDocument) -> list[MessageDocument]:  # type: ignore[type-arg]
+def _together(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    message: MessageDocument,
+    later: Sequence[str],
+    policy: BurstPolicy,
+) -> list[MessageDocument]:
     """The later messages of the conversation answered with ``message`` (docs/bursts.md): in
     order, every one that is ready for its reply, up to the tenant's ``max_messages``. The run
     stops at the first that is not: another user's, one the pipeline refused (it gets its own
     refusal), or one still being processed, which the turn waits for when it arrived within
     the window (and the wait has not run past ``BURST_PATIENCE_SECONDS``). Later turns cannot
     go through this stage meanwhile: they wait behind this one (tasks/ordering.py)."""
-    tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
-    policy = burst_policy(c.settings, c.tenants.status(tenant_id).bursts)
     if not policy.enabled:
         return []
-    later = c.order.later(
-        tenant_id, conversation_id, GENERATE.name, message["_id"], policy.max_messages - 1
-    )
+    tenant_id = message["tenant_id"]
     window_ends = message["created_at"] + timedelta(seconds=policy.window_seconds)
     together: list[MessageDocument] = []
-    for later_id in later:
+    for later_id in later[: policy.max_messages - 1]:
         doc = c.messages.find(tenant_id, later_id)
         if doc is None:
             continue  # an entry whose message was never stored
@@ -157,13 +159,15 @@ def _ask_engine(
     task: Task,  # type: ignore[type-arg]
     c: WorkerClients,
     message: MessageDocument,
+    later: Sequence[str],
+    bursts: BurstPolicy,
 ) -> list[MessageDocument] | None:
     """One engine call for the turn (and the messages answered with it), stored as the reply;
     on a final failure, the fallback. Returns the later messages the reply answers too; None
     when the next attempt is left to the reconciler (no reply yet)."""
     if _answer_refusal(c, message):
         return []
-    together = _together(task, c, message)
+    together = _together(task, c, message, later, bursts)
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     conversation = c.conversations.get(tenant_id, conversation_id)
     history = [m for m in conversation.get("recent", []) if m["_id"] < message["_id"]]
@@ -223,7 +227,11 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
     c = clients()
     message = c.messages.find(tenant_id, message_id)
     # Turns of one conversation are answered in order, each seeing the replies before it.
-    if message is None or not ready(self, c, message, GENERATE.name):
+    # The turns after it are named too (in the same look at the order): a burst's candidates.
+    bursts = burst_policy(c.settings, c.tenants.status(tenant_id).bursts)
+    lookahead = bursts.max_messages - 1
+    clearance = None if message is None else ready(self, c, message, GENERATE.name, lookahead)
+    if message is None or clearance is None:
         return message_id  # gone, not processed yet, parked, or generated already
     rid = reply_id(message_id)
     # One engine call per turn: the lease keeps a redelivered copy of this task out, and the
@@ -237,7 +245,7 @@ def generate(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignor
     try:
         reply = c.messages.find(tenant_id, rid)
         if reply is None:
-            asked = _ask_engine(self, c, message)
+            asked = _ask_engine(self, c, message, clearance.later, bursts)
             if asked is None:
                 return message_id
             together = {each["_id"]: each for each in asked}

@@ -15,6 +15,7 @@ re-drives one that is still waiting (``nudge``).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from celery import Task
 
@@ -41,42 +42,72 @@ def _unfinished(doc: MessageDocument | None, stage: str) -> bool:
     return doc is not None and doc["status"] in {status.value for status in UNFINISHED[stage]}
 
 
-def earlier_unfinished(c: WorkerClients, message: MessageDocument, stage: str) -> str | None:
-    """The id of an earlier turn that has not passed ``stage``, or None."""
+@dataclass(frozen=True)
+class Clearance:
+    """A turn may go through its stage now. ``later``: the turns after it in its conversation
+    that had not passed the stage when it was let through (as many as the caller asked for;
+    index entries, to be checked in MongoDB)."""
+
+    later: tuple[str, ...] = ()
+
+
+def earlier_unfinished(
+    c: WorkerClients, message: MessageDocument, stage: str, later: int = 0
+) -> tuple[str | None, list[str]]:
+    """The id of an earlier turn that has not passed ``stage``, or None; and up to ``later``
+    turns after this one that have not passed it (from the same look at the index)."""
     tenant_id, conversation_id = message["tenant_id"], message["conversation_id"]
     for _ in range(MAX_STALE):
         try:
-            earlier = c.order.earlier(tenant_id, conversation_id, stage, message["_id"])
+            earlier, after = c.order.earlier(
+                tenant_id, conversation_id, stage, message["_id"], later
+            )
         except OrderIndexLost:
             rebuilt = c.order.rebuild(c.messages.turns_in_flight())
             log.warning("the turn order index was lost; rebuilt it with %d turn(s)", rebuilt)
             # Lost again at once: OrderIndexLost is transient, so the stage is retried.
-            earlier = c.order.earlier(tenant_id, conversation_id, stage, message["_id"])
+            earlier, after = c.order.earlier(
+                tenant_id, conversation_id, stage, message["_id"], later
+            )
         if earlier is None:
-            return None
+            return None, after
         if _unfinished(c.messages.find(tenant_id, earlier), stage):
-            return earlier
+            return earlier, after
         pass_stage(c, tenant_id, conversation_id, earlier, stage)  # stale: it moved on
-    return None
+    return None, []
 
 
-def ready(task: Task, c: WorkerClients, message: MessageDocument, stage: str) -> bool:  # type: ignore[type-arg]
-    """True when the turn waits for ``stage`` and may go through it now. False when it is not
-    there yet, is parked (``may_go``), or already passed it; in that last case it hands over
-    again, since the run that passed it may have died before it did."""
+def ready(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    message: MessageDocument,
+    stage: str,
+    later: int = 0,
+) -> Clearance | None:
+    """A clearance when the turn waits for ``stage`` and may go through it now (``later``: how
+    many of the turns after it to name). None when it is not there yet, is parked
+    (``may_go``), or already passed it; in that last case it hands over again, since the run
+    that passed it may have died before it did."""
     if message["status"] != stage_named(stage).before:
         if message["status"] not in UNFINISHED[stage]:
             pass_stage(c, message["tenant_id"], message["conversation_id"], message["_id"], stage)
-        return False
-    return may_go(task, c, message, stage)
+        return None
+    return may_go(task, c, message, stage, later)
 
 
-def may_go(task: Task, c: WorkerClients, message: MessageDocument, stage: str) -> bool:  # type: ignore[type-arg]
-    """True when the turn may go through ``stage`` now. Otherwise the turn is parked, the rest
-    of this task's chain is dropped, and the caller returns: the hand-over enqueues it again."""
-    earlier = earlier_unfinished(c, message, stage)
+def may_go(
+    task: Task,  # type: ignore[type-arg]
+    c: WorkerClients,
+    message: MessageDocument,
+    stage: str,
+    later: int = 0,
+) -> Clearance | None:
+    """A clearance when the turn may go through ``stage`` now. Otherwise the turn is parked,
+    the rest of this task's chain is dropped, and the caller returns (None): the hand-over
+    enqueues it again."""
+    earlier, after = earlier_unfinished(c, message, stage, later)
     if earlier is None:
-        return True
+        return Clearance(tuple(after))
     tenant_id, conversation_id, message_id = (
         message["tenant_id"],
         message["conversation_id"],
@@ -84,13 +115,13 @@ def may_go(task: Task, c: WorkerClients, message: MessageDocument, stage: str) -
     )
     c.order.park(tenant_id, conversation_id, stage, message_id)
     # Look again: the earlier turn may have passed (and found nobody parked) meanwhile.
-    earlier = earlier_unfinished(c, message, stage)
+    earlier, after = earlier_unfinished(c, message, stage, later)
     if earlier is None and c.order.unpark(tenant_id, conversation_id, stage, message_id):
-        return True
+        return Clearance(tuple(after))
     # Still waiting, or already woken by a hand-over that enqueued the turn afresh.
     task.request.chain = None
     log.debug("%s parked at %s behind %s", message_id, stage, earlier)
-    return False
+    return None
 
 
 def pass_stage(

@@ -160,7 +160,7 @@ def test_a_later_turn_waits_for_an_earlier_one_whose_order_entry_redis_lost(
     assert waiting is not None and waiting["status"] == "processed"
     assert engine.calls == []
     assert redis_client.exists(INTACT_KEY), "the index was not rebuilt"
-    assert order.earlier(tenant, conversation, "generate", second) == first
+    assert order.earlier(tenant, conversation, "generate", second) == (first, [])
     assert order.parked([(tenant, conversation, "generate", second)]) == [True]
 
     process(tenant, first)  # the reconciler re-drives the lost turn
