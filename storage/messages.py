@@ -345,15 +345,24 @@ class MessageRepository:
         index: int,
         provider_message_ids: list[str],
         current: Mapping[str, Any] | None = None,
+        sending_at: datetime | None = None,
     ) -> None:
         """Part ``index`` went out: a retry starts after it. ``current``: the sender's own
-        record of the message's ``sent_parts`` (it holds the send lease), which saves a read."""
+        record of the message's ``sent_parts`` (it holds the send lease), which saves a read.
+        ``sending_at``: the first part of a reply still ``generated`` went out, and the reply is
+        ``sending`` from then on, in the same write that records the part's provider ids (so
+        a status report that names them finds the reply ``sending``, and leaves it to the
+        deliver stage: ``apply_provider_status``)."""
+        fields: dict[str, Any] = {"sent_parts": index + 1, "updated_at": utcnow()}
+        if sending_at is not None:
+            sending = Status.SENDING.value
+            fields |= {"status": sending, f"journey.{sending}": sending_at}
         update_by_id(
             self._collection,
             message_id,
             {"tenant_id": tenant_id, "sent_parts": {"$in": [None, index]}},
             {
-                "$set": {"sent_parts": index + 1, "updated_at": utcnow()},
+                "$set": fields,
                 "$push": {"provider_message_ids": {"$each": provider_message_ids}},
             },
             current,

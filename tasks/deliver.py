@@ -62,9 +62,10 @@ def send_parts(
     reply: MessageDocument,
     lease: tuple[str, str, float],
 ) -> None:
-    """Send the parts not sent yet, recording each; then mark the reply sent (event included).
-    ``lease`` (name, token, time to live) is renewed before each part: a copy that stalled past
-    its lease while another took over stops instead of sending (``LeaseLost``)."""
+    """Send the parts not sent yet, recording each (the first moves the reply to ``sending``);
+    then mark the reply sent (event included). ``lease`` (name, token, time to live) is renewed
+    before each part: a copy that stalled past its lease while another took over stops instead
+    of sending (``LeaseLost``)."""
     tenant_id = reply["tenant_id"]
     adapter = adapter_for(reply["channel"])
     config = _config(c, reply)
@@ -72,8 +73,8 @@ def send_parts(
     parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
     # One send per part, or one for the whole reply where the channel shows it as one (web).
     chunks = [parts] if getattr(adapter, "whole_reply", False) else [[part] for part in parts]
-    c.messages.advance(tenant_id, reply["_id"], Status.SENDING, current=reply)
     delivered = True
+    journey = dict(reply.get("journey", {}))
     ids = list(reply.get("provider_message_ids", []))
     first = int(reply.get("sent_parts", 0))
     sent_parts = reply.get("sent_parts")  # as stored: what this copy, under the lease, wrote last
@@ -96,13 +97,33 @@ def send_parts(
         with calls_of(c.telemetry, tenant_id, reply["channel"], reply["_id"]):
             receipt = adapter.send(outbound, config, c.channels)
         recorded = {"_id": reply["_id"], "tenant_id": tenant_id, "sent_parts": sent_parts}
+        sending_at = None
+        if Status.SENDING.value not in journey:
+            sending_at = journey[Status.SENDING.value] = utcnow()
         c.messages.record_part_sent(
-            tenant_id, reply["_id"], index, receipt.provider_message_ids, current=recorded
+            tenant_id,
+            reply["_id"],
+            index,
+            receipt.provider_message_ids,
+            current=recorded,
+            sending_at=sending_at,
         )
         sent_parts = index + 1
         ids.extend(receipt.provider_message_ids)
         delivered = delivered and receipt.delivered
-    sent = c.messages.get(tenant_id, reply["_id"])  # fresh: a status report may have moved it
+    sent: MessageDocument
+    if delivered:
+        # Delivered on send (no status reports on this channel): nobody else wrote the reply
+        # since, and this copy knows what it wrote.
+        sent = {
+            **reply,
+            "status": Status.SENDING.value,
+            "journey": journey,
+            "provider_message_ids": ids,
+            "sent_parts": len(chunks),
+        }
+    else:
+        sent = c.messages.get(tenant_id, reply["_id"])  # fresh: a status report may have moved it
     ids = list(sent.get("provider_message_ids", []))
     now = utcnow()
     fields: dict[str, Any] = {"provider_message_id": ids[0] if ids else None}

@@ -136,12 +136,21 @@ def test_generate_without_an_engine_is_a_transient_error(db: Database[Any], tena
     assert db["messages"].find_one({"_id": reply_id(message_id)}) is None
 
 
+def answer_each_turn_alone(db: Database[Any], tenant: str) -> None:
+    """Bursts off for ``tenant`` (docs/bursts.md): a test of the order two turns are answered
+    in needs each answered by its own engine call, not the second with the first."""
+    db["tenants"].insert_one(
+        {"_id": tenant, "name": tenant, "state": "active", "bursts": {"max_messages": 1}}
+    )
+
+
 def test_a_later_turn_waits_for_an_earlier_one_whose_order_entry_redis_lost(
     engine: CountingBackend, db: Database[Any], redis_client: redis.Redis, tenant: str
 ) -> None:
     """Redis restarted without its data just after the first turn was accepted: the first
     turn's order entry (and its task) went with it. The second turn must still wait for the
     first, not be answered before it (a ledger run saw exactly that overtaking)."""
+    answer_each_turn_alone(db, tenant)
     order = TurnOrder(redis_client)
     order.rebuild([])  # a running platform's index: intact, nothing in flight
     first = accept(db, tenant, "first")
@@ -273,6 +282,8 @@ def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
     nothing was enqueued, and the provider's retry is a duplicate. A later turn of the same
     conversation must still wait for it (the reconciler re-drives it), not overtake it."""
     from pymongo.errors import NetworkTimeout
+
+    answer_each_turn_alone(db, tenant)
 
     from ingress.accept import _inbound_document, _store_and_enqueue
     from ingress.state import IngressState
