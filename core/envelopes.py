@@ -39,7 +39,9 @@ class InboundMessage:
     interactive; ``content`` holds the kind's data (media id/url/mime_type/caption;
     latitude/longitude/name/address; the chosen option's id/payload and title).
     ``reply_to`` is what ``send`` needs to answer in the same place (e.g. Slack channel and
-    thread_ts, Teams serviceUrl, conversation id and activity id)."""
+    thread_ts, Teams serviceUrl, conversation id and activity id). ``clicked`` is the bot's
+    own message whose control the user used, as the channel needs it to show the choice made
+    there (Slack: the message's channel, ts, text and blocks); None for anything else."""
 
     provider_message_id: str
     account_id: str
@@ -50,6 +52,7 @@ class InboundMessage:
     reply_to: Mapping[str, Any] = field(default_factory=dict)
     user_name: str | None = None
     sent_at: datetime | None = None
+    clicked: Mapping[str, Any] | None = None
 
 
 class DeliveryState(StrEnum):
