@@ -259,6 +259,14 @@ class Installation(_Body):
     source: str | None = Field(description="the activity that told it")
 
 
+class ProfileOutcome(_Body):
+    """Whether the page took the saved `messenger_profile`."""
+
+    state: Literal["applied", "failed"]
+    at: Timestamp
+    error: str | SkipJsonSchema[None] = absent("why Graph refused it, or could not be asked")
+
+
 class ChannelConfigView(_Body):
     """A channel config as the API shows it: never a secret, only which ones are set."""
 
@@ -268,6 +276,12 @@ class ChannelConfigView(_Body):
     options: dict[str, str] = Field(default_factory=dict)
     secrets_set: list[str] = Field(default_factory=list, validation_alias="secret_names")
     state: str
+    messenger_profile: dict[str, Any] | SkipJsonSchema[None] = absent(
+        "Messenger: the page's Get Started, greeting and persistent menu, as saved"
+    )
+    profile: ProfileOutcome | SkipJsonSchema[None] = absent(
+        "Messenger: how applying `messenger_profile` to the page went"
+    )
     installation: Installation | SkipJsonSchema[None] = absent(
         "Teams: whether the bot is installed, as Teams last told"
     )

@@ -40,6 +40,7 @@ class ChannelConfigRepository:
         account_id: str,
         secrets: dict[str, str],
         options: dict[str, str],
+        messenger_profile: dict[str, Any] | None = None,
     ) -> ConfigDocument:
         doc: ConfigDocument = {
             "_id": new_id("chc"),
@@ -52,6 +53,8 @@ class ChannelConfigRepository:
             "state": "active",
             "created_at": utcnow(),
         }
+        if messenger_profile is not None:
+            doc["messenger_profile"] = messenger_profile
         try:
             self._collection.insert_one(doc)
         except DuplicateKeyError:
@@ -66,6 +69,28 @@ class ChannelConfigRepository:
         if doc is None:
             raise NotFound(f"channel config {config_id} not found")
         return doc
+
+    def save_profile(
+        self, tenant_id: str, config_id: str, messenger_profile: dict[str, Any] | None
+    ) -> ConfigDocument:
+        """Keep the page profile the tenant wants (None: none), before it is applied."""
+        change: dict[str, Any] = (
+            {"$set": {"messenger_profile": messenger_profile}}
+            if messenger_profile is not None
+            else {"$unset": {"messenger_profile": ""}}
+        )
+        doc = self.get(tenant_id, config_id)
+        update_by_id(self._collection, config_id, {"tenant_id": tenant_id}, change, current=doc)
+        return self.get(tenant_id, config_id)
+
+    def note_profile(
+        self, tenant_id: str, config_id: str, outcome: dict[str, Any]
+    ) -> ConfigDocument:
+        """How applying the saved profile to the page went (``profile``: applied or failed)."""
+        doc = self.get(tenant_id, config_id)
+        update = {"$set": {"profile": outcome}}
+        update_by_id(self._collection, config_id, {"tenant_id": tenant_id}, update, current=doc)
+        return self.get(tenant_id, config_id)
 
     def record_installation(
         self, tenant_id: str, config_id: str, change: ChannelEvent, event: CloudEvent
