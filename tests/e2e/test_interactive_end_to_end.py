@@ -5,6 +5,7 @@ with the providers' fakes as real HTTP servers."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,15 +13,17 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from channel_scenarios import SlackScenario
+from channel_scenarios import MessengerScenario, SlackScenario
 from processes import ProcessGroup, running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
 
 from core.settings import Settings
 from core.tokens import mint_token
+from tests.fakes import messenger as fb
 from tests.fakes import slack as sl
 from tests.fakes.accounts import ProviderAccounts
+from tests.fakes.teams import card_execute, card_submit, conversation_update, message_activity
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +192,166 @@ def test_a_click_on_a_message_slack_no_longer_has_is_answered_and_the_refusal_no
     assert noted["choice_shown"]["state"] == "refused"
     assert noted["choice_shown"]["code"] == "message_not_found"
     assert [u["ts"] for u in fake.updated if u["channel"] == scenario.dm_channel] == [gone["ts"]]
+
+
+# --- Teams --------------------------------------------------------------------------------------
+
+
+def connect_teams(stack: Stack, settings: Settings, tenant: str) -> tuple[str, str]:
+    """A Teams bot connected for ``tenant``: (webhook URL, app id)."""
+    app_id, password = str(uuid.uuid4()), "FAKE~teams~" + uuid.uuid4().hex
+    stack.providers.teams.add_app(app_id, password)
+    registration = {
+        "channel": "teams",
+        "account_id": app_id,
+        "secrets": {"app_password": password},
+        "options": {"azure_tenant": "botframework.com"},
+    }
+    return connect(stack, settings, tenant, registration), app_id
+
+
+def teams_replies(stack: Stack, conversation: str) -> list[Any]:
+    return [s for s in stack.providers.teams.sent if s.conversation_id == conversation]
+
+
+def test_a_teams_action_execute_is_answered_with_the_refreshed_card_then_as_a_turn(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake = stack.providers.teams
+    url, app_id = connect_teams(stack, settings, tenant)
+    conversation = "a:1FAKE" + uuid.uuid4().hex
+    data = {"id": "OPENING_HOURS", "title": "Opening hours"}
+    invoke = card_execute(
+        app_id,
+        "choose",
+        data,
+        conversation,
+        "f:exec" + uuid.uuid4().hex,
+        fake.service_url,
+        "1750000000400",
+    )
+
+    answer = post(url, fake.signed_webhook(invoke))
+
+    # The card is refreshed in the HTTP answer itself, before any engine call.
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "statusCode": 200,
+        "type": "application/vnd.microsoft.card.adaptive",
+        "value": {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.4",
+            "body": [{"type": "TextBlock", "text": "✓ Opening hours", "wrap": True}],
+        },
+    }
+    [sent] = eventually(
+        lambda: teams_replies(stack, conversation), "the bot's answer to the action"
+    )
+    assert (sent.reply_to_id, sent.activity["text"]) == ("1750000000400", HOURS)
+
+
+def test_a_teams_submit_and_a_suggested_action_click_are_turns_too(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake = stack.providers.teams
+    url, app_id = connect_teams(stack, settings, tenant)
+    conversation = "a:1FAKE" + uuid.uuid4().hex
+    submit = card_submit(
+        app_id,
+        {"action": "OPENING_HOURS", "title": "Opening hours"},
+        conversation,
+        "1750000000501",
+        fake.service_url,
+    )
+    # A suggested action (imBack) posts its value as the user's own message.
+    suggested = message_activity(
+        app_id, "OPENING_HOURS", conversation, "1750000000502", fake.service_url
+    )
+    for activity in (submit, suggested):
+        assert post(url, fake.signed_webhook(activity)).status_code == 200
+    replies = eventually(
+        lambda: (lambda found: found if len(found) == 2 else None)(
+            teams_replies(stack, conversation)
+        ),
+        "two answers",
+    )
+    assert sorted(r.reply_to_id for r in replies) == ["1750000000501", "1750000000502"]
+    kinds = sorted(m["kind"] for m in inbound(db, tenant))
+    assert kinds == ["interactive", "text"]
+
+
+def test_a_bot_added_to_a_meeting_answers_in_the_meeting_chat_and_is_installed(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake = stack.providers.teams
+    url, app_id = connect_teams(stack, settings, tenant)
+    chat = f"19:meeting_FAKE{uuid.uuid4().hex}@thread.v2"
+    added = conversation_update(
+        app_id,
+        chat,
+        fake.service_url,
+        "f:add" + uuid.uuid4().hex,
+        members_added=[f"28:{app_id}"],
+        conversation_type="groupChat",
+    )
+    assert post(url, fake.signed_webhook(added)).status_code == 200
+    question = message_activity(
+        app_id,
+        "What are your opening hours?",
+        chat,
+        "1750000000601",
+        fake.service_url,
+        conversation_type="groupChat",
+    )
+    question["channelData"]["meeting"] = {"id": "MCMxOTptZWV0aW5nX0ZBS0U="}
+    assert post(url, fake.signed_webhook(question)).status_code == 200
+    [sent] = eventually(lambda: teams_replies(stack, chat), "the answer in the meeting chat")
+    assert (sent.reply_to_id, sent.activity["text"]) == ("1750000000601", HOURS)
+    config_id = url.rsplit("/", 1)[-1]
+    view = httpx.get(
+        f"{stack.base}/v1/admin/channels/{config_id}", headers=admin(settings, tenant)
+    ).json()
+    assert (view["installation"]["state"], view["installation"]["conversation_type"]) == (
+        "installed",
+        "groupChat",
+    )
+
+
+# --- Messenger ----------------------------------------------------------------------------------
+
+
+def test_a_messenger_menu_is_applied_when_saved_and_its_postback_is_answered_as_a_turn(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    fake = stack.providers.messenger
+    scenario = MessengerScenario(page_token="FAKE_PAGE_TOKEN_" + uuid.uuid4().hex)
+    menu_item = {"type": "postback", "title": "Opening hours", "payload": "OPENING_HOURS"}
+    profile = {
+        "get_started": {"payload": "GET_STARTED"},
+        "persistent_menu": [
+            {"locale": "default", "composer_input_disabled": False, "call_to_actions": [menu_item]}
+        ],
+    }
+    url = connect(
+        stack, settings, tenant, {**scenario.registration(), "messenger_profile": profile}
+    )
+    assert fake.profiles[scenario.account_id] == profile
+    calls = [
+        (r.method, r.json())
+        for r in fake.requests_to("/me/messenger_profile")
+        if r.headers.get("authorization") == f"Bearer {scenario.page_token}"
+    ]
+    # What the config leaves out is cleared from the page, so it shows nothing set elsewhere.
+    assert calls == [("DELETE", {"fields": ["greeting"]}), ("POST", profile)]
+
+    tap = fb.postback(scenario.account_id, scenario.user, "OPENING_HOURS", "Opening hours")
+    assert post(url, fb.signed_webhook(tap, scenario.app_secret)).status_code == 200
+
+    sent = eventually(
+        lambda: [b for b in fake.sent() if b["recipient"]["id"] == scenario.user],
+        "the answer to the tap",
+    )
+    assert [b["message"]["text"] for b in sent] == [HOURS]
+    [turn] = inbound(db, tenant)
+    assert turn["content"] == {"type": "postback", "id": "OPENING_HOURS", "title": "Opening hours"}
