@@ -10,7 +10,7 @@ from datetime import timedelta
 from kombu import Exchange, Queue
 
 from core.settings import get_settings
-from core.stages import CHAIN, PROCESS
+from core.stages import CHAIN, DELIVER, PROCESS
 from tasks.queues import MAINTENANCE, QUEUES, WEBHOOKS
 
 _settings = get_settings()
@@ -65,6 +65,8 @@ task_default_routing_key = PROCESS.queue
 # Each stage on its own queue so each scales on its own.
 task_routes = {
     **{stage.task: {"queue": stage.queue, "routing_key": stage.queue} for stage in CHAIN},
+    # A click shown on the clicked message (tasks/choices.py) waits on the provider, as a send.
+    "parley.show_choice": {"queue": DELIVER.queue, "routing_key": DELIVER.queue},
     "parley.webhooks.*": {"queue": WEBHOOKS, "routing_key": WEBHOOKS},
     "parley.maintenance.*": {"queue": MAINTENANCE, "routing_key": MAINTENANCE},
 }

@@ -31,7 +31,7 @@ import httpx
 from channels.base import ChannelError, SendRejected
 from channels.meta import graph_error
 from channels.runtime import ChannelRuntime
-from channels.slack import RATE_LIMIT_ERRORS, TRANSIENT_ERRORS
+from channels.slack_api import RATE_LIMIT_ERRORS, TRANSIENT_ERRORS
 from channels.teams_auth import DEFAULT_TENANT, SCOPE
 from core.errors import PermanentError, TransientError
 from core.retry_after import retry_after_seconds

@@ -16,7 +16,7 @@ signing keys) is in the per-process ``ChannelRuntime`` handed to ``verify`` and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from channels.runtime import ChannelRuntime
 from core.envelopes import (
@@ -81,6 +81,19 @@ class TypingAdapter(ChannelAdapter, Protocol):
     def typing(self, to: ReplyAddress, config: ChannelConfig, runtime: ChannelRuntime) -> None:
         """Show the indicator to the inbound message's sender, where it wrote: one HTTP call
         within ``runtime.indicator_timeout``, typed errors, never retried."""
+        ...
+
+
+class ChoiceAdapter(ChannelAdapter, Protocol):
+    """A channel whose bot can change its own message to show which of its options the user
+    chose there (Slack's ``chat.update``). Teams answers a card action in the webhook's own
+    response instead (``Webhook.response``)."""
+
+    def show_choice(
+        self, clicked: Mapping[str, Any], title: str, config: ChannelConfig, runtime: ChannelRuntime
+    ) -> None:
+        """Update ``clicked`` (``InboundMessage.clicked``) to show ``title`` as the choice: one
+        HTTP call, explicit timeout, typed errors."""
         ...
 
 

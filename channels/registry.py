@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.api import ApiChannel
-from channels.base import ChannelAdapter, TypingAdapter, UnknownChannel, WebhookAdapter
+from channels.base import (
+    ChannelAdapter,
+    ChoiceAdapter,
+    TypingAdapter,
+    UnknownChannel,
+    WebhookAdapter,
+)
 from channels.messenger import MESSENGER
 from channels.slack import SLACK
 from channels.teams import TEAMS
@@ -34,6 +40,9 @@ TYPING_ADAPTERS: dict[str, TypingAdapter] = {
     "messenger": MESSENGER,
     "teams": TEAMS,
 }
+
+# The channels that update a clicked message to show the choice made on it.
+CHOICE_ADAPTERS: dict[str, ChoiceAdapter] = {"slack": SLACK}
 
 
 @dataclass(frozen=True)

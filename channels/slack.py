@@ -1,11 +1,6 @@
 """Slack as a Parley channel: signed Events API and interactivity webhooks in, chat.postMessage out.
 
-Slack answers most failed sends with HTTP 200 and ``{"ok": false, "error": <code>}``:
-
-    HTTP 429 / ratelimited                              → RateLimited (Retry-After seconds)
-    internal_error, fatal_error, service_unavailable,
-    request_timeout, HTTP 5xx, timeouts, connection     → SendFailed
-    any other code (channel_not_found, invalid_auth, …) → SendRejected(code)
+Slack's answers map to Parley's errors once, in ``channels/slack_api.py``.
 
 Slack sends no delivery or read callbacks, so a posted message counts as delivered. Inbound, a
 user message is identified by ``<channel>:<ts>``: an ``app_mention`` and a ``message`` event for
@@ -26,20 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
-
-from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
+from channels import slack_api, slack_choice
+from channels.base import SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
 from channels.slack_format import message_bodies
 from core.envelopes import ChannelConfig, Headers, InboundMessage, Outbound, Receipt, Webhook
-from core.retry_after import retry_after_seconds
 
+POST_MESSAGE = "chat.postMessage"
 SIGNATURE_WINDOW_SECONDS = 300
 TIMESTAMP_MAX_DIGITS = 12
-RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
-TRANSIENT_ERRORS = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 # Message subtypes a person writes; edits, deletions, joins and bot posts are not questions.
 USER_SUBTYPES = frozenset({"", "file_share", "thread_broadcast"})
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -107,22 +97,27 @@ class SlackChannel:
         )
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
-        token = config.secrets.get("bot_token", "")
-        if not token:
-            raise SendRejected("the Slack channel config has no bot token", code="no_bot_token")
+        token = _bot_token(config)
         channel = str(outbound.reply_to.get("channel") or outbound.recipient)
         thread_ts = outbound.reply_to.get("thread_ts")
         bodies = message_bodies(outbound.parts, outbound.text, channel, thread_ts)
-        url = runtime.urls.slack_api.rstrip("/") + "/chat.postMessage"
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json; charset=utf-8",
-        }
-        ids = [_post_message(runtime, url, headers, body) for body in bodies]
+        ids = [_posted_ts(slack_api.call(runtime, token, POST_MESSAGE, b)) for b in bodies]
         return Receipt(provider_message_ids=ids, delivered=True)
+
+    def show_choice(
+        self, clicked: Mapping[str, Any], title: str, config: ChannelConfig, runtime: ChannelRuntime
+    ) -> None:
+        slack_choice.show_choice(runtime, _bot_token(config), clicked, title)
 
 
 SLACK = SlackChannel()
+
+
+def _bot_token(config: ChannelConfig) -> str:
+    token = config.secrets.get("bot_token", "")
+    if not token:
+        raise SendRejected("the Slack channel config has no bot token", code="no_bot_token")
+    return token
 
 
 def _decode(raw_body: bytes, content_type: str) -> dict[str, Any]:
@@ -199,6 +194,7 @@ def _block_actions(payload: dict[str, Any]) -> Webhook:
     channel = container.get("channel_id") or _object(payload, "channel").get("id")
     if not (user.get("id") and channel):  # clicks in modals and App Home have no conversation
         return Webhook(account_ids=accounts)
+    clicked = _clicked(container, message, str(channel))
     thread_ts = message.get("thread_ts") or container.get("thread_ts")
     if not thread_ts and not str(channel).startswith("D"):
         thread_ts = container.get("message_ts")
@@ -221,9 +217,27 @@ def _block_actions(payload: dict[str, Any]) -> Webhook:
                 reply_to=reply_to,
                 user_name=user.get("name") or user.get("username"),
                 sent_at=_timestamp(action_ts),
+                clicked=clicked,
             )
         )
     return Webhook(messages=messages, account_ids=accounts)
+
+
+def _clicked(
+    container: dict[str, Any], message: dict[str, Any], channel: str
+) -> dict[str, Any] | None:
+    """The clicked message as ``chat.update`` needs it; None for an ephemeral message, which
+    only its ``response_url`` can change (Parley posts none)."""
+    ts = container.get("message_ts") or message.get("ts")
+    if container.get("type") != "message" or container.get("is_ephemeral") or not ts:
+        return None
+    blocks = [block for block in message.get("blocks") or [] if isinstance(block, dict)]
+    return {
+        "channel": channel,
+        "ts": str(ts),
+        "text": str(message.get("text") or ""),
+        "blocks": blocks,
+    }
 
 
 def _choice(action: dict[str, Any]) -> tuple[str, str] | None:
@@ -272,34 +286,9 @@ def _timestamp(ts: str) -> datetime | None:
         return None
 
 
-def _post_message(
-    runtime: ChannelRuntime, url: str, headers: dict[str, str], body: dict[str, Any]
-) -> str:
-    """One chat.postMessage; the posted message's ``ts`` or the classified error."""
-    content = json.dumps(body, ensure_ascii=False).encode()
-    try:
-        response = runtime.http.post(
-            url, content=content, headers=headers, timeout=runtime.send_timeout
-        )
-    except httpx.TimeoutException as exc:
-        raise SendFailed("Slack chat.postMessage timed out") from exc
-    except httpx.TransportError as exc:
-        raise SendFailed(f"Slack chat.postMessage failed: {type(exc).__name__}") from exc
-    status = response.status_code
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    data = data if isinstance(data, dict) else {}
-    error = str(data.get("error") or "")
-    label = f"Slack chat.postMessage: {error or 'no error code'} (HTTP {status})"
-    if status == 429 or error in RATE_LIMIT_ERRORS:
-        raise RateLimited(label, retry_after_seconds(response.headers))
-    if status >= 500 or error in TRANSIENT_ERRORS:
-        raise SendFailed(label)
-    ts = data.get("ts")
-    if status < 300 and data.get("ok") is True and isinstance(ts, str) and ts:
+def _posted_ts(answer: dict[str, Any]) -> str:
+    """The posted message's ``ts``: its id for threads, updates and our records."""
+    ts = answer.get("ts")
+    if isinstance(ts, str) and ts:
         return ts
-    if error or status >= 400:
-        raise SendRejected(label, code=error or f"http_{status}")
-    raise SendFailed(label)  # a 2xx that is not Slack's answer (a proxy page): try again later
+    raise SendFailed("Slack chat.postMessage answered ok without a ts")

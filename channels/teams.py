@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ import httpx
 
 from channels.base import ChannelError, RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime
+from channels.teams_activity import listed, mapping, reply_to_of, timestamp
 from channels.teams_auth import (
     access_token,
     drop_access_token,
@@ -28,6 +28,8 @@ from channels.teams_auth import (
     verify_bearer,
 )
 from channels.teams_format import activities, typing_activity
+from channels.teams_invoke import ADAPTIVE_CARD_ACTION, card_execute
+from channels.teams_lifecycle import lifecycle_events
 from core.envelopes import (
     ChannelConfig,
     DeliveryState,
@@ -70,18 +72,22 @@ class TeamsChannel:
 
     def parse(self, raw_body: bytes, content_type: str) -> Webhook:
         activity = _activity(raw_body)
-        bot_id = str(_mapping(activity.get("recipient")).get("id") or "")
+        bot_id = str(mapping(activity.get("recipient")).get("id") or "")
         account_id = app_id_of(bot_id)
         account_ids = frozenset({account_id}) if account_id else frozenset()
         kind = activity.get("type")
         if kind == "message":
             message = _message(activity, account_id, bot_id)
             return Webhook(messages=[message] if message else [], account_ids=account_ids)
+        if kind == "invoke" and activity.get("name") == ADAPTIVE_CARD_ACTION:
+            return card_execute(activity, account_id, bot_id)
         if kind == "event" and activity.get("name") == READ_RECEIPT:
             status = _read_receipt(activity, account_id)
             return Webhook(statuses=[status] if status else [], account_ids=account_ids)
-        # conversationUpdate, invoke (card Action.Execute, message extensions), reactions...
-        return Webhook(account_ids=account_ids)
+        # Installs, members and meetings; other invokes (message extensions), reactions: none.
+        return Webhook(
+            events=lifecycle_events(activity, account_id, bot_id), account_ids=account_ids
+        )
 
     def send(self, outbound: Outbound, config: ChannelConfig, runtime: ChannelRuntime) -> Receipt:
         reply_to = outbound.reply_to
@@ -148,7 +154,7 @@ def _post(
 
 def _connector_error(response: httpx.Response) -> ChannelError:
     status = response.status_code
-    error = _mapping(_json(response.content).get("error"))
+    error = mapping(_json(response.content).get("error"))
     code = str(error["code"]) if error.get("code") else None
     label = f"Teams connector HTTP {status} {code or ''}: {str(error.get('message', ''))[:200]}"
     if status == 429:
@@ -173,16 +179,8 @@ def _json(raw: bytes) -> Mapping[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _message(activity: Mapping[str, Any], account_id: str, bot_id: str) -> InboundMessage | None:
-    sender = _mapping(activity.get("from"))
+    sender = mapping(activity.get("from"))
     user_id = str(sender.get("id") or "")
     activity_id = str(activity.get("id") or "")
     if not user_id or not activity_id or user_id == bot_id:
@@ -191,19 +189,6 @@ def _message(activity: Mapping[str, Any], account_id: str, bot_id: str) -> Inbou
     if found is None:
         return None
     kind, text, content = found
-    conversation = _mapping(activity.get("conversation"))
-    recipient = _mapping(activity.get("recipient"))
-    reply_to = {
-        "service_url": activity.get("serviceUrl"),
-        "conversation_id": conversation.get("id"),
-        "activity_id": activity_id,
-        "bot_id": bot_id,
-        "bot_name": recipient.get("name"),
-        "user_id": user_id,
-        "user_name": sender.get("name"),
-        "tenant_id": _mapping(_mapping(activity.get("channelData")).get("tenant")).get("id"),
-        "conversation_type": conversation.get("conversationType"),
-    }
     return InboundMessage(
         provider_message_id=activity_id,
         account_id=account_id,
@@ -211,17 +196,17 @@ def _message(activity: Mapping[str, Any], account_id: str, bot_id: str) -> Inbou
         kind=kind,
         text=text,
         content=content,
-        reply_to=reply_to,
+        reply_to=reply_to_of(activity, bot_id, activity_id),
         user_name=str(sender["name"]) if sender.get("name") else None,
-        sent_at=_timestamp(activity.get("timestamp")),
+        sent_at=timestamp(activity.get("timestamp")),
     )
 
 
 def _without_bot_mentions(activity: Mapping[str, Any], bot_id: str) -> str:
     """The text without the ``<at>Bot</at>`` that addressed the bot in a channel or group."""
     text = str(activity.get("text") or "")
-    for entity in map(_mapping, _list(activity.get("entities"))):
-        mentioned = _mapping(entity.get("mentioned"))
+    for entity in map(mapping, listed(activity.get("entities"))):
+        mentioned = mapping(entity.get("mentioned"))
         if entity.get("type") == "mention" and mentioned.get("id") == bot_id and entity.get("text"):
             text = text.replace(str(entity["text"]), "")
     return text.strip()
@@ -233,14 +218,14 @@ def _content(activity: Mapping[str, Any], text: str) -> tuple[str, str, dict[str
     value = activity.get("value")
     if value is not None and not text:
         return _card_submit(value)
-    for attachment in map(_mapping, _list(activity.get("attachments"))):
+    for attachment in map(mapping, listed(activity.get("attachments"))):
         content_type = str(attachment.get("contentType") or "")
         if content_type.startswith("image/") and attachment.get("contentUrl"):
             # The URL needs the bot's bearer token to download.
             image = {"url": attachment["contentUrl"], "mime_type": content_type, "caption": text}
             return "image", text, image
         if content_type == FILE_DOWNLOAD_INFO:
-            file = _mapping(attachment.get("content"))
+            file = mapping(attachment.get("content"))
             media = {
                 "media_id": file.get("uniqueId"),
                 "url": file.get("downloadUrl"),  # pre-authorised, short-lived
@@ -248,7 +233,7 @@ def _content(activity: Mapping[str, Any], text: str) -> tuple[str, str, dict[str
                 "caption": text,
             }
             return "media", text or str(attachment.get("name") or ""), media
-    for entity in map(_mapping, _list(activity.get("entities"))):
+    for entity in map(mapping, listed(activity.get("entities"))):
         point = _coordinates(entity) if entity.get("type") == "GeoCoordinates" else None
         if point is not None:
             place = {"latitude": point[0], "longitude": point[1], "name": entity.get("name")}
@@ -273,10 +258,10 @@ def _card_submit(value: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 def _read_receipt(activity: Mapping[str, Any], account_id: str) -> StatusUpdate | None:
-    last_read = _mapping(activity.get("value")).get("lastReadMessageId")
+    last_read = mapping(activity.get("value")).get("lastReadMessageId")
     if not last_read:
         return None
-    sender = _mapping(activity.get("from"))
+    sender = mapping(activity.get("from"))
     return StatusUpdate(
         account_id=account_id,
         state=DeliveryState.READ,
@@ -284,12 +269,5 @@ def _read_receipt(activity: Mapping[str, Any], account_id: str) -> StatusUpdate 
         # The id the user's messages are stored under, so the receipt matches only replies to
         # this user through this config (activity ids repeat across conversations).
         user_id=str(sender.get("id") or "") or None,
-        at=_timestamp(activity.get("timestamp")),
+        at=timestamp(activity.get("timestamp")),
     )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

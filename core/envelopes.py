@@ -1,5 +1,6 @@
 """The envelopes that cross the layers: a channel config, an inbound message, a provider's status
-report, a verified webhook, an outbound reply and the provider's receipt for it.
+report, a change to the bot's place on the provider, a verified webhook, an outbound reply and
+the provider's receipt for it.
 
 Channels build and read them, storage persists them and the tasks hand them on, so they live
 here, below all three (docs/architecture.md).
@@ -39,7 +40,9 @@ class InboundMessage:
     interactive; ``content`` holds the kind's data (media id/url/mime_type/caption;
     latitude/longitude/name/address; the chosen option's id/payload and title).
     ``reply_to`` is what ``send`` needs to answer in the same place (e.g. Slack channel and
-    thread_ts, Teams serviceUrl, conversation id and activity id)."""
+    thread_ts, Teams serviceUrl, conversation id and activity id). ``clicked`` is the bot's
+    own message whose control the user used, as the channel needs it to show the choice made
+    there (Slack: the message's channel, ts, text and blocks); None for anything else."""
 
     provider_message_id: str
     account_id: str
@@ -50,6 +53,7 @@ class InboundMessage:
     reply_to: Mapping[str, Any] = field(default_factory=dict)
     user_name: str | None = None
     sent_at: datetime | None = None
+    clicked: Mapping[str, Any] | None = None
 
 
 class DeliveryState(StrEnum):
@@ -74,15 +78,41 @@ class StatusUpdate:
     at: datetime | None = None
 
 
+class ChannelEventKind(StrEnum):
+    INSTALLED = "installed"  # the bot added to a chat, a meeting or a team
+    UNINSTALLED = "uninstalled"
+    MEMBERS_CHANGED = "members_changed"  # others joined or left a conversation the bot is in
+    MEETING_STARTED = "meeting_started"
+    MEETING_ENDED = "meeting_ended"
+
+
+@dataclass(frozen=True)
+class ChannelEvent:
+    """Something that happened to the bot's place on the provider rather than a user's message
+    (Teams' conversationUpdate, installationUpdate and meeting events). ``event_id`` is the
+    provider's, stable across its redeliveries; ``detail`` holds the kind's data: ``source``
+    (the provider's activity type), ``conversation_type``, ``team_id``, ``added``/``removed``
+    counts, ``meeting_id``, ``meeting_type``, ``title``."""
+
+    kind: ChannelEventKind
+    account_id: str
+    event_id: str
+    conversation_id: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Webhook:
     """Everything one verified webhook request carried; bot echoes and other events dropped."""
 
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    events: list[ChannelEvent] = field(default_factory=list)
     account_ids: frozenset[str] = frozenset()  # every business account the body names
     event_id: str | None = None  # the provider's delivery id (Slack event_id), if any
-    response: Mapping[str, Any] | None = None  # a body to answer with (Slack url_verification)
+    # A body to answer with: Slack's url_verification, Teams' invoke response to a card action.
+    response: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

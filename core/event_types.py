@@ -23,6 +23,11 @@ SYSTEM_PERFORMANCE = "system.performance"
 WEBHOOK_RECEIVED = "integration.webhook.received"
 API_CALLED = "integration.api.called"
 AUTH = "integration.auth"
+CHANNEL_INSTALLED = "integration.channel.installed"
+CHANNEL_UNINSTALLED = "integration.channel.uninstalled"
+CHANNEL_MEMBERS_CHANGED = "integration.channel.members_changed"
+MEETING_STARTED = "integration.meeting.started"
+MEETING_ENDED = "integration.meeting.ended"
 
 EVENT_TYPES = (
     MESSAGE_RECEIVED,
@@ -39,6 +44,11 @@ EVENT_TYPES = (
     WEBHOOK_RECEIVED,
     API_CALLED,
     AUTH,
+    CHANNEL_INSTALLED,
+    CHANNEL_UNINSTALLED,
+    CHANNEL_MEMBERS_CHANGED,
+    MEETING_STARTED,
+    MEETING_ENDED,
 )
 _SEGMENT = re.compile(r"^(\*|[a-z0-9_]+)$")
 

@@ -14,9 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from core.cloudevents import CloudEvent
+from core.envelopes import ChannelEvent, ChannelEventKind
 from core.event_types import (
     API_CALLED,
     AUTH,
+    CHANNEL_INSTALLED,
+    CHANNEL_MEMBERS_CHANGED,
+    CHANNEL_UNINSTALLED,
+    MEETING_ENDED,
+    MEETING_STARTED,
     SYSTEM_ERROR,
     SYSTEM_HEALTH,
     SYSTEM_PERFORMANCE,
@@ -169,3 +175,36 @@ def webhook_received(
         "verified": True,
     }
     return _event(WEBHOOK_RECEIVED, INTEGRATION_SOURCE, channel, tenant_id, data)
+
+
+LIFECYCLE_TYPES = {
+    ChannelEventKind.INSTALLED: CHANNEL_INSTALLED,
+    ChannelEventKind.UNINSTALLED: CHANNEL_UNINSTALLED,
+    ChannelEventKind.MEMBERS_CHANGED: CHANNEL_MEMBERS_CHANGED,
+    ChannelEventKind.MEETING_STARTED: MEETING_STARTED,
+    ChannelEventKind.MEETING_ENDED: MEETING_ENDED,
+}
+
+
+def channel_lifecycle(
+    tenant_id: str, channel: str, config_id: str, event: ChannelEvent
+) -> CloudEvent:
+    """A change to the bot's place on a provider (installed, removed, members, meetings). Its
+    id is the provider's event's, so a redelivered activity is the same event; no member is
+    named, only counted."""
+    data = {
+        "channel": channel,
+        "channel_config_id": config_id,
+        "conversation_id": event.conversation_id,
+        **dict(event.detail),
+    }
+    subject = event.conversation_id or config_id
+    return _event(
+        LIFECYCLE_TYPES[event.kind],
+        INTEGRATION_SOURCE,
+        subject,
+        tenant_id,
+        data,
+        event_id=f"{config_id}:{event.event_id}",
+        at=event.at,
+    )

@@ -180,6 +180,8 @@ def accept_inbound(state: IngressState, config: ChannelConfig, message: InboundM
             "metadata": {},
         }
     )
+    if message.clicked is not None:
+        doc["clicked"] = dict(message.clicked)
     _, created = _store_and_enqueue(state, doc)
     return created
 

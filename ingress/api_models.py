@@ -254,6 +254,26 @@ class ConversationMessagesPage(_Body):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
+class Installation(_Body):
+    """The provider's last word on the bot's installation (Teams: conversationUpdate naming the
+    bot, installationUpdate), wherever it came from."""
+
+    state: Literal["installed", "uninstalled"]
+    at: Timestamp
+    conversation_id: str | None
+    conversation_type: str | None = Field(description="personal, groupChat or channel")
+    team_id: str | None
+    source: str | None = Field(description="the activity that told it")
+
+
+class ProfileOutcome(_Body):
+    """Whether the page took the saved `messenger_profile`."""
+
+    state: Literal["applied", "failed"]
+    at: Timestamp
+    error: str | SkipJsonSchema[None] = absent("why Graph refused it, or could not be asked")
+
+
 class ChannelConfigView(_Body):
     """A channel config as the API shows it: never a secret, only which ones are set."""
 
@@ -263,6 +283,15 @@ class ChannelConfigView(_Body):
     options: dict[str, str] = Field(default_factory=dict)
     secrets_set: list[str] = Field(default_factory=list, validation_alias="secret_names")
     state: str
+    messenger_profile: dict[str, Any] | SkipJsonSchema[None] = absent(
+        "Messenger: the page's Get Started, greeting and persistent menu, as saved"
+    )
+    profile: ProfileOutcome | SkipJsonSchema[None] = absent(
+        "Messenger: how applying `messenger_profile` to the page went"
+    )
+    installation: Installation | SkipJsonSchema[None] = absent(
+        "Teams: whether the bot is installed, as Teams last told"
+    )
     webhook_url: str = Field(description="where to point the provider's webhook")
     created_at: Timestamp
 
@@ -324,7 +353,17 @@ class UrlVerificationAnswer(_Body):
     challenge: str
 
 
-class WebhookAnswer(RootModel[WebhookAck | UrlVerificationAnswer]):
+class InvokeAnswer(_Body):
+    """Teams' invoke response to a card's `Action.Execute` (`statusCode` 200, `type`
+    `application/vnd.microsoft.card.adaptive`, `value` the refreshed card), or its error
+    (`application/vnd.microsoft.error`)."""
+
+    statusCode: int  # the Bot Framework's name
+    type: str
+    value: dict[str, Any]
+
+
+class WebhookAnswer(RootModel[WebhookAck | UrlVerificationAnswer | InvokeAnswer]):
     """What a provider gets back for a verified webhook."""
 
 

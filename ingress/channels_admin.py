@@ -24,10 +24,12 @@ from channels.accounts import (
 from channels.registry import SPECS
 from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
+from ingress import messenger_profiles
 from ingress.admin_actions import Audited
 from ingress.api_models import ChannelConfigList, ChannelConfigView, created, json_of
 from ingress.auth import principal_of
 from ingress.body import read_json, validate
+from ingress.messenger_profiles import MessengerProfileIn
 from ingress.operations import (
     INVALID,
     MALFORMED,
@@ -51,6 +53,7 @@ class ChannelConfigIn(BaseModel):
     account_id: str = Field(min_length=1, max_length=128)
     secrets: dict[str, Secret] = Field(max_length=16)
     options: dict[str, str] = Field(default_factory=dict, max_length=16)
+    messenger_profile: MessengerProfileIn | None = None
 
     @field_validator("account_id")
     @classmethod
@@ -76,7 +79,22 @@ class ChannelConfigIn(BaseModel):
             raise ValueError(f"{self.channel} options are {list(spec.options)}; unknown {extra}")
         if any(len(v) > 4096 for v in self.secrets.values()):
             raise ValueError("a secret is longer than 4096 characters")
+        if self.messenger_profile is not None and self.channel != "messenger":
+            raise ValueError(NOT_MESSENGER)
         return self
+
+
+NOT_MESSENGER = "only a messenger channel has a messenger_profile"
+
+
+class ChannelConfigPatch(BaseModel):
+    """What may change on a connected channel; the secrets may not (they were proven)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    messenger_profile: MessengerProfileIn | None = Field(
+        description="the page's Get Started, greeting and persistent menu; null clears them"
+    )
 
 
 # Creating a channel config: the body's rules, and the provider's proof of the account.
@@ -90,7 +108,10 @@ CONNECT_BODY = (
     "is asked, with these secrets, whether they are the account's: whatsapp Graph "
     "`GET /{phone_number_id}` (its `id` must match), messenger Graph `GET /me` with the page "
     "token (the page it names must be `account_id`), slack `auth.test` (its `team_id` must "
-    "match), teams a Bot Framework token for the app id and password."
+    "match), teams a Bot Framework token for the app id and password. A messenger channel may "
+    "carry a `messenger_profile` (`get_started`, `greeting`, `persistent_menu`, within Meta's "
+    "limits), applied to the page once the account is stored; the outcome is the answer's "
+    "`profile` (`applied`, or `failed` with the error: the channel is stored either way)."
 )
 CONNECT_ERRORS = {
     400: MALFORMED,
@@ -151,15 +172,23 @@ async def create_channel(request: Request) -> JSONResponse:
     principal = principal_of(request)
     payload = validate(ChannelConfigIn, await read_json(request, state.settings))
 
+    profile = payload.messenger_profile.wire() if payload.messenger_profile else None
+
     def connect() -> dict[str, Any]:
         require_proof(payload, state.channels)
-        return state.channel_configs.create(
+        doc = state.channel_configs.create(
             principal.tenant_id,
             payload.channel,
             payload.account_id,
             payload.secrets,
             payload.options,
+            profile,
         )
+        if profile is None:
+            return doc
+        opened = state.channel_configs.for_delivery(principal.tenant_id, doc["_id"])
+        outcome = messenger_profiles.apply(profile, opened, state.channels)
+        return state.channel_configs.note_profile(principal.tenant_id, doc["_id"], outcome)
 
     doc = await run_in_threadpool(connect)
     view = ChannelConfigView.of(doc, state.settings.public_base_url)
@@ -205,6 +234,48 @@ async def get_channel(request: Request) -> JSONResponse:
     return JSONResponse(json_of(ChannelConfigView.of(doc, state.settings.public_base_url)))
 
 
+@documented(
+    Operation(
+        "updateChannelConfig",
+        "Change a connected channel: a Messenger page's profile",
+        "channels",
+        (Answer(200, "Saved; `profile` tells whether the page took it.", ChannelConfigView),),
+        {
+            400: MALFORMED,
+            404: "`not-found`: no such channel config for this tenant.",
+            413: TOO_LARGE,
+            422: INVALID + " A `messenger_profile` on another channel than messenger.",
+        },
+        params=(Param("config_id", "path", "The channel config's id (`chc_…`)."),),
+        body=ChannelConfigPatch,
+        body_description=(
+            "`messenger_profile` is saved, then applied to the page through Graph's Messenger "
+            "Profile API (one call within `PARLEY_CHANNEL_SEND_TIMEOUT_SECONDS`; a property left "
+            "out is cleared from the page). A refused or unreachable Graph leaves the profile "
+            "saved and the answer's `profile` `failed` with the error; saving again retries."
+        ),
+    )
+)
+async def update_channel(request: Request) -> JSONResponse:
+    state: IngressState = request.state.parley
+    principal = principal_of(request)
+    payload = validate(ChannelConfigPatch, await read_json(request, state.settings))
+    config_id = request.path_params["config_id"]
+    profile = payload.messenger_profile.wire() if payload.messenger_profile else None
+
+    def change() -> dict[str, Any]:
+        doc = state.channel_configs.get(principal.tenant_id, config_id)
+        if doc["channel"] != "messenger":
+            raise Problem(422, "invalid", "Invalid request", NOT_MESSENGER)
+        state.channel_configs.save_profile(principal.tenant_id, config_id, profile)
+        opened = state.channel_configs.for_delivery(principal.tenant_id, config_id)
+        outcome = messenger_profiles.apply(profile or {}, opened, state.channels)
+        return state.channel_configs.note_profile(principal.tenant_id, config_id, outcome)
+
+    doc = await run_in_threadpool(change)
+    return JSONResponse(json_of(ChannelConfigView.of(doc, state.settings.public_base_url)))
+
+
 routes = [
     ApiRoute(
         "/v1/admin/channels",
@@ -215,4 +286,11 @@ routes = [
     ),
     ApiRoute("/v1/admin/channels", list_channels, methods=["GET"], scope=CHANNELS_MANAGE),
     ApiRoute("/v1/admin/channels/{config_id}", get_channel, methods=["GET"], scope=CHANNELS_MANAGE),
+    ApiRoute(
+        "/v1/admin/channels/{config_id}",
+        update_channel,
+        methods=["PATCH"],
+        scope=CHANNELS_MANAGE,
+        audit=Audited("channel.updated", "channel_config", id_param="config_id"),
+    ),
 ]

@@ -20,10 +20,17 @@ from starlette.routing import Route
 
 from channels.base import UnknownChannel, VerificationFailed, WebhookAdapter
 from channels.registry import SPECS, spec_for, webhook_adapter_for
-from core.envelopes import ChannelConfig, DeliveryState, StatusUpdate, Webhook
+from core.envelopes import (
+    ChannelConfig,
+    ChannelEvent,
+    ChannelEventKind,
+    DeliveryState,
+    StatusUpdate,
+    Webhook,
+)
 from core.errors import NotFound, TransientError
 from core.states import Status
-from core.system_events import webhook_received
+from core.system_events import channel_lifecycle, webhook_received
 from ingress import rate_limit
 from ingress.accept import accept_inbound
 from ingress.api_models import WebhookAnswer, json_of
@@ -49,6 +56,7 @@ WEBHOOK_SECURITY = (
     "Anything unverified is answered 401 and leaves nothing behind."
 )
 
+INSTALLATION_KINDS = frozenset({ChannelEventKind.INSTALLED, ChannelEventKind.UNINSTALLED})
 STATUS_FOR = {
     DeliveryState.SENT: Status.SENT,
     DeliveryState.DELIVERED: Status.DELIVERED,
@@ -241,10 +249,15 @@ def _receive(
 
 
 def _provider_event(webhook: Webhook) -> str:
-    """What a verified webhook carried, in a word: messages, statuses, both, or neither."""
+    """What a verified webhook carried, in a word or a few: messages, statuses, events (an
+    install, members, a meeting), or other."""
     kinds = [
         name
-        for name, items in (("messages", webhook.messages), ("statuses", webhook.statuses))
+        for name, items in (
+            ("messages", webhook.messages),
+            ("statuses", webhook.statuses),
+            ("events", webhook.events),
+        )
         if items
     ]
     return "+".join(kinds) or "other"
@@ -258,6 +271,18 @@ def _apply(state: IngressState, config: ChannelConfig, webhook: Webhook) -> None
             log.info("duplicate %s message %s ignored", config.channel, message.provider_message_id)
     for update in webhook.statuses:
         apply_status(state, config, update)
+    for change in webhook.events:
+        record_channel_event(state, config, change)
+
+
+def record_channel_event(state: IngressState, config: ChannelConfig, change: ChannelEvent) -> None:
+    """An install or removal changes the config's ``installation``, its event in the config's
+    outbox; members and meetings are observations, queued with the other telemetry."""
+    event = channel_lifecycle(config.tenant_id, config.channel, config.id, change)
+    if change.kind in INSTALLATION_KINDS:
+        state.channel_configs.record_installation(config.tenant_id, config.id, change, event)
+    else:
+        state.observations.add(event)
 
 
 def apply_status(state: IngressState, config: ChannelConfig, update: StatusUpdate) -> None:

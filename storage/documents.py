@@ -63,6 +63,16 @@ class EngineAnswer(TypedDict):
     backend: str
 
 
+class ChoiceShown(TypedDict):
+    """Whether the clicked message now shows the user's choice: ``shown``, ``refused`` by the
+    provider for good (``code``: e.g. Slack's ``message_not_found``), or ``failed`` after the
+    retries ran out."""
+
+    state: Literal["shown", "refused", "failed"]
+    at: datetime
+    code: NotRequired[str]
+
+
 class MessageDocument(TypedDict):
     """A message in ``messages``: a user's inbound message, or the bot's reply (``.r``)."""
 
@@ -94,6 +104,10 @@ class MessageDocument(TypedDict):
     content: NotRequired[dict[str, Any]]
     reply_to: NotRequired[dict[str, Any]]
     user_name: NotRequired[str | None]
+    # A click on a control of the bot's message: that message, to show the choice on it
+    # (core.envelopes.InboundMessage.clicked), and how showing it went (tasks/choices.py).
+    clicked: NotRequired[dict[str, Any]]
+    choice_shown: NotRequired[ChoiceShown]
     # Inbound from a web widget: the browser's own id for the message (docs/widget-protocol.md).
     client_message_id: NotRequired[str]
     # Written by the stages.

@@ -23,7 +23,7 @@ from storage.by_id import (
     find_one_and_update_by_id,
     update_by_id,
 )
-from storage.documents import MessageDocument, StuckTurn
+from storage.documents import ChoiceShown, MessageDocument, StuckTurn
 from storage.open_turns import OpenTurns
 from storage.outbox import PendingEvents
 from storage.outbox import push as outbox_push
@@ -156,6 +156,15 @@ class MessageRepository:
             message_id,
             {"tenant_id": tenant_id, f"journey.{stage}": {"$exists": False}},
             {"$set": {f"journey.{stage}": now, "updated_at": now}},
+        )
+
+    def note_choice_shown(self, tenant_id: str, message_id: str, shown: ChoiceShown) -> bool:
+        """How showing a click's choice on the clicked message ended, once (tasks/choices.py)."""
+        return update_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "choice_shown": {"$exists": False}},
+            {"$set": {"choice_shown": shown, "updated_at": utcnow()}},
         )
 
     def history(

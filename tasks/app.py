@@ -13,6 +13,7 @@ app.conf.include = [
     "tasks.process",
     "tasks.generate",
     "tasks.deliver",
+    "tasks.choices",
     "tasks.audit",
     "tasks.maintenance",
     "tasks.webhooks",

@@ -19,6 +19,7 @@ from storage.documents import MessageDocument
 from storage.outbox import restaged
 from tasks.app import app
 from tasks.base import StageTask
+from tasks.choices import enqueue_show_choice, wants_choice_shown
 from tasks.media_services import media_services
 from tasks.policy import infrastructure_retry
 from tasks.runtime import WorkerClients, clients
@@ -117,6 +118,8 @@ def process(tenant_id: str, message_id: str) -> str:
     told = None  # the language to remember for the next message too short to tell
     if isinstance(language, dict) and language.get("code") and language.get("source") != "default":
         told = str(language["code"])
+    if wants_choice_shown(message):  # before the advance: a re-run after a crash sends it again
+        enqueue_show_choice(message)
     c.conversations.record_processed(
         tenant_id, conversation, message_id, message["created_at"], told
     )

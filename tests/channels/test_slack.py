@@ -296,7 +296,8 @@ def test_a_shared_document_without_text_is_media_named_by_its_file() -> None:
 
 
 def test_a_button_click_parses_into_an_interactive_message_threaded_under_the_buttons() -> None:
-    webhook = parse_interaction(sample("interaction_block_actions.payload.json"))
+    payload = sample("interaction_block_actions.payload.json")
+    webhook = parse_interaction(payload)
     assert webhook.account_ids == {"T0FAKETEAM1"}
     assert webhook.event_id is None
     assert webhook.messages == [
@@ -310,8 +311,26 @@ def test_a_button_click_parses_into_an_interactive_message_threaded_under_the_bu
             reply_to={"channel": "C0FAKECHAN1", "thread_ts": "1750000010.000500"},
             user_name="test.user",
             sent_at=datetime(2025, 6, 15, 15, 6, 51, 1, tzinfo=UTC),
+            clicked={
+                "channel": "C0FAKECHAN1",
+                "ts": "1750000010.000500",
+                "text": "Confirm order #1234?",
+                "blocks": payload["message"]["blocks"],
+            },
         )
     ]
+
+
+def test_a_click_on_an_ephemeral_message_names_no_message_to_update() -> None:
+    payload = sample("interaction_block_actions.payload.json")
+    payload["container"]["is_ephemeral"] = True
+    [message] = parse_interaction(payload).messages
+    assert message.clicked is None
+    assert message.content == {
+        "type": "block_action",
+        "id": "confirm_order_1234",
+        "title": "Confirm",
+    }
 
 
 def test_a_button_click_in_a_dm_is_answered_in_the_dm() -> None:
@@ -396,6 +415,92 @@ def test_a_mention_and_a_message_event_for_one_message_share_a_dedupe_id() -> No
 def test_a_body_that_is_not_a_slack_webhook_is_refused(body: bytes, content_type: str) -> None:
     with pytest.raises(VerificationFailed):
         SLACK.parse(body, content_type)
+
+
+# --- showing a choice on the clicked message ---------------------------------------------------
+
+
+def clicked_reply(slack: FakeSlack, runtime: ChannelRuntime) -> dict[str, Any]:
+    """Post a question with two buttons to the fake; the click's ``clicked`` for it."""
+    question = {
+        "type": "quick_replies",
+        "text": "Shall I book it?",
+        "options": [{"title": "Yes", "payload": "YES"}, {"title": "No", "payload": "NO"}],
+    }
+    [ts] = SLACK.send(outbound([question]), CONFIG, runtime).provider_message_ids
+    posted = slack.messages[("D0FAKEDM001", ts)]
+    body = block_actions_form(
+        team_id="T0FAKETEAM1",
+        channel="D0FAKEDM001",
+        user="U1",
+        value="YES",
+        title="Yes",
+        message_ts=ts,
+        message_text=posted["text"],
+        blocks=posted["blocks"],
+    )
+    [click] = SLACK.parse(body, FORM_TYPE).messages
+    assert click.clicked is not None
+    return dict(click.clicked)
+
+
+def test_a_choice_replaces_the_clicked_messages_buttons_with_a_checked_line(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    clicked = clicked_reply(slack, runtime)
+    [section, _buttons] = clicked["blocks"]
+    SLACK.show_choice(clicked, "Yes", CONFIG, runtime)
+    [request] = slack.requests_to("/chat.update")
+    assert request.headers["authorization"] == f"Bearer {BOT_TOKEN}"
+    line = {"type": "context", "elements": [{"type": "plain_text", "text": "✓ Yes", "emoji": True}]}
+    assert request.json() == {
+        "channel": "D0FAKEDM001",
+        "ts": clicked["ts"],
+        "text": clicked["text"],
+        "blocks": [section, line],
+    }
+    assert slack.messages[("D0FAKEDM001", clicked["ts"])]["blocks"] == [section, line]
+
+
+def test_a_choice_title_is_plain_text_so_it_cannot_mention_anyone(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    clicked = clicked_reply(slack, runtime)
+    SLACK.show_choice(clicked, "<!channel> yes", CONFIG, runtime)
+    [body] = slack.updated
+    assert body["blocks"][-1]["elements"] == [
+        {"type": "plain_text", "text": "✓ <!channel> yes", "emoji": True}
+    ]
+
+
+def test_a_clicked_message_that_is_gone_is_refused_as_message_not_found(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    clicked = {"channel": "D0FAKEDM001", "ts": "1700000099.000100", "text": "", "blocks": []}
+    with pytest.raises(SendRejected) as refused:
+        SLACK.show_choice(clicked, "Yes", CONFIG, runtime)
+    assert refused.value.code == "message_not_found"
+
+
+def test_a_message_someone_else_wrote_is_refused_as_cant_update_message(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    slack.add_user_message("C0FAKECHAN1", "1700000042.000100")
+    clicked = {"channel": "C0FAKECHAN1", "ts": "1700000042.000100", "text": "hi", "blocks": []}
+    with pytest.raises(SendRejected) as refused:
+        SLACK.show_choice(clicked, "Yes", CONFIG, runtime)
+    assert refused.value.code == "cant_update_message"
+
+
+def test_a_throttled_update_is_rate_limited_with_slacks_hint(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    clicked = clicked_reply(slack, runtime)
+    slack.fail_with_rate_limit(retry_after=7)
+    with pytest.raises(RateLimited) as limited:
+        SLACK.show_choice(clicked, "Yes", CONFIG, runtime)
+    assert limited.value.retry_after == 7
+    assert slack.messages[("D0FAKEDM001", clicked["ts"])]["blocks"] == clicked["blocks"]
 
 
 # --- sending -----------------------------------------------------------------------------------

@@ -33,7 +33,11 @@ from tests.fakes.teams import (
     APP_PASSWORD,
     USER_ID,
     FakeTeams,
+    card_execute,
     card_submit,
+    conversation_update,
+    installation_update,
+    meeting_event,
     message_activity,
     read_receipt,
 )
@@ -516,6 +520,179 @@ def test_activities_without_a_user_message_are_ignored(activity: dict[str, Any])
 
     assert (webhook.messages, webhook.statuses) == ([], [])
     assert webhook.account_ids == {APP_ID}
+
+
+def test_a_card_action_execute_is_the_next_turn_answered_with_the_card_showing_the_choice() -> None:
+    data = {"id": "OPENING_HOURS", "title": "Opening hours"}
+    invoke = card_execute(APP_ID, "choose", data, CONVERSATION, "f:invoke1", "https://s/", "17")
+
+    webhook = parse(invoke)
+
+    assert webhook.response == {
+        "statusCode": 200,
+        "type": "application/vnd.microsoft.card.adaptive",
+        "value": {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.4",
+            "body": [{"type": "TextBlock", "text": "✓ Opening hours", "wrap": True}],
+        },
+    }
+    [message] = webhook.messages
+    assert (message.kind, message.text, message.provider_message_id) == (
+        "interactive",
+        "Opening hours",
+        "f:invoke1",
+    )
+    assert message.content == {
+        "type": "card_action",
+        "id": "OPENING_HOURS",
+        "title": "Opening hours",
+        "values": data,
+    }
+    # Answered under the card the user clicked.
+    assert (message.reply_to["activity_id"], message.reply_to["conversation_id"]) == (
+        "17",
+        CONVERSATION,
+    )
+
+
+def test_an_action_execute_without_data_is_named_by_its_verb() -> None:
+    invoke = card_execute(APP_ID, "approve", {}, CONVERSATION, "f:invoke2", "https://s/")
+
+    webhook = parse(invoke)
+
+    [message] = webhook.messages
+    assert (message.content["id"], message.text) == ("approve", "approve")
+    assert webhook.response is not None
+    assert webhook.response["value"]["body"][0]["text"] == "✓ approve"
+
+
+def test_an_invoke_that_is_not_an_action_execute_is_answered_with_an_invoke_error() -> None:
+    invoke = card_execute(APP_ID, "x", {}, CONVERSATION, "f:invoke3", "https://s/")
+    invoke["value"] = {"action": {"type": "Action.Submit"}}
+
+    webhook = parse(invoke)
+
+    assert webhook.messages == []
+    assert webhook.response is not None
+    assert (webhook.response["statusCode"], webhook.response["type"]) == (
+        400,
+        "application/vnd.microsoft.error",
+    )
+
+
+def test_a_message_in_a_meeting_chat_is_a_turn_answered_in_that_chat() -> None:
+    meeting_chat = "19:meeting_FAKEmeeting0123456789@thread.v2"
+    activity = message_activity(
+        APP_ID,
+        "agenda?",
+        meeting_chat,
+        "1750000000777",
+        "https://s/",
+        conversation_type="groupChat",
+    )
+    activity["channelData"]["meeting"] = {"id": "MCMxOTptZWV0aW5nX0ZBS0U="}
+
+    [message] = parse(activity).messages
+
+    assert message.text == "agenda?"
+    assert (message.reply_to["conversation_id"], message.reply_to["conversation_type"]) == (
+        meeting_chat,
+        "groupChat",
+    )
+
+
+def test_the_bot_added_to_a_conversation_is_installed_and_others_are_counted() -> None:
+    update = conversation_update(
+        APP_ID,
+        CONVERSATION,
+        "https://s/",
+        "f:update1",
+        members_added=[f"28:{APP_ID}", "29:someone", "29:another"],
+    )
+
+    webhook = parse(update)
+
+    assert (webhook.messages, webhook.statuses) == ([], [])
+    installed, members = webhook.events
+    assert (installed.kind, installed.event_id, installed.conversation_id) == (
+        "installed",
+        "f:update1:installed",
+        CONVERSATION,
+    )
+    assert installed.detail == {
+        "source": "conversationUpdate",
+        "conversation_type": "personal",
+        "team_id": None,
+    }
+    assert (members.kind, members.detail["added"], members.detail["removed"]) == (
+        "members_changed",
+        2,
+        0,
+    )
+
+
+def test_the_sample_install_is_an_installed_event() -> None:
+    [event] = parse(sample("inbound_conversation_update_installed.json")).events
+
+    assert (event.kind, event.account_id) == ("installed", APP_ID)
+
+
+def test_the_bot_removed_from_a_team_is_uninstalled_there() -> None:
+    update = conversation_update(
+        APP_ID,
+        CHANNEL_THREAD,
+        "https://s/",
+        "f:update2",
+        members_removed=[f"28:{APP_ID}"],
+        conversation_type="channel",
+    )
+    update["channelData"]["team"] = {"id": "19:FAKEteam@thread.tacv2"}
+
+    [event] = parse(update).events
+
+    assert event.kind == "uninstalled"
+    assert event.detail["team_id"] == "19:FAKEteam@thread.tacv2"
+
+
+@pytest.mark.parametrize(
+    ("action", "kind"),
+    [("add", "installed"), ("add-upgrade", "installed"), ("remove", "uninstalled")],
+)
+def test_an_installation_update_is_an_install_or_a_removal(action: str, kind: str) -> None:
+    update = installation_update(APP_ID, action, CONVERSATION, "https://s/", "f:install1")
+
+    [event] = parse(update).events
+
+    assert (event.kind, event.detail["source"]) == (kind, "installationUpdate")
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["start", "end"])
+def test_a_meeting_start_or_end_is_an_event_without_its_join_url(started: bool) -> None:
+    event_activity = meeting_event(
+        APP_ID,
+        started,
+        "MCMxOTptZWV0aW5n",
+        "Weekly sync",
+        "19:meeting_x@thread.v2",
+        "https://s/",
+        "f:m1",
+    )
+
+    [event] = parse(event_activity).events
+
+    assert event.kind == ("meeting_started" if started else "meeting_ended")
+    assert event.detail == {
+        "source": "event",
+        "conversation_type": "groupChat",
+        "team_id": None,
+        "meeting_id": "MCMxOTptZWV0aW5n",
+        "meeting_type": "Scheduled",
+        "title": "Weekly sync",
+    }
+    assert event.at == datetime(2025, 6, 15, 16, 0, tzinfo=UTC)
+    assert "meetup-join" not in repr(event)
 
 
 def test_odd_shapes_in_an_activity_do_not_break_parsing() -> None:

@@ -27,9 +27,19 @@ a token another page's (a token is one page's, as in Graph). An unknown token ge
 ``fake.answer_page_as(other_id)`` makes the next ``/me`` answer another page's id. The Send API
 takes any page token the fake knows.
 
-Inbound webhooks: ``inbound_text``, ``delivery`` and ``read`` build realistic ``object: page``
-payloads; ``signed_webhook(payload, app_secret)`` returns the exact bytes Meta would POST (ASCII
-JSON with ``\\uXXXX`` and ``\\/`` escapes) and lower-case headers with ``x-hub-signature-256``.
+``/me/messenger_profile`` is the Messenger Profile API: ``POST`` sets ``get_started``,
+``greeting``, ``persistent_menu`` (and the other properties it knows) for the token's page and
+answers ``{"result": "success"}``; ``GET ?fields=a,b`` reads them back as ``{"data": [{...}]}``;
+``DELETE`` with ``{"fields": [...]}`` clears them. Shapes Graph refuses are refused with its
+error object (``message``, ``type``, ``code`` 100, ``fbtrace_id``): titles over 30 characters,
+more than 20 menu items, a greeting over 160, a menu or greeting without a ``default`` locale,
+a menu while the page has no Get Started button. ``fake.profiles[page_id]`` is what each page
+has now.
+
+Inbound webhooks: ``inbound_text``, ``postback``, ``delivery`` and ``read`` build realistic
+``object: page`` payloads; ``signed_webhook(payload, app_secret)`` returns the exact bytes Meta
+would POST (ASCII JSON with ``\\uXXXX`` and ``\\/`` escapes) and lower-case headers with
+``x-hub-signature-256``.
 """
 
 from __future__ import annotations
@@ -68,6 +78,7 @@ class FakeMessenger(ProviderFake):
         self._ids = itertools.count(1)
         self.pages: dict[str, str] = {}  # other page tokens → their page
         self._answer_as: deque[str] = deque()
+        self.profiles: dict[str, dict[str, Any]] = {}  # page id → its Messenger profile
 
     def add_page(self, page_id: str, page_token: str | None = None) -> None:
         """From now on ``page_token`` (the fake's own by default) is this page's token."""
@@ -94,6 +105,8 @@ class FakeMessenger(ProviderFake):
     def handle(self, request: Recorded) -> Reply:
         if request.method == "GET" and request.path == "/me":
             return self._me(request)
+        if request.path == "/me/messenger_profile":
+            return self._profile(request)
         if request.method != "POST" or request.path != "/me/messages":
             return Reply(400, graph_error(2500, "Unknown path components"))
         if self._page_of(self._token(request)) is None:
@@ -126,6 +139,38 @@ class FakeMessenger(ProviderFake):
             wanted = {"id", *fields.split(",")}
             page = {key: value for key, value in page.items() if key in wanted}
         return Reply(200, page)
+
+    def _profile(self, request: Recorded) -> Reply:
+        """The Messenger Profile API for the token's page."""
+        page_id = self._page_of(self._token(request))
+        if page_id is None:
+            invalid = "Invalid OAuth access token - Cannot parse access token"
+            return Reply(400, graph_error(190, invalid))
+        profile = self.profiles.setdefault(page_id, {})
+        if request.method == "GET":
+            fields = [f for f in request.query.get("fields", "").split(",") if f]
+            if not fields:
+                return Reply(400, graph_error(100, "(#100) The parameter fields is required"))
+            found = {name: profile[name] for name in fields if name in profile}
+            return Reply(200, {"data": [found] if found else []})
+        try:
+            body = request.json()
+        except ValueError:
+            return Reply(400, graph_error(100, "(#100) Invalid JSON"))
+        if request.method == "DELETE":
+            fields = body.get("fields") if isinstance(body, dict) else None
+            if not isinstance(fields, list) or not fields:
+                return Reply(400, graph_error(100, "(#100) The parameter fields is required"))
+            for name in fields:
+                profile.pop(name, None)
+            return Reply(200, {"result": "success"})
+        if request.method != "POST":
+            return Reply(400, graph_error(2500, "Unknown path components"))
+        problem = _profile_problem(body, profile)
+        if problem:
+            return Reply(400, graph_error(100, f"(#100) {problem}"))
+        profile.update(body)
+        return Reply(200, {"result": "success"})
 
     def fail_with_rate_limit(
         self, retry_after: float | None = None, status: int = 400, times: int = 1
@@ -182,6 +227,68 @@ def _problem(body: Any) -> str:
     return ""
 
 
+PROFILE_PROPERTIES = frozenset(
+    {"get_started", "greeting", "persistent_menu", "ice_breakers", "whitelisted_domains"}
+)
+
+
+def _profile_problem(body: Any, current: dict[str, Any]) -> str:
+    """What Graph would refuse in a Messenger Profile body, or ""."""
+    if not isinstance(body, dict) or not body:
+        return "Requires one of the params: " + ", ".join(sorted(PROFILE_PROPERTIES))
+    unknown = set(body) - PROFILE_PROPERTIES
+    if unknown:
+        return f"Param {sorted(unknown)[0]} is not a valid Messenger profile property"
+    started = body.get("get_started", current.get("get_started"))
+    if "get_started" in body and not (
+        isinstance(started, dict) and isinstance(started.get("payload"), str) and started["payload"]
+    ):
+        return "param get_started[payload] must be a non-empty string"
+    if "get_started" in body and len(started["payload"]) > 1000:
+        return "param get_started[payload] must be at most 1000 characters"
+    for greeting in _locales(body, "greeting"):
+        if not isinstance(greeting.get("text"), str) or len(greeting["text"]) > 160:
+            return "param greeting[text] must be a string of at most 160 characters"
+    if "greeting" in body and "default" not in [
+        g.get("locale") for g in _locales(body, "greeting")
+    ]:
+        return "param greeting must have a default locale"
+    if "persistent_menu" in body:
+        if not started:
+            return "You must set a Get Started button if you also wish to use persistent menu."
+        menus = _locales(body, "persistent_menu")
+        if "default" not in [menu.get("locale") for menu in menus]:
+            return "param persistent_menu must have a default locale"
+        for menu in menus:
+            items = menu.get("call_to_actions")
+            if not isinstance(items, list) or not 1 <= len(items) <= 20:
+                return "param persistent_menu[call_to_actions] must have 1 to 20 elements"
+            for item in items:
+                problem = _menu_item_problem(item)
+                if problem:
+                    return problem
+    return ""
+
+
+def _locales(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    items = body.get(name)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _menu_item_problem(item: Any) -> str:
+    if not isinstance(item, dict) or item.get("type") not in ("postback", "web_url"):
+        return "param call_to_actions[type] must be one of {postback, web_url}"
+    if not isinstance(item.get("title"), str) or not 1 <= len(item["title"]) <= 30:
+        return "param call_to_actions[title] must be at most 30 characters"
+    if item["type"] == "postback" and not item.get("payload"):
+        return "param call_to_actions[payload] is required for a postback"
+    if item["type"] == "web_url" and not str(item.get("url", "")).startswith(
+        ("https://", "http://")
+    ):
+        return "param call_to_actions[url] must be a valid URL"
+    return ""
+
+
 def signed_webhook(payload: dict[str, Any], app_secret: str) -> tuple[bytes, dict[str, str]]:
     """The bytes and headers Meta would POST: ASCII-escaped JSON, signed with the app secret."""
     raw = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
@@ -221,3 +328,12 @@ def delivery(
 def read(page_id: str, psid: str, watermark_ms: int) -> dict[str, Any]:
     """Messenger's word that ``psid`` has read everything sent before ``watermark_ms``."""
     return _page(page_id, [_event(page_id, psid, read={"watermark": watermark_ms})])
+
+
+def postback(
+    page_id: str, psid: str, payload: str, title: str, mid: str | None = None
+) -> dict[str, Any]:
+    """A tap on a postback button: a persistent-menu item, Get Started, a template's button."""
+    mid = mid or "m_FAKEpostback" + secrets.token_urlsafe(12)
+    event = {"title": title, "payload": payload, "mid": mid}
+    return _page(page_id, [_event(page_id, psid, postback=event)])

@@ -1,4 +1,5 @@
-"""A fake Slack Web API (``chat.postMessage``) plus builders of signed Slack webhooks, for tests.
+"""A fake Slack Web API (``chat.postMessage``, ``chat.update``, ``auth.test``) plus builders of
+signed Slack webhooks, for tests.
 
 Server (``base_url`` stands for ``https://slack.com/api``; set ``ProviderUrls.slack_api`` to it)::
 
@@ -12,6 +13,11 @@ Server (``base_url`` stands for ``https://slack.com/api``; set ``ProviderUrls.sl
 
 A wrong bearer token is answered ``{"ok": false, "error": "invalid_auth"}`` (no header:
 ``not_authed``); a success echoes the channel and the message with a fresh, increasing ``ts``.
+
+``chat.update`` changes a message the fake posted (``slack.messages[(channel, ts)]``) and answers
+as Slack does (``ok``, ``channel``, ``ts``, ``text``, ``message``); a ts it never posted is
+``message_not_found``, and a message someone else wrote (``slack.add_user_message(channel, ts)``)
+is ``cant_update_message``. ``slack.updated`` holds the bodies of every ``chat.update``.
 
 ``auth.test`` answers the token's workspace (``team_id``, ``user_id``, ``bot_id``...): the fake's
 own token is ``team_id``'s, ``slack.add_team(team_id, token)`` makes a token another team's (a
@@ -65,6 +71,8 @@ class FakeSlack(ProviderFake):
         self._tick_lock = threading.Lock()
         self.teams: dict[str, str] = {}  # other bot tokens → their workspace
         self._answer_as: deque[str] = deque()
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # the bot's, as they stand
+        self._others: set[tuple[str, str]] = set()  # messages people wrote
 
     def add_team(self, team_id: str, bot_token: str | None = None) -> None:
         """From now on ``bot_token`` (the fake's own by default) is this workspace's."""
@@ -78,6 +86,14 @@ class FakeSlack(ProviderFake):
     def posted(self) -> list[Any]:
         return [request.json() for request in self.requests_to("/chat.postMessage")]
 
+    @property
+    def updated(self) -> list[Any]:
+        return [request.json() for request in self.requests_to("/chat.update")]
+
+    def add_user_message(self, channel: str, ts: str) -> None:
+        """A message a person wrote in ``channel``: the bot may not update it."""
+        self._others.add((channel, ts))
+
     def fail_with_rate_limit(self, retry_after: float = 3, times: int = 1) -> None:
         self.fail_next(429, {"ok": False, "error": "ratelimited"}, retry_after, times)
 
@@ -89,8 +105,8 @@ class FakeSlack(ProviderFake):
 
     def handle(self, request: Recorded) -> Reply:
         method = request.path.rsplit("/", 1)[-1]
-        if method not in ("chat.postMessage", "auth.test") or (
-            method == "chat.postMessage" and request.method != "POST"
+        if method not in ("chat.postMessage", "chat.update", "auth.test") or (
+            method.startswith("chat.") and request.method != "POST"
         ):
             return Reply(404, {"ok": False, "error": "unknown_method"})
         auth = request.headers.get("authorization", "")
@@ -110,6 +126,8 @@ class FakeSlack(ProviderFake):
             return Reply(200, {"ok": False, "error": "channel_not_found"})
         if not body.get("text") and not body.get("blocks"):
             return Reply(200, {"ok": False, "error": "no_text"})
+        if method == "chat.update":
+            return Reply(200, self._update(body))
         ts = self._next_ts()
         message: dict[str, Any] = {
             "bot_id": BOT_ID,
@@ -121,7 +139,29 @@ class FakeSlack(ProviderFake):
             "team": team,
             **{key: body[key] for key in ("blocks", "thread_ts") if key in body},
         }
+        with self._tick_lock:
+            self.messages[(str(body["channel"]), ts)] = message
         return Reply(200, {"ok": True, "channel": body["channel"], "ts": ts, "message": message})
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        key = (str(body["channel"]), str(body.get("ts") or ""))
+        if key in self._others:
+            return {"ok": False, "error": "cant_update_message"}
+        with self._tick_lock:
+            message = self.messages.get(key)
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message = {**message, "text": body.get("text", message["text"])}
+            if "blocks" in body:
+                message["blocks"] = body["blocks"]
+            self.messages[key] = message
+        return {
+            "ok": True,
+            "channel": key[0],
+            "ts": key[1],
+            "text": message["text"],
+            "message": message,
+        }
 
     def _auth_test(self, team: str) -> dict[str, Any]:
         team = self._answer_as.popleft() if self._answer_as else team
@@ -229,15 +269,19 @@ def block_actions(
     message_ts: str = "1700000000.000100",
     action_ts: str | None = None,
     thread_ts: str | None = None,
+    message_text: str = "",
+    blocks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A click on a button (``value``, label ``title``) of the bot message ``message_ts``."""
+    """A click on a button (``value``, label ``title``) of the bot message ``message_ts``,
+    which reads ``message_text`` and holds ``blocks`` (Slack sends the message as it stands)."""
     message = {
         "type": "message",
         "subtype": "bot_message",
-        "text": "",
+        "text": message_text,
         "ts": message_ts,
         "bot_id": BOT_ID,
         **({"thread_ts": thread_ts} if thread_ts else {}),
+        **({"blocks": blocks} if blocks is not None else {}),
     }
     action = {
         "action_id": "option_1",

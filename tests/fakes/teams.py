@@ -365,3 +365,89 @@ def card_submit(
     activity = _activity("message", app_id, conversation_id, activity_id, service_url, **fields)
     submit = {**activity, "textFormat": "plain", "attachments": [], "value": values}
     return {**submit, "replyToId": reply_to_id} if reply_to_id else submit
+
+
+def card_execute(
+    app_id: str,
+    verb: str,
+    data: dict[str, Any],
+    conversation_id: str,
+    activity_id: str,
+    service_url: str,
+    reply_to_id: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An Adaptive Card ``Action.Execute`` (Universal Actions): an ``invoke`` activity named
+    ``adaptiveCard/action`` whose ``value.action`` carries the verb and the card's data;
+    ``reply_to_id`` is the card's message."""
+    activity = _activity("invoke", app_id, conversation_id, activity_id, service_url, **fields)
+    action = {"type": "Action.Execute", "id": f"action-{verb}", "verb": verb, "data": data}
+    invoke = {
+        **activity,
+        "name": "adaptiveCard/action",
+        "value": {"action": action, "trigger": "manual"},
+    }
+    return {**invoke, "replyToId": reply_to_id} if reply_to_id else invoke
+
+
+def conversation_update(
+    app_id: str,
+    conversation_id: str,
+    service_url: str,
+    activity_id: str,
+    members_added: list[str] | None = None,
+    members_removed: list[str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Members joined or left a conversation; the bot's own id (``28:<app id>``) among them is
+    the bot installed or removed."""
+    activity = _activity(
+        "conversationUpdate", app_id, conversation_id, activity_id, service_url, **fields
+    )
+    if members_added is not None:
+        activity["membersAdded"] = [{"id": member} for member in members_added]
+    if members_removed is not None:
+        activity["membersRemoved"] = [{"id": member} for member in members_removed]
+    return activity
+
+
+def installation_update(
+    app_id: str,
+    action: str,
+    conversation_id: str,
+    service_url: str,
+    activity_id: str,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The app installed (``action`` ``add``) or removed (``remove``) in a conversation."""
+    activity = _activity(
+        "installationUpdate", app_id, conversation_id, activity_id, service_url, **fields
+    )
+    return {**activity, "action": action}
+
+
+def meeting_event(
+    app_id: str,
+    started: bool,
+    meeting_id: str,
+    title: str,
+    conversation_id: str,
+    service_url: str,
+    activity_id: str,
+    at: str = "2025-06-15T16:00:00.000Z",
+) -> dict[str, Any]:
+    """A meeting the bot's chat belongs to started or ended (Pascal-case details, as Teams
+    sends them)."""
+    activity = _activity(
+        "event", app_id, conversation_id, activity_id, service_url, conversation_type="groupChat"
+    )
+    name = "application/vnd.microsoft.meeting" + ("Start" if started else "End")
+    value = {
+        "Id": meeting_id,
+        "MeetingType": "Scheduled",
+        "JoinUrl": "https://teams.microsoft.com/l/meetup-join/FAKE",
+        "Title": title,
+        "StartTime" if started else "EndTime": at,
+    }
+    channel_data = {**activity["channelData"], "meeting": {"id": meeting_id}}
+    return {**activity, "name": name, "value": value, "channelData": channel_data}
