@@ -248,41 +248,6 @@ class ConversationRepository:
             current,
         )
 
-    def record_processed(
-        self,
-        tenant_id: str,
-        current: ConversationDocument,
-        message_id: str,
-        at: datetime,
-        language: str | None,
-    ) -> None:
-        """The process stage's one write: ``touch`` and, when the message told its language,
-        ``remember_language``, as one update of ``current`` (the conversation as the stage read
-        it, so no read). A conversation that closed since is only told the language."""
-        conversation_id = current["_id"]
-        update: dict[str, Any] = {"$max": {"last_message_at": at, "last_message_id": message_id}}
-        if language:
-            update["$set"] = {"last_language": language, "updated_at": utcnow()}
-        if update_by_id(
-            self._collection,
-            conversation_id,
-            {"tenant_id": tenant_id, "state": OPEN},
-            update,
-            current,
-        ):
-            return
-        if language:
-            self.remember_language(tenant_id, conversation_id, language)
-
-    def remember_language(self, tenant_id: str, conversation_id: str, code: str) -> None:
-        """The language its last message was in, for the next message too short to tell."""
-        update_by_id(
-            self._collection,
-            conversation_id,
-            {"tenant_id": tenant_id},
-            {"$set": {"last_language": code, "updated_at": utcnow()}},
-        )
-
     def remember_turn(
         self,
         tenant_id: str,
@@ -290,28 +255,37 @@ class ConversationRepository:
         entries: list[RecentEntry],
         window: int,
         current: ConversationDocument | None = None,
+        activity: tuple[str, datetime] | None = None,
     ) -> None:
         """Keep the last ``window`` messages on the conversation, so the engine's history is
         one ``_id`` read. Turns of a conversation are generated one after another (see
         tasks/generate.py), so this read-then-write does not race itself. (FerretDB v1 ignores
         ``$push`` with ``$slice``, hence the explicit trim.) ``current``, the conversation as
-        the stage read it for this turn, saves the read."""
+        the stage read it for this turn, saves the read. ``activity``: the (message id, time)
+        of the turn's last inbound message, recorded in the same write as ``touch`` would (an
+        open conversation only; ``$max`` keeps re-runs and late stages from moving it back)."""
         doc = (
             current
             if current is not None
             and current.get("_id") == conversation_id
             and current.get("tenant_id") == tenant_id
             else find_by_id(
-                self._collection, conversation_id, {"tenant_id": tenant_id}, {"recent": 1}
+                self._collection,
+                conversation_id,
+                {"tenant_id": tenant_id},
+                {"recent": 1, "state": 1},
             )
         )
         if doc is None:
             return
         known = {entry["_id"] for entry in doc.get("recent", [])}
         recent = [*doc.get("recent", []), *(e for e in entries if e["_id"] not in known)]
+        update: dict[str, Any] = {"$set": {"recent": recent[-window:]}}
+        if activity is not None and doc.get("state", OPEN) == OPEN:
+            message_id, at = activity
+            update["$max"] = {"last_message_at": at, "last_message_id": message_id}
         self._collection.update_one(
-            write_filter(self._collection, conversation_id, {"tenant_id": tenant_id}),
-            {"$set": {"recent": recent[-window:]}},
+            write_filter(self._collection, conversation_id, {"tenant_id": tenant_id}), update
         )
 
     def close(

@@ -16,6 +16,18 @@ def session_key(tenant_id: str, conversation_id: str) -> str:
     return f"parley:session:{tenant_id}:{conversation_id}"
 
 
+def language_key(tenant_id: str, conversation_id: str) -> str:
+    """The language the conversation's last message was told in: a hint for the next message
+    too short to tell (processors/text/language.py). A key of its own, written by the process
+    stage after its pipeline, so it never races the session's context written by generate."""
+    return f"parley:language:{tenant_id}:{conversation_id}"
+
+
+def session_keys(tenant_id: str, conversation_id: str) -> list[str]:
+    """Every key a conversation's session keeps."""
+    return [session_key(tenant_id, conversation_id), language_key(tenant_id, conversation_id)]
+
+
 class SessionStore:
     """Load, refresh and update sessions; every key carries the tenant."""
 
@@ -32,17 +44,36 @@ class SessionStore:
 
     def refresh(self, tenant_id: str, conversation_id: str, user_id: str, channel: str) -> Session:
         """Load the session or start one, note this activity and push the expiry out."""
-        session = self.load(tenant_id, conversation_id) or {
-            "tenant_id": tenant_id,
-            "conversation_id": conversation_id,
-            "user_id": user_id,
-            "channel": channel,
-            "started_at": isoformat(utcnow()),
-            "context": {},
-        }
+        return self.refresh_turn(tenant_id, conversation_id, user_id, channel)[0]
+
+    def refresh_turn(
+        self, tenant_id: str, conversation_id: str, user_id: str, channel: str
+    ) -> tuple[Session, str | None]:
+        """``refresh``, and the conversation's language hint read in the same round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(session_key(tenant_id, conversation_id))
+        pipe.get(language_key(tenant_id, conversation_id))
+        raw, language = pipe.execute()
+        session: Session = (
+            json.loads(raw)
+            if raw is not None
+            else {
+                "tenant_id": tenant_id,
+                "conversation_id": conversation_id,
+                "user_id": user_id,
+                "channel": channel,
+                "started_at": isoformat(utcnow()),
+                "context": {},
+            }
+        )
         session["last_seen_at"] = isoformat(utcnow())
         self.save(session)
-        return session
+        hint = language.decode() if isinstance(language, bytes) else language
+        return session, hint
+
+    def remember_language(self, tenant_id: str, conversation_id: str, code: str) -> None:
+        """The language the conversation's last message was told in (``language_key``)."""
+        self._redis.set(language_key(tenant_id, conversation_id), code, ex=self._ttl)
 
     def apply_context(
         self, tenant_id: str, conversation_id: str, set_values: dict[str, Any], unset: list[str]
@@ -60,7 +91,7 @@ class SessionStore:
 
     def clear(self, tenant_id: str, conversation_id: str) -> None:
         """End the session with its conversation."""
-        self._redis.delete(session_key(tenant_id, conversation_id))
+        self._redis.delete(*session_keys(tenant_id, conversation_id))
 
     def save(self, session: Session) -> None:
         key = session_key(session["tenant_id"], session["conversation_id"])

@@ -39,7 +39,7 @@ from storage.conversations import CLOSED_MARK_SECONDS, SLOTS_COLLECTION, closed_
 from storage.event_sequence import sequence_key
 from storage.outbox import PENDING_COLLECTION
 from storage.retention import IN_FLIGHT
-from storage.sessions import session_key
+from storage.sessions import session_keys
 from storage.turn_order import conversation_keys
 from storage.visitor_streams import stream_key
 
@@ -183,7 +183,7 @@ class UserData:
             key
             for conversation_id in conversations
             for key in (
-                session_key(tenant_id, conversation_id),
+                *session_keys(tenant_id, conversation_id),
                 *conversation_keys(tenant_id, conversation_id),
                 sequence_key(conversation_id),
             )

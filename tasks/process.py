@@ -1,5 +1,6 @@
-"""The ``process`` stage: conversation and session bookkeeping, then the processor pipeline
-(``docs/processing.md``), whose findings are stored on the message."""
+"""The ``process`` stage: the session's bookkeeping (Redis), then the processor pipeline
+(``docs/processing.md``), whose findings are stored on the message: two MongoDB round trips,
+the message's read and its write."""
 
 from __future__ import annotations
 
@@ -103,10 +104,13 @@ def process(tenant_id: str, message_id: str) -> str:
     if message["status"] != PROCESS.before:
         return message_id  # a re-run after the stage already finished
     conversation_id = message["conversation_id"]
-    c.sessions.refresh(tenant_id, conversation_id, message["user_id"], message["channel"])
-    conversation = c.conversations.get(tenant_id, conversation_id)
+    # The conversation itself is not read or written here: its activity and history are the
+    # generate stage's write (storage/conversations.py remember_turn).
+    _, last_language = c.sessions.refresh_turn(
+        tenant_id, conversation_id, message["user_id"], message["channel"]
+    )
     _warm_up()
-    work = _work(c, message, conversation.get("last_language"))
+    work = _work(c, message, last_language)
     processing = run_pipeline(work)
     fields = _stored_fields(work, processing)
     _coarsened(work, message, fields)
@@ -120,8 +124,7 @@ def process(tenant_id: str, message_id: str) -> str:
         told = str(language["code"])
     if wants_choice_shown(message):  # before the advance: a re-run after a crash sends it again
         enqueue_show_choice(message)
-    c.conversations.record_processed(
-        tenant_id, conversation, message_id, message["created_at"], told
-    )
+    if told and told != last_language:
+        c.sessions.remember_language(tenant_id, conversation_id, told)
     c.messages.advance(tenant_id, message_id, PROCESS.after, fields, current=message)
     return message_id

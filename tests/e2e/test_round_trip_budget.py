@@ -85,11 +85,12 @@ def test_a_turn_stays_within_its_round_trip_budget(
     tenant = new_tenant_id()
     # The first turn opens the conversation, the second is a follow-up like the one counted:
     # together they warm what a long-running process holds (connections, the tenant's cache
-    # entry, every Lua script a turn runs loaded into Redis, which a restarted Redis forgets).
+    # entry, every Lua script a turn runs loaded into Redis, which a restarted Redis forgets),
+    # and the first tells the conversation's language, as a follow-up finds it (a message told
+    # in another language than the last costs one Redis write more: the hint's).
     # The budget is the third turn's.
-    *_warm, (message_id, turn) = asyncio.run(
-        _turns(settings, tenant, ["Hello", "Thanks", "What are your opening hours?"])
-    )
+    texts = ["Hello, I would like to ask you something", "Thanks", "What are your opening hours?"]
+    *_warm, (message_id, turn) = asyncio.run(_turns(settings, tenant, texts))
     report = "\n".join(_report(name, tally) for name, tally in turn.items())
     print(report)
 

@@ -24,7 +24,7 @@ from storage.conversations import ConversationRepository
 from storage.messages import MessageRepository, reply_id
 from storage.outbox import with_outbox
 from storage.provider_reports import ProviderReports
-from storage.sessions import session_key
+from storage.sessions import SessionStore, language_key, session_key
 from storage.turn_order import INTACT_KEY, TurnOrder
 from storage.visitor_streams import decode_entry, stream_key
 from tasks.audit import audit
@@ -318,3 +318,40 @@ def test_a_turn_whose_insert_timed_out_but_was_applied_keeps_its_place_in_order(
     generate(tenant, first["_id"])
     generate(tenant, second["_id"])
     assert engine.calls == [first["_id"], second["_id"]]
+
+
+def test_a_short_message_takes_the_language_its_conversation_was_last_told_in(
+    engine: CountingBackend, db: Database[Any], redis_client: redis.Redis, tenant: str
+) -> None:
+    first = accept(db, tenant, "Bonjour, je voudrais annuler ma commande de la semaine dernière")
+    process(tenant, first)
+    second = accept(db, tenant, "ok")  # too short to tell
+    process(tenant, second)
+
+    stored = {doc["_id"]: doc for doc in db["messages"].find({"_id": {"$in": [first, second]}})}
+    assert stored[first]["processing"]["language"]["code"] == "fr"
+    assert stored[second]["processing"]["language"] == {
+        "code": "fr",
+        "confidence": 0.0,
+        "source": "conversation",
+    }
+    conversation_id = stored[first]["conversation_id"]
+    assert redis_client.get(language_key(tenant, conversation_id)) == b"fr"
+    SessionStore(redis_client, 600).clear(tenant, conversation_id)  # ends with the session
+    assert not redis_client.exists(language_key(tenant, conversation_id))
+
+
+def test_the_conversations_activity_is_written_with_its_history_by_generate(
+    engine: CountingBackend, db: Database[Any], tenant: str
+) -> None:
+    message_id = accept(db, tenant, "What are your opening hours?")
+    conversation_id = db["messages"].find_one({"_id": message_id})["conversation_id"]  # type: ignore[index]
+    before = db["conversations"].find_one({"_id": conversation_id})
+    process(tenant, message_id)
+    assert db["conversations"].find_one({"_id": conversation_id}) == before  # not written
+
+    generate(tenant, message_id)
+
+    after = db["conversations"].find_one({"_id": conversation_id})
+    assert after is not None and after["last_message_id"] == message_id
+    assert [entry["_id"] for entry in after["recent"]] == [message_id, reply_id(message_id)]
