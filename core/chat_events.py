@@ -151,9 +151,14 @@ def _conversation_data(conversation: Doc) -> dict[str, Any]:
     }
 
 
+def conversation_event_ids(conversation_id: str) -> tuple[str, str]:
+    """The ids of a conversation's own events, ``started`` and ``ended``: one of each."""
+    return f"{conversation_id}:started", f"{conversation_id}:ended"
+
+
 def conversation_started(conversation: Doc) -> CloudEvent:
     return _event(
-        f"{conversation['_id']}:started",
+        conversation_event_ids(conversation["_id"])[0],
         "chat.conversation.started",
         conversation["_id"],
         conversation,
@@ -182,7 +187,7 @@ def conversation_ended(conversation: Doc, reason: str, at: datetime) -> CloudEve
     """A conversation closed (``reason``: ``closed`` by a caller, ``idle`` by the beat job);
     a conversation is closed once, so its id is the conversation's."""
     return _event(
-        f"{conversation['_id']}:ended",
+        conversation_event_ids(conversation["_id"])[1],
         "chat.conversation.ended",
         conversation["_id"],
         conversation,

@@ -213,10 +213,16 @@ class ConversationRepository:
         return conversation_id
 
     def get(self, tenant_id: str, conversation_id: str) -> ConversationDocument:
-        doc = find_by_id(self._collection, conversation_id, {"tenant_id": tenant_id})
+        doc = self.find(tenant_id, conversation_id)
         if doc is None:
             raise NotFound(f"conversation {conversation_id} not found")
         return doc
+
+    def find(self, tenant_id: str, conversation_id: str) -> ConversationDocument | None:
+        found: ConversationDocument | None = find_by_id(
+            self._collection, conversation_id, {"tenant_id": tenant_id}
+        )
+        return found
 
     def open_for_user(
         self, tenant_id: str, conversation_id: str, channel: str, user_id: str

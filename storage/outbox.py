@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -185,11 +185,24 @@ class OutboxRelay:
         self.pending = PendingEvents(db)
         self._turns = OpenTurns(db)
 
-    def publish_documents(self, docs: Iterable[OutboxOwner], timeout: float) -> int:
+    def publish_documents(
+        self,
+        docs: Iterable[OutboxOwner],
+        timeout: float,
+        unread: tuple[Sequence[str], Callable[[], OutboxOwner | None]] | None = None,
+    ) -> int:
         """Publish the still pending events of ``docs`` (of any collections); returns how many
-        Kafka acknowledged."""
+        Kafka acknowledged. ``unread``: the ids of events a document not read yet may hold,
+        and how to read it: it is read only when one of them is pending (asked in the same
+        read as the others), for a document that seldom holds one, such as a conversation
+        after its first turn."""
         owned = [(doc["_id"], entry) for doc in docs for entry in doc.get("outbox") or ()]
-        waiting = self.pending.pending_of(entry["id"] for _, entry in owned)
+        maybe, load = unread or ((), None)
+        waiting = self.pending.pending_of([*(entry["id"] for _, entry in owned), *maybe])
+        doc = load() if load is not None and waiting.intersection(maybe) else None
+        if doc is not None:
+            known = {entry["id"] for _, entry in owned}
+            owned += [(doc["_id"], e) for e in doc.get("outbox") or () if e["id"] not in known]
         batch = [
             StagedEvent(entry["id"], entry["topic"], entry["key"], entry["value"], owner)
             for owner, entry in owned

@@ -7,9 +7,9 @@ event stays in its document's outbox until Kafka acknowledges it; the beat relay
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from core.chat_events import conversation_updated
+from core.chat_events import conversation_event_ids, conversation_updated
 from core.stages import AUDIT
 from core.timeutil import utcnow
 from storage.documents import OutboxEntry, OutboxOwner
@@ -30,12 +30,8 @@ def audit(tenant_id: str, message_id: str) -> str:
     if inbound is None or inbound["status"] != AUDIT.before:
         return message_id
     # The reply that answered it: its own, or an earlier message's it was sent together with.
+    # (The conversation's activity, the reply, was written with its history by generate.)
     reply = c.messages.find(tenant_id, inbound.get("reply_id", reply_id(message_id)))
-    conversation = c.conversations.get(tenant_id, inbound["conversation_id"])
-    if reply is not None:  # the conversation's last activity is the reply the turn sent
-        c.conversations.touch(
-            tenant_id, conversation["_id"], reply["_id"], reply["created_at"], current=conversation
-        )
     c.audit.record_turn(
         tenant_id,
         message_id,
@@ -53,8 +49,14 @@ def audit(tenant_id: str, message_id: str) -> str:
     )
     # The turn's events so far go out while the turn is still open, so the relay leaves them
     # alone (it publishes an open turn's events only when they wait too long); closing the turn
-    # adds the last one, published right after from what this stage wrote (no read).
-    _publish(c, message_id, [doc for doc in (inbound, reply, conversation) if doc])
+    # adds the last one, published right after from what this stage wrote (no read). The
+    # conversation is read only when one of its own events waits: its first turn's ``started``.
+    conversation_id = inbound["conversation_id"]
+    unread = (
+        conversation_event_ids(conversation_id),
+        lambda: c.conversations.find(tenant_id, conversation_id),
+    )
+    _publish(c, message_id, [doc for doc in (inbound, reply) if doc], unread=unread)
     updated = conversation_updated(inbound, reply, utcnow())
     if c.messages.advance(tenant_id, message_id, AUDIT.after, events=[updated], current=inbound):
         _publish(c, message_id, noted=[stage(updated)])
@@ -66,6 +68,7 @@ def _publish(
     message_id: str,
     docs: Sequence[OutboxOwner] = (),
     noted: Sequence[OutboxEntry] = (),
+    unread: tuple[Sequence[str], Callable[[], OutboxOwner | None]] | None = None,
 ) -> None:
     """Best effort: whatever Kafka does not acknowledge stays noted for the relay. ``docs``:
     their events still pending go out; ``noted``: events of ``message_id`` this stage has just
@@ -77,7 +80,7 @@ def _publish(
     timeout = c.settings.kafka_publish_timeout_seconds
     try:
         if docs:
-            c.relay.publish_documents(docs, timeout)
+            c.relay.publish_documents(docs, timeout, unread)
         if noted:
             c.relay.publish_noted(message_id, noted, timeout)
     except Exception:

@@ -85,7 +85,7 @@ def _store_reply(
         ],
         c.settings.history_window,
         current=conversation,
-        activity=(answered[-1]["_id"], answered[-1]["created_at"]),
+        activity=(rid, now),  # the conversation's last activity: the reply
     )
 
 

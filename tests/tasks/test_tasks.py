@@ -353,5 +353,8 @@ def test_the_conversations_activity_is_written_with_its_history_by_generate(
     generate(tenant, message_id)
 
     after = db["conversations"].find_one({"_id": conversation_id})
-    assert after is not None and after["last_message_id"] == message_id
+    assert after is not None and after["last_message_id"] == reply_id(message_id)
     assert [entry["_id"] for entry in after["recent"]] == [message_id, reply_id(message_id)]
+    deliver(tenant, message_id)
+    audit(tenant, message_id)
+    assert db["conversations"].find_one({"_id": conversation_id}) == after  # nothing more
