@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/mcp_engine.proto\x12\x10parley.engine.v1\x1a\x1cgoogle/protobuf/struct.proto\"w\n\x0cHistoryEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12.\n\tdirection\x18\x02 \x01(\x0e\x32\x1b.parley.engine.v1.Direction\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"\xd5\x03\n\x10ProcessingResult\x12\x17\n\x0fnormalized_text\x18\x01 \x01(\t\x12\x14\n\x0cmessage_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x46\n\nattributes\x18\x04 \x03(\x0b\x32\x32.parley.engine.v1.ProcessingResult.AttributesEntry\x12\x1b\n\x13language_confidence\x18\x05 \x01(\x02\x12*\n\x08\x65ntities\x18\x06 \x03(\x0b\x32\x18.parley.engine.v1.Entity\x12.\n\tsentiment\x18\x07 \x01(\x0b\x32\x1b.parley.engine.v1.Sentiment\x12(\n\x06safety\x18\x08 \x01(\x0b\x32\x18.parley.engine.v1.Safety\x12-\n\x05media\x18\t \x01(\x0b\x32\x1e.parley.engine.v1.MediaSummary\x12\x33\n\x08location\x18\n \x01(\x0b\x32!.parley.engine.v1.LocationSummary\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x06\x45ntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x05\")\n\tSentiment\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\",\n\x06Safety\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x12\n\ncategories\x18\x02 \x03(\t\"w\n\x0cMediaSummary\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\r\n\x05pages\x18\x06 \x01(\x05\"\x8b\x01\n\x0fLocationSummary\x12\r\n\x05place\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x15\n\x08latitude\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tlongitude\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x0b\n\t_latitudeB\x0c\n\n_longitude\"\xe2\x02\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x07history\x18\x08 \x03(\x0b\x32\x1e.parley.engine.v1.HistoryEntry\x12\x30\n\x0fsession_context\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x36\n\nprocessing\x18\n \x01(\x0b\x32\".parley.engine.v1.ProcessingResult\x12\x30\n\x06\x65ngine\x18\x0b \x01(\x0b\x32 .parley.engine.v1.EngineSettings\"q\n\x0e\x45ngineSettings\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x0btemperature\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rsystem_prompt\x18\x04 \x01(\tB\x0e\n\x0c_temperature\"5\n\x06\x42utton\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"G\n\x0cQuickReplies\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x03(\x0b\x32\x18.parley.engine.v1.Button\"8\n\x05Media\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\"e\n\x04\x43\x61rd\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x11\n\timage_url\x18\x03 \x01(\t\x12)\n\x07\x62uttons\x18\x04 \x03(\x0b\x32\x18.parley.engine.v1.Button\"\xae\x01\n\tReplyPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x37\n\rquick_replies\x18\x02 \x01(\x0b\x32\x1e.parley.engine.v1.QuickRepliesH\x00\x12(\n\x05media\x18\x03 \x01(\x0b\x32\x17.parley.engine.v1.MediaH\x00\x12&\n\x04\x63\x61rd\x18\x04 \x01(\x0b\x32\x16.parley.engine.v1.CardH\x00\x42\x06\n\x04kind\"D\n\rContextUpdate\x12$\n\x03set\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05unset\x18\x02 \x03(\t\"\xac\x01\n\x10GenerateResponse\x12*\n\x05parts\x18\x01 \x03(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x02 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\"\xcc\x01\n\rResponseChunk\x12\x12\n\ntext_delta\x18\x01 \x01(\t\x12)\n\x04part\x18\x02 \x01(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x34\n\x08response\x18\x05 \x01(\x0b\x32\".parley.engine.v1.GenerateResponse\"s\n\x14UpdateContextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12/\n\x06update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\"A\n\x15UpdateContextResponse\x12(\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x32\xa0\x02\n\tMcpEngine\x12Y\n\x10GenerateResponse\x12!.parley.engine.v1.GenerateRequest\x1a\".parley.engine.v1.GenerateResponse\x12V\n\x0eStreamResponse\x12!.parley.engine.v1.GenerateRequest\x1a\x1f.parley.engine.v1.ResponseChunk0\x01\x12`\n\rUpdateContext\x12&.parley.engine.v1.UpdateContextRequest\x1a\'.parley.engine.v1.UpdateContextResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/mcp_engine.proto\x12\x10parley.engine.v1\x1a\x1cgoogle/protobuf/struct.proto\"w\n\x0cHistoryEntry\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12.\n\tdirection\x18\x02 \x01(\x0e\x32\x1b.parley.engine.v1.Direction\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"\xd5\x03\n\x10ProcessingResult\x12\x17\n\x0fnormalized_text\x18\x01 \x01(\t\x12\x14\n\x0cmessage_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x46\n\nattributes\x18\x04 \x03(\x0b\x32\x32.parley.engine.v1.ProcessingResult.AttributesEntry\x12\x1b\n\x13language_confidence\x18\x05 \x01(\x02\x12*\n\x08\x65ntities\x18\x06 \x03(\x0b\x32\x18.parley.engine.v1.Entity\x12.\n\tsentiment\x18\x07 \x01(\x0b\x32\x1b.parley.engine.v1.Sentiment\x12(\n\x06safety\x18\x08 \x01(\x0b\x32\x18.parley.engine.v1.Safety\x12-\n\x05media\x18\t \x01(\x0b\x32\x1e.parley.engine.v1.MediaSummary\x12\x33\n\x08location\x18\n \x01(\x0b\x32!.parley.engine.v1.LocationSummary\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x06\x45ntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x05\")\n\tSentiment\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\",\n\x06Safety\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x12\n\ncategories\x18\x02 \x03(\t\"w\n\x0cMediaSummary\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\r\n\x05pages\x18\x06 \x01(\x05\"\x8b\x01\n\x0fLocationSummary\x12\r\n\x05place\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x15\n\x08latitude\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tlongitude\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x0b\n\t_latitudeB\x0c\n\n_longitude\"\xe2\x02\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x07history\x18\x08 \x03(\x0b\x32\x1e.parley.engine.v1.HistoryEntry\x12\x30\n\x0fsession_context\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x36\n\nprocessing\x18\n \x01(\x0b\x32\".parley.engine.v1.ProcessingResult\x12\x30\n\x06\x65ngine\x18\x0b \x01(\x0b\x32 .parley.engine.v1.EngineSettings\"q\n\x0e\x45ngineSettings\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x0btemperature\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rsystem_prompt\x18\x04 \x01(\tB\x0e\n\x0c_temperature\"D\n\x06\x42utton\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"G\n\x0cQuickReplies\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x03(\x0b\x32\x18.parley.engine.v1.Button\"8\n\x05Media\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\"e\n\x04\x43\x61rd\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x11\n\timage_url\x18\x03 \x01(\t\x12)\n\x07\x62uttons\x18\x04 \x03(\x0b\x32\x18.parley.engine.v1.Button\"B\n\x07\x42uttons\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x07\x62uttons\x18\x02 \x03(\x0b\x32\x18.parley.engine.v1.Button\"s\n\x08Location\x12\x15\n\x08latitude\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tlongitude\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\tB\x0b\n\t_latitudeB\x0c\n\n_longitude\"z\n\x08ListItem\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x11\n\timage_url\x18\x03 \x01(\t\x12)\n\x07\x62uttons\x18\x04 \x03(\x0b\x32\x18.parley.engine.v1.Button\x12\x0f\n\x07payload\x18\x05 \x01(\t\"S\n\x08ItemList\x12\x0c\n\x04text\x18\x01 \x01(\t\x12)\n\x05items\x18\x02 \x03(\x0b\x32\x1a.parley.engine.v1.ListItem\x12\x0e\n\x06\x62utton\x18\x03 \x01(\t\"I\n\x04\x46ile\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x11\n\tmime_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\"c\n\x08Template\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x37\n\ncomponents\x18\x03 \x03(\x0b\x32#.parley.engine.v1.TemplateComponent\"{\n\x11TemplateComponent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x10\n\x08sub_type\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\t\x12\x37\n\nparameters\x18\x04 \x03(\x0b\x32#.parley.engine.v1.TemplateParameter\"\xd3\x01\n\x11TemplateParameter\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\t\x12.\n\x05image\x18\x04 \x01(\x0b\x32\x1f.parley.engine.v1.TemplateMedia\x12.\n\x05video\x18\x05 \x01(\x0b\x32\x1f.parley.engine.v1.TemplateMedia\x12\x31\n\x08\x64ocument\x18\x06 \x01(\x0b\x32\x1f.parley.engine.v1.TemplateMedia\"/\n\rTemplateMedia\x12\x0c\n\x04link\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\"\x90\x03\n\tReplyPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x37\n\rquick_replies\x18\x02 \x01(\x0b\x32\x1e.parley.engine.v1.QuickRepliesH\x00\x12(\n\x05media\x18\x03 \x01(\x0b\x32\x17.parley.engine.v1.MediaH\x00\x12&\n\x04\x63\x61rd\x18\x04 \x01(\x0b\x32\x16.parley.engine.v1.CardH\x00\x12.\n\x08template\x18\x05 \x01(\x0b\x32\x1a.parley.engine.v1.TemplateH\x00\x12.\n\x08location\x18\x06 \x01(\x0b\x32\x1a.parley.engine.v1.LocationH\x00\x12,\n\x07\x62uttons\x18\x07 \x01(\x0b\x32\x19.parley.engine.v1.ButtonsH\x00\x12*\n\x04list\x18\x08 \x01(\x0b\x32\x1a.parley.engine.v1.ItemListH\x00\x12&\n\x04\x66ile\x18\t \x01(\x0b\x32\x16.parley.engine.v1.FileH\x00\x42\x06\n\x04kind\"D\n\rContextUpdate\x12$\n\x03set\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05unset\x18\x02 \x03(\t\"\xac\x01\n\x10GenerateResponse\x12*\n\x05parts\x18\x01 \x03(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x02 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\"\xcc\x01\n\rResponseChunk\x12\x12\n\ntext_delta\x18\x01 \x01(\t\x12)\n\x04part\x18\x02 \x01(\x0b\x32\x1b.parley.engine.v1.ReplyPart\x12\x37\n\x0e\x63ontext_update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x34\n\x08response\x18\x05 \x01(\x0b\x32\".parley.engine.v1.GenerateResponse\"s\n\x14UpdateContextRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12/\n\x06update\x18\x03 \x01(\x0b\x32\x1f.parley.engine.v1.ContextUpdate\"A\n\x15UpdateContextResponse\x12(\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x32\xa0\x02\n\tMcpEngine\x12Y\n\x10GenerateResponse\x12!.parley.engine.v1.GenerateRequest\x1a\".parley.engine.v1.GenerateResponse\x12V\n\x0eStreamResponse\x12!.parley.engine.v1.GenerateRequest\x1a\x1f.parley.engine.v1.ResponseChunk0\x01\x12`\n\rUpdateContext\x12&.parley.engine.v1.UpdateContextRequest\x1a\'.parley.engine.v1.UpdateContextResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_PROCESSINGRESULT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_DIRECTION']._serialized_start=2675
-  _globals['_DIRECTION']._serialized_end=2760
+  _globals['_DIRECTION']._serialized_start=3874
+  _globals['_DIRECTION']._serialized_end=3959
   _globals['_HISTORYENTRY']._serialized_start=75
   _globals['_HISTORYENTRY']._serialized_end=194
   _globals['_PROCESSINGRESULT']._serialized_start=197
@@ -57,25 +57,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENGINESETTINGS']._serialized_start=1458
   _globals['_ENGINESETTINGS']._serialized_end=1571
   _globals['_BUTTON']._serialized_start=1573
-  _globals['_BUTTON']._serialized_end=1626
-  _globals['_QUICKREPLIES']._serialized_start=1628
-  _globals['_QUICKREPLIES']._serialized_end=1699
-  _globals['_MEDIA']._serialized_start=1701
-  _globals['_MEDIA']._serialized_end=1757
-  _globals['_CARD']._serialized_start=1759
-  _globals['_CARD']._serialized_end=1860
-  _globals['_REPLYPART']._serialized_start=1863
-  _globals['_REPLYPART']._serialized_end=2037
-  _globals['_CONTEXTUPDATE']._serialized_start=2039
-  _globals['_CONTEXTUPDATE']._serialized_end=2107
-  _globals['_GENERATERESPONSE']._serialized_start=2110
-  _globals['_GENERATERESPONSE']._serialized_end=2282
-  _globals['_RESPONSECHUNK']._serialized_start=2285
-  _globals['_RESPONSECHUNK']._serialized_end=2489
-  _globals['_UPDATECONTEXTREQUEST']._serialized_start=2491
-  _globals['_UPDATECONTEXTREQUEST']._serialized_end=2606
-  _globals['_UPDATECONTEXTRESPONSE']._serialized_start=2608
-  _globals['_UPDATECONTEXTRESPONSE']._serialized_end=2673
-  _globals['_MCPENGINE']._serialized_start=2763
-  _globals['_MCPENGINE']._serialized_end=3051
+  _globals['_BUTTON']._serialized_end=1641
+  _globals['_QUICKREPLIES']._serialized_start=1643
+  _globals['_QUICKREPLIES']._serialized_end=1714
+  _globals['_MEDIA']._serialized_start=1716
+  _globals['_MEDIA']._serialized_end=1772
+  _globals['_CARD']._serialized_start=1774
+  _globals['_CARD']._serialized_end=1875
+  _globals['_BUTTONS']._serialized_start=1877
+  _globals['_BUTTONS']._serialized_end=1943
+  _globals['_LOCATION']._serialized_start=1945
+  _globals['_LOCATION']._serialized_end=2060
+  _globals['_LISTITEM']._serialized_start=2062
+  _globals['_LISTITEM']._serialized_end=2184
+  _globals['_ITEMLIST']._serialized_start=2186
+  _globals['_ITEMLIST']._serialized_end=2269
+  _globals['_FILE']._serialized_start=2271
+  _globals['_FILE']._serialized_end=2344
+  _globals['_TEMPLATE']._serialized_start=2346
+  _globals['_TEMPLATE']._serialized_end=2445
+  _globals['_TEMPLATECOMPONENT']._serialized_start=2447
+  _globals['_TEMPLATECOMPONENT']._serialized_end=2570
+  _globals['_TEMPLATEPARAMETER']._serialized_start=2573
+  _globals['_TEMPLATEPARAMETER']._serialized_end=2784
+  _globals['_TEMPLATEMEDIA']._serialized_start=2786
+  _globals['_TEMPLATEMEDIA']._serialized_end=2833
+  _globals['_REPLYPART']._serialized_start=2836
+  _globals['_REPLYPART']._serialized_end=3236
+  _globals['_CONTEXTUPDATE']._serialized_start=3238
+  _globals['_CONTEXTUPDATE']._serialized_end=3306
+  _globals['_GENERATERESPONSE']._serialized_start=3309
+  _globals['_GENERATERESPONSE']._serialized_end=3481
+  _globals['_RESPONSECHUNK']._serialized_start=3484
+  _globals['_RESPONSECHUNK']._serialized_end=3688
+  _globals['_UPDATECONTEXTREQUEST']._serialized_start=3690
+  _globals['_UPDATECONTEXTREQUEST']._serialized_end=3805
+  _globals['_UPDATECONTEXTRESPONSE']._serialized_start=3807
+  _globals['_UPDATECONTEXTRESPONSE']._serialized_end=3872
+  _globals['_MCPENGINE']._serialized_start=3962
+  _globals['_MCPENGINE']._serialized_end=4250
 # @@protoc_insertion_point(module_scope)
