@@ -55,7 +55,7 @@ def map_link(part: ReplyPart) -> str:
     where = coordinates(part)
     if where is None:
         return ""
-    return MAP_URL.format(latitude=quote(f"{where[0]:g}"), longitude=quote(f"{where[1]:g}"))
+    return MAP_URL.format(latitude=quote(str(where[0])), longitude=quote(str(where[1])))
 
 
 def template_texts(part: ReplyPart) -> list[str]:
