@@ -20,6 +20,7 @@ to ``degrade_to_text``, so a part is never dropped silently.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -29,7 +30,7 @@ ButtonAction = Literal["link", "call", "postback"]
 MAP_URL = "https://www.google.com/maps/search/?api=1&query={latitude},{longitude}"
 
 
-def button_action(button: dict[str, Any]) -> ButtonAction:
+def button_action(button: Mapping[str, Any]) -> ButtonAction:
     """What a button does: a ``url`` makes it a link, a ``phone`` a call, else it posts back."""
     if button.get("url"):
         return "link"
