@@ -1,9 +1,12 @@
 """How Parley's reply parts become Messenger Send API ``message`` objects, one per message sent.
 
 What Messenger can show natively: text (split at 2000 characters), quick replies (1-13 text
-options, no links), media by URL (caption as a following text), a button template (a card with
-1-3 buttons and no image) and a one-element generic template (a card with a title and an image).
-Everything else goes through the shared ``degrade_to_text``.
+options, no links), media and files by URL (caption as a following text), a button template (a
+card without an image, or a buttons part, with 1-3 buttons: ``web_url``, ``postback`` or
+``phone_number``), a one-element generic template (a card with a title and an image) and a
+generic-template carousel (a list of 1-10 items). Messenger cannot send a location, so a location
+is its map link in text; that, templates and everything over a limit go through the shared
+``degrade_to_text``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import mimetypes
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.content import ReplyPart, degrade_to_text, split_text, truncate
+from channels.content import ReplyPart, button_action, degrade_to_text, split_text, truncate
 
 TEXT_LIMIT = 2000
 QUICK_REPLY_LIMIT = 13
@@ -22,6 +25,7 @@ BUTTON_TITLE_LIMIT = 20
 BUTTON_TEMPLATE_TEXT_LIMIT = 640
 GENERIC_TITLE_LIMIT = 80
 GENERIC_SUBTITLE_LIMIT = 80
+CAROUSEL_LIMIT = 10
 
 Message = dict[str, Any]
 
@@ -48,10 +52,14 @@ def _part_messages(part: ReplyPart) -> list[Message]:
         return _texts(_str(part.get("text")))
     if kind == "quick_replies":
         return _quick_replies(part)
-    if kind == "media":
+    if kind in ("media", "file"):
         return _media(part)
     if kind == "card":
         return _card(part)
+    if kind == "buttons":
+        return _buttons(part)
+    if kind == "list":
+        return _carousel(part)
     return _texts(degrade_to_text([part]))  # an unknown type renders to nothing
 
 
@@ -67,7 +75,8 @@ def _quick_replies(part: ReplyPart) -> list[Message]:
     native = (
         text.strip()  # Messenger shows quick replies only under a text
         and 0 < len(options) <= QUICK_REPLY_LIMIT
-        and not any(option.get("url") for option in options)  # quick replies cannot open links
+        # quick replies cannot open links or dial
+        and all(button_action(option) == "postback" for option in options)
     )
     if not native:
         return _texts(
@@ -130,11 +139,51 @@ def _card(part: ReplyPart) -> list[Message]:
     return _texts(degrade_to_text([card]))
 
 
+def _buttons(part: ReplyPart) -> list[Message]:
+    text = _str(part.get("text"))
+    buttons = _titled(part.get("buttons"))
+    if text.strip() and 0 < len(buttons) <= BUTTON_LIMIT:
+        payload = {
+            "template_type": "button",
+            "text": truncate(text, BUTTON_TEMPLATE_TEXT_LIMIT),
+            "buttons": [_button(button) for button in buttons],
+        }
+        return [_template(payload)]
+    if all(button_action(b) == "postback" for b in buttons):
+        return _quick_replies({"type": "quick_replies", "text": text, "options": buttons})
+    return _texts(degrade_to_text([part]))
+
+
+def _carousel(part: ReplyPart) -> list[Message]:
+    """A generic template of one element per item; an element needs more than its title, so an
+    item with nothing else gets a postback button of its payload."""
+    items = _titled(part.get("items"))
+    fits = all(len(_titled(i.get("buttons"))) <= BUTTON_LIMIT for i in items)
+    if not 0 < len(items) <= CAROUSEL_LIMIT or not fits:
+        return _texts(degrade_to_text([part]))
+    elements = []
+    for item in items:
+        element: dict[str, Any] = {"title": truncate(item["title"], GENERIC_TITLE_LIMIT)}
+        if item.get("subtitle"):
+            element["subtitle"] = truncate(_str(item["subtitle"]), GENERIC_SUBTITLE_LIMIT)
+        if item.get("image_url"):
+            element["image_url"] = _str(item["image_url"])
+        buttons = _titled(item.get("buttons")) or [
+            {"title": item["title"], "payload": _str(item.get("payload")) or item["title"]}
+        ]
+        element["buttons"] = [_button(button) for button in buttons]
+        elements.append(element)
+    carousel = _template({"template_type": "generic", "elements": elements})
+    return [*_texts(_str(part.get("text"))), carousel]
+
+
 def _button(button: dict[str, Any]) -> dict[str, Any]:
     title = truncate(button["title"], BUTTON_TITLE_LIMIT)
-    url = _str(button.get("url"))
-    if url:
-        return {"type": "web_url", "title": title, "url": url}
+    action = button_action(button)
+    if action == "link":
+        return {"type": "web_url", "title": title, "url": _str(button.get("url"))}
+    if action == "call":
+        return {"type": "phone_number", "title": title, "payload": _str(button.get("phone"))}
     return {
         "type": "postback",
         "title": title,

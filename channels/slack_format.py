@@ -1,11 +1,14 @@
 """Reply parts rendered as Slack ``chat.postMessage`` bodies (text and Block Kit), one per message.
 
 Text is escaped (``&``, ``<``, ``>``) so a reply can never form a control sequence such as
-``<!channel>`` that would notify a whole channel. Quick replies and card buttons become Block Kit
-buttons whose ``value`` is the option's payload; a link-only button carries no ``value``, which is
-how the adapter tells a followed link from a chosen option when Slack reports the click.
-Media other than images cannot be posted by URL (files need a three-call upload), so it degrades
-to text with the shared helper and Slack unfurls the link.
+``<!channel>`` that would notify a whole channel. Quick replies, buttons parts and card buttons
+become Block Kit buttons whose ``value`` is the option's payload; a link button carries its
+``url`` and no ``value``, which is how the adapter tells a followed link from a chosen option when
+Slack reports the click. Slack buttons cannot dial, so a call button is a line of the section
+text. A card is a header, a section, an image and an actions block; a list is a section per item
+(its image as the section's accessory) followed by the item's buttons. Media and files other than
+images cannot be posted by URL (files need a three-call upload), locations and templates have no
+Slack form: they degrade to text with the shared helper and Slack unfurls the link.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import mimetypes
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.content import ReplyPart, degrade_to_text, split_text, truncate
+from channels.content import ReplyPart, button_action, degrade_to_text, split_text, truncate
 
 # Slack truncates ``text`` at 40,000 characters; beyond ~4,000 a message stops being readable.
 TEXT_LIMIT = 4000
@@ -24,6 +27,7 @@ BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 IMAGE_TEXT_LIMIT = 2000  # image block alt_text and title
 BUTTONS_PER_BLOCK = 25
+MAX_BLOCKS = 50
 
 Body = dict[str, Any]
 
@@ -47,10 +51,14 @@ def escape(text: str) -> str:
 def _render(part: ReplyPart) -> list[Body]:
     kind = part.get("type")
     if kind == "quick_replies" and part.get("options"):
-        return _quick_replies(part)
+        return _quick_replies(part, part["options"])
+    if kind == "buttons" and part.get("buttons"):
+        return _quick_replies(part, part["buttons"])
     if kind == "card":
         return _card(part)
-    if kind == "media" and part.get("url") and _is_image(part):
+    if kind == "list" and part.get("items"):
+        return _list(part)
+    if kind in ("media", "file") and part.get("url") and _is_image(part):
         return [_image(part)]
     return _text(degrade_to_text([part]))
 
@@ -61,14 +69,14 @@ def _text(text: str) -> list[Body]:
     return [{"text": chunk} for chunk in split_text(escape(text), TEXT_LIMIT)]
 
 
-def _quick_replies(part: ReplyPart) -> list[Body]:
+def _quick_replies(part: ReplyPart, options: list[dict[str, Any]]) -> list[Body]:
     """Leading text beyond one section goes first as plain messages; the buttons follow the
     last chunk so they stay next to the question they answer."""
     chunks = split_text(escape(part["text"]), SECTION_LIMIT) if part.get("text") else []
     bodies: list[Body] = [{"text": chunk} for chunk in chunks[:-1]]
     question = chunks[-1] if chunks else ""
     blocks = [_section(question)] if question else []
-    blocks.extend(_actions(part["options"]))
+    blocks.extend(_actions(options))
     fallback = question or escape(degrade_to_text([{**part, "text": ""}]))
     bodies.append({"text": truncate(fallback, TEXT_LIMIT), "blocks": blocks})
     return bodies
@@ -89,6 +97,30 @@ def _card(part: ReplyPart) -> list[Body]:
         return []
     fallback = escape(degrade_to_text([part]))
     return [{"text": truncate(fallback, TEXT_LIMIT), "blocks": blocks}]
+
+
+def _list(part: ReplyPart) -> list[Body]:
+    blocks: list[Body] = []
+    if part.get("text"):
+        blocks.append(_section(truncate(escape(part["text"]), SECTION_LIMIT)))
+    for item in part["items"]:
+        title = str(item.get("title") or item.get("payload") or "")
+        lines = [f"*{escape(title)}*" if title else "", escape(str(item.get("subtitle") or ""))]
+        section = _section(truncate("\n".join(filter(None, lines)) or " ", SECTION_LIMIT))
+        if item.get("image_url"):
+            section["accessory"] = _image_element(item["image_url"], title or "image")
+        buttons = item.get("buttons") or (
+            [{"title": title, "payload": item["payload"]}] if item.get("payload") else []
+        )
+        blocks += [section, *_actions(buttons)]
+    fallback = truncate(escape(degrade_to_text([part])), TEXT_LIMIT)
+    if len(blocks) > MAX_BLOCKS:
+        return _text(degrade_to_text([part]))
+    return [{"text": fallback, "blocks": blocks}]
+
+
+def _image_element(url: str, alt_text: str) -> Body:
+    return {"type": "image", "image_url": url, "alt_text": truncate(alt_text, IMAGE_TEXT_LIMIT)}
 
 
 def _image(part: ReplyPart) -> Body:
@@ -113,11 +145,19 @@ def _section(mrkdwn: str) -> Body:
 
 
 def _actions(options: list[dict[str, Any]]) -> list[Body]:
-    buttons = [_button(n, option) for n, option in enumerate(options, start=1)]
-    return [
+    """Actions blocks for the buttons, then a section listing the call buttons (Slack cannot
+    dial)."""
+    calls = [o for o in options if button_action(o) == "call"]
+    clickable = [o for o in options if button_action(o) != "call"]
+    buttons = [_button(n, option) for n, option in enumerate(clickable, start=1)]
+    blocks: list[Body] = [
         {"type": "actions", "elements": buttons[start : start + BUTTONS_PER_BLOCK]}
         for start in range(0, len(buttons), BUTTONS_PER_BLOCK)
     ]
+    if calls:
+        listed = degrade_to_text([{"type": "buttons", "buttons": calls}])
+        blocks.append(_section(truncate(escape(listed), SECTION_LIMIT)))
+    return blocks
 
 
 def _button(n: int, option: dict[str, Any]) -> Body:

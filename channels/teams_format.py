@@ -2,11 +2,15 @@
 
 Decisions: text goes as ``textFormat: plain``; quick replies are ``suggestedActions`` (imBack) in
 personal chats when there are at most three text-only options (Teams shows only the first
-three), otherwise a hero card with imBack/openUrl buttons; cards are hero cards (they render
-on every Teams client and carry image, title, subtitle and buttons, which is all a card part
-has); images are attachments by URL with the caption as a following text activity (Teams may
-split a text+attachment activity and lose its id); other media degrade to text, since Teams
-bots cannot post arbitrary files by URL.
+three), otherwise an Adaptive Card. Cards, buttons parts and quick replies elsewhere are Adaptive
+Cards of schema 1.4 (the newest every Teams client renders; 1.5's Universal Actions break older
+ones): a postback is ``Action.Submit`` whose ``msteams`` data is an imBack, so Teams posts its
+payload back as the user's own message, which needs no invoke handling; a link is
+``Action.OpenUrl``; a call is a line of text, as a card cannot dial. A list is a carousel
+(``attachmentLayout: carousel``) of one card per item, up to 10. Images are attachments by URL
+with the caption as a following text activity (Teams may split a text+attachment activity and
+lose its id); other media and files degrade to text, since Teams bots cannot post arbitrary
+files by URL; a location is its map link, and a template degrades to its text.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.content import ReplyPart, degrade_to_text, split_text, truncate
+from channels.content import ReplyPart, button_action, degrade_to_text, split_text, truncate
 
 # Teams caps an activity at ~100 KB counted in UTF-16 and advises staying under 80 KB; 16,000
 # characters stay under 64 KB even if every one is an emoji (two UTF-16 units).
@@ -25,7 +29,10 @@ TEXT_LIMIT = 16_000
 TITLE_LIMIT = 256
 SUBTITLE_LIMIT = 1_024
 SUGGESTED_ACTIONS_LIMIT = 3
-HERO_CARD = "application/vnd.microsoft.card.hero"
+CAROUSEL_LIMIT = 10
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+ADAPTIVE_CARD_VERSION = "1.4"
 
 Activity = dict[str, Any]
 
@@ -79,8 +86,12 @@ def _bodies(part: ReplyPart, personal: bool, user_id: str) -> list[Activity]:
     if kind == "quick_replies":
         return _quick_replies(part, personal, user_id)
     if kind == "card":
-        return _card(part)
-    if kind == "media":
+        return _attached([_card(part)])
+    if kind == "buttons":
+        return _buttons(part)
+    if kind == "list":
+        return _carousel(part)
+    if kind in ("media", "file"):
         return _media(part)
     return _text(degrade_to_text([part]))
 
@@ -99,40 +110,103 @@ def _quick_replies(part: ReplyPart, personal: bool, user_id: str) -> list[Activi
     chunks = split_text(text, TEXT_LIMIT) if text.strip() else [""]
     leading = [{"text": chunk, "textFormat": "plain"} for chunk in chunks[:-1]]
     last = chunks[-1]
-    fits = len(options) <= SUGGESTED_ACTIONS_LIMIT and not any(o.get("url") for o in options)
+    fits = len(options) <= SUGGESTED_ACTIONS_LIMIT and all(
+        button_action(o) == "postback" for o in options
+    )
     if personal and last and fits:
         actions = [_button(o) for o in options]
         suggested = {"to": [user_id], "actions": actions}
         return [*leading, {"text": last, "textFormat": "plain", "suggestedActions": suggested}]
-    card: dict[str, Any] = {"buttons": [_button(o) for o in options]}
-    if last:
-        card["text"] = last
-    return [*leading, {"attachments": [{"contentType": HERO_CARD, "content": card}]}]
+    body = [_text_block(last)] if last else []
+    return [*leading, *_attached([_adaptive_card(body, options)])]
 
 
 def _button(option: Mapping[str, Any]) -> dict[str, str]:
-    """imBack posts its value as the user's own message, so the payload (or the title) is
-    what Parley receives back as text; links open instead."""
+    """A suggested action: imBack posts its value as the user's own message, so the payload (or
+    the title) is what Parley receives back as text."""
     title = truncate(str(option.get("title") or ""), TITLE_LIMIT)
-    if option.get("url"):
-        return {"type": "openUrl", "title": title, "value": str(option["url"])}
     return {"type": "imBack", "title": title, "value": str(option.get("payload") or title)}
 
 
-def _card(part: ReplyPart) -> list[Activity]:
-    card: dict[str, Any] = {}
+def _buttons(part: ReplyPart) -> list[Activity]:
+    text = str(part.get("text") or "")
+    buttons = _titled(part.get("buttons"))
+    if not buttons:
+        return _text(text)
+    return _attached([_adaptive_card([_text_block(text)] if text else [], buttons)])
+
+
+def _card(part: ReplyPart) -> dict[str, Any] | None:
+    body: list[dict[str, Any]] = []
     if part.get("title"):
-        card["title"] = truncate(str(part["title"]), TITLE_LIMIT)
+        title = truncate(str(part["title"]), TITLE_LIMIT)
+        body.append(_text_block(title, size="medium", weight="bolder"))
     if part.get("subtitle"):
-        card["subtitle"] = truncate(str(part["subtitle"]), SUBTITLE_LIMIT)
+        body.append(_text_block(truncate(str(part["subtitle"]), SUBTITLE_LIMIT), isSubtle=True))
     if part.get("image_url"):
-        card["images"] = [{"url": str(part["image_url"])}]
-    buttons = [_button(b) for b in part.get("buttons") or [] if b.get("title")]
-    if buttons:
-        card["buttons"] = buttons
-    if not card:
+        body.append({"type": "Image", "url": str(part["image_url"]), "size": "stretch"})
+    buttons = _titled(part.get("buttons"))
+    if not body and not buttons:
+        return None
+    return _adaptive_card(body, buttons)
+
+
+def _carousel(part: ReplyPart) -> list[Activity]:
+    items = [i for i in part.get("items") or [] if isinstance(i, dict) and i.get("title")]
+    if not 0 < len(items) <= CAROUSEL_LIMIT:
+        return _text(degrade_to_text([part]))
+    cards = [
+        _card({"type": "card", **item} | {"buttons": item.get("buttons") or _own_choice(item)})
+        for item in items
+    ]
+    carousel = _attached(cards)
+    for activity in carousel:
+        activity["attachmentLayout"] = "carousel"
+    return _text(str(part.get("text") or "")) + carousel
+
+
+def _own_choice(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An item without buttons that answers with its payload gets one button doing that."""
+    return [{"title": item["title"], "payload": item["payload"]}] if item.get("payload") else []
+
+
+def _adaptive_card(body: list[dict[str, Any]], buttons: list[dict[str, Any]]) -> dict[str, Any]:
+    calls = [b for b in buttons if button_action(b) == "call"]
+    if calls:
+        body = [*body, _text_block(degrade_to_text([{"type": "buttons", "buttons": calls}]))]
+    content: dict[str, Any] = {
+        "$schema": ADAPTIVE_CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": ADAPTIVE_CARD_VERSION,
+        "body": body,
+    }
+    actions = [_action(b) for b in buttons if button_action(b) != "call"]
+    if actions:
+        content["actions"] = actions
+    return {"contentType": ADAPTIVE_CARD, "content": content}
+
+
+def _action(button: Mapping[str, Any]) -> dict[str, Any]:
+    title = truncate(str(button.get("title") or ""), TITLE_LIMIT)
+    if button_action(button) == "link":
+        return {"type": "Action.OpenUrl", "title": title, "url": str(button["url"])}
+    imback = {"type": "imBack", "value": str(button.get("payload") or title)}
+    return {"type": "Action.Submit", "title": title, "data": {"msteams": imback}}
+
+
+def _text_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _attached(cards: list[dict[str, Any] | None]) -> list[Activity]:
+    attachments = [card for card in cards if card is not None]
+    return [{"attachments": attachments}] if attachments else []
+
+
+def _titled(items: Any) -> list[dict[str, Any]]:
+    if not isinstance(items, list):
         return []
-    return [{"attachments": [{"contentType": HERO_CARD, "content": card}]}]
+    return [item for item in items if isinstance(item, dict) and item.get("title")]
 
 
 def _media(part: ReplyPart) -> list[Activity]:

@@ -3,6 +3,8 @@ which every ingress process holding one of the visitor's sockets reads (docs/wid
 
 Sending is publishing, so the receipt names the reply itself and is not a delivery: the
 browser's ``delivered`` / ``read`` frames move the reply on, as a provider's callbacks would.
+The widget draws text, quick replies, media and cards; every other part reaches it as a text
+part written by the shared ``degrade_to_text``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,24 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from channels.base import SendFailed, SendRejected
+from channels.content import ReplyPart, degrade_to_text
 from channels.runtime import ChannelRuntime
 from core.envelopes import ChannelConfig, Outbound, Receipt
 from core.states import Status
 from core.timeutil import utcnow
 from core.visitor_events import message_event
+
+WIDGET_PARTS = frozenset({"text", "quick_replies", "media", "card"})
+
+
+def widget_parts(parts: list[ReplyPart]) -> list[ReplyPart]:
+    """The parts as the widget can draw them: those it knows as they are, the rest as text."""
+    return [
+        part
+        if part.get("type") in WIDGET_PARTS
+        else {"type": "text", "text": degrade_to_text([part])}
+        for part in parts
+    ]
 
 
 class VisitorEventPublisher(Protocol):
@@ -43,7 +58,7 @@ class WebChannel:
             "conversation_id": outbound.conversation_id,
             "direction": "outbound",
             "text": outbound.text,
-            "parts": outbound.parts,
+            "parts": widget_parts(outbound.parts),
             "status": Status.SENT.value,
             "created_at": utcnow(),
         }

@@ -3,12 +3,23 @@
 One part becomes one or more messages, in order:
 
 - text: ``text`` messages, split at 4096 characters;
-- quick_replies: reply buttons (up to 3 options) or a list (up to 10 rows); more options
-  degrade to numbered text; options with a ``url`` follow as text, since a reply can't open a link;
-- media: ``image``/``video``/``audio``/``document`` by MIME type, sent by ``link``;
-- card: an image captioned with title and subtitle, then its reply buttons, then its link
-  buttons as text; a card with neither an image nor reply buttons is sent as text;
-- template: a ``template`` message, passed through as given.
+- quick_replies and buttons: reply buttons (up to 3 postbacks) or a list (up to 10 rows); more
+  degrade to numbered text; link and call buttons follow as below;
+- card: reply buttons under an image header (the image goes ahead, captioned, when a list is
+  needed); a card whose buttons are all links is one ``cta_url`` message under its image;
+- links: WhatsApp's ``cta_url`` carries ONE URL button, so the first link becomes a ``cta_url``
+  message and any further links, and every call button, follow as one numbered text (a message
+  per link would flood the chat); a reply button cannot open a link or dial;
+- list: a ``list`` message (up to 10 rows, one untitled section; a row's id is the item's
+  payload, its description the subtitle); items with images or link buttons are sent as one card
+  each instead, and more than 10 items degrade to text;
+- media: ``image``/``video``/``audio``/``document`` by MIME type; file: a ``document`` with its
+  filename; both sent by ``link``;
+- location: a ``location`` message; template: a ``template`` message with its components.
+
+Media goes by ``link``, never uploaded (``POST /{phone-number-id}/media``): a link WhatsApp can
+fetch costs one call instead of three, and a URL it cannot fetch is on a private network, which
+Parley must not read on an engine's say-so (a model could then hand a user Parley's own files).
 
 Captions and interactive bodies hold 1024 characters: longer text goes ahead as text messages
 and only its last piece rides on the media or interactive message, so nothing is cut.
@@ -21,7 +32,14 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from channels.content import ReplyPart, degrade_to_text, split_text, truncate
+from channels.content import (
+    ReplyPart,
+    button_action,
+    coordinates,
+    degrade_to_text,
+    split_text,
+    truncate,
+)
 from core.envelopes import Outbound
 
 TEXT_LIMIT = 4096
@@ -64,14 +82,22 @@ def _part(part: ReplyPart, list_label: str) -> list[Message]:
     if kind == "text":
         return _texts(str(part.get("text") or ""))
     if kind == "quick_replies":
-        return _quick_replies(part, list_label)
+        return _buttons(str(part.get("text") or ""), part.get("options"), list_label)
+    if kind == "buttons":
+        return _buttons(str(part.get("text") or ""), part.get("buttons"), list_label)
     if kind == "media":
         return _media(part)
+    if kind == "file":
+        return _file(part)
     if kind == "card":
         return _card(part, list_label)
+    if kind == "list":
+        return _list(part, list_label)
+    if kind == "location":
+        return _location(part)
     if kind == "template":
         return [_template(part)]
-    return _texts(degrade_to_text([part]) or str(part.get("text") or ""))
+    return _texts(degrade_to_text([part]))
 
 
 def _texts(text: str) -> list[Message]:
@@ -93,29 +119,55 @@ def _lead_and_tail(text: str, limit: int) -> tuple[list[Message], str]:
     return _texts(text[: len(text) - len(tail)]), tail
 
 
-def _choices_and_links(items: list[Any]) -> tuple[list[ReplyPart], list[ReplyPart]]:
-    """Options a user can answer with (no ``url``), and link options, each with a title."""
+def _choices_and_links(items: Any) -> tuple[list[ReplyPart], list[ReplyPart]]:
+    """Buttons a user can answer with (postbacks), and the rest (links, calls), each titled."""
     named = [
         item | {"title": str(item.get("title") or item.get("payload") or item.get("url") or "")}
-        for item in items
+        for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
     ]
-    return [i for i in named if not i.get("url")], [i for i in named if i.get("url")]
+    choices = [i for i in named if button_action(i) == "postback"]
+    return choices, [i for i in named if button_action(i) != "postback"]
 
 
-def _quick_replies(part: ReplyPart, list_label: str) -> list[Message]:
-    text = str(part.get("text") or "")
-    choices, links = _choices_and_links(part.get("options") or [])
+def _buttons(text: str, items: Any, list_label: str) -> list[Message]:
+    choices, others = _choices_and_links(items)
     if not choices:
-        return _texts(degrade_to_text([{"type": "card", "title": text, "buttons": links}]))
-    return _interactive(text, choices, list_label) + _links(links)
+        return _links(others, text)
+    return _interactive(text, choices, list_label) + _links(others)
 
 
-def _links(links: list[ReplyPart]) -> list[Message]:
-    return _texts(degrade_to_text([{"type": "card", "buttons": links}])) if links else []
+def _links(
+    buttons: list[ReplyPart], body: str = "", header: Message | None = None
+) -> list[Message]:
+    """The first link as a ``cta_url`` message over ``body`` (else its own title), the other
+    links and the calls as one numbered text."""
+    links = [b for b in buttons if button_action(b) == "link"]
+    if not links:
+        return _texts(degrade_to_text([{"type": "buttons", "text": body, "buttons": buttons}]))
+    first = links[0]
+    lead, tail = _lead_and_tail(body or first["title"], CAPTION_LIMIT)
+    interactive: dict[str, Any] = {"type": "cta_url"}
+    if header:
+        interactive["header"] = header
+    interactive |= {
+        "body": {"text": tail},
+        "action": {
+            "name": "cta_url",
+            "parameters": {
+                "display_text": truncate(first["title"], BUTTON_TITLE_LIMIT),
+                "url": str(first["url"]),
+            },
+        },
+    }
+    rest = [b for b in buttons if b is not first]
+    after = _texts(degrade_to_text([{"type": "buttons", "buttons": rest}])) if rest else []
+    return [*lead, {"type": "interactive", "interactive": interactive}, *after]
 
 
-def _interactive(text: str, choices: list[ReplyPart], list_label: str) -> list[Message]:
+def _interactive(
+    text: str, choices: list[ReplyPart], list_label: str, header: Message | None = None
+) -> list[Message]:
     if len(choices) > MAX_ROWS:
         return _texts(
             degrade_to_text([{"type": "quick_replies", "text": text, "options": choices}])
@@ -125,6 +177,7 @@ def _interactive(text: str, choices: list[ReplyPart], list_label: str) -> list[M
         body = degrade_to_text([{"type": "quick_replies", "options": choices}])
     interactive: dict[str, Any] = {"body": {"text": truncate(body, CAPTION_LIMIT)}}
     if len(choices) <= MAX_BUTTONS:
+        interactive = ({"header": header} if header else {}) | interactive
         interactive |= {
             "type": "button",
             "action": {
@@ -175,29 +228,94 @@ def _media(part: ReplyPart) -> list[Message]:
     return _media_message(kind if kind in ("image", "video") else "document", url, caption)
 
 
-def _media_message(kind: str, url: str, caption: str) -> list[Message]:
+def _media_message(kind: str, url: str, caption: str, filename: str = "") -> list[Message]:
     lead, caption = _lead_and_tail(caption, CAPTION_LIMIT)
     media: dict[str, str] = {"link": url}
     if caption:
         media["caption"] = caption
-    if kind == "document" and (filename := unquote(PurePosixPath(urlsplit(url).path).name)):
-        media["filename"] = filename
+    if kind == "document":
+        filename = filename or unquote(PurePosixPath(urlsplit(url).path).name)
+        if filename:
+            media["filename"] = filename
     return [*lead, {"type": kind, kind: media}]
+
+
+def _file(part: ReplyPart) -> list[Message]:
+    url, caption = str(part.get("url") or ""), str(part.get("caption") or "")
+    if not url:
+        return _texts(degrade_to_text([part]))
+    return _media_message("document", url, caption, str(part.get("filename") or ""))
 
 
 def _card(part: ReplyPart, list_label: str) -> list[Message]:
     title = str(part.get("title") or "")
     caption = "\n".join(filter(None, [title, str(part.get("subtitle") or "")]))
     image_url = str(part.get("image_url") or "")
-    choices, links = _choices_and_links(part.get("buttons") or [])
-    if not image_url and not choices:
-        return _texts(degrade_to_text([part | {"buttons": links}]))
-    messages: list[Message] = []
-    if image_url:
-        messages += _media_message("image", image_url, caption)
+    header = {"type": "image", "image": {"link": image_url}} if image_url else None
+    choices, others = _choices_and_links(part.get("buttons"))
+    if len(choices) > MAX_BUTTONS:  # a list has no image header: the image goes ahead
+        ahead = _media_message("image", image_url, caption) if image_url else []
+        body = title if image_url else caption
+        return ahead + _interactive(body, choices, list_label) + _links(others)
     if choices:
-        messages += _interactive(title if image_url else caption, choices, list_label)
-    return messages + _links(links)
+        return _interactive(caption, choices, list_label, header) + _links(others)
+    if any(button_action(b) == "link" for b in others):
+        return _links(others, caption, header)
+    if image_url:
+        return _media_message("image", image_url, caption) + _links(others)
+    return _texts(degrade_to_text([part]))
+
+
+def _list(part: ReplyPart, list_label: str) -> list[Message]:
+    items = [i for i in part.get("items") or [] if isinstance(i, dict) and _item_title(i)]
+    text = str(part.get("text") or "")
+    rich = any(i.get("image_url") or not _one_choice_at_most(i) for i in items)
+    if not items or len(items) > MAX_ROWS:
+        return _texts(degrade_to_text([part]))
+    if rich:  # rows show neither images nor links: one card per item
+        cards = [{"type": "card", "title": _item_title(i)} | _card_fields(i) for i in items]
+        return _texts(text) + [m for card in cards for m in _card(card, list_label)]
+    lead, body = _lead_and_tail(text, CAPTION_LIMIT)
+    rows = [_list_row(item) for item in items]
+    label = str(part.get("button") or "") or list_label
+    interactive = {
+        "type": "list",
+        "body": {"text": body or truncate(label, CAPTION_LIMIT)},
+        "action": {"button": truncate(label, LIST_LABEL_LIMIT), "sections": [{"rows": rows}]},
+    }
+    return [*lead, {"type": "interactive", "interactive": interactive}]
+
+
+def _one_choice_at_most(item: dict[str, Any]) -> bool:
+    choices, others = _choices_and_links(item.get("buttons"))
+    return not others and len(choices) <= 1
+
+
+def _item_title(item: dict[str, Any]) -> str:
+    return str(item.get("title") or item.get("payload") or "")
+
+
+def _card_fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: item[key] for key in ("subtitle", "image_url", "buttons") if item.get(key)}
+
+
+def _list_row(item: dict[str, Any]) -> dict[str, str]:
+    """A row answers with the item's payload, else its first button's, else its title."""
+    choices, _ = _choices_and_links(item.get("buttons"))
+    payload = item.get("payload") or (choices[0].get("payload") if choices else "")
+    row = _row({"title": _item_title(item), "payload": payload})
+    if item.get("subtitle"):
+        row["description"] = truncate(str(item["subtitle"]), ROW_DESCRIPTION_LIMIT)
+    return row
+
+
+def _location(part: ReplyPart) -> list[Message]:
+    where = coordinates(part)
+    if where is None:
+        return _texts(degrade_to_text([part]))
+    location: dict[str, Any] = {"latitude": where[0], "longitude": where[1]}
+    location |= {key: str(part[key]) for key in ("name", "address") if part.get(key)}
+    return [{"type": "location", "location": location}]
 
 
 def _template(part: ReplyPart) -> Message:

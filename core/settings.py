@@ -539,6 +539,13 @@ class Settings(BaseSettings):
         le=300,
         description="The time the engine's one backend call may take.",
     )
+    openai_reply_parts: bool = Field(
+        default=True,
+        description="The openai backend asks the model for reply parts (buttons, cards, lists,"
+        " locations, files, templates) through a strict JSON-schema `response_format`; false"
+        " for an OpenAI-compatible server without structured outputs (its replies are text)."
+        " Streamed turns always ask for text.",
+    )
 
     flower_basic_auth: SecretStr | None = _dev_secret(
         dev_secrets.FLOWER_BASIC_AUTH,

@@ -203,7 +203,8 @@ class OutboundMessageView(_MessageViewBase):
     direction: Literal["outbound"]
     parts: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="the engine's reply parts (text, quick_replies, media, card); "
+        description="the engine's reply parts, each tagged by `type`: text, quick_replies, "
+        "media, card, buttons, list, location, file or template (channels/content.py); "
         "`text` is their plain-text rendering",
     )
     in_reply_to: str | None = None

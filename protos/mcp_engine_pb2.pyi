@@ -173,14 +173,16 @@ class EngineSettings(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., model: _Optional[str] = ..., temperature: _Optional[float] = ..., system_prompt: _Optional[str] = ...) -> None: ...
 
 class Button(_message.Message):
-    __slots__ = ("title", "payload", "url")
+    __slots__ = ("title", "payload", "url", "phone")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
     title: str
     payload: str
     url: str
-    def __init__(self, title: _Optional[str] = ..., payload: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+    phone: str
+    def __init__(self, title: _Optional[str] = ..., payload: _Optional[str] = ..., url: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
 
 class QuickReplies(_message.Message):
     __slots__ = ("text", "options")
@@ -212,17 +214,129 @@ class Card(_message.Message):
     buttons: _containers.RepeatedCompositeFieldContainer[Button]
     def __init__(self, title: _Optional[str] = ..., subtitle: _Optional[str] = ..., image_url: _Optional[str] = ..., buttons: _Optional[_Iterable[_Union[Button, _Mapping]]] = ...) -> None: ...
 
+class Buttons(_message.Message):
+    __slots__ = ("text", "buttons")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    BUTTONS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    buttons: _containers.RepeatedCompositeFieldContainer[Button]
+    def __init__(self, text: _Optional[str] = ..., buttons: _Optional[_Iterable[_Union[Button, _Mapping]]] = ...) -> None: ...
+
+class Location(_message.Message):
+    __slots__ = ("latitude", "longitude", "name", "address")
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    latitude: float
+    longitude: float
+    name: str
+    address: str
+    def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., name: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+
+class ListItem(_message.Message):
+    __slots__ = ("title", "subtitle", "image_url", "buttons", "payload")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SUBTITLE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    BUTTONS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    subtitle: str
+    image_url: str
+    buttons: _containers.RepeatedCompositeFieldContainer[Button]
+    payload: str
+    def __init__(self, title: _Optional[str] = ..., subtitle: _Optional[str] = ..., image_url: _Optional[str] = ..., buttons: _Optional[_Iterable[_Union[Button, _Mapping]]] = ..., payload: _Optional[str] = ...) -> None: ...
+
+class ItemList(_message.Message):
+    __slots__ = ("text", "items", "button")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    BUTTON_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    items: _containers.RepeatedCompositeFieldContainer[ListItem]
+    button: str
+    def __init__(self, text: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ListItem, _Mapping]]] = ..., button: _Optional[str] = ...) -> None: ...
+
+class File(_message.Message):
+    __slots__ = ("url", "filename", "mime_type", "caption")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    filename: str
+    mime_type: str
+    caption: str
+    def __init__(self, url: _Optional[str] = ..., filename: _Optional[str] = ..., mime_type: _Optional[str] = ..., caption: _Optional[str] = ...) -> None: ...
+
+class Template(_message.Message):
+    __slots__ = ("name", "language", "components")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    language: str
+    components: _containers.RepeatedCompositeFieldContainer[TemplateComponent]
+    def __init__(self, name: _Optional[str] = ..., language: _Optional[str] = ..., components: _Optional[_Iterable[_Union[TemplateComponent, _Mapping]]] = ...) -> None: ...
+
+class TemplateComponent(_message.Message):
+    __slots__ = ("type", "sub_type", "index", "parameters")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUB_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    sub_type: str
+    index: str
+    parameters: _containers.RepeatedCompositeFieldContainer[TemplateParameter]
+    def __init__(self, type: _Optional[str] = ..., sub_type: _Optional[str] = ..., index: _Optional[str] = ..., parameters: _Optional[_Iterable[_Union[TemplateParameter, _Mapping]]] = ...) -> None: ...
+
+class TemplateParameter(_message.Message):
+    __slots__ = ("type", "text", "payload", "image", "video", "document")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    text: str
+    payload: str
+    image: TemplateMedia
+    video: TemplateMedia
+    document: TemplateMedia
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., payload: _Optional[str] = ..., image: _Optional[_Union[TemplateMedia, _Mapping]] = ..., video: _Optional[_Union[TemplateMedia, _Mapping]] = ..., document: _Optional[_Union[TemplateMedia, _Mapping]] = ...) -> None: ...
+
+class TemplateMedia(_message.Message):
+    __slots__ = ("link", "filename")
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    link: str
+    filename: str
+    def __init__(self, link: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
 class ReplyPart(_message.Message):
-    __slots__ = ("text", "quick_replies", "media", "card")
+    __slots__ = ("text", "quick_replies", "media", "card", "template", "location", "buttons", "list", "file")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     QUICK_REPLIES_FIELD_NUMBER: _ClassVar[int]
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     CARD_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    BUTTONS_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
     text: str
     quick_replies: QuickReplies
     media: Media
     card: Card
-    def __init__(self, text: _Optional[str] = ..., quick_replies: _Optional[_Union[QuickReplies, _Mapping]] = ..., media: _Optional[_Union[Media, _Mapping]] = ..., card: _Optional[_Union[Card, _Mapping]] = ...) -> None: ...
+    template: Template
+    location: Location
+    buttons: Buttons
+    list: ItemList
+    file: File
+    def __init__(self, text: _Optional[str] = ..., quick_replies: _Optional[_Union[QuickReplies, _Mapping]] = ..., media: _Optional[_Union[Media, _Mapping]] = ..., card: _Optional[_Union[Card, _Mapping]] = ..., template: _Optional[_Union[Template, _Mapping]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., buttons: _Optional[_Union[Buttons, _Mapping]] = ..., list: _Optional[_Union[ItemList, _Mapping]] = ..., file: _Optional[_Union[File, _Mapping]] = ...) -> None: ...
 
 class ContextUpdate(_message.Message):
     __slots__ = ("set", "unset")

@@ -10,6 +10,12 @@ Upstream failures become gRPC statuses here, once:
     any other non-2xx (401, 403, 404 ...) → FAILED_PRECONDITION (the engine is misconfigured)
     a 2xx without a text completion       → INTERNAL (also a stream event that is not JSON)
 
+A whole turn asks for reply parts (``reply_schema``: text, buttons, cards, lists, locations ...)
+through a strict JSON-schema ``response_format``, unless ``reply_parts`` is off for a server
+without structured outputs; a completion that is not JSON is taken as one text part, so such a
+server still answers, and one that claims parts that do not parse is INTERNAL. A streamed turn
+asks for text: its deltas are shown to the visitor as they come, and JSON would not read.
+
 A turn's ``engine`` settings (the tenant's) override the engine's own per request: ``model``
 replaces the configured model, ``temperature`` is sent only when set (else the API's default
 applies), and ``system_prompt`` replaces ``SYSTEM_PROMPT`` as the system message, whole: a tenant
@@ -30,6 +36,7 @@ from pydantic import SecretStr
 from protos import mcp_engine_pb2
 from services.mcp_engine.backend import BackendError, Pieces
 from services.mcp_engine.language import language_name, turn_language
+from services.mcp_engine.reply_schema import NotReplyParts, parts_from_completion, response_format
 
 SYSTEM_PROMPT = (
     "You are the assistant of a business, answering its customers in a chat. "
@@ -71,10 +78,16 @@ class OpenAIChatBackend:
     """Holds the process's one httpx client; the API key lives only in its default headers."""
 
     def __init__(
-        self, base_url: str, model: str, api_key: SecretStr | None, timeout_seconds: float
+        self,
+        base_url: str,
+        model: str,
+        api_key: SecretStr | None,
+        timeout_seconds: float,
+        reply_parts: bool = True,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
         self._model = model
+        self._reply_parts = reply_parts
         self._client = httpx.Client(
             base_url=base_url, headers=headers, timeout=httpx.Timeout(timeout_seconds)
         )
@@ -92,10 +105,22 @@ class OpenAIChatBackend:
 
     def generate(self, request: mcp_engine_pb2.GenerateRequest) -> mcp_engine_pb2.GenerateResponse:
         body = self.request_body(request)
+        if self._reply_parts:
+            body["response_format"] = response_format()
         with _upstream():
             answer = self._client.post("chat/completions", json=body)
         _raise_for_status(answer.status_code)
-        return _reply(_completion_text(answer))
+        content = _completion_text(answer)
+        try:
+            parts = parts_from_completion(content) if self._reply_parts else None
+        except NotReplyParts as exc:
+            detail = f"openai backend sent reply parts that do not parse: {exc}"
+            raise BackendError(grpc.StatusCode.INTERNAL, detail) from None
+        if parts is None:
+            return _reply(content)
+        if not parts:
+            raise BackendError(grpc.StatusCode.INTERNAL, "openai backend sent no reply parts")
+        return mcp_engine_pb2.GenerateResponse(backend="openai", parts=parts)
 
     def stream(self, request: mcp_engine_pb2.GenerateRequest) -> Pieces:
         body = {**self.request_body(request), "stream": True}

@@ -43,6 +43,7 @@ def build_backend(settings: Settings) -> BackendChooser:
             model=settings.openai_model,
             api_key=key,
             timeout_seconds=settings.openai_timeout_seconds,
+            reply_parts=settings.openai_reply_parts,
         )
     rules_file = Path(settings.engine_rules_file or DEFAULT_RULES_FILE)
     try:

@@ -448,6 +448,114 @@ def test_a_card_with_more_than_three_buttons_degrades_to_text(
     assert fake.sent() == [text_body("Menu\n1. B1\n2. B2\n3. B3\n4. Site https://shop.example.com")]
 
 
+def test_a_buttons_part_is_a_button_template_of_links_postbacks_and_calls(
+    fake: FakeMessenger, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "buttons",
+        "text": "What do you want to do next?",
+        "buttons": [
+            {"title": "Visit Messenger", "url": "https://www.messenger.com"},
+            {"title": "Start Chatting", "payload": "DEVELOPER_DEFINED_PAYLOAD"},
+            {"title": "Call us", "phone": "+15550100100"},
+        ],
+    }
+    MESSENGER.send(reply(part), CONFIG, runtime)
+    payload = {
+        "template_type": "button",
+        "text": "What do you want to do next?",
+        "buttons": [
+            {"type": "web_url", "title": "Visit Messenger", "url": "https://www.messenger.com"},
+            {"type": "postback", "title": "Start Chatting", "payload": "DEVELOPER_DEFINED_PAYLOAD"},
+            {"type": "phone_number", "title": "Call us", "payload": "+15550100100"},
+        ],
+    }
+    template = {"type": "template", "payload": payload}
+    assert fake.sent()[0]["message"] == {"attachment": template, "metadata": "msg_1:reply"}
+
+
+def test_a_list_is_a_generic_template_carousel_after_its_text(
+    fake: FakeMessenger, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "list",
+        "text": "We have the right hat for everyone.",
+        "items": [
+            {
+                "title": "Welcome!",
+                "subtitle": "Classic felt",
+                "image_url": "https://cdn.example.com/hat.jpg",
+                "buttons": [{"title": "View Website", "url": "https://shop.example.com/hat"}],
+            },
+            {"title": "Cap", "payload": "PICK_CAP"},
+        ],
+    }
+    MESSENGER.send(reply(part), CONFIG, runtime)
+    intro, carousel = fake.sent()
+    assert intro == text_body("We have the right hat for everyone.")
+    assert carousel["message"]["attachment"]["payload"] == {
+        "template_type": "generic",
+        "elements": [
+            {
+                "title": "Welcome!",
+                "subtitle": "Classic felt",
+                "image_url": "https://cdn.example.com/hat.jpg",
+                "buttons": [
+                    {
+                        "type": "web_url",
+                        "title": "View Website",
+                        "url": "https://shop.example.com/hat",
+                    }
+                ],
+            },
+            {
+                "title": "Cap",
+                "buttons": [{"type": "postback", "title": "Cap", "payload": "PICK_CAP"}],
+            },
+        ],
+    }
+
+
+def test_a_location_is_its_map_link_and_a_file_a_file_attachment(
+    fake: FakeMessenger, runtime: ChannelRuntime
+) -> None:
+    location = {"type": "location", "latitude": -33.8568, "longitude": 151.2153, "name": "Opera"}
+    file = {"type": "file", "url": "https://cdn.example.com/menu.pdf", "caption": "Our menu"}
+    MESSENGER.send(reply(location, file), CONFIG, runtime)
+    assert fake.sent()[0] == text_body(
+        "Opera\nhttps://www.google.com/maps/search/?api=1&query=-33.8568,151.2153"
+    )
+    attachment = {"type": "file", "payload": {"url": file["url"], "is_reusable": False}}
+    assert fake.sent()[1]["message"] == {"attachment": attachment, "metadata": "msg_1:reply"}
+    assert fake.sent()[2] == text_body("Our menu")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"template_type": "button", "text": "Pick", "buttons": []},
+        {"template_type": "button", "text": "Pick",
+         "buttons": [{"type": "web_url", "title": "A title of twenty-one", "url": "https://x.io"}]},
+        {"template_type": "button", "text": "Call",
+         "buttons": [{"type": "phone_number", "title": "Call", "payload": "5550100"}]},
+        {"template_type": "generic", "elements": [{"title": "Only a title"}]},
+        {"template_type": "generic", "elements": [{"title": "x", "subtitle": "y"}] * 11},
+    ],
+)  # fmt: skip
+def test_the_fake_refuses_templates_graph_refuses(
+    fake: FakeMessenger, payload: dict[str, Any]
+) -> None:
+    body = {
+        "recipient": {"id": "7000000000000001"},
+        "messaging_type": "RESPONSE",
+        "message": {"attachment": {"type": "template", "payload": payload}},
+    }
+    answer = httpx.post(f"{fake.base_url}/me/messages?access_token={PAGE_TOKEN}", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 100
+    assert answer.json()["error"]["message"].startswith("(#100) ")
+
+
 def test_an_empty_reply_sends_nothing(fake: FakeMessenger, runtime: ChannelRuntime) -> None:
     receipt = MESSENGER.send(reply({"type": "text", "text": ""}), CONFIG, runtime)
     assert (fake.requests, receipt.provider_message_ids) == ([], [])

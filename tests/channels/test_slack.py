@@ -717,6 +717,132 @@ def test_media_slack_cannot_embed_by_url_degrades_to_a_text_link(
     ]
 
 
+def button(n: int, title: str, **action: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": f"option_{n}",
+        "text": {"type": "plain_text", "text": title},
+        **action,
+    }
+
+
+def test_a_buttons_part_is_a_section_and_url_and_value_buttons_with_calls_listed(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "buttons",
+        "text": "Your table is booked.",
+        "buttons": [
+            {"title": "Directions", "url": "https://example.com/where"},
+            {"title": "Cancel", "payload": "CANCEL_BOOKING"},
+            {"title": "Call us", "phone": "+15550100100"},
+        ],
+    }
+    SLACK.send(outbound([part]), CONFIG, runtime)
+    assert slack.posted == [
+        {
+            "channel": "D0FAKEDM001",
+            "text": "Your table is booked.",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "Your table is booked."}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        button(1, "Directions", url="https://example.com/where"),
+                        button(2, "Cancel", value="CANCEL_BOOKING"),
+                    ],
+                },
+                {"type": "section", "text": {"type": "mrkdwn", "text": "1. Call us +15550100100"}},
+            ],
+        }
+    ]
+
+
+def test_a_list_is_a_section_per_item_with_its_image_and_its_buttons(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "list",
+        "text": "Two trail shoes:",
+        "items": [
+            {
+                "title": "Ridge",
+                "subtitle": "Light & fast",
+                "image_url": "https://cdn.example.com/ridge.jpg",
+                "buttons": [{"title": "View", "url": "https://shop.example.com/ridge"}],
+            },
+            {"title": "Canyon", "payload": "PICK_CANYON"},
+        ],
+    }
+    SLACK.send(outbound([part]), CONFIG, runtime)
+    [posted] = slack.posted
+    assert posted["blocks"] == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Two trail shoes:"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Ridge*\nLight &amp; fast"},
+            "accessory": {
+                "type": "image",
+                "image_url": "https://cdn.example.com/ridge.jpg",
+                "alt_text": "Ridge",
+            },
+        },
+        {
+            "type": "actions",
+            "elements": [button(1, "View", url="https://shop.example.com/ridge")],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Canyon*"}},
+        {"type": "actions", "elements": [button(1, "Canyon", value="PICK_CANYON")]},
+    ]
+    assert posted["text"].startswith("Two trail shoes:\n1. Ridge — Light &amp; fast")
+
+
+def test_a_location_is_a_map_link_and_a_file_a_text_link(
+    slack: FakeSlack, runtime: ChannelRuntime
+) -> None:
+    location = {"type": "location", "latitude": 48.8584, "longitude": 2.2945, "name": "Tour Eiffel"}
+    file = {"type": "file", "url": "https://cdn.example.com/menu.pdf", "filename": "menu.pdf"}
+    SLACK.send(outbound([location, file]), CONFIG, runtime)
+    assert [body["text"] for body in slack.posted] == [
+        "Tour Eiffel\nhttps://www.google.com/maps/search/?api=1&amp;query=48.8584,2.2945",
+        "menu.pdf https://cdn.example.com/menu.pdf",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        ([{"type": "carousel"}], "/blocks/0/type"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": ""}}], "/blocks/0/text/text"),
+        ([{"type": "actions", "elements": [button(1, "Go", url="ftp://x")]}],
+         "/blocks/0/elements/0/url"),
+        ([{"type": "actions", "elements": [button(1, "x" * 76)]}],
+         "/blocks/0/elements/0/text/text"),
+        ([{"type": "image", "image_url": "https://x.example/i.png"}], "/blocks/0/alt_text"),
+        ([{"type": "divider"}] * 51, "/blocks"),
+    ],
+)  # fmt: skip
+def test_the_fake_refuses_blocks_slack_refuses_as_invalid_blocks(
+    slack: FakeSlack, blocks: list[dict[str, Any]], pointer: str
+) -> None:
+    answer = httpx.post(
+        f"{slack.base_url}/chat.postMessage",
+        json={"channel": "C0FAKECHAN1", "text": "x", "blocks": blocks},
+        headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+    ).json()
+    assert answer["ok"] is False
+    assert answer["error"] == "invalid_blocks"
+    assert any(error.endswith(f"[json-pointer:{pointer}]") for error in answer["errors"])
+    assert answer["response_metadata"]["messages"] == [f"[ERROR] {e}" for e in answer["errors"]]
+
+
+def test_invalid_blocks_are_rejected_for_good(slack: FakeSlack, runtime: ChannelRuntime) -> None:
+    card = {"type": "card", "buttons": [{"title": "Open", "url": "mailto:shop@example.com"}]}
+    with pytest.raises(SendRejected) as refused:
+        SLACK.send(outbound([card]), CONFIG, runtime)
+    assert refused.value.code == "invalid_blocks"
+
+
 def test_parts_are_posted_in_order_one_message_each(
     slack: FakeSlack, runtime: ChannelRuntime
 ) -> None:

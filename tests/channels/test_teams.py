@@ -833,11 +833,32 @@ def test_quick_replies_in_a_personal_chat_are_suggested_actions(
     ]
 
 
-def hero(content: dict[str, Any]) -> dict[str, Any]:
-    return {"contentType": "application/vnd.microsoft.card.hero", "content": content}
+def adaptive(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return {"contentType": "application/vnd.microsoft.card.adaptive", "content": content}
 
 
-def test_quick_replies_in_a_channel_are_a_hero_card_with_buttons(
+def submit(title: str, value: str) -> dict[str, Any]:
+    """A postback: Teams posts ``value`` back as the user's own message (an imBack)."""
+    return {
+        "type": "Action.Submit",
+        "title": title,
+        "data": {"msteams": {"type": "imBack", "value": value}},
+    }
+
+
+def text_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def test_quick_replies_in_a_channel_are_an_adaptive_card_of_submit_actions(
     fake: FakeTeams, runtime: ChannelRuntime
 ) -> None:
     options = [{"title": "Standard", "payload": "ship standard"}, {"title": "Express"}]
@@ -847,20 +868,15 @@ def test_quick_replies_in_a_channel_are_a_hero_card_with_buttons(
     [sent] = fake.sent
     assert sent.activity == reply_envelope(
         attachments=[
-            hero(
-                {
-                    "text": "Which shipping speed?",
-                    "buttons": [
-                        {"type": "imBack", "title": "Standard", "value": "ship standard"},
-                        {"type": "imBack", "title": "Express", "value": "Express"},
-                    ],
-                }
+            adaptive(
+                [text_block("Which shipping speed?")],
+                [submit("Standard", "ship standard"), submit("Express", "Express")],
             )
         ]
     )
 
 
-def test_more_than_three_quick_replies_become_a_hero_card_so_none_are_hidden(
+def test_more_than_three_quick_replies_become_a_card_so_none_are_hidden(
     fake: FakeTeams, runtime: ChannelRuntime
 ) -> None:
     options = [{"title": t} for t in ("One", "Two", "Three", "Four")]
@@ -868,15 +884,11 @@ def test_more_than_three_quick_replies_become_a_hero_card_so_none_are_hidden(
 
     [sent] = fake.sent
     assert "suggestedActions" not in sent.activity
-    assert [b["title"] for b in sent.activity["attachments"][0]["content"]["buttons"]] == [
-        "One",
-        "Two",
-        "Three",
-        "Four",
-    ]
+    actions = sent.activity["attachments"][0]["content"]["actions"]
+    assert [a["title"] for a in actions] == ["One", "Two", "Three", "Four"]
 
 
-def test_a_card_is_a_hero_card_with_image_and_buttons(
+def test_a_card_is_an_adaptive_card_with_image_submit_and_open_url_actions(
     fake: FakeTeams, runtime: ChannelRuntime
 ) -> None:
     card = {
@@ -887,6 +899,7 @@ def test_a_card_is_a_hero_card_with_image_and_buttons(
         "buttons": [
             {"title": "Track order", "payload": "track 1234"},
             {"title": "View receipt", "url": "https://shop.example.com/fake/orders/1234"},
+            {"title": "Call us", "phone": "+15550100100"},
         ],
     }
     send(fake, runtime, [card])
@@ -894,23 +907,132 @@ def test_a_card_is_a_hero_card_with_image_and_buttons(
     [sent] = fake.sent
     assert sent.activity == reply_envelope(
         attachments=[
-            hero(
-                {
-                    "title": "Order #1234",
-                    "subtitle": "Shipped",
-                    "images": [{"url": "https://cdn.example.com/fake/parcel.jpg"}],
-                    "buttons": [
-                        {"type": "imBack", "title": "Track order", "value": "track 1234"},
-                        {
-                            "type": "openUrl",
-                            "title": "View receipt",
-                            "value": "https://shop.example.com/fake/orders/1234",
-                        },
-                    ],
-                }
+            adaptive(
+                [
+                    text_block("Order #1234", size="medium", weight="bolder"),
+                    text_block("Shipped", isSubtle=True),
+                    {
+                        "type": "Image",
+                        "url": "https://cdn.example.com/fake/parcel.jpg",
+                        "size": "stretch",
+                    },
+                    text_block("1. Call us +15550100100"),
+                ],
+                [
+                    submit("Track order", "track 1234"),
+                    {
+                        "type": "Action.OpenUrl",
+                        "title": "View receipt",
+                        "url": "https://shop.example.com/fake/orders/1234",
+                    },
+                ],
             )
         ]
     )
+
+
+def test_a_buttons_part_is_an_adaptive_card_under_its_text(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "buttons",
+        "text": "Confirm order #1234?",
+        "buttons": [{"title": "Confirm", "payload": "confirm_order"}],
+    }
+    send(fake, runtime, [part], conversation_type="channel")
+
+    [sent] = fake.sent
+    assert sent.activity["attachments"] == [
+        adaptive([text_block("Confirm order #1234?")], [submit("Confirm", "confirm_order")])
+    ]
+
+
+def test_a_list_is_a_carousel_of_one_card_per_item_after_its_text(
+    fake: FakeTeams, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "list",
+        "text": "Two trail shoes:",
+        "items": [
+            {
+                "title": "Ridge",
+                "image_url": "https://cdn.example.com/ridge.jpg",
+                "buttons": [{"title": "View", "url": "https://shop.example.com/ridge"}],
+            },
+            {"title": "Canyon", "subtitle": "Grippy", "payload": "PICK_CANYON"},
+        ],
+    }
+    send(fake, runtime, [part])
+
+    intro, carousel = (s.activity for s in fake.sent)
+    assert intro == reply_envelope(text="Two trail shoes:", textFormat="plain")
+    assert carousel == reply_envelope(
+        attachments=[
+            adaptive(
+                [
+                    text_block("Ridge", size="medium", weight="bolder"),
+                    {
+                        "type": "Image",
+                        "url": "https://cdn.example.com/ridge.jpg",
+                        "size": "stretch",
+                    },
+                ],
+                [
+                    {
+                        "type": "Action.OpenUrl",
+                        "title": "View",
+                        "url": "https://shop.example.com/ridge",
+                    }
+                ],
+            ),
+            adaptive(
+                [
+                    text_block("Canyon", size="medium", weight="bolder"),
+                    text_block("Grippy", isSubtle=True),
+                ],
+                [submit("Canyon", "PICK_CANYON")],
+            ),
+        ],
+        attachmentLayout="carousel",
+    )
+
+
+def test_a_location_is_a_map_link_in_plain_text(fake: FakeTeams, runtime: ChannelRuntime) -> None:
+    part = {"type": "location", "latitude": 47.6423, "longitude": -122.1391, "name": "Campus"}
+    send(fake, runtime, [part])
+
+    assert [s.activity for s in fake.sent] == [
+        reply_envelope(
+            text="Campus\nhttps://www.google.com/maps/search/?api=1&query=47.6423,-122.1391",
+            textFormat="plain",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"type": "AdaptiveCard", "version": "2.0", "body": []},
+        {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "Carousel"}]},
+        {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": ""}]},
+        {"type": "AdaptiveCard", "version": "1.4", "actions": [{"type": "Action.OpenUrl"}]},
+        {"type": "HeroCard"},
+    ],
+)
+def test_the_fake_refuses_adaptive_cards_teams_cannot_render(
+    fake: FakeTeams, runtime: ChannelRuntime, content: dict[str, Any]
+) -> None:
+    attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": content}
+    send(fake, runtime, [{"type": "text", "text": "first, a token"}])
+    [token] = fake.issued_tokens
+    answer = httpx.post(
+        f"{fake.service_url}v3/conversations/{CONVERSATION}/activities",
+        json=reply_envelope(attachments=[attachment]),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "BadArgument"
+    assert [sent.activity.get("text") for sent in fake.sent] == ["first, a token"]
 
 
 def test_an_image_is_an_attachment_followed_by_its_caption(

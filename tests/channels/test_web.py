@@ -84,3 +84,29 @@ def test_without_a_publisher_or_with_a_stream_down_the_send_is_worth_a_retry() -
     finally:
         bare.close()
         down.close()
+
+
+def test_parts_the_widget_cannot_draw_reach_it_as_text(
+    runtime: ChannelRuntime, redis_client: redis.Redis
+) -> None:
+    visitor = "v_" + secrets.token_hex(4)
+    location = {"type": "location", "latitude": 51.5, "longitude": -0.12, "name": "Office"}
+    reply = Outbound(
+        tenant_id="t_web",
+        message_id="msg_2.r",
+        conversation_id="conv_1",
+        recipient=visitor,
+        text="",
+        parts=[PARTS[1], location],
+        reply_to={"widget_id": "wgt_a"},
+    )
+    WEB.send(reply, NO_CONFIG, runtime)
+    entries = redis_client.xrange(stream_key("t_web", "wgt_a", visitor))
+    [event] = [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    assert event["message"]["parts"] == [
+        PARTS[1],
+        {
+            "type": "text",
+            "text": "Office\nhttps://www.google.com/maps/search/?api=1&query=51.5,-0.12",
+        },
+    ]

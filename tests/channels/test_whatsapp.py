@@ -12,13 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
+from google.protobuf import json_format
 
 from channels.base import RateLimited, SendFailed, SendRejected, VerificationFailed
 from channels.runtime import ChannelRuntime, ProviderUrls
 from channels.whatsapp import WHATSAPP
 from core.envelopes import ChannelConfig, DeliveryState, Outbound, ReplyAddress, StatusUpdate
+from protos import mcp_engine_pb2 as pb
+from protos.engine_turn import reply_parts
 from tests.fakes.whatsapp import (
     FakeWhatsApp,
+    KnownTemplate,
     graph_error_body,
     inbound_text,
     signed_webhook,
@@ -473,7 +477,7 @@ def test_more_than_ten_quick_replies_degrade_to_numbered_text(
     assert body == envelope(type="text", text={"preview_url": False, "body": f"Size?\n{lines}"})
 
 
-def test_link_options_follow_the_buttons_as_text(
+def test_a_link_option_follows_the_reply_buttons_as_a_cta_url_button(
     fake: FakeWhatsApp, runtime: ChannelRuntime
 ) -> None:
     options = [
@@ -483,11 +487,21 @@ def test_link_options_follow_the_buttons_as_text(
     WHATSAPP.send(
         reply({"type": "quick_replies", "text": "Next?", "options": options}), CONFIG, runtime
     )
-    buttons, links = sent_bodies(fake)
+    buttons, link = sent_bodies(fake)
     assert buttons["interactive"]["action"]["buttons"] == [
         {"type": "reply", "reply": {"id": "track", "title": "Track"}}
     ]
-    assert links["text"]["body"] == "1. Help centre https://help.example.com"
+    assert link == envelope(
+        type="interactive",
+        interactive={
+            "type": "cta_url",
+            "body": {"text": "Help centre"},
+            "action": {
+                "name": "cta_url",
+                "parameters": {"display_text": "Help centre", "url": "https://help.example.com"},
+            },
+        },
+    )
 
 
 def test_an_interactive_body_over_1024_characters_goes_ahead_as_text(
@@ -540,7 +554,7 @@ def test_media_kind_follows_the_mime_type_or_the_url(
     ]
 
 
-def test_a_card_is_an_image_then_reply_buttons_then_its_links_as_text(
+def test_a_card_is_reply_buttons_under_its_image_then_its_link_as_a_cta_url(
     fake: FakeWhatsApp, runtime: ChannelRuntime
 ) -> None:
     card = {
@@ -556,41 +570,93 @@ def test_a_card_is_an_image_then_reply_buttons_then_its_links_as_text(
     receipt = WHATSAPP.send(reply(card), CONFIG, runtime)
     assert sent_bodies(fake) == [
         envelope(
-            type="image",
-            image={"link": card["image_url"], "caption": "Trail shoe\nSize 42, in stock"},
-        ),
-        envelope(
             type="interactive",
             interactive={
                 "type": "button",
-                "body": {"text": "Trail shoe"},
+                "header": {"type": "image", "image": {"link": card["image_url"]}},
+                "body": {"text": "Trail shoe\nSize 42, in stock"},
                 "action": {
                     "buttons": [{"type": "reply", "reply": {"id": "buy_shoe", "title": "Buy now"}}]
                 },
             },
         ),
         envelope(
-            type="text",
-            text={"preview_url": False, "body": "1. Details https://shop.example.com/shoe"},
+            type="interactive",
+            interactive={
+                "type": "cta_url",
+                "body": {"text": "Details"},
+                "action": {
+                    "name": "cta_url",
+                    "parameters": {
+                        "display_text": "Details",
+                        "url": "https://shop.example.com/shoe",
+                    },
+                },
+            },
         ),
     ]
-    assert len(receipt.provider_message_ids) == 3
+    assert len(receipt.provider_message_ids) == 2
 
 
-def test_a_card_without_image_or_reply_buttons_degrades_to_one_text(
+def test_a_card_with_more_than_three_choices_sends_its_image_ahead_of_a_list(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    buttons = [{"title": f"Size {n}", "payload": f"size_{n}"} for n in range(40, 44)]
+    card = {"type": "card", "title": "Trail shoe", "image_url": "https://cdn.example.com/s.jpg"}
+    WHATSAPP.send(reply(card | {"buttons": buttons}), CONFIG, runtime)
+    image, choices = sent_bodies(fake)
+    assert image == envelope(
+        type="image", image={"link": card["image_url"], "caption": "Trail shoe"}
+    )
+    assert choices["interactive"]["type"] == "list"
+    assert choices["interactive"]["body"] == {"text": "Trail shoe"}
+    rows = choices["interactive"]["action"]["sections"][0]["rows"]
+    assert rows == [{"id": f"size_{n}", "title": f"Size {n}"} for n in range(40, 44)]
+
+
+def test_a_card_of_links_is_one_cta_url_message_and_its_other_links_follow_as_text(
     fake: FakeWhatsApp, runtime: ChannelRuntime
 ) -> None:
     card = {
         "type": "card",
         "title": "Store hours",
         "subtitle": "9-17 weekdays",
-        "buttons": [{"title": "Map", "url": "https://maps.example.com/store"}],
+        "buttons": [
+            {"title": "Map", "url": "https://maps.example.com/store"},
+            {"title": "Website", "url": "https://store.example.com"},
+            {"title": "Call us", "phone": "+15550100100"},
+        ],
     }
     WHATSAPP.send(reply(card), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(
+            type="interactive",
+            interactive={
+                "type": "cta_url",
+                "body": {"text": "Store hours\n9-17 weekdays"},
+                "action": {
+                    "name": "cta_url",
+                    "parameters": {"display_text": "Map", "url": "https://maps.example.com/store"},
+                },
+            },
+        ),
+        envelope(
+            type="text",
+            text={
+                "preview_url": False,
+                "body": "1. Website https://store.example.com\n2. Call us +15550100100",
+            },
+        ),
+    ]
+
+
+def test_a_card_without_buttons_or_image_degrades_to_one_text(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    card = {"type": "card", "title": "Store hours", "subtitle": "9-17 weekdays"}
+    WHATSAPP.send(reply(card), CONFIG, runtime)
     (body,) = sent_bodies(fake)
-    assert (
-        body["text"]["body"] == "Store hours\n9-17 weekdays\n1. Map https://maps.example.com/store"
-    )
+    assert body["text"]["body"] == "Store hours\n9-17 weekdays"
 
 
 def test_a_template_part_is_sent_as_the_documented_template(
@@ -607,6 +673,206 @@ def test_a_template_part_is_sent_as_the_documented_template(
     receipt = WHATSAPP.send(reply(part), CONFIG, runtime)
     assert sent_bodies(fake) == [expected]
     assert receipt.provider_message_ids == [fake.sent[0].wamid]
+
+
+def test_a_buttons_part_of_postbacks_is_reply_buttons(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "buttons",
+        "text": "Keep the order?",
+        "buttons": [{"title": "Yes", "payload": "KEEP"}, {"title": "No", "payload": "DROP"}],
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(
+            type="interactive",
+            interactive={
+                "type": "button",
+                "body": {"text": "Keep the order?"},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": "KEEP", "title": "Yes"}},
+                        {"type": "reply", "reply": {"id": "DROP", "title": "No"}},
+                    ]
+                },
+            },
+        )
+    ]
+
+
+def test_a_buttons_part_with_one_link_is_one_cta_url_message(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "buttons",
+        "text": "Tap the button below to see available dates.",
+        "buttons": [{"title": "See Dates", "url": "https://example.com/schedule"}],
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(
+            type="interactive",
+            interactive={
+                "type": "cta_url",
+                "body": {"text": "Tap the button below to see available dates."},
+                "action": {
+                    "name": "cta_url",
+                    "parameters": {
+                        "display_text": "See Dates",
+                        "url": "https://example.com/schedule",
+                    },
+                },
+            },
+        )
+    ]
+
+
+def test_a_list_of_choices_is_a_list_message_with_a_row_per_item(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "list",
+        "text": "Choose a shipping speed for order #1234.",
+        "button": "Choose option",
+        "items": [
+            {"title": "Standard", "subtitle": "3-5 business days", "payload": "ship_standard"},
+            {
+                "title": "Express",
+                "subtitle": "Next day delivery",
+                "buttons": [{"title": "Pick", "payload": "ship_express"}],
+            },
+        ],
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    rows = [
+        {"id": "ship_standard", "title": "Standard", "description": "3-5 business days"},
+        {"id": "ship_express", "title": "Express", "description": "Next day delivery"},
+    ]
+    assert sent_bodies(fake) == [
+        envelope(
+            type="interactive",
+            interactive={
+                "type": "list",
+                "body": {"text": "Choose a shipping speed for order #1234."},
+                "action": {"button": "Choose option", "sections": [{"rows": rows}]},
+            },
+        )
+    ]
+
+
+def test_a_list_with_images_or_links_is_sent_as_one_card_per_item(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "list",
+        "text": "Two trail shoes:",
+        "items": [
+            {
+                "title": "Ridge",
+                "image_url": "https://cdn.example.com/ridge.jpg",
+                "buttons": [{"title": "Buy", "payload": "BUY_RIDGE"}],
+            },
+            {"title": "Canyon", "buttons": [{"title": "View", "url": "https://x.example/c"}]},
+        ],
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    intro, ridge, canyon = sent_bodies(fake)
+    assert intro["text"]["body"] == "Two trail shoes:"
+    assert ridge["interactive"]["type"] == "button"
+    assert ridge["interactive"]["header"] == {
+        "type": "image",
+        "image": {"link": "https://cdn.example.com/ridge.jpg"},
+    }
+    assert canyon["interactive"]["type"] == "cta_url"
+    assert canyon["interactive"]["body"] == {"text": "Canyon"}
+
+
+def test_a_list_of_more_than_ten_items_degrades_to_numbered_text(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    items = [{"title": f"Slot {n}", "payload": f"slot_{n}"} for n in range(1, 12)]
+    WHATSAPP.send(reply({"type": "list", "text": "When?", "items": items}), CONFIG, runtime)
+    (body,) = sent_bodies(fake)
+    lines = "\n".join(f"{n}. Slot {n}" for n in range(1, 12))
+    assert body["text"]["body"] == f"When?\n{lines}"
+
+
+def test_a_location_part_is_a_native_location_message(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "location",
+        "latitude": 37.44216251868683,
+        "longitude": -122.16153582049394,
+        "name": "Philz Coffee",
+        "address": "101 Forest Ave, Palo Alto, CA 94301",
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(
+            type="location",
+            location={
+                "latitude": 37.44216251868683,
+                "longitude": -122.16153582049394,
+                "name": "Philz Coffee",
+                "address": "101 Forest Ave, Palo Alto, CA 94301",
+            },
+        )
+    ]
+
+
+def test_a_location_on_the_equator_is_still_a_location(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    WHATSAPP.send(reply({"type": "location", "latitude": 0.0, "longitude": 0.0}), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(type="location", location={"latitude": 0, "longitude": 0})
+    ]
+
+
+def test_a_file_part_is_a_document_with_its_filename_and_caption(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    part = {
+        "type": "file",
+        "url": "https://cdn.example.com/files/inv-12.pdf",
+        "filename": "Invoice 12.pdf",
+        "mime_type": "application/pdf",
+        "caption": "Your invoice",
+    }
+    WHATSAPP.send(reply(part), CONFIG, runtime)
+    assert sent_bodies(fake) == [
+        envelope(
+            type="document",
+            document={"link": part["url"], "caption": "Your invoice", "filename": "Invoice 12.pdf"},
+        )
+    ]
+
+
+def test_a_template_from_the_engine_is_sent_with_its_parameters(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    template = sample("outbound_template")["template"] | {"language": "en_US"}
+    response = json_format.ParseDict({"parts": [{"template": template}]}, pb.GenerateResponse())
+    WHATSAPP.send(reply(*reply_parts(response)), CONFIG, runtime)
+    assert sent_bodies(fake) == [sample("outbound_template")]
+
+
+def test_an_unknown_template_or_a_wrong_parameter_count_is_refused_with_graphs_code(
+    fake: FakeWhatsApp, runtime: ChannelRuntime
+) -> None:
+    template = sample("outbound_template")["template"]
+    unknown = {"type": "template", "name": "no_such_template", "language": "en_US"}
+    body_only = [c for c in template["components"] if c["type"] != "header"]
+    short = {"type": "template", "name": template["name"], "language": "en_US"}
+    for part, code in ((unknown, 132001), (short | {"components": body_only}, 132000)):
+        with pytest.raises(SendRejected) as refused:
+            WHATSAPP.send(reply(part), CONFIG, runtime)
+        assert refused.value.code == str(code)
+    fake.templates["no_such_template"] = KnownTemplate(frozenset({"en_US"}), {})
+    WHATSAPP.send(reply(unknown), CONFIG, runtime)
+    assert [sent.body["template"]["name"] for sent in fake.sent] == ["no_such_template"]
 
 
 def test_a_reply_with_nothing_to_show_is_rejected_without_a_request(
@@ -733,28 +999,49 @@ def test_a_success_without_a_message_id_fails_for_retry(
         WHATSAPP.send(reply(text="Hello"), CONFIG, runtime)
 
 
-def test_the_fake_refuses_bodies_that_break_whatsapp_limits(fake: FakeWhatsApp) -> None:
-    too_long = envelope(type="text", text={"preview_url": False, "body": "x" * 4097})
-    four_buttons = envelope(
-        type="interactive",
-        interactive={
-            "type": "button",
-            "body": {"text": "Pick"},
-            "action": {
-                "buttons": [
-                    {"type": "reply", "reply": {"id": f"{n}", "title": f"{n}"}} for n in "abcd"
-                ]
-            },
-        },
+def interactive(kind: str, action: dict[str, Any], text: str = "Pick") -> dict[str, Any]:
+    return envelope(
+        type="interactive", interactive={"type": kind, "body": {"text": text}, "action": action}
     )
-    for body in (too_long, four_buttons):
-        answer = httpx.post(
-            f"{fake.base_url}/{NUMBER_ID}/messages",
-            json=body,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        assert answer.status_code == 400
-        assert answer.json()["error"]["code"] == 100
+
+
+def reply_buttons(*titles: str) -> dict[str, Any]:
+    return {"buttons": [{"type": "reply", "reply": {"id": t, "title": t}} for t in titles]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        envelope(type="text", text={"preview_url": False, "body": "x" * 4097}),
+        interactive("button", reply_buttons("a", "b", "c", "d")),
+        interactive("button", reply_buttons("A title of 21 letters")),
+        interactive("cta_url", {"name": "cta_url", "parameters": {"display_text": "Open"}}),
+        interactive(
+            "cta_url", {"name": "cta_url", "parameters": {"display_text": "O", "url": ""}}
+        ),
+        interactive(
+            "list",
+            {"button": "Pick", "sections": [{"rows": [{"id": f"{n}", "title": "r"}
+                                                      for n in range(11)]}]},
+        ),
+        interactive("carousel", {}),
+        envelope(type="location", location={"name": "Nowhere"}),
+        envelope(type="document", document={"filename": "a.pdf"}),
+    ],
+    ids=["text-4097", "4-buttons", "title-21", "cta-no-url", "cta-empty-url", "11-rows",
+         "unknown-interactive", "location-no-coordinates", "document-no-link"],
+)  # fmt: skip
+def test_the_fake_refuses_bodies_that_break_whatsapp_limits(
+    fake: FakeWhatsApp, body: dict[str, Any]
+) -> None:
+    answer = httpx.post(
+        f"{fake.base_url}/{NUMBER_ID}/messages",
+        json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 100
+    assert answer.json()["error"]["error_data"]["details"]
     assert fake.sent == []
 
 

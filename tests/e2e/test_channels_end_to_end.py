@@ -84,6 +84,11 @@ def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
     return httpx.post(url, content=raw, headers=headers)
 
 
+def all_of(count: int, items: list[T]) -> list[T] | None:
+    """``items`` once there are ``count`` of them (a multi-part reply arrives part by part)."""
+    return items if len(items) == count else None
+
+
 def reply_of(db: Database[Any], tenant: str, status: str | None = None) -> dict[str, Any] | None:
     query: dict[str, Any] = {"tenant_id": tenant, "direction": "outbound"}
     if status:
@@ -215,6 +220,47 @@ def test_slack_direct_message_is_answered_in_place(
     assert auth == f"Bearer {scenario.bot_token}"
     # Slack has no delivery callbacks: a posted message is delivered.
     assert eventually(lambda: reply_of(db, tenant, "delivered"), "the reply delivered")
+
+
+def test_where_are_you_is_a_native_location_and_a_card_of_links_on_whatsapp_and_slack(
+    stack: Stack, settings: Settings, db: Database[Any], tenant: str
+) -> None:
+    whatsapp: FakeWhatsApp = stack.fakes["whatsapp"]
+    slack: FakeSlack = stack.fakes["slack"]
+    wa, sl = WhatsAppScenario(), SlackScenario()
+    assert post(connect(stack, settings, tenant, wa), wa.inbound_text("Where are you?")).is_success
+    assert post(connect(stack, settings, tenant, sl), sl.inbound_text("Where are you?")).is_success
+
+    sent = eventually(
+        lambda: all_of(3, [s.body for s in whatsapp.sent if s.body.get("to") == wa.user]),
+        "the WhatsApp reply's three messages",
+    )
+    assert [body["type"] for body in sent] == ["location", "interactive", "text"]
+    assert sent[0]["location"] == {
+        "latitude": 52.3731,
+        "longitude": 4.8926,
+        "name": "Parley Store",
+        "address": "Dam 1, 1012 JS Amsterdam",
+    }
+    assert sent[1]["interactive"]["type"] == "cta_url"
+    assert sent[1]["interactive"]["action"] == {
+        "name": "cta_url",
+        "parameters": {
+            "display_text": "Directions",
+            "url": "https://maps.example.com/parley-store",
+        },
+    }
+    assert sent[2]["text"]["body"] == "1. Plan your visit https://example.com/parley-store/visit"
+    posted = eventually(
+        lambda: all_of(2, [b for b in slack.posted if b.get("channel") == sl.dm_channel]),
+        "the Slack reply's two messages",
+    )
+    assert "maps/search/?api=1&amp;query=52.3731,4.8926" in posted[0]["text"]
+    [actions] = [block for block in posted[1]["blocks"] if block["type"] == "actions"]
+    assert [(b["text"]["text"], b.get("url")) for b in actions["elements"]] == [
+        ("Directions", "https://maps.example.com/parley-store"),
+        ("Plan your visit", "https://example.com/parley-store/visit"),
+    ]
 
 
 def test_teams_message_is_answered_on_its_conversation_and_a_read_receipt_marks_it_read(

@@ -224,6 +224,54 @@ def _problem(body: Any) -> str:
         return f"Length of param message[text] must be less than or equal to {TEXT_LIMIT}"
     if len(message.get("quick_replies") or []) > QUICK_REPLY_LIMIT:
         return f"param message[quick_replies] must have at most {QUICK_REPLY_LIMIT} elements"
+    attachment = message.get("attachment") or {}
+    if attachment.get("type") == "template":
+        return _template_problem(attachment.get("payload") or {})
+    return ""
+
+
+def _template_problem(payload: dict[str, Any]) -> str:
+    """What Graph refuses in a button or generic template (limits from Meta's reference)."""
+    kind = payload.get("template_type")
+    if kind == "button":
+        if not 0 < len(payload.get("text") or "") <= 640:
+            return "param text must be between 1 and 640 characters"
+        return _buttons_problem(payload.get("buttons"), required=True)
+    if kind == "generic":
+        elements = payload.get("elements")
+        if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
+            return "param elements must have between 1 and 10 elements"
+        for element in elements:
+            if not 0 < len(element.get("title") or "") <= 80:
+                return "param elements[title] must be between 1 and 80 characters"
+            if len(element.get("subtitle") or "") > 80:
+                return "param elements[subtitle] must be at most 80 characters"
+            if not any(element.get(k) for k in ("subtitle", "image_url", "buttons")):
+                return "At least one property must be set in addition to title"
+            problem = _buttons_problem(element.get("buttons"), required=False)
+            if problem:
+                return problem
+        return ""
+    return f"Invalid template type {kind}"
+
+
+def _buttons_problem(buttons: Any, required: bool) -> str:
+    if buttons is None and not required:
+        return ""
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "param buttons must have between 1 and 3 elements"
+    for button in buttons:
+        kind = button.get("type")
+        if not 0 < len(button.get("title") or "") <= 20:
+            return "param buttons[title] must be between 1 and 20 characters"
+        if kind == "web_url" and not str(button.get("url") or "").startswith("http"):
+            return "param buttons[url] must be a valid URL"
+        if kind == "postback" and not 0 < len(button.get("payload") or "") <= 1000:
+            return "param buttons[payload] must be between 1 and 1000 characters"
+        if kind == "phone_number" and not str(button.get("payload") or "").startswith("+"):
+            return "param buttons[payload] must be a phone number with a + and a country code"
+        if kind not in ("web_url", "postback", "phone_number"):
+            return f"Invalid button type {kind}"
     return ""
 
 

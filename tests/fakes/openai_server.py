@@ -8,6 +8,13 @@ told to answer an error status, to hang, or to hold its answers until told to go
 ``cut_stream_after`` closes the stream after that many pieces, without ``[DONE]``. Its error
 bodies echo the Authorization header on purpose, so a test can prove that the engine never
 passes upstream bodies on.
+
+A ``response_format`` is checked the way the API checks it: ``json_schema`` needs a ``name``
+(letters, digits, ``_``, ``-``, at most 64) and a ``schema``; with ``strict`` every object must
+list all of its properties in ``required`` and set ``additionalProperties: false``, and the root
+must be an object, not ``anyOf``. A refusal is HTTP 400 ``invalid_request_error``. Asked for a
+JSON schema, the fake answers ``reply_json`` (a JSON document, as the model would write it)
+when it is set, else ``reply_text``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class FakeOpenAI:
         self.before_last_piece: threading.Event | None = None
         self.last_piece_waited_out = False  # before_last_piece was never set
         self.cut_stream_after: int | None = None
+        self.reply_json: Any = None
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -105,7 +113,10 @@ class FakeOpenAI:
         }
         return f"data: {json.dumps(chunk)}\n\n".encode()
 
-    def completion(self, model: str) -> dict[str, Any]:
+    def completion(self, model: str, structured: bool = False) -> dict[str, Any]:
+        content = self.reply_text
+        if structured and self.reply_json is not None:
+            content = json.dumps(self.reply_json)
         return {
             "id": f"chatcmpl-fake-{len(self.requests)}",
             "object": "chat.completion",
@@ -114,7 +125,7 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.reply_text},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                 }
             ],
@@ -146,10 +157,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
         elif fake.raw_reply is not None:
             self._send_bytes(fake.status, fake.raw_reply)
+        elif (problem := _format_problem((body or {}).get("response_format"))) is not None:
+            error = {
+                "message": problem,
+                "type": "invalid_request_error",
+                "param": "response_format",
+            }
+            self._send(400, {"error": error | {"code": None}})
         elif fake.status == 200 and (body or {}).get("stream") is True:
             self._send_events(str(body.get("model", "")))
         elif fake.status == 200:
-            self._send(200, fake.completion(model=str((body or {}).get("model", ""))))
+            structured = ((body or {}).get("response_format") or {}).get("type") == "json_schema"
+            model = str((body or {}).get("model", ""))
+            self._send(200, fake.completion(model, structured))
         else:
             echo = headers.get("authorization", "")
             self._send(fake.status, {"error": {"message": f"rejected ({echo})", "type": "fake"}})
@@ -186,3 +206,51 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the recorded requests are the log."""
+
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _format_problem(response_format: Any) -> str | None:
+    """Why the API would refuse this ``response_format``; None when it is absent or valid."""
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind in ("text", "json_object"):
+        return None
+    if kind != "json_schema":
+        return "Invalid value for 'response_format.type'."
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not _SCHEMA_NAME.fullmatch(str(spec.get("name", ""))):
+        return "Invalid 'response_format.json_schema.name': it must match ^[a-zA-Z0-9_-]{1,64}$."
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        return "Missing required parameter: 'response_format.json_schema.schema'."
+    if spec.get("strict") is True:
+        if schema.get("type") != "object" or "anyOf" in schema:
+            return (
+                f"Invalid schema for response_format '{spec['name']}': the root must be an object."
+            )
+        return _strict_problem(schema, spec["name"], ())
+    return None
+
+
+def _strict_problem(node: Any, name: str, path: tuple[str, ...]) -> str | None:
+    if isinstance(node, list):
+        for n, item in enumerate(node):
+            if (problem := _strict_problem(item, name, (*path, str(n)))) is not None:
+                return problem
+        return None
+    if not isinstance(node, dict):
+        return None
+    if node.get("type") == "object" or "properties" in node:
+        where = f"Invalid schema for response_format '{name}': In context={path}"
+        missing = sorted(set(node.get("properties", {})) - set(node.get("required", [])))
+        if missing:
+            return f"{where}, 'required' must include every key in properties. Missing {missing}."
+        if node.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+    for key, value in node.items():
+        if (problem := _strict_problem(value, name, (*path, key))) is not None:
+            return problem
+    return None

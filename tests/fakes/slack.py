@@ -12,7 +12,9 @@ Server (``base_url`` stands for ``https://slack.com/api``; set ``ProviderUrls.sl
         slack.hang_next()                           # no answer: the client must time out
 
 A wrong bearer token is answered ``{"ok": false, "error": "invalid_auth"}`` (no header:
-``not_authed``); a success echoes the channel and the message with a fresh, increasing ``ts``.
+``not_authed``); blocks Slack would not post are ``invalid_blocks`` with Slack's ``errors`` list
+(tests/fakes/slack_blocks.py); a success echoes the channel and the message with a fresh,
+increasing ``ts``.
 
 ``chat.update`` changes a message the fake posted (``slack.messages[(channel, ts)]``) and answers
 as Slack does (``ok``, ``channel``, ``ts``, ``text``, ``message``); a ts it never posted is
@@ -48,6 +50,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.fakes.provider import ProviderFake, Recorded, Reply
+from tests.fakes.slack_blocks import block_errors
 
 BOT_TOKEN = "xoxb-FAKE-0000-bot-token"
 SIGNING_SECRET = "FAKEsigningSECRET0000000000000000"
@@ -126,6 +129,11 @@ class FakeSlack(ProviderFake):
             return Reply(200, {"ok": False, "error": "channel_not_found"})
         if not body.get("text") and not body.get("blocks"):
             return Reply(200, {"ok": False, "error": "no_text"})
+        errors = block_errors(body["blocks"]) if "blocks" in body else []
+        if errors:
+            metadata = {"messages": [f"[ERROR] {error}" for error in errors]}
+            refusal = {"ok": False, "error": "invalid_blocks", "errors": errors}
+            return Reply(200, refusal | {"response_metadata": metadata})
         if method == "chat.update":
             return Reply(200, self._update(body))
         ts = self._next_ts()

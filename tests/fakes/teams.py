@@ -20,6 +20,9 @@ under the fake, with its trailing slash) make Parley's replies land on the fake'
         fake.add_key()                               # rotate: sign with a new kid from now on
         fake.add_app(app_id, app_password)           # another bot the token endpoint accepts
 
+An activity whose Adaptive Card the connector would refuse (tests/fakes/adaptive_cards.py) is
+answered 400 ``BadArgument``.
+
 The ``fail_*``/``hang_send`` faults hit only connector posts (and ``fail_token`` only token
 requests), unlike the base ``fail_next``, which hits whatever request comes next.
 """
@@ -42,6 +45,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.fakes.adaptive_cards import card_problem
 from tests.fakes.provider import HANG_LIMIT_SECONDS, ProviderFake, Recorded, Reply
 
 APP_ID = "0fa4e000-0000-4000-8000-000000000001"
@@ -280,6 +284,9 @@ class FakeTeams(ProviderFake):
             return Reply(401, {"message": "Authorization has been denied for this request."})
         if not isinstance(activity, dict) or kind not in ("message", "typing"):
             return Reply(400, {"error": {"code": "BadArgument", "message": "Invalid activity."}})
+        problem = card_problem(activity)
+        if problem:
+            return Reply(400, {"error": {"code": "BadArgument", "message": problem}})
         activity_id = str(next(self._ids))
         recorded = SentActivity(conversation_id, reply_to, activity_id, authorization, activity)
         (self.sent if kind == "message" else self.typing).append(recorded)

@@ -33,9 +33,13 @@ Media a user sent: ``media_id = fake.add_media(data, "image/jpeg")`` keeps a fil
 bytes to the same bearer token; ``inbound_media("image", media_id, "image/jpeg")`` is the webhook.
 
 A wrong or missing bearer token is answered like Graph does (HTTP 401, code 190); a body that
-breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 buttons of
-20 characters, 10 rows of 24) is answered HTTP 400, code 100. Webhook bodies are signed the way
-Meta sends them: compact JSON with non-ASCII escaped as ``\\uXXXX``.
+breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 reply buttons of
+20 characters, a list of 1-10 rows of 24 under a button label of 20, a ``cta_url`` without its
+one ``url`` or ``display_text``, a location without coordinates, a document without a link) is
+answered HTTP 400, code 100. Templates are checked against ``fake.templates`` (name → a
+``KnownTemplate``; ``order_shipped_v1`` in en_US, the sample's, by default): an unknown name or
+language is Graph's 132001, a component whose parameter count differs is 132000. Webhook bodies
+are signed the way Meta sends them: compact JSON with non-ASCII escaped as ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -71,6 +75,25 @@ _TITLES = {
     130429: "Rate limit hit",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131000: "Something went wrong",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+}
+INTERACTIVE_TYPES = frozenset({"button", "list", "cta_url", "product", "product_list", "flow"})
+
+
+@dataclass(frozen=True)
+class KnownTemplate:
+    """An approved template: its languages, and how many parameters each component takes
+    (``"header"``, ``"body"``, ``"button:0"`` for the button at index 0)."""
+
+    languages: frozenset[str]
+    parameters: dict[str, int]
+
+
+SAMPLE_TEMPLATES = {
+    "order_shipped_v1": KnownTemplate(
+        frozenset({"en_US"}), {"header": 1, "body": 2, "button:0": 1}
+    ),
 }
 
 
@@ -109,6 +132,7 @@ class FakeWhatsApp(ProviderFake):
         self.readers: dict[str, str] = {}
         self._answer_as: deque[str] = deque()
         self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
+        self.templates: dict[str, KnownTemplate] = dict(SAMPLE_TEMPLATES)
 
     def add_media(self, data: bytes, mime_type: str) -> str:
         """Keep a file a user sent; its media id, as a webhook names it."""
@@ -146,10 +170,17 @@ class FakeWhatsApp(ProviderFake):
             return self._read_mark(body)
         try:
             problem = _problem(body)
+            refusal = (
+                _template_refusal(body["template"], self.templates)
+                if not problem and (body["type"] == "template")
+                else None
+            )
         except (AttributeError, KeyError, TypeError):
-            problem = "The message object is malformed."
+            problem, refusal = "The message object is malformed.", None
         if problem:
             return Reply(400, graph_error_body(100, details=problem))
+        if refusal:
+            return Reply(400, graph_error_body(refusal[0], details=refusal[1]))
         wamid = "wamid.FAKE" + f"{next(self._numbers):06d}" + secrets.token_hex(8).upper()
         self.sent.append(Sent(wamid, number, body))
         message: dict[str, str] = {"id": wamid}
@@ -267,17 +298,87 @@ def _problem(body: Any) -> str | None:
     if len(str(content.get("caption", ""))) > 1024:
         return "Param caption must be at most 1024 characters long."
     if kind == "interactive":
-        action = content.get("action", {})
+        return _interactive_problem(content)
+    if kind == "location":
+        where = [content.get("latitude"), content.get("longitude")]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in where):
+            return "Param location['latitude'] and location['longitude'] are required numbers."
+        if not (-90 <= where[0] <= 90 and -180 <= where[1] <= 180):
+            return "Param location has coordinates out of range."
+    if kind in ("image", "video", "audio", "document") and not (
+        content.get("link") or content.get("id")
+    ):
+        return f"Param {kind} must have a link or an id."
+    if kind == "template" and not (content.get("name") and content["language"].get("code")):
+        return "Param template['name'] and template['language']['code'] are required."
+    return None
+
+
+def _interactive_problem(content: dict[str, Any]) -> str | None:
+    kind = content.get("type")
+    if kind not in INTERACTIVE_TYPES:
+        return f"Param interactive['type'] must be one of {sorted(INTERACTIVE_TYPES)}."
+    if not 0 < len(content.get("body", {}).get("text", "")) <= 1024:
+        return "Param interactive['body']['text'] must be between 1 and 1024 characters."
+    header = content.get("header")
+    if header is not None:
+        medium = header.get("type")
+        if medium == "text" and not 0 < len(header.get("text", "")) <= 60:
+            return "Param interactive['header']['text'] must be between 1 and 60 characters."
+        if medium != "text" and not (header.get(medium) or {}).get("link"):
+            return "Param interactive['header'] must carry a text or a media link."
+    action = content.get("action", {})
+    if kind == "button":
         buttons = [b["reply"] for b in action.get("buttons", [])]
-        rows = [r for section in action.get("sections", []) for r in section["rows"]]
-        if content.get("type") == "button" and not 1 <= len(buttons) <= 3:
+        if not 1 <= len(buttons) <= 3:
             return "Reply buttons must number between 1 and 3."
         if any(len(b["title"]) > 20 or len(b["id"]) > 256 for b in buttons):
             return "Button title must be at most 20 characters long."
-        if len(rows) > 10 or any(len(r["title"]) > 24 or len(r["id"]) > 200 for r in rows):
-            return "A list holds at most 10 rows with titles of at most 24 characters."
-        if not 0 < len(content.get("body", {}).get("text", "")) <= 1024:
-            return "Param interactive['body']['text'] must be between 1 and 1024 characters."
+    if kind == "list":
+        sections = action.get("sections", [])
+        rows = [r for section in sections for r in section["rows"]]
+        if not 0 < len(action.get("button", "")) <= 20:
+            return "Param interactive['action']['button'] must be between 1 and 20 characters."
+        if not 1 <= len(rows) <= 10 or not 1 <= len(sections) <= 10:
+            return "A list holds 1 to 10 sections with 1 to 10 rows in all."
+        if any(len(r["title"]) > 24 or len(r["id"]) > 200 for r in rows):
+            return "A list row's title is at most 24 characters, its id at most 200."
+        if any(len(r.get("description", "")) > 72 for r in rows):
+            return "A list row's description is at most 72 characters."
+        if len({r["id"] for r in rows}) != len(rows):
+            return "A list row's id must be unique."
+        if len(sections) > 1 and not all(s.get("title") for s in sections):
+            return "Each section needs a title when a list has more than one."
+    if kind == "cta_url":
+        parameters = action.get("parameters", {})
+        if action.get("name") != "cta_url" or not parameters.get("url"):
+            return "Param interactive['action'] must be name cta_url with parameters['url']."
+        if not 0 < len(parameters.get("display_text", "")) <= 20:
+            return "Param parameters['display_text'] must be between 1 and 20 characters."
+    return None
+
+
+def _template_refusal(
+    template: dict[str, Any], known: dict[str, KnownTemplate]
+) -> tuple[int, str] | None:
+    """Graph's code and details for a template it would refuse, or None."""
+    name, language = template["name"], template["language"]["code"]
+    approved = known.get(name)
+    if approved is None or language not in approved.languages:
+        return 132001, f"template name ({name}) does not exist in {language}"
+    given: dict[str, int] = {}
+    for component in template.get("components", []):
+        key = str(component["type"])
+        if key == "button":
+            key = f"button:{component['index']}"
+        given[key] = len(component.get("parameters", []))
+    for key in sorted(set(approved.parameters) | set(given)):
+        expected, got = approved.parameters.get(key, 0), given.get(key, 0)
+        if expected != got:
+            return 132000, (
+                f"{key}: number of localizable_params ({got}) does not match the expected"
+                f" number of params ({expected})"
+            )
     return None
 
 

@@ -20,6 +20,7 @@ from core.settings import Settings
 from protos import mcp_engine_pb2 as pb
 from services.mcp_engine.chooser import BackendChooser
 from services.mcp_engine.openai_chat import OpenAIChatBackend
+from services.mcp_engine.reply_schema import response_format
 from services.mcp_engine.rules import RulesBackend
 from services.mcp_engine.server import serve
 from storage.messages import reply_id
@@ -95,6 +96,7 @@ def test_stored_engine_settings_reach_the_engine_request(
             {"role": "user", "content": "When do you open?"},
         ],
         "temperature": 0.0,
+        "response_format": response_format(),  # a whole turn asks for reply parts
     }
     assert reply["text"] == "Fresh bread from 7 am."
     assert reply["engine"]["backend"] == "openai"

@@ -71,12 +71,15 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def start_openai_engine(start_engine: StartEngine, fake_openai: FakeOpenAI) -> StartOpenAIEngine:
     """Starts an engine whose openai backend talks to the fake server."""
 
-    def start(*, api_key: str | None, model: str, timeout_seconds: float = 0.5) -> EngineClient:
+    def start(
+        *, api_key: str | None, model: str, timeout_seconds: float = 0.5, reply_parts: bool = True
+    ) -> EngineClient:
         backend = OpenAIChatBackend(
             base_url=fake_openai.base_url,
             model=model,
             api_key=SecretStr(api_key) if api_key is not None else None,
             timeout_seconds=timeout_seconds,
+            reply_parts=reply_parts,
         )
         return start_engine(backend)
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from core.errors import PermanentError, TransientError
 from core.settings import Settings
 from protos import mcp_engine_pb2 as pb
 from protos.engine_client import EngineClient
+from protos.engine_turn import reply_parts
 from services.mcp_engine.backend import Backend
 from services.mcp_engine.openai_chat import SYSTEM_PROMPT
+from services.mcp_engine.reply_schema import reply_schema
 from services.mcp_engine.server import build_backend
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -53,6 +56,10 @@ def test_engine_sends_the_exact_chat_completion_request(
             {"role": "assistant", "content": "Yes, 9 to 6."},
             {"role": "user", "content": "And on Sundays?"},
         ],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "parley_reply", "strict": True, "schema": reply_schema()},
+        },
     }
 
 
@@ -130,6 +137,92 @@ def test_completion_becomes_one_text_part(
     assert reply == pb.GenerateResponse(
         parts=[pb.ReplyPart(text="Closed on Sundays, sorry!")], backend="openai"
     )
+
+
+def test_the_reply_schema_offers_every_kind_of_reply_part_strictly() -> None:
+    schema = reply_schema()
+
+    kinds = [next(iter(o["properties"])) for o in schema["properties"]["parts"]["items"]["anyOf"]]
+    assert kinds == [field.name for field in pb.ReplyPart.DESCRIPTOR.oneofs_by_name["kind"].fields]
+    assert {"template", "location", "buttons", "list", "file"} <= set(kinds)
+    button = schema["properties"]["parts"]["items"]["anyOf"][kinds.index("buttons")]
+    button = button["properties"]["buttons"]["properties"]["buttons"]["items"]
+    assert button == {
+        "type": "object",
+        "properties": {k: {"type": "string"} for k in ("title", "payload", "url", "phone")},
+        "required": ["title", "payload", "url", "phone"],
+        "additionalProperties": False,
+    }
+
+
+def test_a_structured_completion_becomes_the_reply_parts_it_names(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    link = {"title": "Map", "payload": "", "url": "https://maps.example.com/s", "phone": ""}
+    fake_openai.reply_json = {
+        "parts": [
+            {"text": "We are on the square."},
+            {"text": ""},
+            {"location": {"latitude": 0.0, "longitude": 9.5, "name": "Shop", "address": None}},
+            {"buttons": {"text": "Find us", "buttons": [link]}},
+        ]
+    }
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    reply = client.generate(turn_with_history(), TIMEOUT)
+
+    assert reply_parts(reply) == [
+        {"type": "text", "text": "We are on the square."},
+        {"type": "location", "latitude": 0.0, "longitude": 9.5, "name": "Shop"},
+        {
+            "type": "buttons",
+            "text": "Find us",
+            "buttons": [{"title": "Map", "url": "https://maps.example.com/s"}],
+        },
+    ]
+
+
+def test_reply_parts_that_do_not_parse_are_an_internal_error(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_json = {"parts": [{"hologram": {"colour": "blue"}}]}
+    client = start_openai_engine(api_key=KEY, model=MODEL)
+
+    with pytest.raises(PermanentError) as failed:
+        client.generate(turn_with_history(), TIMEOUT)
+    assert "do not parse" in str(failed.value)
+
+
+def test_without_reply_parts_the_request_asks_for_text_and_json_stays_text(
+    start_openai_engine: StartOpenAIEngine, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply_text = '{"parts": []}'
+    client = start_openai_engine(api_key=KEY, model=MODEL, reply_parts=False)
+
+    reply = client.generate(turn_with_history(), TIMEOUT)
+
+    assert "response_format" not in fake_openai.requests[0].body
+    assert reply_parts(reply) == [{"type": "text", "text": '{"parts": []}'}]
+
+
+def test_the_fake_refuses_a_strict_schema_the_api_refuses() -> None:
+    loose = reply_schema()
+    del loose["properties"]["parts"]["items"]["anyOf"][0]["additionalProperties"]
+    with FakeOpenAI() as fake:
+        answer = httpx.post(
+            f"{fake.base_url}/chat/completions",
+            json={
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "hi"}],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "parley_reply", "strict": True, "schema": loose},
+                },
+            },
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    assert "additionalProperties" in answer.json()["error"]["message"]
 
 
 def test_no_key_means_no_authorization_header(

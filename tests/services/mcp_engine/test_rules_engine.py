@@ -12,7 +12,9 @@ from google.protobuf import json_format
 from core.errors import ConfigurationError, PermanentError
 from protos import mcp_engine_pb2 as pb
 from protos.engine_client import EngineClient
+from protos.engine_turn import reply_parts
 from services.mcp_engine.rules import RulesBackend
+from tests.services.mcp_engine.conftest import StartEngine
 
 TIMEOUT = 5.0
 
@@ -365,4 +367,73 @@ def test_a_reply_in_a_language_without_parts_is_refused(tmp_path: Path) -> None:
     path = rules_file(tmp_path, rules)
 
     with pytest.raises(ConfigurationError, match=r"greeting\.parts"):
+        RulesBackend.from_file(path)
+
+
+EVERY_KIND = [
+    {"text": "Here is everything."},
+    {"quick_replies": {"text": "Pick", "options": [{"title": "A", "payload": "A"}]}},
+    {"media": {"url": "https://cdn.example.com/a.png", "mime_type": "image/png"}},
+    {"card": {"title": "Shoe", "buttons": [{"title": "View", "url": "https://x.example/s"}]}},
+    {
+        "template": {
+            "name": "order_shipped_v1",
+            "language": "en_US",
+            "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": "Ada"}]},
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "0",
+                    "parameters": [{"type": "payload", "payload": "CONFIRM"}],
+                },
+            ],
+        }
+    },
+    {"location": {"latitude": 0, "longitude": -0.1276, "name": "Greenwich"}},
+    {
+        "buttons": {
+            "text": "Call or click",
+            "buttons": [
+                {"title": "Call", "phone": "+15550100100"},
+                {"title": "Site", "url": "https://x.example"},
+                {"title": "Later", "payload": "LATER"},
+            ],
+        }
+    },
+    {"list": {"text": "Slots", "button": "Choose", "items": [{"title": "9:00", "payload": "9"}]}},
+    {"file": {"url": "https://cdn.example.com/m.pdf", "filename": "m.pdf", "caption": "Menu"}},
+]
+
+
+def test_a_rule_can_answer_with_every_kind_of_reply_part(
+    start_engine: StartEngine, tmp_path: Path
+) -> None:
+    rules = {
+        "default": {
+            "greeting": {"name": "greeting", "keywords": ["hi"], "parts": EVERY_KIND},
+            "fallback": {"parts": [{"text": "?"}]},
+        }
+    }
+    client = start_engine(RulesBackend.from_file(rules_file(tmp_path, rules)))
+
+    reply = client.generate(turn("hi"), timeout=TIMEOUT)
+
+    expected = [{"type": "text", "text": "Here is everything."}] + [
+        {"type": kind, **body} for part in EVERY_KIND[1:] for kind, body in part.items()
+    ]
+    expected[5] = expected[5] | {"latitude": 0.0}  # the equator is kept, not dropped as unset
+    assert reply_parts(reply) == expected
+
+
+def test_a_part_with_a_field_its_kind_lacks_is_refused_with_where_it_is(tmp_path: Path) -> None:
+    rules = {
+        "default": {
+            "greeting": {"name": "greeting", "keywords": ["hi"], "parts": [{"text": "Hi"}]},
+            "fallback": {"parts": [{"text": "?"}, {"location": {"lat": 1.0, "lng": 2.0}}]},
+        }
+    }
+    path = rules_file(tmp_path, rules)
+
+    with pytest.raises(ConfigurationError, match=r"fallback\.parts\[1\].*lat"):
         RulesBackend.from_file(path)

@@ -18,10 +18,12 @@ from protos.engine_client import EngineClient
 from services.mcp_engine.backend import Backend
 from services.mcp_engine.chooser import BackendChooser
 from services.mcp_engine.openai_chat import SYSTEM_PROMPT, OpenAIChatBackend
+from services.mcp_engine.reply_schema import response_format
 from services.mcp_engine.rules import RulesBackend
 from services.mcp_engine.server import build_backend
 from tests.fakes.openai_server import FakeOpenAI
 
+ASKED = response_format()  # every whole turn asks for reply parts
 KEY = "sk-parley-test-0123456789abcdef"
 MODEL = "engine-default-model"
 TIMEOUT = 5.0
@@ -79,6 +81,7 @@ def test_tenant_settings_reach_the_chat_completion_request(
         "model": "tenant-model",
         "messages": default_messages(PROMPT),  # the tenant's prompt replaces the default one
         "temperature": 0.0,  # a temperature of 0 is sent, not mistaken for "unset"
+        "response_format": ASKED,
     }
 
 
@@ -91,8 +94,8 @@ def test_without_settings_the_request_is_the_engines_default(
     client.generate(turn(pb.EngineSettings()), TIMEOUT)  # an empty message is no settings
 
     assert [sent.body for sent in fake_openai.requests] == [
-        {"model": MODEL, "messages": default_messages()},
-        {"model": MODEL, "messages": default_messages()},
+        {"model": MODEL, "messages": default_messages(), "response_format": ASKED},
+        {"model": MODEL, "messages": default_messages(), "response_format": ASKED},
     ]
 
 
@@ -106,9 +109,14 @@ def test_each_setting_left_out_keeps_its_default(
     client.generate(turn(pb.EngineSettings(system_prompt=PROMPT)), TIMEOUT)
 
     assert [sent.body for sent in fake_openai.requests] == [
-        {"model": MODEL, "messages": default_messages(), "temperature": 1.5},
-        {"model": "only-the-model", "messages": default_messages()},
-        {"model": MODEL, "messages": default_messages(PROMPT)},
+        {
+            "model": MODEL,
+            "messages": default_messages(),
+            "temperature": 1.5,
+            "response_format": ASKED,
+        },
+        {"model": "only-the-model", "messages": default_messages(), "response_format": ASKED},
+        {"model": MODEL, "messages": default_messages(PROMPT), "response_format": ASKED},
     ]
 
 
