@@ -193,14 +193,26 @@ def test_ten_quick_messages_are_answered_in_order_while_fifty_conversations_run(
         "all 60 turns to complete",
         timeout=300,  # one worker per stage, concurrency 1: a loaded machine needs its time
     )
-    inbound = {
-        m["provider_message_id"]: m["_id"]
-        for m in db["messages"].find({"tenant_id": tenant, "user_id": scenario.user})
-        if m["direction"] == "inbound"
-    }
-    expected = [f"{inbound[mid]}.r" for mid in mids]
     answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
-    assert answered == expected
+    assert answered == _replies_in_order(db, tenant, mids)
+
+
+def _replies_in_order(db: Database[Any], tenant: str, mids: list[str]) -> list[str]:
+    """The replies that answered the messages ``mids`` (provider ids), in the order the user
+    wrote them, each once: messages that waited behind a turn of their conversation are
+    answered together by one reply (docs/bursts.md), which names them all. Every message must
+    have been answered, by a reply that answers it."""
+    inbound = {
+        m["provider_message_id"]: m
+        for m in db["messages"].find({"tenant_id": tenant, "direction": "inbound"})
+    }
+    replies = {
+        m["_id"]: m for m in db["messages"].find({"tenant_id": tenant, "direction": "outbound"})
+    }
+    for mid in mids:
+        reply = replies[inbound[mid]["reply_id"]]
+        assert inbound[mid]["_id"] in reply["answers"], (mid, reply["answers"])
+    return list(dict.fromkeys(inbound[mid]["reply_id"] for mid in mids))
 
 
 def _task_executions() -> int:
@@ -269,12 +281,8 @@ def test_a_burst_in_one_conversation_costs_no_more_than_twice_an_unhurried_turn(
     finally:
         for queue in extra:
             stack.group.stop(f"burst-{queue}")
-    inbound = {
-        m["provider_message_id"]: m["_id"]
-        for m in db["messages"].find({"tenant_id": tenant, "direction": "inbound"})
-    }
     answered = [body["message"]["metadata"] for _, body in sends_to(stack.fake, scenario.user)]
-    assert answered == [f"{inbound[mid]}.r" for mid in mids]  # in order, each once
+    assert answered == _replies_in_order(db, tenant, mids)  # in order, each once
     print(f"{executions} task executions for {count} turns")
     assert executions <= 2 * 4 * count, f"{executions} task executions for {count} turns"
 

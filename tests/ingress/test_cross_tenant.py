@@ -140,6 +140,10 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
     ),
+    ("patch", "/v1/admin/channels/{config_id}"): Probe(
+        lambda w: (f"/v1/admin/channels/{w.b_channel}", {"json": {"messenger_profile": None}}),
+        NOT_FOUND,
+    ),
     ("post", "/v1/admin/widgets"): Probe(
         lambda w: ("/v1/admin/widgets", {"json": {"name": w.b_widget, "allowed_origins": []}}),
         frozenset({422}),
