@@ -41,8 +41,12 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 # One message at a time per process: tasks are long relative to the broker round trip, and
 # prefetched messages would wait behind a slow one instead of going to an idle worker.
 worker_prefetch_multiplier = 1
-# Send task-sent events and started state so Flower shows the journey of a task.
-task_send_sent_event = True
+# No task-sent event: every publish (the ingress's chain, each stage handing the turn on) would
+# send one more message to the broker, a third of the ingress's publish (bench/HISTORY.md,
+# "What the ingress spends"). Flower shows a task from its worker's received, started and
+# succeeded events; what waits unreceived is the queues' depth (docs/metrics.md).
+task_send_sent_event = False
+# The started state, so Flower shows a task running.
 task_track_started = True
 worker_send_task_events = True
 # A hard ceiling per task on the prefork pools (process, maintenance). Thread pools (generate,
