@@ -3,14 +3,18 @@
 Decisions: text goes as ``textFormat: plain``; quick replies are ``suggestedActions`` (imBack) in
 personal chats when there are at most three text-only options (Teams shows only the first
 three), otherwise an Adaptive Card. Cards, buttons parts and quick replies elsewhere are Adaptive
-Cards of schema 1.4 (the newest every Teams client renders; 1.5's Universal Actions break older
-ones): a postback is ``Action.Submit`` whose ``msteams`` data is an imBack, so Teams posts its
-payload back as the user's own message, which needs no invoke handling; a link is
-``Action.OpenUrl``; a call is a line of text, as a card cannot dial. A list is a carousel
-(``attachmentLayout: carousel``) of one card per item, up to 10. Images are attachments by URL
-with the caption as a following text activity (Teams may split a text+attachment activity and
-lose its id); other media and files degrade to text, since Teams bots cannot post arbitrary
-files by URL; a location is its map link, and a template degrades to its text.
+Cards of schema 1.5, the version Teams asks of Universal Actions: a postback is
+``Action.Execute`` (its ``verb`` and ``data.id`` the payload, ``data.title`` its title), which
+Teams sends as an ``adaptiveCard/action`` invoke that the ingress answers with the card
+refreshed to show the choice, and which becomes the next turn (channels/teams_invoke.py); its
+``fallback`` is an ``Action.Submit`` whose ``msteams`` data is an imBack, so a client without
+Universal Actions posts the payload back as the user's own message, as Microsoft advises for
+the widest reach. A link is ``Action.OpenUrl``; a call is a line of text, as a card cannot dial.
+A list is a carousel (``attachmentLayout: carousel``) of one card per item, up to 10. Images are
+attachments by URL with the caption as a following text activity (Teams may split a
+text+attachment activity and lose its id); other media and files degrade to text, since Teams
+bots cannot post arbitrary files by URL; a location is its map link, and a template degrades to
+its text.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ SUGGESTED_ACTIONS_LIMIT = 3
 CAROUSEL_LIMIT = 10
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-ADAPTIVE_CARD_VERSION = "1.4"
+ADAPTIVE_CARD_VERSION = "1.5"
 
 Activity = dict[str, Any]
 
@@ -190,8 +194,16 @@ def _action(button: Mapping[str, Any]) -> dict[str, Any]:
     title = truncate(str(button.get("title") or ""), TITLE_LIMIT)
     if button_action(button) == "link":
         return {"type": "Action.OpenUrl", "title": title, "url": str(button["url"])}
-    imback = {"type": "imBack", "value": str(button.get("payload") or title)}
-    return {"type": "Action.Submit", "title": title, "data": {"msteams": imback}}
+    payload = str(button.get("payload") or title)
+    imback = {"type": "imBack", "value": payload}
+    fallback = {"type": "Action.Submit", "title": title, "data": {"msteams": imback}}
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": payload,
+        "data": {"id": payload, "title": title},
+        "fallback": fallback,
+    }
 
 
 def _text_block(text: str, **style: Any) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.teams_activity import mapping, reply_to_of, timestamp
+from channels.teams_format import ADAPTIVE_CARD_VERSION
 from core.envelopes import InboundMessage, Webhook
 
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CARD_VERSION = "1.4"  # the first with Action.Execute (Universal Actions)
+CARD_VERSION = ADAPTIVE_CARD_VERSION  # Universal Actions' (channels/teams_format.py)
 CHOSEN = "✓"
 # An invoke that is not a usable Action.Execute still gets an invoke response, Teams' error kind.
 INVALID_ACTION = {

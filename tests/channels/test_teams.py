@@ -534,7 +534,7 @@ def test_a_card_action_execute_is_the_next_turn_answered_with_the_card_showing_t
         "value": {
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "version": "1.4",
+            "version": "1.5",
             "body": [{"type": "TextBlock", "text": "✓ Opening hours", "wrap": True}],
         },
     }
@@ -837,7 +837,7 @@ def adaptive(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
-        "version": "1.4",
+        "version": "1.5",
         "body": body,
     }
     if actions:
@@ -846,11 +846,19 @@ def adaptive(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[
 
 
 def submit(title: str, value: str) -> dict[str, Any]:
-    """A postback: Teams posts ``value`` back as the user's own message (an imBack)."""
+    """A postback: an ``Action.Execute`` (an invoke the ingress answers), and for a client
+    without Universal Actions its fallback, whose imBack posts ``value`` back as the user's own
+    message."""
     return {
-        "type": "Action.Submit",
+        "type": "Action.Execute",
         "title": title,
-        "data": {"msteams": {"type": "imBack", "value": value}},
+        "verb": value,
+        "data": {"id": value, "title": title},
+        "fallback": {
+            "type": "Action.Submit",
+            "title": title,
+            "data": {"msteams": {"type": "imBack", "value": value}},
+        },
     }
 
 
@@ -1013,9 +1021,9 @@ def test_a_location_is_a_map_link_in_plain_text(fake: FakeTeams, runtime: Channe
     "content",
     [
         {"type": "AdaptiveCard", "version": "2.0", "body": []},
-        {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "Carousel"}]},
-        {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": ""}]},
-        {"type": "AdaptiveCard", "version": "1.4", "actions": [{"type": "Action.OpenUrl"}]},
+        {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "Carousel"}]},
+        {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": ""}]},
+        {"type": "AdaptiveCard", "version": "1.5", "actions": [{"type": "Action.OpenUrl"}]},
         {"type": "HeroCard"},
     ],
 )

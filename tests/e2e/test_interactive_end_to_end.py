@@ -241,7 +241,7 @@ def test_a_teams_action_execute_is_answered_with_the_refreshed_card_then_as_a_tu
         "value": {
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "version": "1.4",
+            "version": "1.5",
             "body": [{"type": "TextBlock", "text": "✓ Opening hours", "wrap": True}],
         },
     }
