@@ -58,7 +58,7 @@ SPECS: dict[str, ChannelSpec] = {
     "whatsapp": ChannelSpec(
         "phone_number_id",
         ("access_token", "app_secret", "verify_token"),
-        ("quote_replies", "list_button_label"),
+        ("quote_replies", "list_button_label", "business_account_id"),
     ),
     "messenger": ChannelSpec("page_id", ("page_token", "app_secret", "verify_token")),
     "slack": ChannelSpec("team_id", ("bot_token", "signing_secret")),

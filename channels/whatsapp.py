@@ -3,7 +3,9 @@
 Config: ``account_id`` is the business phone number's ``phone_number_id``; secrets are
 ``access_token`` (sends), ``app_secret`` (webhook signatures) and ``verify_token`` (the
 subscribe handshake). Options: ``quote_replies`` ("true" to quote the user's message in the
-first reply message) and ``list_button_label`` (the button that opens a list of options).
+first reply message), ``list_button_label`` (the button that opens a list of options) and
+``business_account_id`` (the WABA whose templates are synced and checked before a send:
+channels/whatsapp_templates.py).
 
 Inbound messages carry ``reply_to={"wamid": ...}``. A 200 from Graph only means accepted, so
 receipts are never ``delivered``: sent/delivered/read/failed arrive later as status webhooks.

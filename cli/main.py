@@ -345,6 +345,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     from cli import config as cli_config
     from cli import events as cli_events
+    from cli import templates as cli_templates
     from cli import tenants as cli_tenants
     from storage.dead_letters import CLASSIFICATIONS, STAGES, STATES
     from tasks.queues import QUEUES
@@ -388,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=_token)
 
     cli_tenants.add_parsers(sub)
+    cli_templates.add_parsers(sub)
 
     keygen = sub.add_parser("keygen", help="print a new PARLEY_MASTER_KEY")
     keygen.set_defaults(func=_keygen)

@@ -306,6 +306,25 @@ class ChannelConfigList(_Body):
     data: list[ChannelConfigView]
 
 
+class TemplateView(_Body):
+    """A WhatsApp message template as last synced (``parley templates sync``)."""
+
+    channel_config_id: str
+    name: str
+    language: str
+    category: str
+    status: str = Field(description="Meta's: APPROVED, PENDING, REJECTED, PAUSED, DISABLED")
+    parameters: dict[str, int] = Field(
+        description="how many parameters a send gives each component: `header`, `body`, "
+        "`button:<index>`"
+    )
+    synced_at: datetime
+
+
+class TemplateList(_Body):
+    data: list[TemplateView]
+
+
 class DeadLetterError(_Body):
     type: str
     message: str

@@ -33,6 +33,7 @@ from ingress import (
     notifications,
     openapi,
     privacy,
+    templates,
     tenants_admin,
     tokens_admin,
     webhook_subscriptions,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             *messages.routes,
+            *templates.routes,
             *conversations.routes,
             *channels_admin.routes,
             *widgets_admin.routes,

@@ -24,6 +24,7 @@ from channels.accounts import (
 from channels.registry import SPECS
 from channels.runtime import ChannelRuntime
 from core.scopes import CHANNELS_MANAGE
+from core.templates import BUSINESS_ACCOUNT_OPTION, is_business_account_id
 from ingress import messenger_profiles
 from ingress.admin_actions import Audited
 from ingress.api_models import ChannelConfigList, ChannelConfigView, created, json_of
@@ -77,6 +78,9 @@ class ChannelConfigIn(BaseModel):
         extra = sorted(set(self.options) - set(spec.options))
         if extra:
             raise ValueError(f"{self.channel} options are {list(spec.options)}; unknown {extra}")
+        waba = self.options.get(BUSINESS_ACCOUNT_OPTION)
+        if waba is not None and not is_business_account_id(waba):
+            raise ValueError(f"{BUSINESS_ACCOUNT_OPTION} must be digits, at most 32")
         if any(len(v) > 4096 for v in self.secrets.values()):
             raise ValueError("a secret is longer than 4096 characters")
         if self.messenger_profile is not None and self.channel != "messenger":
@@ -104,7 +108,8 @@ CONNECT_BODY = (
     "teams: the bot's app id, a GUID). `secrets` must hold exactly the channel's secrets "
     "(whatsapp: access_token, app_secret, verify_token; messenger: page_token, app_secret, "
     "verify_token; slack: bot_token, signing_secret; teams: app_password), each at most 4096 "
-    "characters; `options` only the channel's options. Before anything is stored the provider "
+    "characters; `options` only the channel's options (whatsapp `business_account_id`, the "
+    "WABA whose templates are synced: digits, at most 32). Before anything is stored the provider "
     "is asked, with these secrets, whether they are the account's: whatsapp Graph "
     "`GET /{phone_number_id}` (its `id` must match), messenger Graph `GET /me` with the page "
     "token (the page it names must be `account_id`), slack `auth.test` (its `team_id` must "

@@ -92,6 +92,12 @@ INDEXES: tuple[IndexSpec, ...] = (
         unique=True,
     ),
     IndexSpec("channel_configs", [("tenant_id", ASCENDING), ("_id", ASCENDING)], "tenant_configs"),
+    # ``GET /v1/templates`` and a sync's clean-up read an account's templates.
+    IndexSpec(
+        "templates",
+        [("tenant_id", ASCENDING), ("channel_config_id", ASCENDING), ("_id", ASCENDING)],
+        "tenant_config_templates",
+    ),
     IndexSpec(
         "audit",
         [("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("created_at", ASCENDING)],

@@ -24,6 +24,7 @@ from storage.provider_reports import ProviderReports
 from storage.round_trips import counted_redis
 from storage.sessions import SessionStore
 from storage.telemetry import Telemetry
+from storage.templates import TemplateRepository
 from storage.tenants import TenantDirectory, TenantRepository
 from storage.turn_order import TurnOrder
 from storage.uploads import UploadRepository
@@ -54,6 +55,7 @@ class Storage:
     webhook_subscriptions: WebhookSubscriptionRepository
     webhook_deliveries: WebhookDeliveryRepository
     telemetry: Telemetry
+    templates: TemplateRepository
 
     def __init__(
         self,
@@ -83,6 +85,7 @@ class Storage:
         self.webhook_subscriptions = WebhookSubscriptionRepository(self.db, box)
         self.webhook_deliveries = WebhookDeliveryRepository(self.db, self.redis)
         self.telemetry = Telemetry(self.redis)
+        self.templates = TemplateRepository(self.db)
 
     def close(self) -> None:
         self.redis.close()

@@ -73,6 +73,9 @@ def send_parts(
     parts = reply["parts"] or [{"type": "text", "text": reply["text"]}]
     # One send per part, or one for the whole reply where the channel shows it as one (web).
     chunks = [parts] if getattr(adapter, "whole_reply", False) else [[part] for part in parts]
+    refusal = c.templates.refusal(config, parts)
+    if refusal is not None:  # before any part goes: Graph would refuse it after the others
+        raise SendRejected(refusal, code="template")
     delivered = True
     journey = dict(reply.get("journey", {}))
     ids = list(reply.get("provider_message_ids", []))

@@ -38,12 +38,20 @@ breaks a WhatsApp limit the adapter must respect (text 4096, caption 1024, 1-3 r
 one ``url`` or ``display_text``, a location without coordinates, a document without a link) is
 answered HTTP 400, code 100. Templates are checked against ``fake.templates`` (name → a
 ``KnownTemplate``; ``order_shipped_v1`` in en_US, the sample's, by default): an unknown name or
-language is Graph's 132001, a component whose parameter count differs is 132000. Webhook bodies
-are signed the way Meta sends them: compact JSON with non-ASCII escaped as ``\\uXXXX``.
+language is Graph's 132001, a component whose parameter count differs is 132000.
+
+The WABA's template list, ``GET /{waba-id}/message_templates`` (``fields``, ``limit``, ``after``),
+answers ``{"data": [...], "paging": {"cursors": {"before", "after"}, "next"?}}`` to the fake's
+token, pages of ``limit`` (25 by default), each template as Graph describes it (``name``,
+``language``, ``status``, ``category``, ``components``, ``id``): ``fake.definitions``, the
+sample's by default under ``DEFAULT_WABA_ID``. ``fake.add_template(name, components,
+status="PENDING")`` lists another; only an ``APPROVED`` one is also accepted in sends. Webhook
+bodies are signed the way Meta sends them: compact JSON with non-ASCII escaped as ``\\uXXXX``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -62,6 +70,8 @@ DEFAULT_ACCESS_TOKEN = "FAKE_whatsapp_access_token"
 DEFAULT_PHONE_NUMBER_ID = "200000000000001"
 DEFAULT_DISPLAY_NUMBER = "15550100001"
 DEFAULT_USER = "15550100099"
+DEFAULT_WABA_ID = "100000000000001"
+_TEMPLATES_PATH = re.compile(r"/(?P<waba_id>[^/]+)/message_templates")
 _SEND_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)/messages")
 _NUMBER_PATH = re.compile(r"/(?P<phone_number_id>[^/]+)")
 _DOWNLOAD_PATH = re.compile(r"/media-download/(?P<media_id>[^/]+)")
@@ -95,6 +105,24 @@ SAMPLE_TEMPLATES = {
         frozenset({"en_US"}), {"header": 1, "body": 2, "button:0": 1}
     ),
 }
+
+
+# The sample template as Graph lists it: an image header, a body with two parameters, and a
+# quick-reply button (whose payload a send gives).
+SAMPLE_DEFINITIONS: list[dict[str, Any]] = [
+    {
+        "name": "order_shipped_v1",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Confirm"}]},
+        ],
+        "id": "900000000000001",
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -133,6 +161,36 @@ class FakeWhatsApp(ProviderFake):
         self._answer_as: deque[str] = deque()
         self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
         self.templates: dict[str, KnownTemplate] = dict(SAMPLE_TEMPLATES)
+        # WABA id → its templates as Graph lists them
+        self.definitions: dict[str, list[dict[str, Any]]] = {
+            DEFAULT_WABA_ID: [dict(each) for each in SAMPLE_DEFINITIONS]
+        }
+
+    def add_template(
+        self,
+        name: str,
+        components: list[dict[str, Any]],
+        status: str = "PENDING",
+        language: str = "en_US",
+        waba_id: str = DEFAULT_WABA_ID,
+        parameters: dict[str, int] | None = None,
+    ) -> None:
+        """List a template under ``waba_id``; an APPROVED one (``parameters`` as
+        ``KnownTemplate`` counts them) is accepted in sends too."""
+        listed = self.definitions.setdefault(waba_id, [])
+        number = 900_000_000_000_001 + sum(len(each) for each in self.definitions.values())
+        listed.append(
+            {
+                "name": name,
+                "language": language,
+                "status": status,
+                "category": "UTILITY",
+                "components": components,
+                "id": str(number),
+            }
+        )
+        if status == "APPROVED":
+            self.templates[name] = KnownTemplate(frozenset({language}), dict(parameters or {}))
 
     def add_media(self, data: bytes, mime_type: str) -> str:
         """Keep a file a user sent; its media id, as a webhook names it."""
@@ -152,6 +210,9 @@ class FakeWhatsApp(ProviderFake):
         media = self._media(request)
         if media is not None:
             return media
+        listing = _TEMPLATES_PATH.fullmatch(request.path)
+        if request.method == "GET" and listing is not None:
+            return self._template_list(request, unquote(listing["waba_id"]))
         lookup = _NUMBER_PATH.fullmatch(request.path)
         if request.method == "GET" and lookup is not None:
             return self._phone_number(request, unquote(lookup["phone_number_id"]))
@@ -265,6 +326,52 @@ class FakeWhatsApp(ProviderFake):
             wanted = {"id", *fields.split(",")}
             number = {key: value for key, value in number.items() if key in wanted}
         return Reply(200, number)
+
+    def _template_list(self, request: Recorded, waba_id: str) -> Reply:
+        """Graph's ``GET /{waba-id}/message_templates``: a page, with cursors to the next."""
+        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+            return Reply(401, graph_error_body(190, "Invalid OAuth access token."))
+        if waba_id not in self.definitions:
+            message = (
+                f"Unsupported get request. Object with ID '{waba_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this operation."
+            )
+            body = graph_error_body(100, message)
+            body["error"]["error_subcode"] = 33
+            return Reply(400, body)
+        listed = self.definitions[waba_id]
+        try:
+            limit = int(request.query.get("limit", "25"))
+            start = (
+                int(base64.b64decode(request.query["after"]).decode())
+                if "after" in request.query
+                else 0
+            )
+        except (ValueError, UnicodeDecodeError):
+            return Reply(400, graph_error_body(100, "Invalid parameter"))
+        fields = request.query.get("fields")
+        wanted = (
+            {"id", *fields.split(",")}
+            if fields
+            else {"id", "name", "language", "status", "category", "components"}
+        )
+        page = [
+            {k: v for k, v in each.items() if k in wanted} for each in listed[start : start + limit]
+        ]
+        end = start + len(page)
+        paging: dict[str, Any] = {
+            "cursors": {
+                "before": base64.b64encode(str(start).encode()).decode(),
+                "after": base64.b64encode(str(end).encode()).decode(),
+            }
+        }
+        if end < len(listed):
+            after = paging["cursors"]["after"]
+            paging["next"] = (
+                f"{self.base_url}/{waba_id}/message_templates?fields={fields or ''}"
+                f"&limit={limit}&after={after}"
+            )
+        return Reply(200, {"data": page, "paging": paging})
 
     def fail_with_rate_limit(
         self,

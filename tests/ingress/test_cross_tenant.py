@@ -137,6 +137,7 @@ MATRIX: dict[tuple[str, str], Probe] = {
         frozenset({422}),
     ),
     ("get", "/v1/admin/channels"): Probe(lambda w: ("/v1/admin/channels", {}), LISTED),
+    ("get", "/v1/templates"): Probe(lambda w: ("/v1/templates", {}), LISTED),
     ("get", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
     ),
