@@ -97,9 +97,17 @@ def test_another_tenant_cannot_see_a_channel_config(
         {"secrets": {"access_token": "x"}},
         {"secrets": {**SECRETS, "extra": "x"}},
         {"options": {"azure_tenant": "x"}},
+        {"options": {"business_account_id": "waba-12"}},
         {"tenant_id": "someone-else"},
     ],
-    ids=["unknown-channel", "missing-secret", "unknown-secret", "foreign-option", "tenant-in-body"],
+    ids=[
+        "unknown-channel",
+        "missing-secret",
+        "unknown-secret",
+        "foreign-option",
+        "malformed-waba",
+        "tenant-in-body",
+    ],
 )
 def test_invalid_channel_configs_are_refused_and_nothing_is_stored(
     overrides: dict[str, Any],
