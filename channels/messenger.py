@@ -90,12 +90,17 @@ class MessengerChannel(MetaWebhooks):
         url = _send_url(runtime)
         headers = {"Authorization": f"Bearer {token}"}
         ids: list[str] = []
+        # A reply answers a received message; a proactive message (docs/outbound.md) says how
+        # it may be sent: ``UPDATE`` inside the 24-hour window, ``MESSAGE_TAG`` with its tag.
+        kind = str(outbound.reply_to.get("messaging_type") or "RESPONSE")
+        tag = outbound.reply_to.get("tag")
         for message in messages_for(outbound.parts, outbound.text):
             body = {
                 "recipient": {"id": outbound.recipient},
-                "messaging_type": "RESPONSE",
+                "messaging_type": kind,
                 # Echoed back in the Page's echo webhook, so a sent message names its reply.
                 "message": {**message, "metadata": outbound.message_id},
+                **({"tag": str(tag)} if tag else {}),
             }
             ids.append(_post(runtime, url, headers, body))
         # An empty reply sends nothing, so no delivery callback will ever come for it.

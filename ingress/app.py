@@ -32,6 +32,7 @@ from ingress import (
     notification_rules,
     notifications,
     openapi,
+    outbound,
     privacy,
     templates,
     tenants_admin,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             *messages.routes,
+            *outbound.routes,
             *templates.routes,
             *conversations.routes,
             *channels_admin.routes,

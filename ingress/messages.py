@@ -38,7 +38,7 @@ def _state(request: Request) -> IngressState:
     return state
 
 
-def _idempotency_key(request: Request) -> str | None:
+def idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -99,7 +99,7 @@ def _idempotency_key(request: Request) -> str | None:
 async def post_message(request: Request) -> JSONResponse:
     state = _state(request)
     principal = principal_of(request)
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     raw = await read_limited(request, state.settings.max_body_bytes)
     payload = validate(MessageIn, parse_json(raw, state.settings.max_json_depth))
     answer, created = await run_in_threadpool(

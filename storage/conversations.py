@@ -262,6 +262,7 @@ class ConversationRepository:
         window: int,
         current: ConversationDocument | None = None,
         activity: tuple[str, datetime] | None = None,
+        heard_at: datetime | None = None,
     ) -> None:
         """Keep the last ``window`` messages on the conversation, so the engine's history is
         one ``_id`` read. Turns of a conversation are generated one after another (see
@@ -269,7 +270,9 @@ class ConversationRepository:
         ``$push`` with ``$slice``, hence the explicit trim.) ``current``, the conversation as
         the stage read it for this turn, saves the read. ``activity``: the (message id, time)
         of the turn's last inbound message, recorded in the same write as ``touch`` would (an
-        open conversation only; ``$max`` keeps re-runs and late stages from moving it back)."""
+        open conversation only; ``$max`` keeps re-runs and late stages from moving it back).
+        ``heard_at``: when the user last wrote (``last_inbound_at``: the channels' 24-hour
+        windows for proactive messages, docs/outbound.md)."""
         doc = (
             current
             if current is not None
@@ -287,9 +290,14 @@ class ConversationRepository:
         known = {entry["_id"] for entry in doc.get("recent", [])}
         recent = [*doc.get("recent", []), *(e for e in entries if e["_id"] not in known)]
         update: dict[str, Any] = {"$set": {"recent": recent[-window:]}}
+        latest: dict[str, Any] = {}
         if activity is not None and doc.get("state", OPEN) == OPEN:
             message_id, at = activity
-            update["$max"] = {"last_message_at": at, "last_message_id": message_id}
+            latest |= {"last_message_at": at, "last_message_id": message_id}
+        if heard_at is not None:
+            latest["last_inbound_at"] = heard_at
+        if latest:
+            update["$max"] = latest
         self._collection.update_one(
             write_filter(self._collection, conversation_id, {"tenant_id": tenant_id}), update
         )

@@ -121,6 +121,8 @@ class MessageDocument(TypedDict):
     redriven: NotRequired[int]
     # Outbound (the reply).
     in_reply_to: NotRequired[str]
+    # A message the tenant started (POST /v1/outbound, docs/outbound.md): its own reply.
+    proactive: NotRequired[bool]
     answers: NotRequired[list[str]]  # a reply's inbound messages, oldest first (docs/bursts.md)
     parts: NotRequired[list[dict[str, Any]]]  # channels.content.ReplyPart, tagged by ``type``
     engine: NotRequired[EngineAnswer]
@@ -172,7 +174,9 @@ class ConversationDocument(TypedDict):
     generation: NotRequired[int]
     closed_at: NotRequired[datetime]
     close_reason: NotRequired[str]  # "closed" (the API) or "idle" (the beat job)
-    last_language: NotRequired[str]  # of its last message whose language was told
+    # When the user last wrote (the channels' 24-hour windows, docs/outbound.md); absent until
+    # its first turn is generated: its creation, by the user's first message, stands for it.
+    last_inbound_at: NotRequired[datetime]
 
 
 class LastError(TypedDict):

@@ -66,8 +66,9 @@ class MessageRepository:
             [entry["id"] for entry in doc.get("outbox", [])],
             turn=turn_of(doc["_id"]),
         )
-        opened = doc.get("direction") == "inbound" and self._turns.open(
-            doc["tenant_id"], doc["_id"]
+        # A turn: an inbound message, or a proactive one (its deliver stage closes it).
+        opened = (doc.get("direction") == "inbound" or bool(doc.get("proactive"))) and (
+            self._turns.open(doc["tenant_id"], doc["_id"])
         )
         try:
             self._collection.insert_one(doc)
@@ -82,6 +83,27 @@ class MessageRepository:
                 raise
             return existing, False
         return doc, True
+
+    def close_turn(self, message_id: str) -> None:
+        """The turn's note is closed: the reconciler leaves it alone from now on."""
+        self._turns.close(message_id)
+
+    def delete_unqueued_proactive(self, tenant_id: str, message_id: str) -> None:
+        """Remove a proactive message whose enqueue failed (nothing was sent), and its note."""
+        if delete_by_id(
+            self._collection,
+            message_id,
+            {"tenant_id": tenant_id, "proactive": True, "status": Status.GENERATED.value},
+        ):
+            self._turns.close(message_id)
+
+    def by_dedupe_key(self, tenant_id: str, dedupe_key: str) -> MessageDocument | None:
+        """The tenant's message stored under ``dedupe_key``, if any (a scan on FerretDB v1:
+        for idempotent replays of the few routes that need one before anything is built)."""
+        found: MessageDocument | None = self._collection.find_one(
+            {"tenant_id": tenant_id, "dedupe_key": dedupe_key}
+        )
+        return found
 
     def get(self, tenant_id: str, message_id: str) -> MessageDocument:
         doc = self.find(tenant_id, message_id)

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 
 from core.chat_events import conversation_event_ids, conversation_updated
 from core.stages import AUDIT
+from core.states import Status
 from core.timeutil import utcnow
-from storage.documents import OutboxEntry, OutboxOwner
+from storage.documents import MessageDocument, OutboxEntry, OutboxOwner
 from storage.messages import reply_id
 from storage.outbox import stage
 from tasks.app import app
@@ -27,6 +28,9 @@ log = logging.getLogger("parley.tasks.audit")
 def audit(tenant_id: str, message_id: str) -> str:
     c = clients()
     inbound = c.messages.find(tenant_id, message_id)
+    if inbound is not None and inbound.get("proactive"):
+        _audit_proactive(c, inbound)
+        return message_id
     if inbound is None or inbound["status"] != AUDIT.before:
         return message_id
     # The reply that answered it: its own, or an earlier message's it was sent together with.
@@ -56,11 +60,36 @@ def audit(tenant_id: str, message_id: str) -> str:
         conversation_event_ids(conversation_id),
         lambda: c.conversations.find(tenant_id, conversation_id),
     )
-    _publish(c, message_id, [doc for doc in (inbound, reply) if doc], unread=unread)
+    # A burst's reply is its first message's to publish: the audits of the burst's messages
+    # run side by side, and two of them would both find its events waiting (docs/bursts.md).
+    own = reply if reply is not None and reply.get("in_reply_to") == message_id else None
+    _publish(c, message_id, [doc for doc in (inbound, own) if doc], unread=unread)
     updated = conversation_updated(inbound, reply, utcnow())
     if c.messages.advance(tenant_id, message_id, AUDIT.after, events=[updated], current=inbound):
         _publish(c, message_id, noted=[stage(updated)])
     return message_id
+
+
+def _audit_proactive(c: WorkerClients, message: MessageDocument) -> None:
+    """A proactive message's record (docs/outbound.md), and its events out of its outbox."""
+    if message["status"] in (Status.GENERATED.value, Status.SENDING.value):
+        return  # not sent yet: its deliver stage is still retrying, and runs this stage after
+    c.audit.record_turn(
+        message["tenant_id"],
+        message["_id"],
+        {
+            "conversation_id": message["conversation_id"],
+            "inbound_id": None,
+            "reply_id": message["_id"],
+            "channel": message["channel"],
+            "journey": {**message.get("journey", {})},
+            "reply_status": message["status"],
+            "engine": {},
+            "proactive": True,
+            "submitted_by": message.get("submitted_by"),
+        },
+    )
+    _publish(c, message["_id"], [message])
 
 
 def _publish(

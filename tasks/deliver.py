@@ -155,9 +155,12 @@ def send_parts(
 def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore[type-arg]
     c = clients()
     message = c.messages.find(tenant_id, message_id)
-    if message is None or not ready(self, c, message, DELIVER.name):
+    # A proactive message (POST /v1/outbound, docs/outbound.md) is its own reply, in no turn's
+    # order: it goes out as soon as it is queued.
+    proactive = message is not None and bool(message.get("proactive"))
+    if message is None or not (proactive or ready(self, c, message, DELIVER.name)):
         return message_id  # gone, not generated yet, parked, or delivered already
-    rid = reply_id(message_id)
+    rid = message_id if proactive else reply_id(message_id)
     if message.get("reply_id", rid) != rid:
         # Answered together with an earlier message (docs/bursts.md), whose turn passed this
         # stage first, sending the reply that answers both: nothing is left to send.
@@ -192,8 +195,11 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
         return message_id  # dead-lettered, or the next attempt is the reconciler's
     finally:
         c.leases.release(lease_name, lease)
-    # The conversation's activity is the reply's from here: the audit stage records it, with
-    # the conversation it reads anyway.
+    if proactive:
+        # Sent: nothing is left for the reconciler to re-drive (its audit comes next, and
+        # what that stage does not publish, the relay does once the turn is closed).
+        c.messages.close_turn(message_id)
+        return message_id
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
     pass_stage(c, tenant_id, message["conversation_id"], message_id, DELIVER.name)
     return message_id

@@ -86,6 +86,7 @@ def _store_reply(
         c.settings.history_window,
         current=conversation,
         activity=(rid, now),  # the conversation's last activity: the reply
+        heard_at=answered[-1]["created_at"],
     )
 
 

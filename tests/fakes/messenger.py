@@ -209,6 +209,11 @@ class FakeMessenger(ProviderFake):
         return request.query.get("access_token", "")
 
 
+# The Send API's ``messaging_type`` values, and the tags a ``MESSAGE_TAG`` message may carry.
+MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG")
+MESSAGE_TAGS = ("ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT")
+
+
 def _problem(body: Any) -> str:
     """What Graph would reject in a Send API body, or ""."""
     if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict):
@@ -217,6 +222,11 @@ def _problem(body: Any) -> str:
         return "The parameter recipient is required"
     if "sender_action" in body:
         return ""
+    kind = body.get("messaging_type", "RESPONSE")
+    if kind not in MESSAGING_TYPES:
+        return f"Param messaging_type must be one of {{{', '.join(MESSAGING_TYPES)}}}"
+    if kind == "MESSAGE_TAG" and body.get("tag") not in MESSAGE_TAGS:
+        return "Param tag must be one of {" + ", ".join(MESSAGE_TAGS) + "}"
     message = body.get("message")
     if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
         return "The parameter message is required"

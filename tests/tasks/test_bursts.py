@@ -11,6 +11,7 @@ from engines import CountingBackend
 from pymongo.database import Database
 
 from storage.messages import reply_id
+from storage.outbox import PendingEvents
 from storage.turn_order import TurnOrder
 from tasks.audit import audit
 from tasks.deliver import deliver
@@ -58,7 +59,13 @@ def test_the_first_turn_answers_every_waiting_message_with_one_engine_call(
     assert engine.calls == [ids[0]]
     for message_id in ids:
         deliver(tenant, message_id)
+    reply_events = [entry["id"] for entry in _by_id(db, [rid])[rid]["outbox"]]
+    pending = PendingEvents(db)
+    for message_id in reversed(ids[1:]):  # the burst's later audits first: not theirs to publish
         audit(tenant, message_id)
+    assert pending.pending_of(reply_events) == set(reply_events)
+    audit(tenant, ids[0])
+    assert pending.pending_of(reply_events) == set()  # published once, by the first's audit
     stored = _by_id(db, [*ids, rid])
     assert [stored[i]["status"] for i in ids] == ["completed"] * 3
     assert stored[rid]["status"] == "delivered"
