@@ -84,9 +84,9 @@ class MessageRepository:
             return existing, False
         return doc, True
 
-    def close_turn(self, message_id: str) -> None:
-        """The turn's note is closed: the reconciler leaves it alone from now on."""
-        self._turns.close(message_id)
+    def close_turn(self, tenant_id: str, message_id: str) -> None:
+        """The tenant's turn's note is closed: the reconciler leaves it alone from now on."""
+        self._turns.close_for(tenant_id, message_id)
 
     def delete_unqueued_proactive(self, tenant_id: str, message_id: str) -> None:
         """Remove a proactive message whose enqueue failed (nothing was sent), and its note."""

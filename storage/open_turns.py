@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from core.timeutil import utcnow
+from storage.by_id import delete_by_id
 
 COLLECTION = "open_turns"
 
@@ -33,6 +34,10 @@ class OpenTurns:
         except DuplicateKeyError:
             return False
         return True
+
+    def close_for(self, tenant_id: str, message_id: str) -> None:
+        """Close the note of a turn of ``tenant_id`` (none of another tenant's)."""
+        delete_by_id(self._collection, message_id, {"tenant_id": tenant_id})
 
     def is_open(self, message_id: str) -> bool:
         return self._collection.find_one({"_id": message_id}, {"_id": 1}) is not None

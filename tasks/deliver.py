@@ -198,7 +198,7 @@ def deliver(self: Task, tenant_id: str, message_id: str) -> str:  # type: ignore
     if proactive:
         # Sent: nothing is left for the reconciler to re-drive (its audit comes next, and
         # what that stage does not publish, the relay does once the turn is closed).
-        c.messages.close_turn(message_id)
+        c.messages.close_turn(tenant_id, message_id)
         return message_id
     c.messages.advance(tenant_id, message_id, Status.DELIVERED, current=message)
     pass_stage(c, tenant_id, message["conversation_id"], message_id, DELIVER.name)

@@ -141,6 +141,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("get", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {}), NOT_FOUND
     ),
+    ("post", "/v1/outbound"): Probe(
+        lambda w: (
+            "/v1/outbound",
+            {"json": {"channel_config_id": w.b_channel, "to": "1", "text": "hi"}},
+        ),
+        NOT_FOUND,
+    ),
     ("patch", "/v1/admin/channels/{config_id}"): Probe(
         lambda w: (f"/v1/admin/channels/{w.b_channel}", {"json": {"messenger_profile": None}}),
         NOT_FOUND,

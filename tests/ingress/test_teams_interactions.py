@@ -34,7 +34,7 @@ CONVERSATION = "a:1FAKEpersonalConversationInteractions0123456789"
 CARD = {
     "type": "AdaptiveCard",
     "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-    "version": "1.4",
+    "version": "1.5",
     "body": [{"type": "TextBlock", "text": "✓ Opening hours", "wrap": True}],
 }
 
