@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from tests.fakes import messenger as fb
 from tests.fakes import slack as sl
 from tests.fakes import whatsapp as wa
@@ -146,3 +148,9 @@ class SlackScenario:
 
     def signed_with(self, raw: bytes, secret: str) -> dict[str, str]:
         return sl.signed_request(raw, secret)
+
+
+def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
+    """POST a signed webhook (its raw body and headers, as a scenario builds them) to ``url``."""
+    raw, headers = signed
+    return httpx.post(url, content=raw, headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,10 +14,11 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario
+from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario, post
 from processes import ProcessGroup, running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
+from waiting import eventually
 
 from core.settings import Settings
 from core.tokens import mint_token
@@ -57,16 +58,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Ite
         yield Stack(base, group, providers)
 
 
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def connect(stack: Stack, settings: Settings, tenant: str, scenario: Any) -> str:
     """Registers the scenario's account, which its provider fake proves."""
     token = mint_token(settings.require_jwt_secret(), tenant, "ops", 600)
@@ -77,11 +68,6 @@ def connect(stack: Stack, settings: Settings, tenant: str, scenario: Any) -> str
     )
     assert created.status_code == 201, created.text
     return f"{stack.base}/webhooks/{scenario.channel}/{created.json()['id']}"
-
-
-def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
-    raw, headers = signed
-    return httpx.post(url, content=raw, headers=headers)
 
 
 def all_of(count: int, items: list[T]) -> list[T] | None:

@@ -4,19 +4,19 @@ with the providers' fakes as real HTTP servers."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from channel_scenarios import MessengerScenario, SlackScenario
+from channel_scenarios import MessengerScenario, SlackScenario, post
 from processes import ProcessGroup, running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
+from waiting import eventually
 
 from core.settings import Settings
 from core.tokens import mint_token
@@ -28,7 +28,6 @@ from tests.fakes.teams import card_execute, card_submit, conversation_update, me
 pytestmark = pytest.mark.e2e
 
 HOURS = "We are open Monday to Friday, 9:00 to 18:00."
-T = TypeVar("T")
 
 
 class Stack:
@@ -49,16 +48,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Ite
         yield Stack(base, group, providers)
 
 
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def admin(settings: Settings, tenant: str) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {mint_token(settings.require_jwt_secret(), tenant, 'ops', 600)}"
@@ -74,11 +63,6 @@ def connect(stack: Stack, settings: Settings, tenant: str, registration: dict[st
     )
     assert created.status_code == 201, created.text
     return f"{stack.base}/webhooks/{registration['channel']}/{created.json()['id']}"
-
-
-def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
-    raw, headers = signed
-    return httpx.post(url, content=raw, headers=headers)
 
 
 def inbound(db: Database[Any], tenant: str, **query: Any) -> list[dict[str, Any]]:

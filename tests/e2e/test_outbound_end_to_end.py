@@ -5,19 +5,19 @@ engine and services."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario
+from channel_scenarios import MessengerScenario, SlackScenario, WhatsAppScenario, post
 from processes import running_platform
 from pymongo.database import Database
 from testenv import ENGINE_PORT, free_port
+from waiting import eventually
 
 from core.settings import Settings
 from core.timeutil import utcnow
@@ -28,7 +28,6 @@ from tests.processes import run_parley
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 HOURS = "We are open Monday to Friday, 9:00 to 18:00."
 IMAGE = {"type": "image", "image": {"link": "https://example.com/parcel.png"}}
 BODY = [{"type": "text", "text": "Ana"}, {"type": "text", "text": "1234"}]
@@ -61,16 +60,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, db: Any, broker: Any) -> Ite
         yield Stack(base, providers)
 
 
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def connect(
     stack: Stack, headers: dict[str, str], scenario: Any, **options: str
 ) -> tuple[str, str]:
@@ -82,11 +71,6 @@ def connect(
     assert created.status_code == 201, created.text
     config_id = created.json()["id"]
     return config_id, f"{stack.base}/webhooks/{scenario.channel}/{config_id}"
-
-
-def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
-    raw, headers = signed
-    return httpx.post(url, content=raw, headers=headers)
 
 
 def heard_from(db: Database[Any], tenant: str, user: str, hours: float) -> None:
